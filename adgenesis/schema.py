@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 HEX_COLOR = r"^#[0-9a-fA-F]{6}$"
-MAX_ELEMENTS = 10
+MAX_ELEMENTS = 6  # also bounds the LLM's answer length: each element is ~50 tokens
 MAX_TEXT_CHARS = 90
 MAX_DESCRIPTION_CHARS = 80
 
@@ -154,10 +154,14 @@ def repair(raw: dict[str, Any], canvas: Canvas) -> dict[str, Any]:
     elements = []
     for el in list(raw.get("elements", []))[:MAX_ELEMENTS]:
         el = dict(el)
+        blank = False
         for key, limit in (("text", MAX_TEXT_CHARS), ("description", MAX_DESCRIPTION_CHARS)):
             if isinstance(el.get(key), str):
-                el[key] = el[key].strip()[:limit] or el[key][:limit]
-        if all(isinstance(el.get(k), int) for k in ("x", "y", "width", "height")):
+                el[key] = el[key].strip()[:limit]
+                blank = blank or not el[key]
+        if blank:  # an element with nothing to show is dropped, not padded
+            continue
+        if all(type(el.get(k)) is int for k in ("x", "y", "width", "height")):
             el["x"] = min(max(el["x"], 0), canvas.width - 1)
             el["y"] = min(max(el["y"], 0), canvas.height - 1)
             el["width"] = max(1, min(el["width"], canvas.width - el["x"]))

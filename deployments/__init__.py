@@ -1,0 +1,1 @@
+"""Ray Serve deployments: thin classes around the engines in `adgenesis.engines`."""

@@ -1,0 +1,94 @@
+"""Design-spec deployment: (prompt, platform, format) -> schema-valid layouts, via the LLM server's handle."""
+
+from __future__ import annotations
+
+import time
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
+
+from adgenesis.engines.design import LayoutError, build_messages, finish, response_format
+from adgenesis.paths import resolve
+from adgenesis.protocol import DesignRequest, DesignResponse
+from adgenesis.schema import UnknownCanvas, canvas_for
+from adgenesis.settings import LLMSettings
+from deployments.errors import RequestError
+from deployments.llm import UnknownAdapter, adapter_path
+
+
+@serve.deployment(
+    ray_actor_options={"num_cpus": 0.1},
+    max_ongoing_requests=64,
+    autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 16},
+)
+class DesignSpec:
+    # Each layout gets one more try with another seed before the request fails.
+    RETRIES = 1
+
+    def __init__(self, llm: DeploymentHandle, settings: dict):
+        self._settings = LLMSettings.model_validate(settings)
+        self._lora_dir = resolve(self._settings.lora_dir) if self._settings.lora_dir else None
+        self._llm = llm.options(stream=True)
+
+    async def ready(self) -> dict:
+        return {"ready": True, "model": self._settings.model_id}
+
+    def _handle(self, model: str) -> DeploymentHandle:
+        if model == self._settings.model_id:
+            return self._llm
+        base, _, _ = model.partition(":")
+        if base != self._settings.model_id:
+            raise RequestError(404, f"unknown model {model!r}; this server serves {self._settings.model_id!r} and its adapters")
+        try:
+            adapter_path(self._lora_dir, model)
+        except UnknownAdapter as exc:
+            raise RequestError(404, str(exc)) from None
+        # Multiplexing routes an adapter's requests to replicas that already hold it.
+        return self._llm.options(multiplexed_model_id=model)
+
+    async def _complete(self, handle: DeploymentHandle, request: ChatCompletionRequest):
+        async for response in handle.chat.remote(request, None):
+            if isinstance(response, ErrorResponse):
+                raise RequestError(response.error.code if 400 <= response.error.code < 500 else 502, response.error.message)
+            return response
+        raise RequestError(502, "LLM server returned no response")
+
+    async def generate(self, req: DesignRequest) -> DesignResponse:
+        start = time.perf_counter()
+        try:
+            canvas = canvas_for(req.platform, req.format)
+        except UnknownCanvas as exc:
+            raise RequestError(422, str(exc)) from None
+        model = req.model or self._settings.model_id
+        handle = self._handle(model)
+        designs, usage, errors = [], {"prompt_tokens": 0, "completion_tokens": 0}, []
+        for attempt in range(1 + self.RETRIES):
+            missing = req.n - len(designs)
+            if missing == 0:
+                break
+            request = ChatCompletionRequest(
+                model=model,
+                messages=build_messages(req.prompt, canvas),
+                response_format=response_format(canvas),
+                max_tokens=self._settings.design_max_tokens,
+                temperature=self._settings.temperature,
+                n=missing,
+                seed=None if req.seed is None else req.seed + attempt * 7919,
+            )
+            response = await self._complete(handle, request)
+            usage["prompt_tokens"] += response.usage.prompt_tokens
+            usage["completion_tokens"] += response.usage.completion_tokens
+            for choice in response.choices:
+                try:
+                    designs.append(finish(choice.message.content or "", canvas, choice.finish_reason))
+                except LayoutError as exc:
+                    errors.append(str(exc))
+        if len(designs) < req.n:
+            raise RequestError(
+                422,
+                f"the model could not produce {req.n} valid layout(s) within {self._settings.design_max_tokens} "
+                f"tokens ({len(designs)} valid); try a shorter prompt or fewer designs. Last error: {errors[-1]}",
+            )
+        return DesignResponse(
+            model=model, designs=designs[: req.n], usage=usage, latency_ms=(time.perf_counter() - start) * 1000
+        )

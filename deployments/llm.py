@@ -1,0 +1,106 @@
+"""The design LLM: vLLM behind Ray's own `ray.serve.llm.LLMServer`, configured from the typed profile.
+
+Ray's LoRA loader only fetches adapters from cloud storage; ours reads them from a local (or shared,
+mounted) folder, so `design-llm:<name>` serves `<lora_dir>/<name>/` with vLLM's multi-LoRA.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ray.llm._internal.serve.core.configs.llm_config import DiskMultiplexConfig
+from ray.llm._internal.serve.utils.lora_serve_utils import LoraModelLoader, global_id_manager
+from ray.serve.llm import LLMConfig, build_llm_deployment
+
+from adgenesis.paths import PathEscape, resolve, safe_child
+from adgenesis.settings import LLMSettings
+
+LORA_DIR_ENV = "ADGENESIS_LLM_LORA_DIR"
+
+
+def adapter_names(lora_dir: Path | None) -> list[str]:
+    """Adapters are subfolders holding a PEFT `adapter_config.json`."""
+    if lora_dir is None or not lora_dir.is_dir():
+        return []
+    return sorted(p.name for p in lora_dir.iterdir() if (p / "adapter_config.json").is_file())
+
+
+class UnknownAdapter(LookupError):
+    pass
+
+
+def adapter_path(lora_dir: Path | None, model_id: str) -> Path:
+    """`design-llm:<name>` -> `<lora_dir>/<name>`, refusing names that would leave the folder."""
+    _, _, name = model_id.partition(":")
+    if lora_dir is None:
+        raise UnknownAdapter(f"model {model_id!r}: no LoRA adapters are configured")
+    try:
+        path = safe_child(lora_dir, name)
+    except PathEscape as exc:
+        raise UnknownAdapter(f"model {model_id!r}: {exc}") from None
+    if not (path / "adapter_config.json").is_file():
+        raise UnknownAdapter(f"model {model_id!r}: no adapter named {name!r}; available: {adapter_names(lora_dir)}")
+    return path
+
+
+class LocalLoraLoader(LoraModelLoader):
+    """Serve-multiplexed LoRA loading from a local folder instead of s3/gs (nothing to download)."""
+
+    async def load_model_from_config(self, lora_model_id: str, llm_config: LLMConfig) -> DiskMultiplexConfig:
+        if lora_model_id in self.disk_cache:
+            return self.disk_cache[lora_model_id]
+        lora_dir = Path(os.environ[LORA_DIR_ENV])
+        config = DiskMultiplexConfig(
+            model_id=lora_model_id,
+            max_total_tokens=None,
+            local_path=str(adapter_path(lora_dir, lora_model_id)),
+            lora_assigned_int_id=global_id_manager.next(),
+        )
+        self.disk_cache[lora_model_id] = config
+        return config
+
+
+def llm_config(settings: LLMSettings) -> LLMConfig:
+    source = settings.model_source
+    if resolve(source).exists():  # a local folder; otherwise a hub id the replica downloads
+        source = str(resolve(source))
+    engine_kwargs = {
+        "dtype": settings.dtype,
+        "max_model_len": settings.max_model_len,
+        "max_num_seqs": settings.max_num_seqs,
+        "enforce_eager": settings.enforce_eager,
+        "tensor_parallel_size": settings.tensor_parallel_size,
+        # Without this the small model pads JSON with whitespace until the token budget runs out.
+        "structured_outputs_config": {"backend": "xgrammar", "disable_any_whitespace": True},
+    }
+    env = {}
+    lora = None
+    if settings.lora_dir:
+        engine_kwargs.update(enable_lora=True, max_loras=settings.max_loras, max_lora_rank=settings.max_lora_rank)
+        env[LORA_DIR_ENV] = str(resolve(settings.lora_dir))
+        lora = {"max_num_adapters_per_replica": settings.max_loras}
+    cpu = settings.accelerator == "cpu"
+    if cpu:
+        env["VLLM_CPU_KVCACHE_SPACE"] = str(settings.cpu_kvcache_gib)
+    return LLMConfig(
+        model_loading_config={"model_id": settings.model_id, "model_source": source},
+        engine_kwargs=engine_kwargs,
+        lora_config=lora,
+        runtime_env={"env_vars": env},
+        deployment_config={
+            "autoscaling_config": {
+                "min_replicas": settings.min_replicas,
+                "max_replicas": settings.max_replicas,
+                "target_ongoing_requests": settings.target_ongoing_requests,
+            },
+            "max_ongoing_requests": settings.max_num_seqs * 2,
+        },
+        **({"accelerator_config": {"kind": "cpu"}} if cpu else {"accelerator_type": settings.accelerator}),
+    )
+
+
+def build_llm_server(settings: LLMSettings):
+    """The bound `LLMServer` deployment; pass it to other deployments' `.bind()` to get its handle."""
+    config = llm_config(settings)
+    return build_llm_deployment(config, bind_kwargs={"model_downloader": LocalLoraLoader}), config
