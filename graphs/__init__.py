@@ -1,0 +1,1 @@
+"""Application graphs: where deployments are bound together."""

@@ -1,0 +1,41 @@
+"""The AdGenesis application graph, built in one place from a typed profile.
+
+    ingress (FastAPI: AdGenesis + OpenAI routes)
+      |- classifier router      (MiniLM / BART-MNLI sequence classifier, batched)
+      |- design spec  -> LLM    (vLLM via ray.serve.llm, JSON-schema constrained)
+      |- LLM                    (chat, completions, product descriptions)
+      |- image gen              (FLUX + LoRA)
+      '- captioner              (BLIP, batched)
+
+Used by both Serve configs: `import_path: graphs.app:build_app` with `args: {profile: local|production}`.
+"""
+
+from __future__ import annotations
+
+from ray.llm._internal.serve.core.configs.openai_api_models import to_model_metadata
+from ray.serve.llm.ingress import OpenAiIngress
+
+from adgenesis.settings import load_profile
+from deployments.captioner import Captioner
+from deployments.classifier import Classifier
+from deployments.design_spec import DesignSpec
+from deployments.image_gen import ImageGen
+from deployments.ingress import make_ingress
+from deployments.llm import build_llm_server
+
+
+def build_app(args: dict | None = None):
+    profile = load_profile((args or {}).get("profile"))
+    llm, llm_config = build_llm_server(profile.llm)
+    model_id = profile.llm.model_id
+    ingress = make_ingress()
+    return ingress.options(**OpenAiIngress.get_deployment_options([llm_config])).bind(
+        {model_id: llm},
+        {model_id: to_model_metadata(model_id, llm_config)},
+        design=DesignSpec.bind(llm, profile.llm.model_dump()),
+        classifier=Classifier.bind(profile.classifier.model_dump()),
+        image_gen=ImageGen.bind(profile.image_gen.model_dump()),
+        captioner=Captioner.bind(profile.captioner.model_dump(), profile.limits.model_dump()),
+        llm_settings=profile.llm.model_dump(),
+        limits=profile.limits.model_dump(),
+    )
