@@ -295,6 +295,9 @@ class FluxLoraConfig(_Strict):
     guidance_scale: float = Field(1.0, ge=0.0, description="only for guidance-distilled transformers")
     max_sequence_length: int = Field(64, ge=8)
     timestep_sampling: Literal["logit_normal", "uniform"] = "logit_normal"
+    prior_preservation_weight: float = Field(
+        1.0, ge=0.0, description="weight of the no-trigger prior term (adapted vs base prediction); 0 turns it off")
+    checkpoint_every: int = Field(5, ge=1, description="epochs between checkpoints (and always the last)")
     log_every: int = Field(1, ge=1)
     eval: FluxEval = FluxEval()
     scaling: ScalingSettings = ScalingSettings()
@@ -325,8 +328,17 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> dict[st
             child = dict(child) if isinstance(child, dict) else {}
             node[part] = child
             node = child
-        node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
+        node[parts[-1]] = _parse_value(value)
     return out
+
+
+def _parse_value(text: str) -> Any:
+    if not text.strip():
+        return None
+    value = yaml.safe_load(text)
+    if isinstance(value, str) and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+", value.strip()):
+        return float(value)  # YAML 1.1 reads 2e-4 (no dot) as a string
+    return value
 
 
 def _format(source: str, exc: ValidationError) -> str:

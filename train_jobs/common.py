@@ -1,0 +1,265 @@
+"""The plumbing every recipe shares: command line, Ray start-up, run folders, MLflow, plots, summary.
+
+Recipes stay readable top-to-bottom; anything here is the same for all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from adgenesis import registry
+from adgenesis.train_config import TrainConfig, TrainConfigError, load_config
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------------
+
+
+def parse_args(recipe: str, description: str, argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=f"python -m train_jobs.{recipe}", description=description)
+    p.add_argument("--config", required=True, help=f"YAML file, e.g. configs/train/{recipe}.yaml")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value (dotted keys, YAML values), e.g. --set epochs=1 "
+                        "--set scaling.num_workers=2; repeatable")
+    p.add_argument("--resume", metavar="RUN_NAME|latest", default=None,
+                   help="continue an earlier run from its latest checkpoint (same as --set run.name=RUN_NAME)")
+    return p.parse_args(argv)
+
+
+def config_from_args(recipe: str, args: argparse.Namespace) -> TrainConfig:
+    """Load + validate the config (before Ray starts). Exits with the error message on a bad config."""
+    try:
+        cfg = load_config(args.config, args.overrides, recipe=recipe)
+        if args.resume:
+            name = latest_run_name(cfg) if args.resume == "latest" else args.resume
+            if not (run_storage(cfg) / name).is_dir():
+                raise TrainConfigError(f"--resume {args.resume}: no run folder {run_storage(cfg) / name}")
+            cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"name": name})})
+    except TrainConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------------
+# Ray and run folders
+# --------------------------------------------------------------------------------------------------
+
+
+def init_ray(cfg: TrainConfig) -> None:
+    """Join the cluster the job runs in (RAY_ADDRESS, set by `ray job submit`) or start a local one."""
+    import ray
+    import ray.data
+
+    if not ray.is_initialized():
+        if os.environ.get("RAY_ADDRESS"):
+            ray.init(address=os.environ["RAY_ADDRESS"])
+        else:
+            ray.init(num_cpus=cfg.run.local_num_cpus, include_dashboard=False)
+    # Our own step/epoch lines are the progress display; Ray Data's bars would interleave with them.
+    ray.data.DataContext.get_current().enable_progress_bars = False
+
+
+def run_storage(cfg: TrainConfig) -> Path:
+    """`<runs>/train/<recipe>/`: Ray Train's storage_path; each run is a folder below it."""
+    return cfg.run.root() / "train" / cfg.recipe
+
+
+def latest_run_name(cfg: TrainConfig) -> str:
+    root = run_storage(cfg)
+    runs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
+    if not runs:
+        raise TrainConfigError(f"--resume latest: no earlier runs under {root}")
+    return runs[-1].name
+
+
+def run_name(cfg: TrainConfig) -> tuple[str, bool]:
+    """(name, resuming): the configured name (resuming if its folder exists) or a fresh timestamped one."""
+    if cfg.run.name:
+        return cfg.run.name, (run_storage(cfg) / cfg.run.name).is_dir()
+    return f"{cfg.recipe}-{_dt.datetime.now():%Y%m%d-%H%M%S}", False
+
+
+def scaling_config(cfg: TrainConfig):
+    from ray.train import ScalingConfig
+
+    s = cfg.scaling
+    return ScalingConfig(num_workers=s.num_workers, use_gpu=s.use_gpu, resources_per_worker=s.resources_per_worker)
+
+
+def run_config(cfg: TrainConfig, name: str, *, score: str | None = None, mode: str = "min"):
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig
+
+    return RunConfig(
+        name=name,
+        storage_path=str(run_storage(cfg)),
+        checkpoint_config=CheckpointConfig(num_to_keep=cfg.run.checkpoints_to_keep,
+                                           checkpoint_score_attribute=score, checkpoint_score_order=mode),
+        failure_config=FailureConfig(max_failures=cfg.run.max_failures),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# MLflow
+# --------------------------------------------------------------------------------------------------
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+class Tracker:
+    """One MLflow run: params at the start, metrics as they come, artifacts and a registered version
+    at the end. Workers log per-step metrics to the same run through `WorkerLogger`."""
+
+    def __init__(self, cfg: TrainConfig, name: str, *, resuming: bool):
+        self.cfg = cfg
+        self.client = registry.connect(cfg.tracking.tracking_uri, cfg.run.root())
+        self.uri = self.client.tracking_uri
+        exp_id = registry.ensure_experiment(self.client, cfg.tracking.experiment)
+        run = self.client.create_run(exp_id, run_name=name,
+                                     tags={"recipe": cfg.recipe, "ray_run_name": name, "resumed": str(resuming)})
+        self.run_id = run.info.run_id
+        params = flatten(cfg.model_dump(mode="json"))
+        batch = [(k, str(v)[:6000]) for k, v in params.items()]
+        from mlflow.entities import Param
+
+        for i in range(0, len(batch), 100):
+            self.client.log_batch(self.run_id, params=[Param(k, v) for k, v in batch[i:i + 100]])
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        scalars = {k: float(v) for k, v in metrics.items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+        if scalars:
+            self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, step or 0) for k, v in scalars.items()])
+
+    def history(self, key: str) -> list[tuple[int, float]]:
+        return sorted((m.step, m.value) for m in self.client.get_metric_history(self.run_id, key))
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        path = Path(path)
+        if path.is_dir():
+            self.client.log_artifacts(self.run_id, str(path), artifact_path)
+        else:
+            self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def register(self, folder: str | Path, metrics: dict[str, Any], *, tags: dict[str, str] | None = None):
+        if not self.cfg.tracking.register_model:
+            return None
+        mv = registry.register_folder(self.client, self.run_id, folder, self.cfg.tracking.registered_model,
+                                      artifact_path="model", metrics=metrics,
+                                      tags={"recipe": self.cfg.recipe, **(tags or {})})
+        return mv
+
+    def finish(self, status: str = "FINISHED") -> None:
+        self.client.set_terminated(self.run_id, status=status)
+
+
+def say(line: str) -> None:
+    """Print one progress line from a Ray Train worker exactly once.
+
+    Train patches `print` in workers to go to its logger *and* to a wrapped stdout, which shows every
+    line twice on the driver; writing to the process's real stdout avoids that (Ray still forwards it).
+    """
+    stream = sys.__stdout__ or sys.stdout
+    stream.write(line + "\n")
+    stream.flush()
+
+
+class WorkerLogger:
+    """Rank-0 console progress + per-step MLflow metrics from inside a Ray Train worker."""
+
+    def __init__(self, tracking_uri: str | None, run_id: str | None, rank: int):
+        self.enabled = rank == 0
+        self.client = None
+        self.run_id = run_id
+        if self.enabled and tracking_uri and run_id:
+            from mlflow.tracking import MlflowClient
+
+            self.client = MlflowClient(tracking_uri=tracking_uri)
+
+    def step(self, step: int, metrics: dict[str, float], line: str | None = None) -> None:
+        if not self.enabled:
+            return
+        if line:
+            say(line)
+        if self.client is not None:
+            from mlflow.entities import Metric
+
+            now = int(time.time() * 1000)
+            self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()
+                                                        if math.isfinite(float(v))])
+
+
+# --------------------------------------------------------------------------------------------------
+# Outputs
+# --------------------------------------------------------------------------------------------------
+
+
+def plot_curves(curves: dict[str, list[tuple[int, float]]], path: str | Path, title: str) -> Path:
+    """Loss curves (step, value) -> PNG (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    for label, points in curves.items():
+        if points:
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, marker="o" if len(points) < 30 else None, markersize=3, label=label)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_yaml(path: str | Path, cfg: TrainConfig) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    return path
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}" if 1e-2 <= abs(v) < 1e4 or v == 0 else f"{v:.4g}"
+    return str(v)
+
+
+def print_summary(title: str, rows: dict[str, Any]) -> None:
+    width = max(len(k) for k in rows) if rows else 10
+    vals = {k: _fmt(v) for k, v in rows.items()}
+    vwidth = max((len(v) for v in vals.values()), default=10)
+    line = "+" + "-" * (width + 2) + "+" + "-" * (vwidth + 2) + "+"
+    print("\n" + title)
+    print(line)
+    for k, v in vals.items():
+        print(f"| {k:<{width}} | {v:<{vwidth}} |")
+    print(line, flush=True)
