@@ -1,0 +1,63 @@
+"""The router classifier as a Serve deployment: requests from many callers are batched into one forward pass."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ray import serve
+
+from adgenesis.engines.classifier import ClassifierEngine
+from adgenesis.settings import ClassifierSettings
+
+
+@serve.deployment(
+    ray_actor_options={"num_cpus": 0.5},
+    # Must be >= max_batch_size, or a replica can never fill a batch (Serve warns about this).
+    max_ongoing_requests=64,
+    autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 16},
+    health_check_period_s=10,
+)
+class Classifier:
+    def __init__(self, settings: ClassifierSettings | dict[str, Any]):
+        # A dict is what a Serve config file's `args` gives; a model is what `.bind()` in Python gives.
+        self.settings = ClassifierSettings.model_validate(settings)
+        self.engine = ClassifierEngine(self.settings)
+        self._apply_batching(self.settings)
+
+    def _apply_batching(self, settings: ClassifierSettings) -> None:
+        self.classify.set_max_batch_size(settings.max_batch_size)
+        self.classify.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
+    async def classify(self, texts: list[str]) -> list[dict[str, Any]]:
+        """Called with one text; Serve hands this method the batch. -> {label, confidence, scores, model_version}"""
+        engine = self.engine  # one model for the whole batch, even if `reconfigure` swaps it meanwhile
+        results = await asyncio.to_thread(engine.classify, texts)
+        return [
+            {"label": r.label, "confidence": r.confidence, "scores": r.scores, "model_version": engine.version}
+            for r in results
+        ]
+
+    async def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Hot deploy: `{"model_path": ...}` loads that folder, then swaps it in; requests keep being
+        served by the old model while the new one loads. Batching knobs may be changed the same way."""
+        allowed = {"model_path", "max_batch_size", "batch_wait_timeout_s", "max_length"}
+        unknown = set(user_config or {}) - allowed
+        if unknown:
+            raise ValueError(f"unknown user_config keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+        settings = ClassifierSettings.model_validate({**self.settings.model_dump(), **(user_config or {})})
+        if settings.model_path != self.settings.model_path or settings.max_length != self.settings.max_length:
+            self.engine = await asyncio.to_thread(ClassifierEngine, settings)
+        self.settings = settings
+        self._apply_batching(settings)
+
+    async def model_version(self) -> str:
+        return self.engine.version
+
+    async def ready(self) -> bool:
+        return self.engine.ready
+
+    def check_health(self) -> None:
+        if not self.engine.ready:
+            raise RuntimeError("classifier model not loaded")
