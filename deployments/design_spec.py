@@ -30,8 +30,10 @@ class DesignSpec:
         self._lora_dir = resolve(self._settings.lora_dir) if self._settings.lora_dir else None
         self._llm = llm.options(stream=True)
 
-    async def ready(self) -> dict:
-        return {"ready": True, "model": self._settings.model_id}
+    async def ready(self) -> bool:
+        """True once the LLM server answers: its replica only starts serving after vLLM has loaded."""
+        await self._llm.options(stream=False).check_health.remote()
+        return True
 
     def _handle(self, model: str) -> DeploymentHandle:
         if model == self._settings.model_id:

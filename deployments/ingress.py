@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from PIL import Image
 from ray.llm._internal.serve.core.configs.openai_api_models import ModelCard, ModelList
 from ray.serve.handle import DeploymentHandle
 from ray.serve.llm.ingress import OpenAiIngress, make_fastapi_ingress
 from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartParser
 
+from adgenesis.engines.image_gen import ImageRequestError
 from adgenesis.images import ImageInputError, decode_base64_image, load_image
 from adgenesis.protocol import (
     CaptionResponse,
@@ -38,13 +43,10 @@ from deployments.errors import RequestError
 from deployments.llm import adapter_names
 
 CHAT_SYSTEM_PROMPT = "You are AdGenesis, a friendly assistant for marketing teams. Answer briefly and helpfully."
+MAX_FORWARD_SIDE = 1024
 DESCRIPTION_PROMPT = (
     "Write a two-sentence product description for an online shop, based on this photo caption: {caption!r}."
 )
-
-
-def _bad_request(exc: Exception, status: int = 400) -> HTTPException:
-    return HTTPException(status, str(exc))
 
 
 class AdGenesisIngress(OpenAiIngress):
@@ -88,6 +90,8 @@ class AdGenesisIngress(OpenAiIngress):
             return await method.remote(*args, **kwargs)
         except RequestError as exc:
             raise HTTPException(exc.status_code, exc.message) from None
+        except (ImageRequestError, ImageInputError) as exc:
+            raise HTTPException(422, str(exc).splitlines()[-1]) from None
 
     async def _chat(self, user: str, system: str = CHAT_SYSTEM_PROMPT) -> str:
         request = ChatCompletionRequest(
@@ -116,40 +120,45 @@ class AdGenesisIngress(OpenAiIngress):
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _image_from_request(self, request: Request):
-        """An image from a multipart upload (`file`) or JSON/form base64 (`image_base64`), plus `prompt`."""
+    async def _image_from_request(self, request: Request) -> tuple[Image.Image, str | None]:
+        """An image from a multipart upload (`file`) or base64 (`image_base64`, JSON or form), plus `prompt`.
+
+        Decoded and checked here, so a bad upload fails fast at the edge; what travels on to the
+        captioner is a copy no larger than MAX_FORWARD_SIDE (BLIP looks at 384x384 anyway).
+        """
         content_type = request.headers.get("content-type", "")
         body = await self._read_body(request)
         try:
             if content_type.startswith("multipart/form-data"):
-                from starlette.datastructures import UploadFile
-                from starlette.formparsers import MultiPartParser
-
-                async def stream():
-                    yield body
-
-                limit = self._limits.max_upload_bytes
-                form = await MultiPartParser(
-                    request.headers, stream(), max_files=1, max_fields=4, max_part_size=limit
-                ).parse()
-                upload, prompt = form.get("file"), form.get("prompt")
-                if isinstance(upload, UploadFile):
-                    return load_image(await upload.read(), self._limits), prompt or None
-                if form.get("image_base64"):
-                    return decode_base64_image(str(form["image_base64"]), self._limits), prompt or None
-                raise HTTPException(400, "multipart body needs a `file` part (or an `image_base64` field)")
-            if content_type.startswith("application/json"):
-                import json
-
-                payload = json.loads(body or b"null")
-                if not isinstance(payload, dict) or not isinstance(payload.get("image_base64"), str):
-                    raise HTTPException(400, 'JSON body needs {"image_base64": "...", "prompt"?: "..."}')
-                return decode_base64_image(payload["image_base64"], self._limits), payload.get("prompt")
+                fields = await self._parse_multipart(request, body)
+            elif content_type.startswith("application/json"):
+                fields = json.loads(body or b"null")
+                if not isinstance(fields, dict):
+                    raise HTTPException(400, 'JSON body must be an object: {"image_base64": "...", "prompt"?: "..."}')
+            else:
+                raise HTTPException(415, "send multipart/form-data with a `file` part, or JSON with `image_base64`")
+            upload, encoded, prompt = fields.get("file"), fields.get("image_base64"), fields.get("prompt")
+            if isinstance(upload, UploadFile):
+                image = load_image(await upload.read(), self._limits)
+            elif isinstance(encoded, str):
+                image = decode_base64_image(encoded, self._limits)
+            else:
+                raise HTTPException(400, "send the image as a multipart `file` part or as `image_base64`")
         except ImageInputError as exc:
-            raise _bad_request(exc, 413 if "limit" in str(exc) else 400) from None
-        except ValueError as exc:  # malformed JSON or multipart
-            raise _bad_request(exc) from None
-        raise HTTPException(415, "send multipart/form-data with a `file` part, or JSON with `image_base64`")
+            raise HTTPException(413 if "limit" in str(exc) else 400, str(exc)) from None
+        except ValueError as exc:  # malformed JSON or multipart framing
+            raise HTTPException(400, f"malformed body: {exc}") from None
+        image.thumbnail((MAX_FORWARD_SIDE, MAX_FORWARD_SIDE))
+        return image, (str(prompt) if prompt else None)
+
+    async def _parse_multipart(self, request: Request, body: bytes):
+        async def replay():
+            yield body
+
+        parser = MultiPartParser(
+            request.headers, replay(), max_files=1, max_fields=4, max_part_size=self._limits.max_upload_bytes
+        )
+        return await parser.parse()
 
     # ---- health --------------------------------------------------------------------------------
 
@@ -168,8 +177,8 @@ class AdGenesisIngress(OpenAiIngress):
             try:
                 status[name] = await asyncio.wait_for(pending, timeout=10)
             except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
-                status[name] = {"ready": False, "error": str(exc)[:200]}
-        ready = all(s.get("ready") for s in status.values())
+                status[name] = f"not ready: {str(exc)[:200]}"
+        ready = all(s is True for s in status.values())
         return JSONResponse({"ready": ready, "models": status}, status_code=200 if ready else 503)
 
     # ---- designs -------------------------------------------------------------------------------
@@ -210,10 +219,10 @@ class AdGenesisIngress(OpenAiIngress):
             result["design"] = design.designs[0]
         elif route == "image":
             image = await self._call(
-                self._image_gen.generate,
-                ImageRequest(prompt=prompt, platform=body.platform, format=body.format, seed=body.seed),
+                self._image_gen.generate, prompt, platform=body.platform, format=body.format, seed=body.seed
             )
-            result["image"] = {**image.metadata, "b64_png": base64.b64encode(image.png).decode()}
+            result["image"] = {**image, "png": None, "b64_png": base64.b64encode(image["png"]).decode()}
+            del result["image"]["png"]
         else:
             result["message"] = await self._chat(prompt)
         return GenerateResponse(
@@ -227,10 +236,13 @@ class AdGenesisIngress(OpenAiIngress):
     # ---- images and captions -------------------------------------------------------------------
 
     async def images(self, body: ImageRequest) -> Response:
-        body = body.model_copy(update={"prompt": self._check_prompt(body.prompt)})
-        image = await self._call(self._image_gen.generate, body)
-        headers = {f"x-adgenesis-{k.replace('_', '-')}": str(v) for k, v in image.metadata.items()}
-        return Response(content=image.png, media_type="image/png", headers=headers)
+        image = await self._call(
+            self._image_gen.generate, self._check_prompt(body.prompt), **body.model_dump(exclude={"prompt"})
+        )
+        png = image.pop("png")
+        # Header values must be latin-1 and single-line; the prompt as the model saw it may be neither.
+        headers = {f"x-adgenesis-{k.replace('_', '-')}": str(v) for k, v in image.items() if k != "prompt"}
+        return Response(content=png, media_type="image/png", headers=headers)
 
     async def captions(self, request: Request) -> CaptionResponse:
         image, prompt = await self._image_from_request(request)

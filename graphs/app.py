@@ -12,6 +12,7 @@ Used by both Serve configs: `import_path: graphs.app:build_app` with `args: {pro
 
 from __future__ import annotations
 
+from ray import serve
 from ray.llm._internal.serve.core.configs.openai_api_models import to_model_metadata
 from ray.serve.llm.ingress import OpenAiIngress
 
@@ -28,7 +29,7 @@ def build_app(args: dict | None = None):
     profile = load_profile((args or {}).get("profile"))
     llm, llm_config = build_llm_server(profile.llm)
     model_id = profile.llm.model_id
-    ingress = make_ingress()
+    ingress = serve.deployment(make_ingress(), name="AdGenesisIngress")
     return ingress.options(**OpenAiIngress.get_deployment_options([llm_config])).bind(
         {model_id: llm},
         {model_id: to_model_metadata(model_id, llm_config)},

@@ -50,8 +50,9 @@ def test_image_sizes_must_be_multiples_of_16(tmp_path):
 
 @pytest.mark.parametrize("path", SERVE_CONFIGS, ids=lambda p: p.name)
 def test_serve_config_matches_serve_schema(path):
-    config = ServeDeploySchema.model_validate(yaml.safe_load(path.read_text()))
-    names = {d["name"] for app in config.model_dump()["applications"] for d in app["deployments"]}
+    raw = yaml.safe_load(path.read_text())
+    ServeDeploySchema.model_validate(raw)
+    names = {d["name"] for app in raw["applications"] for d in app["deployments"]}
     assert {"Classifier", "ImageGen", "Captioner", "DesignSpec", "AdGenesisIngress"} <= names
 
 
@@ -62,10 +63,10 @@ def test_serve_config_builds_graph_without_models(path):
 
     from graphs.app import build_app
 
-    app_cfg = ServeApplicationSchema.model_validate(yaml.safe_load(path.read_text())["applications"][0])
-    app = build_app(app_cfg.args)
+    raw = yaml.safe_load(path.read_text())["applications"][0]
+    app = build_app(ServeApplicationSchema.model_validate(raw).args)
     deployment_names = _deployment_names(app)
-    assert {d["name"] for d in app_cfg.model_dump()["deployments"]} <= deployment_names
+    assert {d["name"] for d in raw["deployments"]} <= deployment_names
     assert any(name.startswith("LLMServer") for name in deployment_names)
 
 

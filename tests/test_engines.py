@@ -23,6 +23,7 @@ from adgenesis.engines.image_gen import (
 from adgenesis.images import load_image, png_bytes
 from adgenesis.paths import resolve
 from adgenesis.settings import Limits, load_profile
+from tests.factories import make_flux_adapter
 
 # The models are tiny: extra threads buy nothing and, on a busy 2-core machine, OpenMP threads spinning
 # against other processes made this file 5x slower. (Ray sets OMP_NUM_THREADS per replica the same way.)
@@ -102,30 +103,13 @@ def test_classifier_version_is_short_and_stable(classifier, tmp_path):
 # ---------------------------------------------------------------- image generation
 
 
-def _make_adapter(out_dir, transformer_dir, trigger: str, seed: int):
-    """A real FLUX LoRA on the tiny transformer, with random non-zero B so it changes the image."""
-    from diffusers import FluxTransformer2DModel
-    from peft import LoraConfig, get_peft_model_state_dict
-
-    transformer = FluxTransformer2DModel.from_pretrained(transformer_dir)
-    torch.manual_seed(seed)  # lora_A's init draws from the global generator
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["to_q", "to_k", "to_v", "to_out.0"])
-    transformer.add_adapter(config)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in transformer.named_parameters():
-            if "lora_B" in name:
-                param.copy_(torch.randn(param.shape, generator=gen) * 0.5)
-    return write_adapter(out_dir, get_peft_model_state_dict(transformer), trigger, {"steps": 0}, lora_config=config)
-
-
 @pytest.fixture(scope="module")
 def lora_dir(tmp_path_factory):
     _require(PROFILE.image_gen.model_path)
     root = tmp_path_factory.mktemp("adapters")
     transformer_dir = resolve(PROFILE.image_gen.model_path) / "transformer"
-    _make_adapter(root / "brand-a", transformer_dir, "brandA", seed=1)
-    _make_adapter(root / "brand-b", transformer_dir, "brandB", seed=2)
+    make_flux_adapter(root / "brand-a", transformer_dir, "brandA", seed=1)
+    make_flux_adapter(root / "brand-b", transformer_dir, "brandB", seed=2)
     (root / "not-an-adapter").mkdir()
     return root
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import openai
 import pytest
-import torch
-from peft import LoraConfig, get_peft_model
-from transformers import AutoModelForCausalLM
 
 from adgenesis.schema import Design, LayoutBody, canvas_for, layout_json_schema
 from adgenesis.settings import load_profile
+from tests.factories import make_llm_adapter
 
 PROFILE = load_profile("local")
 ADAPTER = "ci-tiny"
@@ -43,18 +42,8 @@ REQUESTS = [
 
 @pytest.fixture(scope="module")
 def tiny_adapter():
-    """A real PEFT LoRA adapter of the served base model, random enough to change its output."""
     lora_dir = PROFILE.path(PROFILE.llm.lora_dir) / ADAPTER
-    model = AutoModelForCausalLM.from_pretrained(PROFILE.path(PROFILE.llm.model_source), dtype=torch.float32)
-    peft_model = get_peft_model(
-        model, LoraConfig(r=8, lora_alpha=32, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    )
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for name, param in peft_model.named_parameters():
-            if "lora_B" in name:
-                param.normal_(0, 0.05)
-    peft_model.save_pretrained(lora_dir)
+    make_llm_adapter(lora_dir, PROFILE.path(PROFILE.llm.model_source))
     yield ADAPTER
     shutil.rmtree(lora_dir, ignore_errors=True)
 
@@ -67,12 +56,18 @@ def oai(serve_app):
 def test_twenty_requests_all_valid(client):
     pairs = {(p, f) for _, p, f in REQUESTS}
     assert len(pairs) >= 4
+
+    def request(item):
+        i, (prompt, platform, fmt) = item
+        return client.post("/v1/designs", json={"prompt": prompt, "platform": platform, "format": fmt, "seed": i})
+
+    # Concurrent, as real clients are: vLLM batches them, which is what makes CPU serving bearable.
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(request, enumerate(REQUESTS)))
     valid = 0
-    for i, (prompt, platform, fmt) in enumerate(REQUESTS):
-        r = client.post("/v1/designs", json={"prompt": prompt, "platform": platform, "format": fmt, "seed": i})
+    for (prompt, platform, fmt), r in zip(REQUESTS, responses):
         assert r.status_code == 200, r.text
-        body = r.json()
-        for design in body["designs"]:
+        for design in r.json()["designs"]:
             Design.model_validate(design)  # independent re-validation on the client side
             assert (design["platform"], design["format"]) == (platform, fmt)
             valid += 1

@@ -1,0 +1,44 @@
+"""Real, tiny LoRA adapters for tests: random non-zero B matrices, so an adapter visibly changes outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from adgenesis.engines.image_gen import write_adapter
+
+
+def make_flux_adapter(out_dir: Path, transformer_dir: Path, trigger: str, seed: int) -> Path:
+    """A FLUX transformer LoRA in the folder format `ImageGenEngine` loads."""
+    from diffusers import FluxTransformer2DModel
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    transformer = FluxTransformer2DModel.from_pretrained(transformer_dir)
+    torch.manual_seed(seed)  # lora_A's init draws from the global generator
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["to_q", "to_k", "to_v", "to_out.0"])
+    transformer.add_adapter(config)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in transformer.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=gen) * 0.5)
+    return write_adapter(out_dir, get_peft_model_state_dict(transformer), trigger, {"steps": 0}, lora_config=config)
+
+
+def make_llm_adapter(out_dir: Path, base_dir: Path, seed: int = 0) -> Path:
+    """A PEFT LoRA of the design LLM, as vLLM's multi-LoRA loads it."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    peft_model = get_peft_model(
+        model, LoraConfig(r=8, lora_alpha=32, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=gen) * 0.05)
+    peft_model.save_pretrained(out_dir)
+    return out_dir
