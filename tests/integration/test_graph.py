@@ -1,0 +1,206 @@
+"""The whole graph over HTTP: routing, images, captions, product descriptions, autoscaling, bad input.
+
+Real local Ray cluster, the local config deployed with `serve deploy`, all four real local models.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from PIL import Image
+
+from adgenesis.local_cluster import serve_status
+from adgenesis.paths import DATA_DIR
+from adgenesis.schema import Design
+from adgenesis.settings import load_profile
+from tests.factories import make_flux_adapter
+
+PROFILE = load_profile("local")
+
+
+def routing_prompts(per_label: int = 10) -> list[str]:
+    rows = [json.loads(l) for l in (DATA_DIR / "router" / "validation.jsonl").read_text().splitlines()]
+    picked: dict[str, list[str]] = {}
+    for row in rows:
+        bucket = picked.setdefault(row["label"], [])
+        if len(bucket) < per_label:
+            bucket.append(row["text"])
+    return [text for texts in picked.values() for text in texts]
+
+
+def upload(fmt: str, size=(320, 240), colour=(200, 30, 60)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def flux_adapter():
+    root = PROFILE.path(PROFILE.image_gen.lora_dir)
+    path = make_flux_adapter(root / "ci-brand", PROFILE.path(PROFILE.image_gen.model_path) / "transformer", "cibrand", 3)
+    yield path.name
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_health_and_openapi(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz").json()
+    assert ready["ready"] is True and set(ready["models"]) == {"classifier", "image_gen", "captioner", "design"}
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/v1/generate", "/v1/designs", "/v1/images", "/v1/captions", "/v1/chat/completions"):
+        assert path in paths
+
+
+def test_routing_matches_classifier(client):
+    prompts = routing_prompts()
+    assert len(prompts) >= 30
+
+    def one(prompt):
+        label = client.post("/v1/classify", json={"text": prompt}).json()
+        routed = client.post("/v1/generate", json={"prompt": prompt, "seed": 1})
+        return prompt, label, routed
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, prompts))
+    routes = set()
+    for prompt, label, routed in results:
+        assert routed.status_code == 200, (prompt, routed.text)
+        body = routed.json()
+        assert body["route"] == label["label"], prompt
+        assert body["classification"]["confidence"] == pytest.approx(label["confidence"], abs=1e-4)
+        assert body["classification"]["model_version"] == label["model_version"]
+        routes.add(body["route"])
+        if body["route"] == "design_spec":
+            Design.model_validate(body["design"])
+        elif body["route"] == "image":
+            Image.open(io.BytesIO(base64.b64decode(body["image"]["b64_png"]))).verify()
+        else:
+            assert body["message"]
+    assert routes == {"design_spec", "image", "conversation"}
+
+
+def test_caller_can_force_a_route(client):
+    body = client.post("/v1/generate", json={"prompt": "see you tomorrow", "route": "image", "seed": 2}).json()
+    assert body["route"] == "image" and body["forced"] is True and body["classification"] is None
+
+
+@pytest.mark.parametrize("size", ["square", "story", "landscape"])
+def test_images_have_the_preset_size_and_repeat_by_seed(client, size):
+    req = {"prompt": "a perfume bottle on wet stone", "size": size, "seed": 11}
+    a, b = client.post("/v1/images", json=req), client.post("/v1/images", json=req)
+    assert a.status_code == 200 and a.headers["content-type"] == "image/png", a.text
+    image = Image.open(io.BytesIO(a.content))
+    assert image.format == "PNG" and image.size == tuple(PROFILE.image_gen.sizes[size])
+    assert a.content == b.content
+    other = client.post("/v1/images", json={**req, "seed": 12})
+    assert other.content != a.content
+
+
+def test_image_size_follows_platform_and_format(client):
+    r = client.post("/v1/images", json={"prompt": "sneaker", "platform": "instagram", "format": "story", "seed": 1})
+    assert Image.open(io.BytesIO(r.content)).size == tuple(PROFILE.image_gen.sizes["story"])
+
+
+def test_lora_adapter_changes_the_image(client, flux_adapter):
+    req = {"prompt": "a red sneaker", "size": "square", "seed": 5}
+    base = client.post("/v1/images", json=req)
+    styled = client.post("/v1/images", json={**req, "lora": flux_adapter, "lora_weight": 1.0})
+    assert styled.status_code == 200, styled.text
+    assert styled.headers["x-adgenesis-lora"] == flux_adapter
+    assert styled.content != base.content
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_captions_for_uploads(client, fmt):
+    multipart = client.post("/v1/captions", files={"file": (f"p.{fmt.lower()}", upload(fmt), f"image/{fmt.lower()}")})
+    assert multipart.status_code == 200, multipart.text
+    assert multipart.json()["caption"] and multipart.json()["model_version"]
+    as_b64 = client.post("/v1/captions", json={"image_base64": base64.b64encode(upload(fmt)).decode()})
+    assert as_b64.status_code == 200 and as_b64.json()["caption"] == multipart.json()["caption"]
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_product_descriptions(client, fmt):
+    r = client.post("/v1/product-descriptions", files={"file": ("p", upload(fmt), "application/octet-stream")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["caption"]["caption"] and body["description"]
+
+
+def bomb_png(pixels: int = 50_000_000) -> bytes:
+    side = int(pixels**0.5) + 1
+    buf = io.BytesIO()
+    Image.new("L", (side, side)).save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "send, status, words",
+    [
+        (lambda c: c.post("/v1/captions", files={"file": ("x.txt", b"hello, not an image", "text/plain")}), 400,
+         "not a supported image"),
+        (lambda c: c.post("/v1/captions", files={"file": ("bomb.png", bomb_png(), "image/png")}), 413, "pixels"),
+        (lambda c: c.post("/v1/captions", content=b"0" * (12 * 1024 * 1024),
+                          headers={"content-type": "application/json"}), 413, "limit"),
+        (lambda c: c.post("/v1/captions", json={"image_base64": "%%%not base64"}), 400, "image"),
+        (lambda c: c.post("/v1/captions", content=b"raw", headers={"content-type": "image/png"}), 415, "multipart"),
+        (lambda c: c.post("/v1/images", json={"prompt": "x", "size": "huge"}), 422, "unknown size"),
+        (lambda c: c.post("/v1/images", json={"prompt": "x", "steps": -3}), 400, "steps"),
+        (lambda c: c.post("/v1/images", json={"prompt": "x", "steps": 500}), 422, "steps"),
+        (lambda c: c.post("/v1/images", json={"prompt": "x", "lora": "nope"}), 422, "unknown LoRA"),
+        (lambda c: c.post("/v1/images", json={"prompt": "x", "lora": "../../design-llm"}), 422, "LoRA"),
+        (lambda c: c.post("/v1/classify", json={"text": "x" * 5000}), 413, "limit"),
+        (lambda c: c.post("/v1/generate", json={"prompt": "hi", "route": "video"}), 400, "route"),
+    ],
+    ids=["non-image", "50MP-bomb", "oversize-body", "bad-base64", "wrong-content-type", "unknown-size",
+         "negative-steps", "too-many-steps", "unknown-lora", "lora-path-escape", "long-text", "unknown-route"],
+)
+def test_bad_input_is_4xx_with_a_message(client, send, status, words):
+    r = send(client)
+    assert r.status_code == status, r.text
+    assert words.lower() in r.text.lower()
+
+
+def _classifier_replicas(dashboard) -> int:
+    app = serve_status(dashboard)["applications"]["adgenesis"]
+    return app["deployments"]["Classifier"]["replica_states"].get("RUNNING", 0)
+
+
+def test_classifier_autoscales_up_and_back_down(client, dashboard):
+    """A bounded load loop: 16 clients for at most 90 s, stopped as soon as a second replica runs."""
+    assert _classifier_replicas(dashboard) == 1
+    stop = threading.Event()
+    failures: list[int] = []
+
+    def load():
+        deadline = time.monotonic() + 90
+        while not stop.is_set() and time.monotonic() < deadline:
+            r = client.post("/v1/classify", json={"text": "design a square meta ad for our coffee brand"})
+            if r.status_code != 200:
+                failures.append(r.status_code)
+
+    threads = [threading.Thread(target=load) for _ in range(16)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and _classifier_replicas(dashboard) < 2:
+            time.sleep(1)
+        peak = _classifier_replicas(dashboard)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert peak == 2, "the classifier did not scale up under load"
+    assert not failures, f"requests failed while scaling: {failures[:5]}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _classifier_replicas(dashboard) > 1:
+        time.sleep(2)
+    assert _classifier_replicas(dashboard) == 1, "the classifier did not scale back down when idle"
