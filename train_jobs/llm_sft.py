@@ -377,8 +377,8 @@ def main(cfg: LLMSFTConfig) -> dict[str, Any]:
 
     # Data: validate every row on the driver (clear errors, right counts), then stream raw JSONL lines.
     train_rows, val_rows = read_jsonl(cfg.data.train), read_jsonl(cfg.data.validation)
-    train_ds = ray.data.read_text(cfg.data.train).filter(lambda r: bool(r["text"].strip()))
-    val_ds = ray.data.read_text(cfg.data.validation).filter(lambda r: bool(r["text"].strip()))
+    train_ds = ray.data.read_text(cfg.data.train)  # one row per non-empty line: {"text": <json line>}
+    val_ds = ray.data.read_text(cfg.data.validation)
     per_worker = len(train_rows) // cfg.scaling.num_workers  # streaming_split(equal=True)
     steps_per_epoch = max(1, math.ceil(per_worker / cfg.batch_size) // cfg.grad_accum_steps)
     if cfg.max_steps_per_epoch:
@@ -395,11 +395,13 @@ def main(cfg: LLMSFTConfig) -> dict[str, Any]:
         run_config=common.run_config(cfg, name, score="val_loss", mode="min"),
         datasets={"train": train_ds, "validation": val_ds},
     )
+    fit_started = time.perf_counter()
     try:
         result = trainer.fit()
     except Exception:
         tracker.finish("FAILED")
         raise
+    fit_seconds = time.perf_counter() - fit_started
 
     # Best adapter (lowest validation loss) -> <run>/output/adapter
     best = result.get_best_checkpoint(metric="val_loss", mode="min") or result.checkpoint
@@ -412,6 +414,7 @@ def main(cfg: LLMSFTConfig) -> dict[str, Any]:
 
     # Held-out generation eval, base vs tuned, on the validation prompts (never trained on).
     report: dict[str, Any] = {"skipped": True}
+    eval_started = time.perf_counter()
     if cfg.generation_eval.num_prompts:
         rows = val_rows[:cfg.generation_eval.num_prompts]
         cpus = (cfg.scaling.resources_per_worker or {}).get("CPU", 1)
@@ -435,7 +438,8 @@ def main(cfg: LLMSFTConfig) -> dict[str, Any]:
                        tuned_validity_rate=report["tuned"]["validity_rate"],
                        base_json_rate=report["base"]["json_rate"], tuned_json_rate=report["tuned"]["json_rate"],
                        heldout_prompts=report["n"])
-    metrics["total_seconds"] = time.perf_counter() - started
+    metrics.update(fit_seconds=fit_seconds, eval_seconds=time.perf_counter() - eval_started,
+                   total_seconds=time.perf_counter() - started)
     tracker.log_metrics(metrics, step=final["global_step"])
 
     # Artifacts: eval report, loss curve, resolved config; the adapter folder becomes the model version.
