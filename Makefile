@@ -20,7 +20,7 @@ serve: models
 	$(BIN)/serve run configs/serve_local.yaml
 
 test: models
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -ra --durations=15
 
 bench: models
 	$(BIN)/python benchmarks/llm_throughput.py
