@@ -56,8 +56,17 @@ def test_serve_config_matches_serve_schema(path):
     assert {"Classifier", "ImageGen", "Captioner", "DesignSpec", "AdGenesisIngress"} <= names
 
 
+@pytest.fixture
+def no_ray_left_behind():
+    """ray.serve.llm's builder starts a local Ray to resolve the LLM's resources; stop it afterwards."""
+    import ray
+
+    yield
+    ray.shutdown()
+
+
 @pytest.mark.parametrize("path", SERVE_CONFIGS, ids=lambda p: p.name)
-def test_serve_config_builds_graph_without_models(path):
+def test_serve_config_builds_graph_without_models(path, no_ray_left_behind):
     """Building the graph binds deployments; no model is loaded until replicas start."""
     from ray.serve.schema import ServeApplicationSchema
 
