@@ -17,10 +17,17 @@ import importlib
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from adgenesis import paths
 from adgenesis.paths import PathEscape, safe_child
@@ -112,7 +119,7 @@ class ScalingSettings(_Strict):
         None, description='e.g. {"CPU": 1} or {"CPU": 8, "GPU": 1}; default: 1 CPU (+1 GPU if use_gpu)')
 
     @model_validator(mode="after")
-    def _resources(self) -> "ScalingSettings":
+    def _resources(self) -> ScalingSettings:
         for key, value in (self.resources_per_worker or {}).items():
             if value < 0:
                 raise ValueError(f"resources_per_worker.{key} must be >= 0, got {value}")
@@ -203,7 +210,7 @@ class LLMSFTConfig(_Strict):
     fault_injection: FaultInjection | None = None
 
     @model_validator(mode="after")
-    def _hardware(self) -> "LLMSFTConfig":
+    def _hardware(self) -> LLMSFTConfig:
         if self.qlora and not self.scaling.use_gpu:
             raise ValueError(
                 "qlora: true needs CUDA GPUs (bitsandbytes 4-bit kernels), but scaling.use_gpu is false. "
@@ -232,7 +239,7 @@ class ClassifierTuneSettings(_Strict):
     metric: Literal["accuracy", "macro_f1"] = "accuracy"
 
     @model_validator(mode="after")
-    def _range(self) -> "ClassifierTuneSettings":
+    def _range(self) -> ClassifierTuneSettings:
         if self.lr_min > self.lr_max:
             raise ValueError(f"lr_min ({self.lr_min}) must be <= lr_max ({self.lr_max})")
         if any(b < 1 for b in self.batch_sizes):
@@ -256,7 +263,7 @@ class ClassifierConfig(_Strict):
     tune: ClassifierTuneSettings = ClassifierTuneSettings()
 
     @model_validator(mode="after")
-    def _labels(self) -> "ClassifierConfig":
+    def _labels(self) -> ClassifierConfig:
         if len(set(self.labels)) != len(self.labels):
             raise ValueError(f"labels must be distinct, got {self.labels}")
         return self
@@ -269,7 +276,7 @@ class FluxData(_Strict):
     resolution: int = Field(64, ge=16, le=2048)
 
     @model_validator(mode="after")
-    def _multiple_of_16(self) -> "FluxData":
+    def _multiple_of_16(self) -> FluxData:
         if self.resolution % 16:
             raise ValueError(f"resolution must be a multiple of 16, got {self.resolution}")
         return self
@@ -305,7 +312,7 @@ class FluxLoraConfig(_Strict):
     tracking: TrackingSettings = TrackingSettings(experiment="flux_lora", registered_model="image-gen-lora")
 
 
-TrainConfig = Union[LLMSFTConfig, ClassifierConfig, FluxLoraConfig]
+TrainConfig = LLMSFTConfig | ClassifierConfig | FluxLoraConfig
 RECIPES: dict[str, type[BaseModel]] = {"llm_sft": LLMSFTConfig, "classifier": ClassifierConfig,
                                        "flux_lora": FluxLoraConfig}
 

@@ -8,8 +8,15 @@ import pytest
 import yaml
 
 from adgenesis.paths import DATA_DIR, REPO_ROOT
-from adgenesis.train_config import (ClassifierConfig, FluxLoraConfig, LLMSFTConfig, TrainConfigError, apply_overrides,
-                                    load_config, validate_config)
+from adgenesis.train_config import (
+    ClassifierConfig,
+    FluxLoraConfig,
+    LLMSFTConfig,
+    TrainConfigError,
+    apply_overrides,
+    load_config,
+    validate_config,
+)
 
 CONFIGS = REPO_ROOT / "configs" / "train"
 

@@ -39,14 +39,17 @@ def _need(*folders: str) -> None:
 def runs(tmp_path_factory):
     import ray
 
-    saved = {k: os.environ.pop(k, None) for k in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS")}
+    from train_jobs.common import start_local_ray
+
+    saved = {k: os.environ.pop(k, None) for k in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")}
     os.environ["HF_HUB_OFFLINE"] = "1"
     root = tmp_path_factory.mktemp("train_runs")
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(num_cpus=4, include_dashboard=False)
+    start_local_ray(num_cpus=4)  # ray.init(num_cpus=4) with a dashboard, see its docstring
     yield root
     ray.shutdown()
+    os.environ.pop("RAY_API_SERVER_ADDRESS", None)
     for k, v in saved.items():
         if v is not None:
             os.environ[k] = v

@@ -76,8 +76,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     for epoch in range(start_epoch, cfg.epochs):
         rows = [{"text": r["text"], "label": r["label"]} for r in ray.train.get_dataset_shard("train").iter_rows()]
 
-        def on_step(info: dict[str, Any]) -> None:
-            step = global_step + info["step"] + 1
+        def on_step(info: dict[str, Any], epoch: int = epoch, offset: int = global_step) -> None:
+            step = offset + info["step"] + 1
             log.step(step, {"train_loss": info["loss"], "lr": info["lr"]},
                      f"[classifier] epoch {epoch + 1}/{cfg.epochs} step {info['step'] + 1}/{steps_per_epoch} "
                      f"loss {info['loss']:.4f} lr {info['lr']:.2e}")

@@ -55,6 +55,37 @@ def config_from_args(recipe: str, args: argparse.Namespace) -> TrainConfig:
 # --------------------------------------------------------------------------------------------------
 
 
+def start_local_ray(num_cpus: int) -> str:
+    """Start a private local Ray instance; returns its dashboard (state API) URL.
+
+    Ray Train's PlacementGroupCleaner asks the state API whether the train controller is still alive,
+    and with no address it auto-detects *a* cluster on the machine. On a machine that runs several Ray
+    instances it can ask another one, get "no such actor", and remove this run's placement group (which
+    kills the workers). Giving this instance a dashboard on a known port and pointing
+    RAY_API_SERVER_ADDRESS at it (inherited by every worker process) makes it ask the right cluster.
+    """
+    import socket
+
+    import ray
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    os.environ["RAY_API_SERVER_ADDRESS"] = url
+    os.environ.setdefault("RAY_DASHBOARD_STARTUP_TIMEOUT_S", "300")  # 60 s is not enough on a loaded box
+    try:
+        ray.init(num_cpus=num_cpus, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=port)
+        return url
+    except Exception as exc:  # noqa: BLE001 - a dashboard that will not start must not stop training
+        print(f"warning: the local Ray dashboard did not start ({str(exc).strip()[:200]}); "
+              "starting Ray without it", file=sys.stderr)
+        ray.shutdown()
+        os.environ.pop("RAY_API_SERVER_ADDRESS", None)
+        ray.init(num_cpus=num_cpus, include_dashboard=False)
+        return ""
+
+
 def init_ray(cfg: TrainConfig) -> None:
     """Join the cluster the job runs in (RAY_ADDRESS, set by `ray job submit`) or start a local one."""
     import ray
@@ -64,7 +95,7 @@ def init_ray(cfg: TrainConfig) -> None:
         if os.environ.get("RAY_ADDRESS"):
             ray.init(address=os.environ["RAY_ADDRESS"])
         else:
-            ray.init(num_cpus=cfg.run.local_num_cpus, include_dashboard=False)
+            start_local_ray(cfg.run.local_num_cpus)
     # Our own step/epoch lines are the progress display; Ray Data's bars would interleave with them.
     ray.data.DataContext.get_current().enable_progress_bars = False
 

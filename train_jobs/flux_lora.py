@@ -277,7 +277,6 @@ def evaluate_adapter(cfg: FluxLoraConfig, lora_dir: str, adapter_name: str, rows
       tuned model fits the images better with it (`trigger_gain` > 0).
     """
     import numpy as np
-    from peft import set_peft_model_state_dict
 
     from adgenesis.engines.image_gen import ImageGenEngine
     from adgenesis.settings import ImageGenSettings
@@ -348,8 +347,8 @@ def main(cfg: FluxLoraConfig) -> dict[str, Any]:
     import ray
     import ray.data
     from peft import LoraConfig
-    from safetensors.torch import load_file
     from ray.train.torch import TorchTrainer
+    from safetensors.torch import load_file
 
     from adgenesis.engines.image_gen import write_adapter
     from adgenesis.registry import write_json

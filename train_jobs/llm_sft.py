@@ -129,17 +129,65 @@ def load_lora_model(cfg: LLMSFTConfig, device: torch.device):
                                    bnb_4bit_compute_dtype=torch.bfloat16)
         model = AutoModelForCausalLM.from_pretrained(cfg.base_model, quantization_config=quant,
                                                      device_map={"": device})
-        model = prepare_model_for_kbit_training(model)
+        model = prepare_model_for_kbit_training(  # non-reentrant checkpointing works with DDP
+            model, use_gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": False})
     else:
         dtype = torch.bfloat16 if device.type == "cuda" else torch.float32  # fp32 is faster on CPU
         model = AutoModelForCausalLM.from_pretrained(cfg.base_model, dtype=dtype)
     lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                       target_modules=list(cfg.lora.target_modules), task_type="CAUSAL_LM")
-    return get_peft_model(model, lora), tokenizer
+    # FSDP flattens frozen and LoRA weights into one buffer, which needs one dtype: keep LoRA in the base's
+    # bf16 there (peft would otherwise upcast adapter weights to fp32).
+    return get_peft_model(model, lora, autocast_adapter_dtype=cfg.strategy != "fsdp"), tokenizer
 
 
-def unwrap(model):
-    return model.module if hasattr(model, "module") else model
+def is_fsdp(model) -> bool:
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    return isinstance(model, FSDP)
+
+
+def _full_state_dict_type(model, rank0_only: bool):
+    from torch.distributed.fsdp import (
+        FullOptimStateDictConfig,
+        FullStateDictConfig,
+        StateDictType,
+    )
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    return FSDP.state_dict_type(model, StateDictType.FULL_STATE_DICT,
+                                FullStateDictConfig(offload_to_cpu=True, rank0_only=rank0_only),
+                                FullOptimStateDictConfig(offload_to_cpu=True, rank0_only=rank0_only))
+
+
+def gather_state(model, optimizer) -> tuple[dict | None, dict]:
+    """(model state dict or None, optimizer state dict) for a checkpoint, complete on rank 0.
+
+    Under FSDP the parameters and optimizer moments are sharded: every rank must call this (it gathers).
+    Under DDP every rank holds everything already and the model state dict is not needed (None).
+    """
+    if is_fsdp(model):
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+        with _full_state_dict_type(model, rank0_only=True):
+            return model.state_dict(), FSDP.optim_state_dict(model, optimizer)
+    return None, optimizer.state_dict()
+
+
+def load_optimizer_state(model, optimizer, saved: dict) -> None:
+    """Inverse of `gather_state` for the optimizer (FSDP re-shards the full state onto this rank)."""
+    if is_fsdp(model):
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+        with _full_state_dict_type(model, rank0_only=False):
+            saved = FSDP.optim_state_dict_to_load(model, optimizer, saved)
+    optimizer.load_state_dict(saved)
+
+
+def save_adapter(peft_model, out_dir: Path, full_state: dict | None = None) -> None:
+    """adapter_config.json + adapter_model.safetensors: the LoRA weights only, never the base."""
+    peft_model.save_pretrained(out_dir, state_dict=full_state) if full_state is not None else \
+        peft_model.save_pretrained(out_dir)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -151,7 +199,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     import ray.train
     import ray.train.torch
     import torch.distributed as dist
-    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+    from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
     cfg: LLMSFTConfig = config["cfg"]  # validated on the driver
@@ -168,8 +216,26 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         common.say(f"[llm_sft] {world} worker(s) on {device}; LoRA r={cfg.lora.r}: {trainable:,} trainable of "
                    f"{total:,} parameters ({cfg.strategy}{', QLoRA' if cfg.qlora else ''})")
     peft_model = model
-    model = ray.train.torch.prepare_model(model, parallel_strategy=cfg.strategy,
-                                          move_to_device=not cfg.qlora)
+
+    # ---- resume: a restarted worker group, or a second run with the same run.name ----
+    state = {"epoch": -1, "global_step": 0, "best_val_loss": math.inf, "best_epoch": -1, "bad_epochs": 0}
+    saved_optim = None
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint:
+        with checkpoint.as_directory() as ckpt_dir:
+            ckpt_dir = Path(ckpt_dir)
+            # LoRA weights go in before DDP/FSDP wraps the model (FSDP shards them afterwards).
+            set_peft_model_state_dict(peft_model, load_file(ckpt_dir / ADAPTER_DIR / "adapter_model.safetensors"))
+            saved_optim = torch.load(ckpt_dir / OPTIMIZER_FILE, map_location="cpu", weights_only=True)
+            state = json.loads((ckpt_dir / STATE_FILE).read_text())
+        if rank == 0:
+            common.say(f"[llm_sft] resumed from checkpoint: epoch {state['epoch'] + 1} done, "
+                       f"global step {state['global_step']}")
+
+    # DDP (gloo on CPU, NCCL on GPU) or FSDP; use_orig_params lets FSDP shard frozen and LoRA weights together.
+    model = ray.train.torch.prepare_model(
+        model, parallel_strategy=cfg.strategy, move_to_device=not cfg.qlora,
+        parallel_strategy_kwargs={"use_orig_params": True} if cfg.strategy == "fsdp" else None)
 
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -183,28 +249,16 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-
-    # ---- resume: a restarted worker group, or a second run with the same run.name ----
-    state = {"epoch": -1, "global_step": 0, "best_val_loss": math.inf, "best_epoch": -1, "bad_epochs": 0}
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint:
-        with checkpoint.as_directory() as ckpt_dir:
-            ckpt_dir = Path(ckpt_dir)
-            set_peft_model_state_dict(peft_model, load_file(ckpt_dir / ADAPTER_DIR / "adapter_model.safetensors"))
-            saved = torch.load(ckpt_dir / OPTIMIZER_FILE, map_location=device, weights_only=True)
-            optimizer.load_state_dict(saved["optimizer"])
-            scheduler.load_state_dict(saved["scheduler"])
-            state = json.loads((ckpt_dir / STATE_FILE).read_text())
-        if rank == 0:
-            common.say(f"[llm_sft] resumed from checkpoint: epoch {state['epoch'] + 1} done, "
-                       f"global step {state['global_step']}")
+    if saved_optim is not None:
+        load_optimizer_state(model, optimizer, saved_optim["optimizer"])
+        scheduler.load_state_dict(saved_optim["scheduler"])
     resumed_from_step = state["global_step"]
     global_step = state["global_step"]
     fault = cfg.fault_injection
 
     def validation_loss() -> float:
         model.eval()
-        totals = torch.zeros(2, dtype=torch.float64)  # (sum of token losses, tokens)
+        totals = torch.zeros(2, dtype=torch.float64, device=device)  # (sum of token losses, tokens)
         with torch.no_grad():
             for i, batch in enumerate(ray.train.get_dataset_shard("validation").iter_batches(
                     batch_size=cfg.batch_size, batch_format="numpy")):
@@ -212,7 +266,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                     continue  # drain the shard
                 b = collate(tokenizer, batch["text"], cfg.max_seq_len, device)
                 loss, n = answer_loss(model, b)
-                totals += torch.tensor([loss.item() * n, n], dtype=torch.float64)
+                totals += torch.tensor([loss.item() * n, n], dtype=torch.float64, device=device)
         if world > 1:
             dist.all_reduce(totals)
         model.train()
@@ -271,13 +325,13 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                  f"[llm_sft] epoch {epoch + 1}/{cfg.epochs} done: train loss {train_loss:.4f}, val loss "
                  f"{val_loss:.4f}{' (best)' if improved else ''}{' -> early stop' if stop else ''}")
 
-        # Adapter-only checkpoint: written by rank 0, every worker reports (report is a barrier).
+        # Adapter-only checkpoint: gathered (FSDP), written by rank 0; every worker reports (a barrier).
+        full_state, optim_state = gather_state(model, optimizer)
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = None
             if rank == 0:
-                unwrap(model).save_pretrained(Path(tmp) / ADAPTER_DIR)  # adapter_config + adapter weights only
-                torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
-                           Path(tmp) / OPTIMIZER_FILE)
+                save_adapter(peft_model, Path(tmp) / ADAPTER_DIR, full_state)
+                torch.save({"optimizer": optim_state, "scheduler": scheduler.state_dict()}, Path(tmp) / OPTIMIZER_FILE)
                 (Path(tmp) / STATE_FILE).write_text(json.dumps(state))
                 checkpoint = ray.train.Checkpoint.from_directory(tmp)
             ray.train.report(metrics, checkpoint=checkpoint)
@@ -377,8 +431,10 @@ def main(cfg: LLMSFTConfig) -> dict[str, Any]:
 
     # Data: validate every row on the driver (clear errors, right counts), then stream raw JSONL lines.
     train_rows, val_rows = read_jsonl(cfg.data.train), read_jsonl(cfg.data.validation)
-    train_ds = ray.data.read_text(cfg.data.train)  # one row per non-empty line: {"text": <json line>}
-    val_ds = ray.data.read_text(cfg.data.validation)
+    # One row per non-empty line ({"text": <json line>}), shuffled once with the run's seed (the files
+    # are grouped by platform; a capped epoch or validation subset should still see every platform).
+    train_ds = ray.data.read_text(cfg.data.train).random_shuffle(seed=cfg.run.seed)
+    val_ds = ray.data.read_text(cfg.data.validation).random_shuffle(seed=cfg.run.seed)
     per_worker = len(train_rows) // cfg.scaling.num_workers  # streaming_split(equal=True)
     steps_per_epoch = max(1, math.ceil(per_worker / cfg.batch_size) // cfg.grad_accum_steps)
     if cfg.max_steps_per_epoch:
@@ -416,7 +472,8 @@ def main(cfg: LLMSFTConfig) -> dict[str, Any]:
     report: dict[str, Any] = {"skipped": True}
     eval_started = time.perf_counter()
     if cfg.generation_eval.num_prompts:
-        rows = val_rows[:cfg.generation_eval.num_prompts]
+        n = cfg.generation_eval.num_prompts  # spread over the (platform-grouped) validation file
+        rows = [val_rows[i * len(val_rows) // n] for i in range(n)] if n <= len(val_rows) else val_rows
         cpus = (cfg.scaling.resources_per_worker or {}).get("CPU", 1)
         task = ray.remote(num_cpus=cpus, num_gpus=1 if cfg.scaling.use_gpu else 0)(generation_eval)
         report = ray.get(task.remote(cfg.base_model, str(out_dir / ADAPTER_DIR), rows,
