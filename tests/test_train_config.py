@@ -157,3 +157,26 @@ def test_cli_rejects_bad_config_before_ray(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "lr: Input should be greater than 0" in capsys.readouterr().err
     assert not ray.is_initialized()
+
+
+def test_cli_resume_picks_an_existing_run(tmp_path):
+    import os
+    import time
+
+    from train_jobs import common
+
+    f = tmp_path / "c.yaml"
+    f.write_text(yaml.safe_dump({**CLASSIFIER, "run": {"runs_dir": str(tmp_path / "runs")}}))
+    root = tmp_path / "runs" / "train" / "classifier"
+    for i, name in enumerate(["older", "newer"]):
+        (root / name).mkdir(parents=True)
+        os.utime(root / name, (time.time() - 100 + i * 50,) * 2)
+    cfg = common.config_from_args("classifier", common.parse_args("classifier", "x", ["--config", str(f), "--resume", "latest"]))
+    assert cfg.run.name == "newer"
+    assert common.run_name(cfg) == ("newer", True)
+    cfg = common.config_from_args("classifier", common.parse_args("classifier", "x", ["--config", str(f), "--resume", "older"]))
+    assert cfg.run.name == "older"
+    with pytest.raises(SystemExit):
+        common.config_from_args("classifier", common.parse_args("classifier", "x", ["--config", str(f), "--resume", "nope"]))
+    fresh, resuming = common.run_name(load_config(f))
+    assert fresh.startswith("classifier-") and not resuming
