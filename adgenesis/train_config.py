@@ -181,6 +181,7 @@ class GenerationEval(_Strict):
     num_prompts: int = Field(4, ge=0, description="0 skips the generation eval")
     max_new_tokens: int = Field(512, ge=1)
     batch_size: int = Field(4, ge=1)
+    num_cpus: float | None = Field(None, gt=0, description="CPUs for the eval task; default: one worker's")
 
 
 class LLMSFTConfig(_Strict):

@@ -273,6 +273,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         return float(totals[0] / max(totals[1], 1))
 
     started = time.perf_counter()
+    if checkpoint is None:  # the untrained adapter (B = 0) is the base model: its loss is the baseline
+        state["base_val_loss"] = validation_loss()
+        log.step(0, {"val_loss": state["base_val_loss"]},
+                 f"[llm_sft] before training: val loss {state['base_val_loss']:.4f} (base model)")
     model.train()
     for epoch in range(state["epoch"] + 1, cfg.epochs):
         shard = ray.train.get_dataset_shard("train")
@@ -292,7 +296,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             micro += 1
             if micro < cfg.grad_accum_steps:
                 continue
-            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.max_grad_norm)
+            if is_fsdp(model):  # the gradients are sharded: FSDP computes the global norm
+                model.clip_grad_norm_(cfg.max_grad_norm)
+            else:
+                torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -319,6 +326,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                      bad_epochs=0 if improved else state["bad_epochs"] + 1)
         stop = state["bad_epochs"] >= cfg.early_stopping_patience
         metrics = {"epoch": epoch, "global_step": global_step, "train_loss": train_loss, "val_loss": val_loss,
+                   "base_val_loss": state.get("base_val_loss", math.nan),
                    "best_val_loss": state["best_val_loss"], "resumed_from_step": resumed_from_step,
                    "early_stopped": stop, "train_seconds": time.perf_counter() - started}
         log.step(global_step, {"val_loss": val_loss, "epoch_train_loss": train_loss},
@@ -474,7 +482,7 @@ def main(cfg: LLMSFTConfig) -> dict[str, Any]:
     if cfg.generation_eval.num_prompts:
         n = cfg.generation_eval.num_prompts  # spread over the (platform-grouped) validation file
         rows = [val_rows[i * len(val_rows) // n] for i in range(n)] if n <= len(val_rows) else val_rows
-        cpus = (cfg.scaling.resources_per_worker or {}).get("CPU", 1)
+        cpus = cfg.generation_eval.num_cpus or (cfg.scaling.resources_per_worker or {}).get("CPU", 1)
         task = ray.remote(num_cpus=cpus, num_gpus=1 if cfg.scaling.use_gpu else 0)(generation_eval)
         report = ray.get(task.remote(cfg.base_model, str(out_dir / ADAPTER_DIR), rows,
                                      max_new_tokens=cfg.generation_eval.max_new_tokens,
@@ -482,6 +490,7 @@ def main(cfg: LLMSFTConfig) -> dict[str, Any]:
 
     metrics = {
         "val_loss": best_state["best_val_loss"] if math.isfinite(best_state["best_val_loss"]) else final["val_loss"],
+        "base_val_loss": best_state.get("base_val_loss", math.nan),
         "best_epoch": best_state["best_epoch"] + 1,
         "final_val_loss": final["val_loss"],
         "final_train_loss": final["train_loss"],
