@@ -1,7 +1,9 @@
 """Design-layout throughput: HF transformers `generate` vs the Serve deployment (vLLM) over HTTP.
 
-Same held-out prompts, same chat, same token budget, at concurrency 1 and 8. Writes tokens/s, p50/p95
-latency, schema-validity rate and the vLLM/HF ratios to benchmarks/results.jsonl.
+Same held-out prompts, same chat, same token budget (`--max-tokens`), at concurrency 1 and 8. The
+deployment is called through its OpenAI route with the layout's JSON Schema as `response_format`
+(what the design deployment sends); HF decodes unconstrained. Writes tokens/s, p50/p95 latency,
+schema-validity rate and the vLLM/HF ratios to benchmarks/results.jsonl, after every phase.
 
     python benchmarks/llm_throughput.py                 # starts a local cluster + the local graph
     python benchmarks/llm_throughput.py --url http://127.0.0.1:8000   # against a running `make serve`
@@ -24,7 +26,7 @@ import httpx  # noqa: E402
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
-from adgenesis.engines.design import LayoutError, build_messages, finish  # noqa: E402
+from adgenesis.engines.design import LayoutError, build_messages, finish, response_format  # noqa: E402
 from adgenesis.paths import DATA_DIR  # noqa: E402
 from adgenesis.schema import canvas_for  # noqa: E402
 from adgenesis.settings import load_profile  # noqa: E402
@@ -76,14 +78,22 @@ def bench_hf(model_dir: Path, rows: list[dict], max_tokens: int, concurrency: in
     return summarize(latencies, tokens, valid, time.perf_counter() - start, len(rows))
 
 
-def bench_http(url: str, rows: list[dict], concurrency: int) -> dict:
+def bench_http(url: str, model: str, rows: list[dict], max_tokens: int, concurrency: int, temperature: float) -> dict:
     def one(item):
         i, row = item
+        canvas = canvas_for(row["platform"], row["format"])
         t0 = time.perf_counter()
-        r = httpx.post(f"{url}/v1/designs", json={"prompt": row["prompt"], "platform": row["platform"],
-                                                  "format": row["format"], "seed": i}, timeout=600)
-        body = r.json()
-        return time.perf_counter() - t0, r.status_code == 200, body.get("usage", {}).get("completion_tokens", 0)
+        r = httpx.post(f"{url}/v1/chat/completions", timeout=900, json={
+            "model": model, "messages": build_messages(row["prompt"], canvas), "max_tokens": max_tokens,
+            "response_format": response_format(canvas), "temperature": temperature, "seed": i})
+        elapsed = time.perf_counter() - t0
+        choice = r.json()["choices"][0]
+        try:
+            finish(choice["message"]["content"] or "", canvas, choice["finish_reason"])
+            valid = True
+        except LayoutError:
+            valid = False
+        return elapsed, valid, r.json()["usage"]["completion_tokens"]
 
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
@@ -97,33 +107,39 @@ def main() -> None:
     parser.add_argument("--url", help="a running graph; default: start a local cluster and deploy the local graph")
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--profile", default="local")
+    parser.add_argument("--max-tokens", type=int, default=400, help="budget per layout, the same for both")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     profile = load_profile(args.profile)
     rows = load_prompts(args.prompts)
-    max_tokens = profile.llm.design_max_tokens
-    results: dict = {"prompts": len(rows), "max_tokens": max_tokens}
+    max_tokens = args.max_tokens
+    results: dict = {"prompts": len(rows), "max_tokens": max_tokens, "complete": False}
 
-    with ExitStack() as stack:
-        url = args.url
-        if url is None:
-            from adgenesis.local_cluster import deploy, local_ray, wait_ready
+    try:
+        with ExitStack() as stack:
+            url = args.url
+            if url is None:
+                from adgenesis.local_cluster import deploy, local_ray, wait_ready
 
-            dashboard = stack.enter_context(local_ray())
-            url = deploy(dashboard)
-            results["cold_start_s"] = round(wait_ready(url, dashboard), 1)
-        # The server is idle while HF runs, and the other way round: measure one at a time.
+                dashboard = stack.enter_context(local_ray())
+                url = deploy(dashboard)
+                results["cold_start_s"] = round(wait_ready(url, dashboard), 1)
+            # The server is idle while HF runs, and the other way round: measure one at a time.
+            for c in (1, 8):
+                print(f"vLLM deployment over HTTP, concurrency {c} ...", flush=True)
+                results[f"serve_c{c}"] = bench_http(url, profile.llm.model_id, rows, max_tokens, c, profile.llm.temperature)
+                print(results[f"serve_c{c}"], flush=True)
+        model_dir = profile.path(profile.llm.model_source)
         for c in (1, 8):
-            print(f"vLLM deployment over HTTP, concurrency {c} ...", flush=True)
-            results[f"serve_c{c}"] = bench_http(url, rows, c)
-    model_dir = profile.path(profile.llm.model_source)
-    for c in (1, 8):
-        print(f"HF transformers generate, batch {c} ...", flush=True)
-        results[f"hf_c{c}"] = bench_hf(model_dir, rows, max_tokens, c, profile.llm.temperature)
-    for c in (1, 8):
-        results[f"ratio_tokens_per_s_c{c}"] = round(
-            results[f"serve_c{c}"]["tokens_per_s"] / max(results[f"hf_c{c}"]["tokens_per_s"], 1e-9), 2)
-    record("llm_throughput", results)
+            print(f"HF transformers generate, batch {c} ...", flush=True)
+            results[f"hf_c{c}"] = bench_hf(model_dir, rows, max_tokens, c, profile.llm.temperature)
+            print(results[f"hf_c{c}"], flush=True)
+        results["complete"] = True
+        for c in (1, 8):
+            results[f"ratio_tokens_per_s_c{c}"] = round(
+                results[f"serve_c{c}"]["tokens_per_s"] / max(results[f"hf_c{c}"]["tokens_per_s"], 1e-9), 2)
+    finally:  # a run cut short still leaves the phases it finished
+        record("llm_throughput", results)
 
 
 if __name__ == "__main__":
