@@ -6,11 +6,12 @@ that the same types serve every profile; what is fixed by the product is checked
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from adgenesis.schema import Design
+from adgenesis.settings import TrainKind
 
 Route = Literal["design_spec", "image", "conversation"]
 
@@ -39,6 +40,9 @@ class LegacyGenerateRequest(BaseModel):
 class DesignResponse(BaseModel):
     model: str
     designs: list[Design]
+    model_version: str | None = Field(
+        None, description='the model that served the request, aliases resolved, e.g. "design-llm:design-llm-lora-v3"'
+    )
     usage: dict[str, int] = Field(default_factory=dict, description="prompt/completion tokens summed over all designs")
     latency_ms: float
 
@@ -94,3 +98,138 @@ class ProductDescriptionResponse(BaseModel):
     caption: CaptionResponse
     description: str
     model: str
+
+
+# --------------------------------------------------------------------------------------------------
+# Model lifecycle: training jobs (Ray Jobs) and the model registry (MLflow). Shared by the HTTP API
+# (deployments/ingress.py) and the CLI (adgenesis/cli.py). See docs/lifecycle.md.
+# --------------------------------------------------------------------------------------------------
+
+JobStatus = Literal["PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"]
+
+
+class TrainJobRequest(_Request):
+    kind: TrainKind = Field(description="which recipe: llm_sft (LLM LoRA), classifier (router), flux_lora (image LoRA)")
+    config: str | None = Field(
+        None,
+        examples=["classifier_smoke"],
+        description="a config in configs/train/ (name or name.yaml); default: the server's config for this kind",
+    )
+    overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        examples=[{"epochs": 1, "lr": 5e-5}],
+        description="config overrides, dotted keys (`scaling.num_workers`), as `--set key=value` on the command line",
+    )
+    dataset: str | None = Field(
+        None,
+        examples=["router"],
+        description="a folder under data/: train.jsonl + validation.jsonl (llm_sft, classifier) or images (flux_lora)",
+    )
+
+
+class TrainProgress(BaseModel):
+    epoch: int
+    epochs: int
+    step: int | None = None
+    steps: int | None = None
+    fraction: float = Field(description="0..1, from the recipe's progress lines")
+    line: str = Field(description="the latest progress line")
+
+
+class TrainJob(BaseModel):
+    id: str
+    kind: str | None
+    status: JobStatus
+    message: str | None = None
+    entrypoint: str
+    config: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    dataset: str | None = None
+    submitted_at: float | None = Field(None, description="unix seconds")
+    ended_at: float | None = None
+    duration_s: float | None = None
+    progress: TrainProgress | None = None
+    mlflow_run_id: str | None = None
+    mlflow_run_status: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict, description="latest value of each metric of the MLflow run")
+    registered_model: str | None = None
+    registered_version: int | None = None
+    workers_alive: int | None = Field(None, description="Ray actors of this job still alive (trainer workers)")
+
+
+class TrainJobList(BaseModel):
+    jobs: list[TrainJob]
+
+
+class TrainJobLogs(BaseModel):
+    id: str
+    status: JobStatus
+    lines: int
+    truncated: bool
+    logs: str
+
+
+class ModelVersionInfo(BaseModel):
+    name: str
+    version: int
+    kind: str | None = Field(None, description="the recipe that trained it (version tag `recipe`)")
+    run_id: str | None = None
+    created_at: float | None = Field(None, description="unix seconds")
+    sha256: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    aliases: list[str] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+    source: str | None = None
+
+
+class RegisteredModelInfo(BaseModel):
+    name: str
+    kind: str | None = None
+    latest_version: int | None = None
+    production_version: int | None = None
+    previous_version: int | None = None
+    aliases: dict[str, int] = Field(default_factory=dict)
+    versions: int = 0
+
+
+class RegisteredModelList(BaseModel):
+    models: list[RegisteredModelInfo]
+
+
+class ModelVersionList(BaseModel):
+    model: RegisteredModelInfo
+    versions: list[ModelVersionInfo]
+
+
+class MetricComparison(BaseModel):
+    a: float | None
+    b: float | None
+    diff: float | None = Field(None, description="b - a")
+
+
+class VersionComparison(BaseModel):
+    name: str
+    a: ModelVersionInfo
+    b: ModelVersionInfo
+    metrics: dict[str, MetricComparison]
+    same_weights: bool = Field(description="identical files (same registered checksum)")
+
+
+class PromoteRequest(_Request):
+    version: int = Field(ge=1)
+
+
+class Deployment(BaseModel):
+    kind: str
+    target: str = Field(description="what now serves it: a Serve deployment's user_config, or a model/adapter alias")
+    path: str | None = Field(None, description="the materialized, checksum-verified folder (None: the profile's default)")
+    model_version: str = Field(description="what responses report as the serving model from now on")
+    seconds: float
+
+
+class PromotionResponse(BaseModel):
+    name: str
+    action: Literal["promote", "rollback"]
+    production_version: int | None = Field(description="None: rolled back past the first promotion (profile default)")
+    previous_version: int | None
+    deployment: Deployment

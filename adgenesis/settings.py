@@ -92,6 +92,50 @@ class Limits(_Strict):
     max_batch_items: int = Field(32, ge=1)
 
 
+TrainKind = Literal["llm_sft", "classifier", "flux_lora"]
+
+
+class LifecycleSettings(_Strict):
+    """Training jobs, registry and hot deploy over HTTP (`adgenesis/lifecycle/`, docs/lifecycle.md)."""
+
+    api_key_env: str = Field(
+        "ADGENESIS_API_KEY",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable holding the API key (comma-separated for rotation) that write "
+        "endpoints require; unset or empty = write endpoints refused",
+    )
+    read_requires_key: bool = Field(False, description="also require the key on the read endpoints")
+    ray_dashboard: str | None = Field(
+        None,
+        description="Ray dashboard address for Ray Jobs and the Serve REST API; default: $ADGENESIS_RAY_DASHBOARD, "
+        "else the dashboard of the cluster the server runs in",
+    )
+    job_python: str | None = Field(
+        None, description="python that runs a job's entrypoint on the head; default: the server's own interpreter"
+    )
+    job_working_dir: str | None = Field(
+        None,
+        description="folder uploaded with every job (Ray Jobs working_dir); default: none, the nodes run the "
+        "installed adgenesis package",
+    )
+    job_env: dict[str, str] = Field(default_factory=dict, description="extra environment variables for every job")
+    train_configs: dict[TrainKind, str] = Field(
+        default_factory=lambda: {
+            "llm_sft": "configs/train/llm_sft.yaml",
+            "classifier": "configs/train/classifier.yaml",
+            "flux_lora": "configs/train/flux_lora.yaml",
+        },
+        description="default training config per kind; a request may name another file in configs/train/",
+    )
+    classifier_versions_dir: str = Field(
+        "models/registry",
+        description="where promoted classifier versions are materialized (<dir>/<name>-v<N>); shared storage on "
+        "a multi-node cluster",
+    )
+    deploy_timeout_s: float = Field(300.0, gt=0, description="how long a promotion waits for the swap")
+    max_log_lines: int = Field(2000, ge=10, description="most log lines one logs request returns")
+
+
 class Profile(_Strict):
     name: str
     llm: LLMSettings
@@ -99,6 +143,7 @@ class Profile(_Strict):
     image_gen: ImageGenSettings
     captioner: CaptionerSettings
     limits: Limits = Limits()
+    lifecycle: LifecycleSettings = LifecycleSettings()
 
     def path(self, configured: str) -> Path:
         return resolve(configured)
