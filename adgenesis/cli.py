@@ -1,0 +1,301 @@
+"""`adgenesis`: training jobs and model promotion against a running AdGenesis server, over HTTP.
+
+    adgenesis train submit classifier --config classifier_smoke --set epochs=1 --wait
+    adgenesis train status                     # every training job
+    adgenesis train status <job id>            # status, progress, metrics, MLflow run, registered version
+    adgenesis train logs <job id> [--follow]
+    adgenesis train cancel <job id>
+    adgenesis models list                      # registered models
+    adgenesis models list router-classifier    # its versions, metrics, aliases
+    adgenesis models compare router-classifier 1 2
+    adgenesis models promote router-classifier 2
+    adgenesis models rollback router-classifier
+
+Server: --url or $ADGENESIS_URL (default http://127.0.0.1:8000). Key for submit, cancel, promote,
+rollback: --api-key or $ADGENESIS_API_KEY. --json prints the API's JSON instead of tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from adgenesis.lifecycle.client import TERMINAL, ApiError, LifecycleClient
+from adgenesis.protocol import (
+    ModelVersionList,
+    PromotionResponse,
+    TrainJob,
+    TrainJobRequest,
+)
+from adgenesis.train_config import (
+    _parse_value as parse_value,  # what `--set` means to the recipes
+)
+
+KINDS = ("llm_sft", "classifier", "flux_lora")
+
+
+# --------------------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------------------
+
+
+def _when(ts: float | None) -> str:
+    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}" if v == 0 or 1e-3 <= abs(v) < 1e5 else f"{v:.3g}"
+    return "-" if v is None else str(v)
+
+
+def _v(version: int | None) -> str:
+    return f"v{version}" if version else "-"
+
+
+def table(rows: list[list[Any]], header: list[str]) -> str:
+    cells = [header] + [[_num(c) for c in row] for row in rows]
+    widths = [max(len(str(r[i])) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def show_job(job: TrainJob) -> str:
+    out = [f"job       {job.id}", f"kind      {job.kind}", f"status    {job.status}"]
+    if job.message:
+        out.append(f"message   {job.message}")
+    if job.progress:
+        p = job.progress
+        out.append(f"progress  {p.fraction:.0%}  ({p.line})")
+    out.append(f"started   {_when(job.submitted_at)}   duration {job.duration_s or 0:.0f} s")
+    if job.overrides or job.dataset:
+        out.append(f"config    {job.config}  overrides {json.dumps(job.overrides)}  dataset {job.dataset or '-'}")
+    if job.mlflow_run_id:
+        out.append(f"mlflow    run {job.mlflow_run_id} ({job.mlflow_run_status})")
+    if job.registered_model:
+        out.append(f"registry  {job.registered_model} v{job.registered_version}")
+    if job.workers_alive is not None:
+        out.append(f"actors    {job.workers_alive} alive")
+    if job.metrics:
+        keys = sorted(job.metrics)
+        out.append("metrics   " + ", ".join(f"{k}={_num(job.metrics[k])}" for k in keys))
+    return "\n".join(out)
+
+
+def show_versions(data: ModelVersionList) -> str:
+    m = data.model
+    head = (f"{m.name} ({m.kind or '?'}): production {_v(m.production_version)}, previous "
+            f"{_v(m.previous_version)}, {m.versions} version(s)")
+    metric_keys = sorted({k for v in data.versions for k in v.metrics
+                          if k in ("accuracy", "macro_f1", "val_loss", "final_train_loss", "tuned_validity_rate",
+                                   "trigger_gain")})
+    rows = [[v.version, _when(v.created_at), ",".join(v.aliases) or "-", (v.sha256 or "")[:12],
+             *[v.metrics.get(k) for k in metric_keys]] for v in data.versions]
+    return head + "\n" + table(rows, ["version", "created", "aliases", "sha256", *metric_keys])
+
+
+def show_promotion(r: PromotionResponse) -> str:
+    d = r.deployment
+    now = _v(r.production_version) if r.production_version else "the profile's default model"
+    return (f"{r.action}: {r.name} production is now {now} (previous: {_v(r.previous_version)})\n"
+            f"serving   {d.model_version}  via {d.target}  in {d.seconds:.1f} s"
+            + (f"\nfolder    {d.path}" if d.path else ""))
+
+
+def emit(args: argparse.Namespace, obj: BaseModel, text: str) -> None:
+    print(obj.model_dump_json(indent=2) if args.json else text)
+
+
+# --------------------------------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------------------------------
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"--set {item!r}: expected key=value, e.g. --set epochs=1")
+        overrides[key.strip()] = parse_value(value)
+    return overrides
+
+
+def cmd_train_submit(client: LifecycleClient, args: argparse.Namespace) -> int:
+    request = TrainJobRequest(kind=args.kind, config=args.config, overrides=parse_sets(args.set), dataset=args.dataset)
+    job = client.submit(request)
+    if not args.wait:
+        emit(args, job, f"submitted {job.id} ({job.status})\nfollow it: adgenesis train status {job.id}")
+        return 0
+    print(f"submitted {job.id}; waiting", file=sys.stderr)
+    last = [""]
+
+    def progress(j: TrainJob) -> None:
+        line = f"{j.status} {j.progress.fraction:.0%} {j.progress.line}" if j.progress else j.status
+        if line != last[0]:
+            print(f"  {line}", file=sys.stderr)
+            last[0] = line
+
+    job = client.wait(job.id, timeout_s=args.timeout, on_update=progress)
+    emit(args, job, show_job(job))
+    return 0 if job.status == "SUCCEEDED" else 1
+
+
+def cmd_train_status(client: LifecycleClient, args: argparse.Namespace) -> int:
+    if args.job_id:
+        job = client.job(args.job_id)
+        emit(args, job, show_job(job))
+        return 0
+    jobs = client.jobs()
+    rows = [[j.id, j.kind, j.status, _when(j.submitted_at), f"{j.duration_s or 0:.0f}"] for j in jobs.jobs]
+    emit(args, jobs, table(rows, ["job", "kind", "status", "started", "seconds"]) if rows else "no training jobs")
+    return 0
+
+
+def cmd_train_logs(client: LifecycleClient, args: argparse.Namespace) -> int:
+    printed: list[str] = []
+    while True:
+        logs = client.logs(args.job_id, args.lines)
+        lines = logs.logs.splitlines()
+        if not args.follow:
+            emit(args, logs, logs.logs)
+            return 0
+        # Follow: the server returns the tail of a growing log; print what comes after what was printed.
+        start = 0
+        if printed:
+            anchor = len(printed)
+            start = anchor if lines[:anchor] == printed[-anchor:] else next(
+                (i + 1 for i in range(len(lines) - 1, -1, -1) if lines[i] == printed[-1]), 0)
+        for line in lines[start:]:
+            print(line, flush=True)
+        printed = lines
+        if logs.status in TERMINAL:
+            return 0
+        time.sleep(2)
+
+
+def cmd_train_cancel(client: LifecycleClient, args: argparse.Namespace) -> int:
+    job = client.cancel(args.job_id)
+    emit(args, job, show_job(job))
+    return 0 if job.status == "STOPPED" else 1
+
+
+def cmd_models_list(client: LifecycleClient, args: argparse.Namespace) -> int:
+    if args.name:
+        data = client.versions(args.name)
+        emit(args, data, show_versions(data))
+        return 0
+    models = client.models()
+    rows = [[m.name, m.kind, m.versions, m.latest_version, m.production_version, m.previous_version] for m in models.models]
+    emit(args, models, table(rows, ["model", "kind", "versions", "latest", "production", "previous"])
+         if rows else "no registered models")
+    return 0
+
+
+def cmd_models_compare(client: LifecycleClient, args: argparse.Namespace) -> int:
+    c = client.compare(args.name, args.a, args.b)
+    rows = [[k, m.a, m.b, m.diff] for k, m in c.metrics.items()]
+    text = (f"{c.name}: v{c.a.version} vs v{c.b.version}"
+            f"{' (identical weights)' if c.same_weights else ''}\n" + table(rows, ["metric", f"v{c.a.version}", f"v{c.b.version}", "diff"]))
+    emit(args, c, text)
+    return 0
+
+
+def cmd_models_promote(client: LifecycleClient, args: argparse.Namespace) -> int:
+    r = client.promote(args.name, args.version)
+    emit(args, r, show_promotion(r))
+    return 0
+
+
+def cmd_models_rollback(client: LifecycleClient, args: argparse.Namespace) -> int:
+    r = client.rollback(args.name)
+    emit(args, r, show_promotion(r))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Parser
+# --------------------------------------------------------------------------------------------------
+
+
+def _common(defaults: bool) -> argparse.ArgumentParser:
+    """Server options, accepted before or after the subcommand."""
+    p = argparse.ArgumentParser(add_help=False)
+    d = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)
+    p.add_argument("--url", default=d(None), help="server URL (default: $ADGENESIS_URL or http://127.0.0.1:8000)")
+    p.add_argument("--api-key", default=d(None), help="API key for write commands (default: $ADGENESIS_API_KEY)")
+    p.add_argument("--json", action="store_true", default=d(False), help="print the API's JSON")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common(defaults=False)
+    parser = argparse.ArgumentParser(prog="adgenesis", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, parents=[_common(True)],
+                                     epilog="\n".join(__doc__.split("\n\n")[1:]))
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    train = groups.add_parser("train", help="training jobs on the cluster (Ray Jobs)").add_subparsers(
+        dest="command", required=True)
+    p = train.add_parser("submit", parents=[common], help="submit a training job")
+    p.add_argument("kind", choices=KINDS)
+    p.add_argument("--config", help="a config in configs/train/ (e.g. classifier_smoke); default: the server's")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
+    p.add_argument("--dataset", help="folder under data/ (e.g. router)")
+    p.add_argument("--wait", action="store_true", help="wait for the job to end, showing progress")
+    p.add_argument("--timeout", type=float, default=6 * 3600, help="with --wait: give up after this many seconds")
+    p.set_defaults(func=cmd_train_submit)
+    p = train.add_parser("status", parents=[common], help="one job's status, or every job")
+    p.add_argument("job_id", nargs="?")
+    p.set_defaults(func=cmd_train_status)
+    p = train.add_parser("logs", parents=[common], help="a job's output")
+    p.add_argument("job_id")
+    p.add_argument("--lines", type=int, help="only the last N lines")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
+    p.set_defaults(func=cmd_train_logs)
+    p = train.add_parser("cancel", parents=[common], help="stop a running job (and its workers)")
+    p.add_argument("job_id")
+    p.set_defaults(func=cmd_train_cancel)
+
+    models = groups.add_parser("models", help="the model registry (MLflow)").add_subparsers(dest="command", required=True)
+    p = models.add_parser("list", parents=[common], help="registered models, or one model's versions")
+    p.add_argument("name", nargs="?")
+    p.set_defaults(func=cmd_models_list)
+    p = models.add_parser("compare", parents=[common], help="metrics of two versions side by side")
+    p.add_argument("name")
+    p.add_argument("a", type=int)
+    p.add_argument("b", type=int)
+    p.set_defaults(func=cmd_models_compare)
+    p = models.add_parser("promote", parents=[common], help="serve a version now (alias production)")
+    p.add_argument("name")
+    p.add_argument("version", type=int)
+    p.set_defaults(func=cmd_models_promote)
+    p = models.add_parser("rollback", parents=[common], help="serve the previous production version again")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_models_rollback)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        with LifecycleClient(args.url, args.api_key) as client:
+            return args.func(client, args)
+    except ApiError as exc:
+        where = "" if exc.status_code else " (is the server running? --url / $ADGENESIS_URL)"
+        print(f"error {exc.status_code or ''}: {exc.message}{where}".replace("error : ", "error: "), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

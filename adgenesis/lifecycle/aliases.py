@@ -1,0 +1,130 @@
+"""Aliases of adapter folders: `<lora_dir>/aliases.json` maps a name to a versioned adapter folder.
+
+Promotion materializes a registered version as its own folder, `<registered name>-v<N>`, and points
+two aliases at it: `production` and the registered model's name. A request for `design-llm:production`
+(or `lora=production` for images) is resolved to `design-llm:<name>-v<N>` *before* it reaches the
+model server, so every version is a new multiplexed model id: no server ever has a stale copy of
+"production" cached, and in-flight requests finish on the version they started with.
+
+    {"format": 1, "aliases": {"production": {"target": "design-llm-lora-v3", "registered_model":
+     "design-llm-lora", "version": 3, "updated_at": "2026-11-23T04:00:00Z"}, ...}}
+
+The file is replaced atomically (write + rename), so readers see the old or the new mapping, never half.
+An alias shadows an adapter folder of the same name.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+ALIAS_FILE = "aliases.json"
+FORMAT = 1
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class AliasError(ValueError):
+    pass
+
+
+def valid_name(name: str) -> bool:
+    return isinstance(name, str) and bool(_NAME.match(name)) and ".." not in name
+
+
+def alias_file(lora_dir: Path) -> Path:
+    return Path(lora_dir) / ALIAS_FILE
+
+
+def read_aliases(lora_dir: Path | None) -> dict[str, dict[str, Any]]:
+    """alias -> {"target", ...}; {} when there is no file (or it is unreadable: serving must go on)."""
+    if lora_dir is None:
+        return {}
+    try:
+        raw = json.loads(alias_file(lora_dir).read_text())
+    except (OSError, ValueError):
+        return {}
+    aliases = raw.get("aliases") if isinstance(raw, dict) else None
+    if not isinstance(aliases, dict):
+        return {}
+    return {k: v for k, v in aliases.items() if valid_name(k) and isinstance(v, dict) and valid_name(v.get("target", ""))}
+
+
+def resolve(lora_dir: Path | None, name: str) -> str:
+    """The adapter folder name an adapter name or alias refers to (a plain name resolves to itself)."""
+    entry = read_aliases(lora_dir).get(name)
+    return entry["target"] if entry else name
+
+
+def _write(lora_dir: Path, aliases: dict[str, dict[str, Any]]) -> None:
+    lora_dir = Path(lora_dir)
+    lora_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".aliases-", suffix=".json", dir=lora_dir)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"format": FORMAT, "aliases": aliases}, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, alias_file(lora_dir))
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def set_aliases(lora_dir: Path, names: list[str], target: str, **meta: Any) -> None:
+    """Point every alias in `names` at the folder `target` (which must exist in `lora_dir`)."""
+    for name in [*names, target]:
+        if not valid_name(name):
+            raise AliasError(f"{name!r} is not a valid adapter or alias name")
+    if not (Path(lora_dir) / target).is_dir():
+        raise AliasError(f"alias target {target!r} is not a folder in {lora_dir}")
+    aliases = read_aliases(lora_dir)
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for name in names:
+        aliases[name] = {"target": target, **meta, "updated_at": now}
+    _write(lora_dir, aliases)
+
+
+def remove_aliases(lora_dir: Path, names: list[str], *, only_if_target: set[str] | None = None) -> None:
+    """Drop aliases (those pointing at one of `only_if_target`, when given)."""
+    aliases = read_aliases(lora_dir)
+    changed = False
+    for name in names:
+        entry = aliases.get(name)
+        if entry and (only_if_target is None or entry["target"] in only_if_target):
+            del aliases[name]
+            changed = True
+    if changed:
+        _write(lora_dir, aliases)
+
+
+class AliasResolver:
+    """Per-request resolution that re-reads the file only when it changed (stat), for deployments."""
+
+    def __init__(self, lora_dir: Path | None):
+        self.lora_dir = Path(lora_dir) if lora_dir else None
+        self._stamp: tuple[int, int, int] | None = None
+        self._aliases: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def aliases(self) -> dict[str, dict[str, Any]]:
+        if self.lora_dir is None:
+            return {}
+        try:
+            st = alias_file(self.lora_dir).stat()
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        with self._lock:
+            if stamp != self._stamp:
+                self._aliases = read_aliases(self.lora_dir) if stamp else {}
+                self._stamp = stamp
+            return self._aliases
+
+    def resolve(self, name: str) -> str:
+        entry = self.aliases().get(name)
+        return entry["target"] if entry else name

@@ -1,0 +1,297 @@
+"""Hot deploy: make the running graph serve a registered version, without failing a request.
+
+1. Materialize: download the version from the registry into a staging folder, verify its checksum
+   (`registry.load_version`), and move it into place under a versioned name, `<name>-v<N>` (a rename:
+   a half-copied folder is never visible). A folder already there is reused only if its checksum matches.
+2. Switch, per kind (the version's `recipe` tag):
+   - classifier: the Serve REST API on the dashboard (`GET`/`PUT /api/serve/applications/`) gets the
+     application's own config back with only the Classifier deployment's `user_config` changed to
+     `{model_path: <folder>}`. Serve sees an unchanged code version and calls `reconfigure` on the
+     running replicas in place (no restart, no re-routing); the replica loads the new model in a
+     thread and swaps it in while the old one keeps answering. Replicas started later (autoscaling)
+     get the same user_config.
+   - llm_sft / flux_lora: the aliases `production` and `<name>` in the adapter folder's aliases.json
+     point at the new folder. Requests resolve aliases before they reach the model server, so the new
+     version is a new multiplexed LoRA id (LLM) or adapter cache key (FLUX): nothing stale, and requests
+     already running finish on the adapter they started with.
+3. Rolling back past the first promotion serves the profile's default again (the classifier folder of
+   the profile; the base LLM / no adapter).
+
+All of it blocks (downloads, hashing, HTTP): the ingress calls it in a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adgenesis import registry as store
+from adgenesis.lifecycle import aliases
+from adgenesis.lifecycle.dashboard import auth_headers
+from adgenesis.lifecycle.errors import LifecycleError
+from adgenesis.lifecycle.registry import PRODUCTION, RegistryService
+from adgenesis.paths import resolve
+from adgenesis.protocol import Deployment, PromotionResponse
+from adgenesis.settings import Profile
+
+CLASSIFIER_DEPLOYMENT = "Classifier"
+STAGING = ".incoming"
+KINDS = ("classifier", "llm_sft", "flux_lora")
+
+
+def version_folder(name: str, version: int) -> str:
+    return f"{name}-v{int(version)}"
+
+
+def kind_of(mv) -> str:
+    kind = (mv.tags or {}).get("recipe")
+    if kind not in KINDS:
+        raise LifecycleError(
+            409, f"{mv.name} v{mv.version} has no known `recipe` tag ({kind!r}); cannot tell how to deploy it"
+        )
+    return kind
+
+
+def materialize(registry: RegistryService, mv, dest_dir: Path) -> Path:
+    """The version's files under `dest_dir/<name>-v<N>`, checksum-verified."""
+    dest_dir = Path(dest_dir)
+    target = dest_dir / version_folder(mv.name, int(mv.version))
+    expected = (mv.tags or {}).get(store.CHECKSUM_TAG)
+    if not expected:
+        raise LifecycleError(409, f"{mv.name} v{mv.version} has no sha256 tag; refusing to deploy an unverified model")
+    if target.exists():
+        if store.folder_checksum(target) == expected:
+            return target
+        raise LifecycleError(
+            409, f"{target} exists but its files differ from {mv.name} v{mv.version}'s registered checksum; "
+            "remove the folder and promote again"
+        )
+    staging = dest_dir / STAGING / f"{target.name}-{secrets.token_hex(4)}"
+    try:
+        try:
+            local = store.load_version(mv.name, version=int(mv.version), tracking=registry.tracking_uri, dst=staging)
+        except store.ChecksumMismatch as exc:
+            raise LifecycleError(409, str(exc)) from None
+        local.rename(target)  # same filesystem: atomic
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            (dest_dir / STAGING).rmdir()
+        except OSError:
+            pass
+    return target
+
+
+# --------------------------------------------------------------------------------------------------
+# Serve REST API (dashboard): in-place user_config updates
+# --------------------------------------------------------------------------------------------------
+
+
+class ServeConfigClient:
+    def __init__(self, dashboard: str, timeout_s: float = 30.0):
+        self.dashboard = dashboard.rstrip("/")
+        self.timeout_s = timeout_s
+        self.headers = auth_headers()
+
+    def details(self) -> dict[str, Any]:
+        try:
+            r = httpx.get(f"{self.dashboard}/api/serve/applications/", headers=self.headers, timeout=self.timeout_s)
+        except httpx.HTTPError as exc:
+            raise LifecycleError(503, f"Serve REST API at {self.dashboard} is not reachable: {exc}") from None
+        if r.status_code != 200:
+            raise LifecycleError(502, f"Serve REST API: GET applications -> {r.status_code}: {r.text[:500]}")
+        return r.json()
+
+    def user_config(self, app: str, deployment: str) -> Any:
+        dep = self.details()["applications"].get(app, {}).get("deployments", {}).get(deployment, {})
+        return (dep.get("deployment_config") or {}).get("user_config")
+
+    def set_user_config(self, app: str, deployment: str, user_config: dict[str, Any], timeout_s: float) -> None:
+        """Redeploy every application from its own deployed config, changing only `deployment`'s
+        user_config, then wait until Serve reports the deployment HEALTHY with it on every replica."""
+        details = self.details()
+        apps = details.get("applications") or {}
+        if app not in apps:
+            raise LifecycleError(409, f"Serve application {app!r} not found; running: {sorted(apps)}")
+        configs = []
+        for name, info in apps.items():
+            cfg = info.get("deployed_app_config")
+            if cfg is None:
+                raise LifecycleError(
+                    409, f"Serve application {name!r} was not deployed from a config file (serve deploy), so its "
+                    "config cannot be updated in place; deploy the graph with `serve deploy <config>`"
+                )
+            if name == app:
+                cfg = json.loads(json.dumps(cfg))
+                deployments = cfg.setdefault("deployments", [])
+                entry = next((d for d in deployments if d.get("name") == deployment), None)
+                if entry is None:
+                    entry = {"name": deployment}
+                    deployments.append(entry)
+                entry["user_config"] = user_config
+            configs.append(cfg)
+        body: dict[str, Any] = {"applications": configs}
+        for key in ("proxy_location", "http_options", "grpc_options", "target_capacity"):
+            if details.get(key) is not None:
+                body[key] = details[key]
+        try:
+            r = httpx.put(f"{self.dashboard}/api/serve/applications/", json=body, headers=self.headers,
+                          timeout=self.timeout_s)
+        except httpx.HTTPError as exc:
+            raise LifecycleError(503, f"Serve REST API at {self.dashboard} is not reachable: {exc}") from None
+        if r.status_code != 200:
+            raise LifecycleError(502, f"Serve REST API refused the update ({r.status_code}): {r.text[:1000]}")
+        self.wait_healthy(app, deployment, user_config, timeout_s)
+
+    def wait_healthy(self, app: str, deployment: str, user_config: dict[str, Any], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        last = "no status yet"
+        while time.monotonic() < deadline:
+            info = self.details()["applications"].get(app, {})
+            dep = info.get("deployments", {}).get(deployment, {})
+            target = (dep.get("deployment_config") or {}).get("user_config")
+            replicas = dep.get("replicas") or []
+            states = sorted({r.get("state") for r in replicas})
+            last = f"app {info.get('status')}, {deployment} {dep.get('status')}, replicas {states}"
+            if info.get("status") == "DEPLOY_FAILED" or dep.get("status") in ("UNHEALTHY", "DEPLOY_FAILED"):
+                raise LifecycleError(502, f"the update failed: {last}: {dep.get('message') or info.get('message')}")
+            if target == user_config and dep.get("status") == "HEALTHY" and replicas and states == ["RUNNING"]:
+                return
+            time.sleep(0.5)
+        raise LifecycleError(504, f"the update did not finish within {timeout_s:.0f}s ({last})")
+
+
+# --------------------------------------------------------------------------------------------------
+# The deployer
+# --------------------------------------------------------------------------------------------------
+
+
+class Deployer:
+    def __init__(self, profile: Profile, registry: RegistryService, dashboard: str, app_name: str):
+        self.profile = profile
+        self.settings = profile.lifecycle
+        self.registry = registry
+        self.serve = ServeConfigClient(dashboard)
+        self.app_name = app_name
+        self.llm_lora_dir = resolve(profile.llm.lora_dir) if profile.llm.lora_dir else None
+        self.image_lora_dir = resolve(profile.image_gen.lora_dir) if profile.image_gen.lora_dir else None
+        self.classifier_dir = resolve(self.settings.classifier_versions_dir)
+
+    def _lora_dir(self, kind: str) -> Path:
+        lora_dir = self.llm_lora_dir if kind == "llm_sft" else self.image_lora_dir
+        if lora_dir is None:
+            section = "llm" if kind == "llm_sft" else "image_gen"
+            raise LifecycleError(409, f"the profile has no {section}.lora_dir: this server cannot serve {kind} adapters")
+        return lora_dir
+
+    # ---- checks before anything changes -----------------------------------------------------------
+
+    def check(self, kind: str, folder: Path) -> None:
+        if kind == "classifier":
+            try:
+                id2label = json.loads((folder / "config.json").read_text())["id2label"]
+            except (OSError, ValueError, KeyError):
+                raise LifecycleError(409, f"{folder.name}: not a sequence-classifier folder (config.json id2label)") from None
+            if set(id2label.values()) != set(self.profile.classifier.labels):
+                raise LifecycleError(
+                    409, f"{folder.name} predicts {sorted(id2label.values())}, but the router dispatches on "
+                    f"{sorted(self.profile.classifier.labels)}; refusing to deploy it"
+                )
+        elif kind == "llm_sft":
+            try:
+                rank = int(json.loads((folder / "adapter_config.json").read_text())["r"])
+            except (OSError, ValueError, KeyError):
+                raise LifecycleError(409, f"{folder.name}: not a PEFT LoRA adapter (adapter_config.json)") from None
+            if rank > self.profile.llm.max_lora_rank:
+                raise LifecycleError(
+                    409, f"{folder.name} has LoRA rank {rank}; the LLM server allows at most "
+                    f"{self.profile.llm.max_lora_rank} (llm.max_lora_rank)"
+                )
+        elif kind == "flux_lora":
+            from adgenesis.engines.image_gen import ADAPTER_META, ADAPTER_WEIGHTS
+
+            if not ((folder / ADAPTER_META).is_file() and (folder / ADAPTER_WEIGHTS).is_file()):
+                raise LifecycleError(409, f"{folder.name}: not a FLUX adapter folder ({ADAPTER_META} + {ADAPTER_WEIGHTS})")
+
+    # ---- switch -----------------------------------------------------------------------------------
+
+    def deploy_version(self, name: str, version: int) -> Deployment:
+        """Materialize `name` v`version` and make the graph serve it (does not touch registry aliases)."""
+        started = time.perf_counter()
+        mv = self.registry.get(name, version)
+        kind = kind_of(mv)
+        dest = self.classifier_dir if kind == "classifier" else self._lora_dir(kind)
+        folder = materialize(self.registry, mv, dest)
+        self.check(kind, folder)
+        if kind == "classifier":
+            return self._classifier(folder, started)
+        names = [PRODUCTION, name]
+        aliases.set_aliases(dest, names, folder.name, registered_model=name, version=int(version))
+        return self._adapter_result(kind, folder, started)
+
+    def deploy_default(self, name: str, kind: str, versions_of_name: set[str]) -> Deployment:
+        """Serve what the profile serves without any promotion (rollback past the first promotion)."""
+        started = time.perf_counter()
+        if kind == "classifier":
+            return self._classifier(None, started)
+        lora_dir = self._lora_dir(kind)
+        aliases.remove_aliases(lora_dir, [name])
+        aliases.remove_aliases(lora_dir, [PRODUCTION], only_if_target=versions_of_name)
+        target = self.profile.llm.model_id if kind == "llm_sft" else "none"
+        return Deployment(kind=kind, target=f"aliases {PRODUCTION!r}, {name!r} removed", path=None,
+                          model_version=target, seconds=round(time.perf_counter() - started, 2))
+
+    def _classifier(self, folder: Path | None, started: float) -> Deployment:
+        from adgenesis.engines.classifier import folder_version
+
+        model_path = str(folder) if folder is not None else self.profile.classifier.model_path
+        self.serve.set_user_config(self.app_name, CLASSIFIER_DEPLOYMENT, {"model_path": model_path},
+                                   self.settings.deploy_timeout_s)
+        return Deployment(kind="classifier", target=f"{self.app_name}/{CLASSIFIER_DEPLOYMENT} user_config.model_path",
+                          path=str(folder) if folder else None, model_version=folder_version(resolve(model_path)),
+                          seconds=round(time.perf_counter() - started, 2))
+
+    def _adapter_result(self, kind: str, folder: Path, started: float) -> Deployment:
+        if kind == "llm_sft":
+            model_version = f"{self.profile.llm.model_id}:{folder.name}"
+            target = f"{self.profile.llm.model_id}:{PRODUCTION} -> {model_version}"
+        else:
+            model_version = folder.name
+            target = f"lora={PRODUCTION} -> {folder.name}"
+        return Deployment(kind=kind, target=target, path=str(folder), model_version=model_version,
+                          seconds=round(time.perf_counter() - started, 2))
+
+
+def promote(registry: RegistryService, deployer: Deployer, name: str, version: int,
+            confirm: Callable[[Deployment], None] | None = None) -> PromotionResponse:
+    """Deploy, confirm (optional), then record in the registry: the registry never claims what is not served."""
+    deployment = deployer.deploy_version(name, version)
+    if confirm is not None:
+        confirm(deployment)
+    production, previous = registry.record_promotion(name, version)
+    return PromotionResponse(name=name, action="promote", production_version=production, previous_version=previous,
+                             deployment=deployment)
+
+
+def rollback(registry: RegistryService, deployer: Deployer, name: str,
+             confirm: Callable[[Deployment], None] | None = None) -> PromotionResponse:
+    """Serve the previous production version again (or the profile's default past the first promotion)."""
+    current, target = registry.plan_rollback(name)
+    if target is not None:
+        deployment = deployer.deploy_version(name, target)
+    else:
+        kind = kind_of(registry.get(name, current))
+        folders = {version_folder(name, int(v.version)) for v in registry.client.search_model_versions(f"name='{name}'")}
+        deployment = deployer.deploy_default(name, kind, folders)
+    if confirm is not None:
+        confirm(deployment)
+    production, previous = registry.record_rollback(name)
+    return PromotionResponse(name=name, action="rollback", production_version=production, previous_version=previous,
+                             deployment=deployment)

@@ -1,0 +1,352 @@
+"""Training jobs on Ray Jobs: the server submits `python -m train_jobs.<kind> ...` to the cluster's job
+API and reads status, progress, metrics and logs back. Nothing trains in the web process.
+
+A job's id is also its Ray Train run name (`--set run.name=<id>`) and hence the MLflow run's
+`ray_run_name` tag, which is how a job finds its MLflow run, metrics and registered version.
+The job gets the server's MLflow store and runs/models folders through its environment, so what it
+registers is what the registry endpoints see.
+
+Every call here blocks (HTTP to the dashboard, sqlite): the ingress runs them in a thread.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import secrets
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from adgenesis import paths
+from adgenesis.lifecycle.dashboard import dashboard_address
+from adgenesis.lifecycle.errors import LifecycleError
+from adgenesis.lifecycle.registry import RegistryService
+from adgenesis.paths import PathEscape, safe_child
+from adgenesis.protocol import (
+    TrainJob,
+    TrainJobList,
+    TrainJobLogs,
+    TrainJobRequest,
+    TrainProgress,
+)
+from adgenesis.settings import LifecycleSettings
+
+TRAIN_CONFIG_DIR = "configs/train"
+METADATA_MARK = "adgenesis"
+# Set by the server for every job; a request may not change them (they tie the job to this server's store).
+PROTECTED_KEYS = {"recipe", "run", "run.name", "run.runs_dir", "tracking", "tracking.tracking_uri"}
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_PROGRESS = re.compile(
+    r"\[(?P<recipe>\w+)\] epoch (?P<epoch>\d+)/(?P<epochs>\d+)"
+    r"(?: step (?P<step>\d+)(?:/(?P<steps>\d+))?)?(?P<done> done)?"
+)
+TERMINAL = {"STOPPED", "SUCCEEDED", "FAILED"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Pure helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def new_job_id(kind: str) -> str:
+    return f"{kind}-{_dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def config_path(request: TrainJobRequest, settings: LifecycleSettings) -> Path:
+    """The config file for a request: its `config` (a file in configs/train/) or the kind's default."""
+    if request.config is None:
+        return paths.resolve(settings.train_configs[request.kind])
+    name = request.config if request.config.endswith((".yaml", ".yml")) else f"{request.config}.yaml"
+    root = paths.REPO_ROOT / TRAIN_CONFIG_DIR
+    try:
+        path = safe_child(root, name)
+    except PathEscape as exc:
+        raise LifecycleError(422, f"config: {exc}") from None
+    if path.parent != root.resolve() or not path.is_file():
+        known = sorted(p.stem for p in root.glob("*.yaml"))
+        raise LifecycleError(422, f"config {request.config!r} is not a file in {TRAIN_CONFIG_DIR}/; known: {known}")
+    return path
+
+
+def repo_relative(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(paths.REPO_ROOT.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def override_args(request: TrainJobRequest) -> list[str]:
+    """`key=value` strings for `--set` (values as JSON, which the recipes' YAML parsing reads back)."""
+    sets = []
+    for key, value in request.overrides.items():
+        if not isinstance(key, str) or not _KEY.match(key):
+            raise LifecycleError(422, f"override key {key!r}: use dotted field names, e.g. scaling.num_workers")
+        if key in PROTECTED_KEYS:
+            raise LifecycleError(
+                422, f"override {key!r} is set by the server (it ties the job to this server's run store); drop it"
+            )
+        sets.append(f"{key}={json.dumps(value)}")
+    if request.dataset is not None:
+        sets += dataset_args(request.kind, request.dataset)
+    return sets
+
+
+def dataset_args(kind: str, dataset: str) -> list[str]:
+    """A folder under data/ -> the recipe's data fields; refuses anything outside the data root."""
+    if ".." in Path(dataset).parts or "\\" in dataset:
+        raise LifecycleError(422, f"dataset {dataset!r}: '..' is not allowed; name a folder under data/")
+    try:
+        folder = safe_child(paths.DATA_DIR, dataset.rstrip("/"))
+    except PathEscape as exc:
+        raise LifecycleError(422, f"dataset: {exc}") from None
+    if not folder.is_dir():
+        raise LifecycleError(422, f"dataset {dataset!r} is not a folder under data/")
+    rel = folder.relative_to(paths.DATA_DIR.resolve()).as_posix()
+    if kind == "flux_lora":
+        return [f"data.images={json.dumps(rel)}"]
+    missing = [f for f in ("train.jsonl", "validation.jsonl") if not (folder / f).is_file()]
+    if missing:
+        raise LifecycleError(422, f"dataset {dataset!r} needs train.jsonl and validation.jsonl; missing {missing}")
+    return [f"data.train={json.dumps(rel + '/train.jsonl')}", f"data.validation={json.dumps(rel + '/validation.jsonl')}"]
+
+
+def validate(request: TrainJobRequest, config: Path, sets: list[str]) -> None:
+    """The same validation the recipe does on its driver, before anything is submitted (-> 422)."""
+    from adgenesis.train_config import TrainConfigError, load_config
+
+    try:
+        load_config(config, sets, recipe=request.kind)
+    except TrainConfigError as exc:
+        raise LifecycleError(422, str(exc)) from None
+
+
+def parse_progress(logs: str) -> TrainProgress | None:
+    """The latest `[recipe] epoch e/E [step s[/S]] [done]` line of a job's output, as a fraction."""
+    for line in reversed(logs.splitlines()):
+        m = _PROGRESS.search(line)
+        if not m:
+            continue
+        epoch, epochs = int(m["epoch"]), max(1, int(m["epochs"]))
+        step = int(m["step"]) if m["step"] else None
+        steps = int(m["steps"]) if m["steps"] else None
+        if m["done"] or (step is not None and steps is None):  # end-of-epoch lines
+            fraction = epoch / epochs
+        elif step is not None and steps:
+            fraction = (epoch - 1 + min(step, steps) / steps) / epochs
+        else:
+            fraction = (epoch - 1) / epochs
+        return TrainProgress(epoch=epoch, epochs=epochs, step=step, steps=steps,
+                             fraction=round(min(1.0, fraction), 4), line=m.group(0))
+    return None
+
+
+def tail(text: str, lines: int) -> tuple[str, int, bool]:
+    all_lines = text.splitlines()
+    kept = all_lines[-lines:] if lines > 0 else []
+    return "\n".join(kept), len(kept), len(kept) < len(all_lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# The service
+# --------------------------------------------------------------------------------------------------
+
+
+class TrainingJobs:
+    def __init__(self, settings: LifecycleSettings, registry: RegistryService):
+        self.settings = settings
+        self.registry = registry
+        self.address = dashboard_address(settings.ray_dashboard)
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            from ray.job_submission import JobSubmissionClient
+
+            try:
+                self._client = JobSubmissionClient(self.address)
+            except Exception as exc:  # noqa: BLE001 - connection errors of any kind
+                raise LifecycleError(503, f"Ray Jobs API at {self.address} is not reachable: {exc}") from None
+        return self._client
+
+    # ---- submit -----------------------------------------------------------------------------------
+
+    def job_env(self) -> dict[str, str]:
+        env = {
+            "ADGENESIS_RUNS_DIR": str(paths.RUNS_DIR.resolve()),
+            "ADGENESIS_MODELS_DIR": str(paths.MODELS_DIR.resolve()),
+            "MLFLOW_TRACKING_URI": self.registry.tracking_uri,
+            # Ray Train asks the state API whether its controller lives; without an address it may ask
+            # another Ray instance on the same machine and tear this run down (see train_jobs/common.py).
+            "RAY_API_SERVER_ADDRESS": self.address,
+        }
+        for name in ("HF_HUB_OFFLINE", "HF_HOME", "HF_ENDPOINT", "TOKENIZERS_PARALLELISM"):
+            if name in os.environ:
+                env[name] = os.environ[name]
+        return {**env, **self.settings.job_env}
+
+    def submit(self, request: TrainJobRequest) -> TrainJob:
+        config = config_path(request, self.settings)
+        sets = override_args(request)
+        validate(request, config, sets)
+        job_id = new_job_id(request.kind)
+        sets.append(f"run.name={job_id}")
+        runtime_env: dict[str, Any] = {"env_vars": self.job_env()}
+        if self.settings.job_working_dir:
+            runtime_env["working_dir"] = str(paths.resolve(self.settings.job_working_dir))
+            config_arg = repo_relative(config)
+        else:
+            config_arg = str(config)
+        python = self.settings.job_python or sys.executable
+        entrypoint = " ".join(
+            [shlex.quote(python), "-m", f"train_jobs.{request.kind}", "--config", shlex.quote(config_arg)]
+            + [f"--set {shlex.quote(s)}" for s in sets]
+        )
+        metadata = {
+            METADATA_MARK: "training",
+            "kind": request.kind,
+            "config": repo_relative(config),
+            "overrides": json.dumps(request.overrides, sort_keys=True),
+            "dataset": request.dataset or "",
+        }
+        try:
+            self.client.submit_job(entrypoint=entrypoint, submission_id=job_id, runtime_env=runtime_env,
+                                   metadata=metadata)
+        except LifecycleError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the job API's errors are RuntimeErrors with the HTTP text
+            raise LifecycleError(502, f"Ray Jobs refused the submission: {exc}") from None
+        return self.get(job_id, details=False)
+
+    # ---- read -------------------------------------------------------------------------------------
+
+    def _info(self, job_id: str):
+        if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
+            raise LifecycleError(404, f"no training job {job_id!r}")
+        try:
+            info = self.client.get_job_info(job_id)
+        except LifecycleError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            if "404" in str(exc) or "does not exist" in str(exc):
+                raise LifecycleError(404, f"no training job {job_id!r}") from None
+            raise LifecycleError(502, f"Ray Jobs API error: {exc}") from None
+        if (info.metadata or {}).get(METADATA_MARK) != "training":
+            raise LifecycleError(404, f"no training job {job_id!r} (that Ray job was not submitted by this API)")
+        return info
+
+    def _job(self, info, *, logs: str | None = None, details: bool = True) -> TrainJob:
+        meta = info.metadata or {}
+        status = str(getattr(info.status, "value", info.status))
+        start = info.start_time / 1000 if info.start_time else None
+        end = info.end_time / 1000 if info.end_time else None
+        job = TrainJob(
+            id=info.submission_id,
+            kind=meta.get("kind"),
+            status=status,
+            message=info.message,
+            entrypoint=info.entrypoint,
+            config=meta.get("config"),
+            overrides=json.loads(meta.get("overrides") or "{}"),
+            dataset=meta.get("dataset") or None,
+            submitted_at=start,
+            ended_at=end,
+            duration_s=round((end or time.time()) - start, 1) if start else None,
+        )
+        if not details:
+            return job
+        if logs is None:
+            logs = self._logs(info.submission_id)
+        job.progress = parse_progress(logs)
+        if status == "SUCCEEDED" and job.progress is not None:
+            job.progress.fraction = 1.0
+        self._add_mlflow(job)
+        job.workers_alive = self._alive_actors(info.job_id)
+        return job
+
+    def _logs(self, job_id: str) -> str:
+        try:
+            return self.client.get_job_logs(job_id)
+        except Exception:  # noqa: BLE001 - logs are best effort (e.g. the job has not started)
+            return ""
+
+    def _add_mlflow(self, job: TrainJob) -> None:
+        try:
+            client = self.registry.client
+            experiments = [e.experiment_id for e in client.search_experiments()]
+            runs = client.search_runs(experiments, filter_string=f"tags.ray_run_name = '{job.id}'", max_results=1) if experiments else []
+        except Exception:  # noqa: BLE001 - the store may not exist before the first run
+            return
+        if not runs:
+            return
+        run = runs[0]
+        job.mlflow_run_id = run.info.run_id
+        job.mlflow_run_status = run.info.status
+        job.metrics = {k: float(v) for k, v in run.data.metrics.items()}
+        versions = client.search_model_versions(f"run_id='{run.info.run_id}'")
+        if versions:
+            latest = max(versions, key=lambda v: int(v.version))
+            job.registered_model, job.registered_version = latest.name, int(latest.version)
+
+    def _alive_actors(self, ray_job_id: str | None) -> int | None:
+        if not ray_job_id:
+            return None
+        try:
+            from ray.util.state import list_actors
+
+            actors = list_actors(address=self.address, filters=[("job_id", "=", ray_job_id), ("state", "=", "ALIVE")],
+                                 limit=1000, detail=True, raise_on_missing_output=False)
+        except Exception:  # noqa: BLE001 - the state API is best effort
+            return None
+        # Detached actors are cluster-wide services a job happened to start first (Ray Data's stats and
+        # autoscaling coordinators); they outlive every job by design and are not its workers.
+        return sum(1 for a in actors if not a.is_detached)
+
+    def get(self, job_id: str, *, details: bool = True) -> TrainJob:
+        return self._job(self._info(job_id), details=details)
+
+    def list(self) -> TrainJobList:
+        try:
+            infos = self.client.list_jobs()
+        except LifecycleError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise LifecycleError(502, f"Ray Jobs API error: {exc}") from None
+        ours = [i for i in infos if (i.metadata or {}).get(METADATA_MARK) == "training" and i.submission_id]
+        ours.sort(key=lambda i: i.start_time or 0, reverse=True)
+        return TrainJobList(jobs=[self._job(i, details=False) for i in ours])
+
+    def logs(self, job_id: str, lines: int | None = None) -> TrainJobLogs:
+        info = self._info(job_id)
+        lines = min(lines or self.settings.max_log_lines, self.settings.max_log_lines)
+        text, kept, truncated = tail(self._logs(job_id), lines)
+        return TrainJobLogs(id=job_id, status=str(getattr(info.status, "value", info.status)), lines=kept,
+                            truncated=truncated, logs=text)
+
+    # ---- cancel -----------------------------------------------------------------------------------
+
+    def cancel(self, job_id: str, wait_s: float = 60.0) -> TrainJob:
+        """Stop the job (its driver's process group; Ray then ends the workers it owned) and wait,
+        bounded, until Ray reports it STOPPED and none of its actors is alive."""
+        info = self._info(job_id)
+        status = str(getattr(info.status, "value", info.status))
+        if status in TERMINAL:
+            raise LifecycleError(409, f"job {job_id} already ended ({status}); nothing to cancel")
+        try:
+            self.client.stop_job(job_id)
+        except Exception as exc:  # noqa: BLE001
+            raise LifecycleError(502, f"Ray Jobs could not stop {job_id}: {exc}") from None
+        deadline = time.monotonic() + wait_s
+        while True:
+            info = self._info(job_id)
+            alive = self._alive_actors(info.job_id)
+            done = str(getattr(info.status, "value", info.status)) in TERMINAL and not alive
+            if done or time.monotonic() > deadline:
+                return self._job(info)
+            time.sleep(0.5)
