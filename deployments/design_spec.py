@@ -8,6 +8,7 @@ from ray.serve.handle import DeploymentHandle
 from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
 
 from adgenesis.engines.design import LayoutError, build_messages, finish, response_format
+from adgenesis.lifecycle.aliases import AliasResolver
 from adgenesis.paths import resolve
 from adgenesis.protocol import DesignRequest, DesignResponse
 from adgenesis.schema import UnknownCanvas, canvas_for
@@ -28,12 +29,19 @@ class DesignSpec:
     def __init__(self, llm: DeploymentHandle, settings: dict):
         self._settings = LLMSettings.model_validate(settings)
         self._lora_dir = resolve(self._settings.lora_dir) if self._settings.lora_dir else None
+        self._aliases = AliasResolver(self._lora_dir)
         self._llm = llm.options(stream=True)
 
     async def ready(self) -> bool:
         """True once the LLM server answers: its replica only starts serving after vLLM has loaded."""
         await self._llm.options(stream=False).check_health.remote()
         return True
+
+    def _resolve(self, model: str) -> str:
+        """An adapter alias (`design-llm:production`) -> the versioned adapter it points at, per request:
+        a promotion takes effect with the next request, under a model id no replica has cached yet."""
+        base, sep, adapter = model.partition(":")
+        return f"{base}:{self._aliases.resolve(adapter)}" if sep and adapter else model
 
     def _handle(self, model: str) -> DeploymentHandle:
         if model == self._settings.model_id:
@@ -61,7 +69,8 @@ class DesignSpec:
             canvas = canvas_for(req.platform, req.format)
         except UnknownCanvas as exc:
             raise RequestError(422, str(exc)) from None
-        model = req.model or self._settings.model_id
+        requested = req.model or self._settings.model_id
+        model = self._resolve(requested)
         handle = self._handle(model)
         designs, usage, errors = [], {"prompt_tokens": 0, "completion_tokens": 0}, []
         for attempt in range(1 + self.RETRIES):
@@ -92,5 +101,9 @@ class DesignSpec:
                 f"tokens ({len(designs)} valid); try a shorter prompt or fewer designs. Last error: {errors[-1]}",
             )
         return DesignResponse(
-            model=model, designs=designs[: req.n], usage=usage, latency_ms=(time.perf_counter() - start) * 1000
+            model=requested,
+            model_version=model,
+            designs=designs[: req.n],
+            usage=usage,
+            latency_ms=(time.perf_counter() - start) * 1000,
         )

@@ -11,6 +11,8 @@ from ray import serve
 
 from adgenesis.engines.image_gen import ImageGenEngine, apply_trigger
 from adgenesis.images import png_bytes
+from adgenesis.lifecycle.aliases import AliasResolver
+from adgenesis.paths import resolve
 from adgenesis.settings import ImageGenSettings
 
 
@@ -26,6 +28,8 @@ class ImageGen:
     def __init__(self, settings: ImageGenSettings | dict[str, Any]):
         self.settings = ImageGenSettings.model_validate(settings)
         self.engine = ImageGenEngine(self.settings)
+        # `lora=production` (or a registered model's name) -> the promoted, versioned adapter folder.
+        self.aliases = AliasResolver(resolve(self.settings.lora_dir) if self.settings.lora_dir else None)
 
     async def generate(
         self,
@@ -40,13 +44,16 @@ class ImageGen:
         lora: str | None = None,
         lora_weight: float = 1.0,
     ) -> dict[str, Any]:
-        """-> {"png": bytes, "width", "height", "seed", "steps", "guidance_scale", "lora", "lora_weight",
+        """-> {"png": bytes, "width", "height", "seed", "steps", "guidance_scale", "lora" (alias resolved),
+        "lora_alias", "lora_weight",
         "prompt" (as the model saw it), "elapsed_ms"}. Raises ImageRequestError for a bad request."""
         width, height = self.engine.size_for(size, platform, format)
         # Drawn here rather than in the engine so the response can report it and the image can be remade.
         seed = random.randrange(2**31) if seed is None else seed
         steps = self.settings.default_steps if steps is None else steps
         guidance_scale = self.settings.guidance_scale if guidance_scale is None else guidance_scale
+        requested_lora = lora
+        lora = self.aliases.resolve(lora) if lora else None
         trigger = self.engine.adapter(lora).trigger_word if lora else None
         start = time.perf_counter()
         # The pipeline blocks for seconds; in a thread the replica still answers health checks and queues.
@@ -70,6 +77,7 @@ class ImageGen:
             "steps": steps,
             "guidance_scale": guidance_scale,
             "lora": lora,
+            "lora_alias": requested_lora if requested_lora != lora else None,
             "lora_weight": lora_weight if lora else None,
             "prompt": apply_trigger(prompt, trigger),
             "elapsed_ms": round((time.perf_counter() - start) * 1000, 1),

@@ -15,7 +15,8 @@ from typing import Any
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from PIL import Image
-from ray.llm._internal.serve.core.configs.openai_api_models import ModelCard, ModelList
+from ray.llm._internal.serve.core.configs.openai_api_models import ChatCompletionRequest as OpenAIChatRequest
+from ray.llm._internal.serve.core.configs.openai_api_models import CompletionRequest, ModelCard, ModelList
 from ray.serve.handle import DeploymentHandle
 from ray.serve.llm.ingress import OpenAiIngress, make_fastapi_ingress
 from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
@@ -24,21 +25,34 @@ from starlette.formparsers import MultiPartParser
 
 from adgenesis.engines.image_gen import ImageRequestError
 from adgenesis.images import ImageInputError, decode_base64_image, load_image
+from adgenesis.lifecycle.aliases import AliasResolver
+from adgenesis.lifecycle.auth import ApiKeyAuth
+from adgenesis.lifecycle.errors import LifecycleError
 from adgenesis.protocol import (
     CaptionResponse,
     ClassifyRequest,
     ClassifyResponse,
+    Deployment,
     DesignRequest,
     DesignResponse,
     GenerateRequest,
     GenerateResponse,
     ImageRequest,
     LegacyGenerateRequest,
+    ModelVersionList,
     ProductDescriptionResponse,
+    PromoteRequest,
+    PromotionResponse,
+    RegisteredModelList,
+    TrainJob,
+    TrainJobList,
+    TrainJobLogs,
+    TrainJobRequest,
+    VersionComparison,
 )
 from adgenesis.paths import resolve
 from adgenesis.schema import CANVAS_PRESETS
-from adgenesis.settings import Limits, LLMSettings
+from adgenesis.settings import Limits, LLMSettings, Profile
 from deployments.errors import RequestError
 from deployments.llm import adapter_names
 
@@ -61,6 +75,7 @@ class AdGenesisIngress(OpenAiIngress):
         captioner: DeploymentHandle,
         llm_settings: dict,
         limits: dict,
+        profile: dict | None = None,
     ):
         super().__init__(llm_deployments, model_cards)
         self._llm_settings = LLMSettings.model_validate(llm_settings)
@@ -71,6 +86,8 @@ class AdGenesisIngress(OpenAiIngress):
         self._image_gen = image_gen
         self._captioner = captioner
         self._llm = llm_deployments[self._llm_settings.model_id]
+        self._adapter_aliases = AliasResolver(self._lora_dir)
+        self._init_lifecycle(profile)
 
     # ---- helpers -------------------------------------------------------------------------------
 
@@ -261,18 +278,135 @@ class AdGenesisIngress(OpenAiIngress):
     async def model(self, model_id: str) -> ModelCard | None:
         base, _, adapter = model_id.partition(":")
         card = self._model_cards.get(base)
-        if card is None or (adapter and adapter not in adapter_names(self._lora_dir)):
+        target = self._adapter_aliases.resolve(adapter) if adapter else ""
+        if card is None or (adapter and target not in adapter_names(self._lora_dir)):
             return None
         if not adapter:
             return card
-        return card.model_copy(update={"id": model_id, "metadata": {**card.metadata, "adapter": adapter}})
+        metadata = {**card.metadata, "adapter": target}
+        if target != adapter:
+            metadata["alias_of"] = f"{base}:{target}"
+        return card.model_copy(update={"id": model_id, "metadata": metadata})
 
     async def models(self) -> ModelList:
         cards = []
         for base in self._model_cards:
             cards.append(await self.model(base))
-            cards += [await self.model(f"{base}:{name}") for name in adapter_names(self._lora_dir)]
+            names = adapter_names(self._lora_dir) + sorted(self._adapter_aliases.aliases())
+            cards += [card for name in names if (card := await self.model(f"{base}:{name}")) is not None]
         return ModelList(data=cards)
+
+    def _resolve_model(self, model: str | None) -> str | None:
+        """`design-llm:production` -> `design-llm:<name>-v<N>`: each version is its own multiplexed id."""
+        if not model or ":" not in model:
+            return model
+        base, _, adapter = model.partition(":")
+        return f"{base}:{self._adapter_aliases.resolve(adapter)}"
+
+    async def chat(self, body: OpenAIChatRequest, request: Request) -> Response:
+        return await super().chat(body.model_copy(update={"model": self._resolve_model(body.model)}), request)
+
+    async def completions(self, body: CompletionRequest, request: Request) -> Response:
+        return await super().completions(body.model_copy(update={"model": self._resolve_model(body.model)}), request)
+
+    # ---- model lifecycle: training jobs (Ray Jobs), registry (MLflow), promote / rollback ---------
+    #
+    # Everything blocking (HTTP to the dashboard, MLflow's sqlite, downloads) runs in a thread, so the
+    # product routes above keep being served while a promotion swaps models. See docs/lifecycle.md.
+
+    def _init_lifecycle(self, profile: dict | None) -> None:
+        self._profile = Profile.model_validate(profile) if profile else None
+        settings = self._profile.lifecycle if self._profile else None
+        self._auth = ApiKeyAuth(settings.api_key_env, settings.read_requires_key) if settings else None
+        self._lifecycle_services: tuple | None = None
+        self._promotion_lock = asyncio.Lock()
+
+    def _services(self):
+        """(registry, jobs, deployer), created on first use (MLflow and the job client load lazily)."""
+        if self._profile is None:
+            raise LifecycleError(503, "model lifecycle endpoints are not configured on this server")
+        if self._lifecycle_services is None:
+            from ray import serve
+
+            from adgenesis.lifecycle.dashboard import dashboard_address
+            from adgenesis.lifecycle.deploy import Deployer
+            from adgenesis.lifecycle.jobs import TrainingJobs
+            from adgenesis.lifecycle.registry import RegistryService
+
+            settings = self._profile.lifecycle
+            registry = RegistryService()
+            dashboard = dashboard_address(settings.ray_dashboard)
+            try:
+                app_name = serve.get_replica_context().app_name
+            except Exception:  # noqa: BLE001 - outside Serve (tests)
+                app_name = "adgenesis"
+            self._lifecycle_services = (registry, TrainingJobs(settings, registry),
+                                        Deployer(self._profile, registry, dashboard, app_name))
+        return self._lifecycle_services
+
+    async def _lifecycle(self, request: Request, write: bool, fn, *args, **kwargs):
+        """Check the API key, then run a blocking lifecycle call in a thread; errors -> HTTP status."""
+        try:
+            if self._auth is None:
+                raise LifecycleError(503, "model lifecycle endpoints are not configured on this server")
+            self._auth.check(request.headers, write=write)
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except LifecycleError as exc:
+            raise HTTPException(exc.status_code, exc.message, headers=exc.headers or None) from None
+
+    def _confirm(self, deployment: Deployment, timeout_s: float = 120.0) -> None:
+        """After a classifier swap: every answer now comes from the new model (checked through the handle)."""
+        if deployment.kind != "classifier":
+            return
+        deadline, streak = time.monotonic() + timeout_s, 0
+        while streak < 8:
+            version = self._classifier.model_version.remote().result(timeout_s=30)
+            streak = streak + 1 if version == deployment.model_version else 0
+            if time.monotonic() > deadline:
+                raise LifecycleError(504, f"replicas still answer with {version}, not {deployment.model_version}")
+            time.sleep(0.05)
+
+    async def train_submit(self, body: TrainJobRequest, request: Request) -> TrainJob:
+        return await self._lifecycle(request, True, lambda: self._services()[1].submit(body))
+
+    async def train_list(self, request: Request) -> TrainJobList:
+        return await self._lifecycle(request, False, lambda: self._services()[1].list())
+
+    async def train_get(self, job_id: str, request: Request) -> TrainJob:
+        return await self._lifecycle(request, False, lambda: self._services()[1].get(job_id))
+
+    async def train_logs(self, job_id: str, request: Request, lines: int | None = None) -> TrainJobLogs:
+        if lines is not None and lines < 1:
+            raise HTTPException(422, "lines must be >= 1")
+        return await self._lifecycle(request, False, lambda: self._services()[1].logs(job_id, lines))
+
+    async def train_cancel(self, job_id: str, request: Request) -> TrainJob:
+        return await self._lifecycle(request, True, lambda: self._services()[1].cancel(job_id))
+
+    async def registry_models(self, request: Request) -> RegisteredModelList:
+        return await self._lifecycle(request, False, lambda: self._services()[0].list_models())
+
+    async def registry_versions(self, name: str, request: Request) -> ModelVersionList:
+        return await self._lifecycle(request, False, lambda: self._services()[0].versions(name))
+
+    async def registry_compare(self, name: str, request: Request, a: int, b: int) -> VersionComparison:
+        return await self._lifecycle(request, False, lambda: self._services()[0].compare(name, a, b))
+
+    async def registry_promote(self, name: str, body: PromoteRequest, request: Request) -> PromotionResponse:
+        from adgenesis.lifecycle.deploy import promote
+
+        async with self._promotion_lock:  # one swap at a time (per ingress replica)
+            return await self._lifecycle(
+                request, True, lambda: promote(self._services()[0], self._services()[2], name, body.version, self._confirm)
+            )
+
+    async def registry_rollback(self, name: str, request: Request) -> PromotionResponse:
+        from adgenesis.lifecycle.deploy import rollback
+
+        async with self._promotion_lock:
+            return await self._lifecycle(
+                request, True, lambda: rollback(self._services()[0], self._services()[2], name, self._confirm)
+            )
 
 
 _OPENAI_ROUTES = ("models", "model_data", "completions", "chat")
@@ -290,6 +424,25 @@ _ROUTES = {
     "captions": lambda app: app.post("/v1/captions", response_model=CaptionResponse, tags=["images"]),
     "product_descriptions": lambda app: app.post(
         "/v1/product-descriptions", response_model=ProductDescriptionResponse, tags=["images"]
+    ),
+    # ---- model lifecycle (docs/lifecycle.md); write routes need the API key ----
+    "train_submit": lambda app: app.post("/v1/training/jobs", response_model=TrainJob, status_code=201, tags=["training"]),
+    "train_list": lambda app: app.get("/v1/training/jobs", response_model=TrainJobList, tags=["training"]),
+    "train_get": lambda app: app.get("/v1/training/jobs/{job_id}", response_model=TrainJob, tags=["training"]),
+    "train_logs": lambda app: app.get("/v1/training/jobs/{job_id}/logs", response_model=TrainJobLogs, tags=["training"]),
+    "train_cancel": lambda app: app.post("/v1/training/jobs/{job_id}/cancel", response_model=TrainJob, tags=["training"]),
+    "registry_models": lambda app: app.get("/v1/registry/models", response_model=RegisteredModelList, tags=["registry"]),
+    "registry_versions": lambda app: app.get(
+        "/v1/registry/models/{name}/versions", response_model=ModelVersionList, tags=["registry"]
+    ),
+    "registry_compare": lambda app: app.get(
+        "/v1/registry/models/{name}/compare", response_model=VersionComparison, tags=["registry"]
+    ),
+    "registry_promote": lambda app: app.post(
+        "/v1/registry/models/{name}/promote", response_model=PromotionResponse, tags=["registry"]
+    ),
+    "registry_rollback": lambda app: app.post(
+        "/v1/registry/models/{name}/rollback", response_model=PromotionResponse, tags=["registry"]
     ),
 }
 

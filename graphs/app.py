@@ -39,4 +39,6 @@ def build_app(args: dict | None = None):
         captioner=Captioner.bind(profile.captioner.model_dump(), profile.limits.model_dump()),
         llm_settings=profile.llm.model_dump(),
         limits=profile.limits.model_dump(),
+        # Training jobs, registry and hot deploy (lifecycle section of the profile; docs/lifecycle.md).
+        profile=profile.model_dump(mode="json"),
     )
