@@ -7,13 +7,18 @@ what gets exercised, including its per-deployment overrides.
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import httpx
 import yaml
@@ -21,6 +26,8 @@ import yaml
 from adgenesis.paths import CONFIGS_DIR, REPO_ROOT
 
 SERVE_BIN = Path(sys.executable).with_name("serve")
+RAY_BIN = Path(sys.executable).with_name("ray")
+CLUSTER_TAG_ENV = "ADGENESIS_CLUSTER_TAG"
 # Logical CPUs are a scheduling budget, not cores: vLLM's placement group alone takes 2.
 LOCAL_NUM_CPUS = 8
 
@@ -51,11 +58,15 @@ def local_ray(num_cpus: int = LOCAL_NUM_CPUS) -> Iterator[str]:
         ray.shutdown()
 
 
-def deploy(dashboard: str, config: Path = CONFIGS_DIR / "serve_local.yaml", workdir: Path | None = None) -> str:
-    """`serve deploy` a copy of `config` on a free HTTP port; returns the base URL (not yet ready)."""
+def deploy(dashboard: str, config: Path = CONFIGS_DIR / "serve_local.yaml", workdir: Path | None = None,
+           edit: Callable[[dict], None] | None = None) -> str:
+    """`serve deploy` a copy of `config` on a free HTTP port (after `edit(config dict)`, if given);
+    returns the base URL (not yet ready)."""
     cfg = yaml.safe_load(config.read_text())
     port = free_port()
     cfg["http_options"]["port"] = port
+    if edit is not None:
+        edit(cfg)
     target = (workdir or Path(os.environ.get("TMPDIR", "/tmp"))) / f"serve-{port}.yaml"
     target.write_text(yaml.safe_dump(cfg))
     subprocess.run([str(SERVE_BIN), "deploy", str(target), "--address", dashboard], check=True, cwd=REPO_ROOT)
@@ -86,3 +97,101 @@ def wait_ready(base_url: str, dashboard: str, timeout_s: float = 420) -> float:
 def serve_status(dashboard: str) -> dict:
     out = subprocess.run([str(SERVE_BIN), "status", "--address", dashboard], capture_output=True, text=True).stdout
     return yaml.safe_load(out) or {}
+
+
+# --------------------------------------------------------------------------------------------------
+# A head started the way users start one: `ray start --head`, stopped without touching other clusters
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RayHead:
+    dashboard: str  # http://127.0.0.1:<port>: Ray Jobs, Serve REST API, state API
+    address: str  # 127.0.0.1:<gcs port>
+    temp_dir: Path
+    tag: str  # every process of this cluster has ADGENESIS_CLUSTER_TAG=<tag> in its environment
+    # What a client of this cluster needs in its environment: with a token in ~/.ray/auth_token, `ray start`
+    # turns Ray's token auth on, and Ray's CLIs/SDKs only send the token when RAY_AUTH_MODE=token.
+    client_env: dict[str, str]
+
+
+def cluster_processes(tag: str) -> list:
+    """Every process of the cluster started with `tag`: found by the environment variable all of them
+    inherit (process titles change, `ray::ServeReplica...`), never by name."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.pid != os.getpid() and proc.environ().get(CLUSTER_TAG_ENV) == tag:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def stop_cluster(tag: str, grace_s: float = 10.0) -> int:
+    """Terminate this cluster's processes (SIGTERM, then SIGKILL after `grace_s`). Unlike `ray stop`,
+    which kills every Ray process on the machine, this touches only processes carrying `tag`."""
+    import psutil
+
+    procs = cluster_processes(tag)
+    for proc in procs:
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=grace_s)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+    # Processes started while we were stopping (a worker respawned by a dying raylet).
+    late = cluster_processes(tag)
+    for proc in late:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    return len(procs) + len(late)
+
+
+@contextmanager
+def ray_head(num_cpus: int = LOCAL_NUM_CPUS, env: dict[str, str] | None = None,
+             object_store_bytes: int = 1 << 30) -> Iterator[RayHead]:
+    """`ray start --head` on free ports with a private temp dir; stopped (only it) on exit."""
+    tag = uuid.uuid4().hex
+    temp_dir = Path(tempfile.mkdtemp(prefix="adg-ray-", dir="/tmp"))  # short: socket paths have a length limit
+    ports = {name: free_port() for name in ("port", "dashboard-port", "dashboard-agent-listen-port",
+                                            "dashboard-agent-grpc-port", "runtime-env-agent-port",
+                                            "metrics-export-port", "ray-client-server-port")}
+    cmd = [str(RAY_BIN), "start", "--head", f"--num-cpus={num_cpus}", f"--temp-dir={temp_dir}",
+           "--include-dashboard=true", "--dashboard-host=127.0.0.1", "--node-ip-address=127.0.0.1",
+           "--min-worker-port=0", "--max-worker-port=0", f"--object-store-memory={object_store_bytes}",
+           "--disable-usage-stats", *(f"--{k}={v}" for k, v in ports.items())]
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {}), CLUSTER_TAG_ENV: tag}
+    for var in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS"):  # never point this head at another cluster
+        full_env.pop(var, None)
+    dashboard = f"http://127.0.0.1:{ports['dashboard-port']}"
+    try:
+        out = subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=300, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"ray start failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+        deadline = time.monotonic() + 120
+        while True:  # the dashboard answers a little after `ray start` returns
+            try:  # any answer will do (401: Ray's token auth is on and this probe sends no token)
+                status = httpx.get(f"{dashboard}/api/version", timeout=5).status_code
+                if status < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"dashboard {dashboard} did not answer")
+            time.sleep(1)
+        yield RayHead(dashboard=dashboard, address=f"127.0.0.1:{ports['port']}", temp_dir=temp_dir, tag=tag,
+                      client_env={"RAY_AUTH_MODE": "token"} if status == 401 else {})
+    finally:
+        stop_cluster(tag)
+        shutil.rmtree(temp_dir, ignore_errors=True)

@@ -1,0 +1,338 @@
+"""Model lifecycle end to end, on a cluster started with `ray start --head` and the graph `serve deploy`ed
+on it (conftest.py), everything over HTTP (and the `adgenesis` CLI):
+
+- bad input is a 4xx with a message (kind, dataset paths, overrides, unknown version/job, API key);
+- a classifier job submitted over HTTP trains on the cluster (Ray Jobs), reaches SUCCEEDED and registers
+  a version with metrics; promoting it swaps the running Classifier in place while a concurrent load
+  loop sees zero failed requests and every request after the promotion answers with the new version;
+  rolling back (CLI) swaps back the same way;
+- an LLM LoRA job does the same through `/v1/designs` with `model: design-llm:production`: the alias
+  moves from a hand-made adapter (registered as v1 through the same registry code) to the trained one
+  (v2) under load, without a failed request;
+- cancelling a running job leaves it STOPPED with its Ray Train worker processes gone.
+
+Jobs use the smoke configs with fewer steps. The measured numbers are printed at the end (-s).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import pytest
+
+from adgenesis import registry as store
+from adgenesis.lifecycle.client import ApiError, LifecycleClient
+from adgenesis.local_cluster import cluster_processes
+from adgenesis.paths import MODELS_DIR
+from adgenesis.protocol import TrainJob, TrainJobRequest
+
+pytestmark = pytest.mark.integration
+
+# One worker each (the cancel test uses two): this 2-core machine is shared, and Ray's memory monitor
+# kills workers when the node runs short, whoever uses the memory.
+CLASSIFIER_JOB = TrainJobRequest(kind="classifier", config="classifier_smoke",
+                                 overrides={"epochs": 1, "scaling.num_workers": 1})
+LLM_JOB = TrainJobRequest(kind="llm_sft", config="llm_sft_smoke",
+                          overrides={"generation_eval.num_prompts": 0, "scaling.num_workers": 1})
+CLASSIFIER_MODEL = "router-classifier-smoke"  # tracking.registered_model of the smoke configs
+LLM_MODEL = "design-llm-lora-smoke"
+DESIGN = {"prompt": "Summer sale on running shoes, 30% off", "platform": "meta", "format": "square", "seed": 1}
+REPORT: dict[str, object] = {}
+
+
+# --------------------------------------------------------------------------------------------------
+# A bounded load loop (threads, loopback only)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    thread: int
+    started: float
+    ended: float
+    status: int
+    version: str | None
+    error: str | None = None
+
+
+@dataclass
+class LoadLoop:
+    """`threads` clients posting `body` to `path` back to back until stopped, `max_requests` or `max_seconds`."""
+
+    url: str
+    path: str
+    body: dict
+    threads: int
+    max_requests: int
+    max_seconds: float
+    results: list[Result] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._workers = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(self.threads)]
+        self._deadline = time.monotonic() + self.max_seconds
+
+    def _run(self, i: int) -> None:
+        import httpx
+
+        with httpx.Client(base_url=self.url, timeout=300) as client:
+            while not self._stop.is_set() and time.monotonic() < self._deadline and len(self.results) < self.max_requests:
+                t0 = time.time()
+                try:
+                    r = client.post(self.path, json=self.body)
+                    ok = r.status_code == 200
+                    res = Result(i, t0, time.time(), r.status_code, r.json().get("model_version") if ok else None,
+                                 None if ok else r.text[:300])
+                except Exception as exc:  # noqa: BLE001 - a failed request is a result, not a crash
+                    res = Result(i, t0, time.time(), 0, None, repr(exc)[:300])
+                with self._lock:
+                    self.results.append(res)
+
+    def __enter__(self) -> LoadLoop:
+        for w in self._workers:
+            w.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for w in self._workers:
+            w.join(timeout=360)
+
+    def wait(self, predicate, what: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not predicate(list(self.results)):
+            if time.monotonic() > deadline or all(not w.is_alive() for w in self._workers):
+                raise AssertionError(f"load loop: {what} not reached in {timeout_s:.0f}s; {self.summary()}")
+            time.sleep(0.2)
+
+    def summary(self) -> dict:
+        return {"requests": len(self.results), "status": dict(Counter(r.status for r in self.results)),
+                "versions": dict(Counter(r.version for r in self.results))}
+
+
+def assert_clean_swap(load: LoadLoop, promote_started: float, promote_ended: float, old: str, new: str) -> dict:
+    """No failed request; before the promotion only `old`, after it returned only `new`."""
+    results = load.results
+    failed = [r for r in results if r.status != 200]
+    assert not failed, f"{len(failed)} failed requests across the swap, e.g. {failed[:3]}"
+    before = [r for r in results if r.ended < promote_started]
+    after = [r for r in results if r.started > promote_ended]
+    during = [r for r in results if r not in before and r not in after]
+    assert before and after, load.summary()
+    assert {r.version for r in before} == {old}, load.summary()
+    assert {r.version for r in after} == {new}, load.summary()
+    return {"requests": len(results), "failed": len(failed), "before": len(before), "during_swap": len(during),
+            "after": len(after), "versions_during_swap": dict(Counter(r.version for r in during))}
+
+
+# --------------------------------------------------------------------------------------------------
+# Fixtures: one classifier job and one LLM job, submitted together
+# --------------------------------------------------------------------------------------------------
+
+
+def wait_job(api: LifecycleClient, job_id: str, timeout_s: float = 480) -> tuple[TrainJob, list[float]]:
+    fractions: list[float] = []
+    job = api.wait(job_id, timeout_s=timeout_s, poll_s=3,
+                   on_update=lambda j: j.progress and fractions.append(j.progress.fraction))
+    return job, fractions
+
+
+@pytest.fixture(scope="module")
+def handmade_llm_v1(server):
+    """A real LoRA adapter of the design LLM, registered as v1 of the smoke model through the same
+    registry code the recipes use (register_folder: artifact + sha256 + recipe tag), so that the
+    trained job's adapter becomes v2 and the swap under load goes from one adapter to another."""
+    from tests.factories import make_llm_adapter
+
+    folder = make_llm_adapter(server.root / "handmade" / "adapter", MODELS_DIR / "design-llm", seed=3)
+    client = store.connect(f"sqlite:///{server.root / 'runs' / 'mlflow.db'}")
+    exp = store.ensure_experiment(client, "e2e-handmade")
+    run = client.create_run(exp, run_name="handmade")
+    mv = store.register_folder(client, run.info.run_id, folder, LLM_MODEL, metrics={"handmade": 1.0},
+                               tags={"recipe": "llm_sft"})
+    client.set_terminated(run.info.run_id)
+    return int(mv.version)
+
+
+JOBS: dict[str, str] = {}
+
+
+def submit_once(api: LifecycleClient, request: TrainJobRequest) -> str:
+    """Submit (once per kind); the answer is a job id, straight away."""
+    if request.kind not in JOBS:
+        t0 = time.perf_counter()
+        job = api.submit(request)
+        REPORT[f"submit_{request.kind}_s"] = round(time.perf_counter() - t0, 2)
+        assert job.status in ("PENDING", "RUNNING") and job.id.startswith(request.kind)
+        JOBS[request.kind] = job.id
+    return JOBS[request.kind]
+
+
+@pytest.fixture(scope="module")
+def jobs(api) -> dict[str, str]:
+    submit_once(api, CLASSIFIER_JOB)
+    return JOBS
+
+
+# --------------------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------------------
+
+
+def test_bad_input_is_4xx_with_a_message(server, api, http):
+    anon = LifecycleClient(server.url, api_key="")
+    wrong = LifecycleClient(server.url, api_key="not-the-key")
+    cases = [
+        (lambda: anon.submit(TrainJobRequest(kind="classifier")), 401, "API key"),
+        (lambda: wrong.submit(TrainJobRequest(kind="classifier")), 403, "not valid"),
+        (lambda: anon.promote(CLASSIFIER_MODEL, 1), 401, "API key"),
+        (lambda: anon.cancel("classifier-x"), 401, "API key"),
+        (lambda: api.submit(TrainJobRequest(kind="classifier", dataset="../configs")), 422, "'..'"),
+        (lambda: api.submit(TrainJobRequest(kind="classifier", dataset="/etc")), 422, "dataset"),
+        (lambda: api.submit(TrainJobRequest(kind="llm_sft", dataset="flux_lora/shapes")), 422, "train.jsonl"),
+        (lambda: api.submit(TrainJobRequest(kind="classifier", overrides={"run.runs_dir": "/tmp"})), 422, "set by the server"),
+        (lambda: api.submit(TrainJobRequest(kind="classifier", overrides={"lr": -1})), 422, "lr"),
+        (lambda: api.submit(TrainJobRequest(kind="classifier", config="../local")), 422, "config"),
+        (lambda: api.promote("no-such-model", 1), 404, "no registered model"),
+        (lambda: api.job("classifier-20990101-000000-abcdef"), 404, "no training job"),
+        (lambda: api.logs("../../etc/passwd"), 404, ""),
+        (lambda: api.rollback("no-such-model"), 404, "no registered model"),
+    ]
+    for call, status, words in cases:
+        with pytest.raises(ApiError) as exc:
+            call()
+        assert exc.value.status_code == status and words in exc.value.message, (status, words, exc.value)
+    # The request type itself refuses an unknown kind (Ray's ingress answers request validation with 400).
+    r = http.post("/v1/training/jobs", json={"kind": "gpt5"}, headers={"Authorization": f"Bearer {server.api_key}"})
+    assert r.status_code in (400, 422) and "classifier" in r.text
+    r = http.get(f"/v1/registry/models/{CLASSIFIER_MODEL}/compare", params={"a": 1})
+    assert r.status_code in (400, 422) and "b" in r.text
+    # Reads are open in the local profile; nothing was submitted by the refused requests.
+    assert anon.jobs().jobs == []
+
+
+def test_submit_answers_at_once_and_lists_jobs(api, jobs):
+    listed = {j.id: j for j in api.jobs().jobs}
+    assert set(jobs.values()) <= set(listed)
+    assert REPORT["submit_classifier_s"] < 15, REPORT
+
+
+def test_classifier_job_promote_swaps_without_failures_and_rolls_back(server, api, http, jobs, cli_env):
+    job, fractions = wait_job(api, jobs["classifier"])
+    logs = api.logs(job.id, lines=40).logs
+    assert job.status == "SUCCEEDED", f"{job.message}\n{logs}"
+    REPORT["classifier_job_s"] = job.duration_s
+    assert fractions and job.progress.fraction == 1.0
+    assert job.mlflow_run_status == "FINISHED" and {"accuracy", "macro_f1"} <= set(job.metrics)
+    assert (job.registered_model, job.registered_version) == (CLASSIFIER_MODEL, 1)
+    assert job.workers_alive == 0
+    # The LLM job trains while the classifier is swapped under load (one job at a time: memory).
+    submit_once(api, LLM_JOB)
+
+    versions = api.versions(CLASSIFIER_MODEL)
+    (v1,) = versions.versions
+    assert v1.kind == "classifier" and v1.sha256 and v1.metrics["accuracy"] > 0.5 and v1.run_id == job.mlflow_run_id
+    assert versions.model.production_version is None
+
+    text = {"text": "Make an Instagram story ad for our bakery's new croissant"}
+    old = http.post("/v1/classify", json=text).json()["model_version"]
+    with LoadLoop(server.url, "/v1/classify", text, threads=4, max_requests=5000, max_seconds=240) as load:
+        load.wait(lambda rs: len(rs) >= 20, "20 requests before the promotion", 60)
+        t0 = time.time()
+        promoted = api.promote(CLASSIFIER_MODEL, 1)
+        t1 = time.time()
+        load.wait(lambda rs: sum(r.started > t1 for r in rs) >= 40, "40 requests after the promotion", 60)
+    new = promoted.deployment.model_version
+    assert new != old and promoted.production_version == 1 and promoted.deployment.path.endswith(f"{CLASSIFIER_MODEL}-v1")
+    REPORT["classifier_promote"] = {**assert_clean_swap(load, t0, t1, old, new), "promote_s": round(t1 - t0, 1)}
+    assert http.post("/v1/classify", json=text).json()["model_version"] == new
+    assert api.versions(CLASSIFIER_MODEL).model.production_version == 1
+
+    # Roll back with the CLI, under load again: the profile's own classifier answers again.
+    with LoadLoop(server.url, "/v1/classify", text, threads=4, max_requests=5000, max_seconds=240) as load:
+        load.wait(lambda rs: len(rs) >= 20, "20 requests before the rollback", 60)
+        t0 = time.time()
+        out = subprocess.run([sys.executable, "-m", "adgenesis.cli", "models", "rollback", CLASSIFIER_MODEL],
+                             env=cli_env, capture_output=True, text=True, timeout=600)
+        t1 = time.time()
+        load.wait(lambda rs: sum(r.started > t1 for r in rs) >= 40, "40 requests after the rollback", 60)
+    assert out.returncode == 0, out.stderr
+    assert "production is now the profile's default model" in out.stdout and old in out.stdout
+    REPORT["classifier_rollback"] = {**assert_clean_swap(load, t0, t1, new, old), "rollback_s": round(t1 - t0, 1)}
+
+    # The CLI reads the same API.
+    out = subprocess.run([sys.executable, "-m", "adgenesis.cli", "train", "status", job.id],
+                         env=cli_env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "SUCCEEDED" in out.stdout and f"{CLASSIFIER_MODEL} v1" in out.stdout
+
+
+def test_llm_job_promote_swaps_the_production_adapter_without_failures(server, api, http, handmade_llm_v1):
+    production = {**DESIGN, "model": "design-llm:production"}
+    # Nothing promoted yet: the alias does not exist.
+    assert http.post("/v1/designs", json=production).status_code == 404
+    first = api.promote(LLM_MODEL, handmade_llm_v1)
+    v1 = f"design-llm:{LLM_MODEL}-v{handmade_llm_v1}"
+    assert first.deployment.model_version == v1
+    r = http.post("/v1/designs", json=production)
+    assert r.status_code == 200 and r.json()["model_version"] == v1 and r.json()["model"] == "design-llm:production"
+
+    job, fractions = wait_job(api, submit_once(api, LLM_JOB))
+    assert job.status == "SUCCEEDED", f"{job.message}\n{api.logs(job.id, lines=40).logs}"
+    REPORT["llm_job_s"] = job.duration_s
+    assert fractions and {"val_loss", "final_train_loss"} <= set(job.metrics)
+    assert (job.registered_model, job.registered_version) == (LLM_MODEL, handmade_llm_v1 + 1)
+    v2_number = job.registered_version
+    cmp = api.compare(LLM_MODEL, handmade_llm_v1, v2_number)
+    assert not cmp.same_weights and cmp.metrics["val_loss"].a is None and cmp.metrics["val_loss"].b > 0
+
+    with LoadLoop(server.url, "/v1/designs", production, threads=2, max_requests=200, max_seconds=420) as load:
+        load.wait(lambda rs: len(rs) >= 2, "2 designs before the promotion", 180)
+        t0 = time.time()
+        promoted = api.promote(LLM_MODEL, v2_number)
+        t1 = time.time()
+        load.wait(lambda rs: {r.thread for r in rs if r.started > t1} == {0, 1}, "a design per thread after it", 240)
+    v2 = promoted.deployment.model_version
+    assert v2 == f"design-llm:{LLM_MODEL}-v{v2_number}" and promoted.previous_version == handmade_llm_v1
+    REPORT["llm_promote"] = {**assert_clean_swap(load, t0, t1, v1, v2), "promote_s": round(t1 - t0, 2)}
+    models = {m["id"]: m for m in http.get("/v1/models").json()["data"]}
+    assert models["design-llm:production"]["metadata"]["alias_of"] == v2
+
+
+def test_cancel_stops_the_job_and_its_workers(server, api):
+    job = api.submit(TrainJobRequest(kind="classifier", config="classifier_smoke", overrides={"epochs": 50}))
+    deadline = time.monotonic() + 300
+    workers: list[psutil.Process] = []
+    while time.monotonic() < deadline:  # until the Ray Train workers are stepping
+        status = api.job(job.id)
+        workers = [p for p in cluster_processes(server.head.tag) if "RayTrainWorker" in " ".join(p.cmdline())]
+        if status.progress and status.progress.step and len(workers) >= 2:
+            break
+        assert status.status in ("PENDING", "RUNNING"), status
+        time.sleep(2)
+    else:
+        pytest.fail(f"job never started stepping: {api.logs(job.id, lines=30).logs}")
+    assert status.workers_alive and status.workers_alive >= 3  # controller + 2 workers (+ data actors)
+    t0 = time.perf_counter()
+    cancelled = api.cancel(job.id)
+    REPORT["cancel_s"] = round(time.perf_counter() - t0, 1)
+    assert cancelled.status == "STOPPED" and cancelled.workers_alive == 0, cancelled
+    gone, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive, f"worker processes still running after cancel: {[p.pid for p in alive]}"
+    REPORT["cancelled_worker_pids"] = [p.pid for p in gone]
+    with pytest.raises(ApiError) as exc:
+        api.cancel(job.id)
+    assert exc.value.status_code == 409
+
+
+def test_report(server):
+    print(f"\n[e2e] lifecycle results: {REPORT}")
+    out = Path(server.root) / "report.txt"
+    out.write_text(repr(REPORT))

@@ -1,0 +1,422 @@
+"""The model lifecycle's pure parts, without Ray: API keys, request checks (kinds, datasets, overrides),
+progress parsing, adapter aliases, the registry service and promote/rollback against a temporary
+sqlite MLflow store, the Serve config update (over a mock transport), and the CLI over a mock server.
+
+The end-to-end test on a real `ray start --head` cluster is tests/e2e/test_lifecycle_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from adgenesis import paths
+from adgenesis import registry as store
+from adgenesis.lifecycle import aliases
+from adgenesis.lifecycle.auth import ApiKeyAuth, presented_key
+from adgenesis.lifecycle.deploy import (
+    Deployer,
+    ServeConfigClient,
+    materialize,
+    promote,
+    rollback,
+)
+from adgenesis.lifecycle.errors import LifecycleError
+from adgenesis.lifecycle.jobs import (
+    config_path,
+    dataset_args,
+    override_args,
+    parse_progress,
+    tail,
+    validate,
+)
+from adgenesis.lifecycle.registry import HISTORY_TAG, RegistryService
+from adgenesis.protocol import TrainJobRequest
+from adgenesis.settings import LifecycleSettings, load_profile
+
+# --------------------------------------------------------------------------------------------------
+# Auth
+# --------------------------------------------------------------------------------------------------
+
+
+def _status(fn) -> int:
+    with pytest.raises(LifecycleError) as exc:
+        fn()
+    return exc.value.status_code
+
+
+def test_write_needs_a_key_and_the_right_one():
+    auth = ApiKeyAuth("K", read_requires_key=False, environ={"K": "s3cret"})
+    assert _status(lambda: auth.check({}, write=True)) == 401
+    assert _status(lambda: auth.check({"authorization": "Bearer nope"}, write=True)) == 403
+    assert _status(lambda: auth.check({"x-api-key": "nope"}, write=True)) == 403
+    auth.check({"authorization": "Bearer s3cret"}, write=True)
+    auth.check({"x-api-key": "s3cret"}, write=True)
+    auth.check({}, write=False)  # reads are open unless configured otherwise
+
+
+def test_401_says_how_and_asks_for_bearer():
+    auth = ApiKeyAuth("K", read_requires_key=False, environ={"K": "s3cret"})
+    with pytest.raises(LifecycleError) as exc:
+        auth.check({"authorization": "Basic abc"}, write=True)
+    assert exc.value.status_code == 401 and "Bearer" in exc.value.message
+    assert exc.value.headers == {"WWW-Authenticate": "Bearer"}
+
+
+def test_no_key_configured_refuses_writes_never_opens_them():
+    auth = ApiKeyAuth("K", read_requires_key=False, environ={})
+    with pytest.raises(LifecycleError) as exc:
+        auth.check({"authorization": "Bearer anything"}, write=True)
+    assert exc.value.status_code == 503 and "K" in exc.value.message
+    auth.check({}, write=False)
+    strict = ApiKeyAuth("K", read_requires_key=True, environ={"K": " "})
+    assert _status(lambda: strict.check({}, write=False)) == 503
+
+
+def test_reads_can_require_the_key_and_keys_rotate():
+    auth = ApiKeyAuth("K", read_requires_key=True, environ={"K": "old, new"})
+    assert _status(lambda: auth.check({}, write=False)) == 401
+    auth.check({"Authorization": "bearer new"}, write=False)
+    auth.check({"X-API-Key": "old"}, write=True)
+    assert presented_key({"authorization": "Bearer   "}) is None
+
+
+# --------------------------------------------------------------------------------------------------
+# Job requests: kinds, datasets, overrides, configs
+# --------------------------------------------------------------------------------------------------
+
+
+def test_unknown_kind_is_refused_by_the_request_type():
+    with pytest.raises(ValidationError, match="llm_sft"):
+        TrainJobRequest(kind="gpt5", overrides={})
+    with pytest.raises(ValidationError):
+        TrainJobRequest(kind="classifier", extra_field=1)
+
+
+@pytest.mark.parametrize("dataset", ["../data", "router/../../configs", "/etc", "~root", "..", "a\\b"])
+def test_dataset_outside_the_data_root_is_refused(dataset):
+    with pytest.raises(LifecycleError) as exc:
+        dataset_args("classifier", dataset)
+    assert exc.value.status_code == 422 and "dataset" in exc.value.message
+
+
+def test_dataset_maps_onto_the_recipe_fields():
+    assert dataset_args("classifier", "router") == ['data.train="router/train.jsonl"',
+                                                   'data.validation="router/validation.jsonl"']
+    assert dataset_args("flux_lora", "flux_lora/shapes/") == ['data.images="flux_lora/shapes"']
+    with pytest.raises(LifecycleError, match="train.jsonl"):
+        dataset_args("llm_sft", "flux_lora/shapes")
+    with pytest.raises(LifecycleError, match="not a folder"):
+        dataset_args("classifier", "no_such_set")
+
+
+def test_overrides_become_set_arguments_and_protected_keys_are_refused():
+    req = TrainJobRequest(kind="classifier", overrides={"epochs": 1, "lr": 5e-5, "scaling.num_workers": 2,
+                                                        "tracking.registered_model": "x"})
+    assert override_args(req) == ["epochs=1", "lr=5e-05", "scaling.num_workers=2", 'tracking.registered_model="x"']
+    for key in ("run.name", "run.runs_dir", "tracking.tracking_uri", "run", "tracking", "recipe"):
+        with pytest.raises(LifecycleError, match="set by the server"):
+            override_args(TrainJobRequest(kind="classifier", overrides={key: "x"}))
+    with pytest.raises(LifecycleError, match="dotted"):
+        override_args(TrainJobRequest(kind="classifier", overrides={"epochs; rm -rf /": 1}))
+
+
+def test_config_names_stay_inside_configs_train():
+    settings = LifecycleSettings()
+    assert config_path(TrainJobRequest(kind="classifier"), settings).name == "classifier.yaml"
+    assert config_path(TrainJobRequest(kind="classifier", config="classifier_smoke"), settings).name == "classifier_smoke.yaml"
+    for bad in ("../local", "../../pyproject.toml", "nope"):
+        with pytest.raises(LifecycleError) as exc:
+            config_path(TrainJobRequest(kind="classifier", config=bad), settings)
+        assert exc.value.status_code == 422
+
+
+def test_bad_override_values_are_422_before_anything_is_submitted():
+    req = TrainJobRequest(kind="classifier", overrides={"lr": -1, "epochs": 0})
+    path = config_path(req, LifecycleSettings())
+    with pytest.raises(LifecycleError) as exc:
+        validate(req, path, override_args(req))
+    assert exc.value.status_code == 422 and "lr" in exc.value.message and "epochs" in exc.value.message
+    # The kind must match the config's recipe.
+    req = TrainJobRequest(kind="llm_sft", config="classifier_smoke")
+    with pytest.raises(LifecycleError, match="classifier"):
+        validate(req, config_path(req, LifecycleSettings()), [])
+
+
+def test_progress_from_the_recipes_lines():
+    logs = "[classifier] run x (new)\n(RayTrainWorker pid=1) [classifier] epoch 1/2 step 4/8 loss 0.9 lr 1e-4"
+    p = parse_progress(logs)
+    assert (p.epoch, p.epochs, p.step, p.steps, p.fraction) == (1, 2, 4, 8, 0.25)
+    assert parse_progress(logs + "\n[classifier] epoch 1/2 done: train loss 0.5").fraction == 0.5
+    assert parse_progress("[llm_sft] epoch 2/3 step 1/3 (global 4) loss 1.2").fraction == pytest.approx(0.4444, abs=1e-3)
+    assert parse_progress("[flux_lora] epoch 3/8 step 12 loss 0.2 4s").fraction == 0.375
+    assert parse_progress("starting up") is None
+    assert tail("a\nb\nc", 2) == ("b\nc", 2, True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Adapter aliases
+# --------------------------------------------------------------------------------------------------
+
+
+def test_aliases_point_at_versioned_folders(tmp_path):
+    (tmp_path / "m-v1").mkdir()
+    (tmp_path / "m-v2").mkdir()
+    resolver = aliases.AliasResolver(tmp_path)
+    assert resolver.resolve("production") == "production"  # no file: a name is itself
+    aliases.set_aliases(tmp_path, ["production", "m"], "m-v1", registered_model="m", version=1)
+    assert resolver.resolve("production") == "m-v1" and resolver.resolve("m") == "m-v1"
+    aliases.set_aliases(tmp_path, ["production", "m"], "m-v2", registered_model="m", version=2)
+    assert resolver.resolve("production") == "m-v2"  # the resolver notices the replaced file
+    assert aliases.read_aliases(tmp_path)["m"]["version"] == 2
+    aliases.remove_aliases(tmp_path, ["production"], only_if_target={"other-v1"})
+    assert resolver.resolve("production") == "m-v2"
+    aliases.remove_aliases(tmp_path, ["production", "m"])
+    assert resolver.resolve("production") == "production"
+    assert not list(tmp_path.glob(".aliases-*"))  # no temp files left behind
+
+
+def test_aliases_refuse_bad_names_and_missing_targets(tmp_path):
+    (tmp_path / "ok").mkdir()
+    with pytest.raises(aliases.AliasError):
+        aliases.set_aliases(tmp_path, ["../x"], "ok")
+    with pytest.raises(aliases.AliasError):
+        aliases.set_aliases(tmp_path, ["production"], "missing")
+    aliases.alias_file(tmp_path).write_text("{not json")
+    assert aliases.resolve(tmp_path, "production") == "production"  # a broken file never breaks serving
+
+
+# --------------------------------------------------------------------------------------------------
+# Registry service, materialize, promote / rollback (temporary sqlite MLflow store)
+# --------------------------------------------------------------------------------------------------
+
+
+def _classifier_folder(root: Path, seed: str, labels=("design_spec", "image", "conversation")) -> Path:
+    folder = root / f"clf-{seed}"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"id2label": {str(i): l for i, l in enumerate(labels)}}))
+    (folder / "model.safetensors").write_bytes(seed.encode() * 100)
+    return folder
+
+
+def _adapter_folder(root: Path, seed: str, rank: int = 4) -> Path:
+    folder = root / f"lora-{seed}"
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text(json.dumps({"r": rank, "lora_alpha": 8}))
+    (folder / "adapter_model.safetensors").write_bytes(seed.encode() * 100)
+    return folder
+
+
+def _register(client, folder: Path, name: str, recipe: str, metrics: dict) -> int:
+    exp = store.ensure_experiment(client, f"exp-{name}")
+    run = client.create_run(exp, tags={"ray_run_name": folder.name})
+    client.log_metric(run.info.run_id, next(iter(metrics)), next(iter(metrics.values())))
+    mv = store.register_folder(client, run.info.run_id, folder, name, metrics=metrics, tags={"recipe": recipe})
+    return int(mv.version)
+
+
+class FakeServe:
+    """Records user_config updates instead of calling the dashboard."""
+
+    def __init__(self):
+        self.updates: list[tuple[str, str, dict]] = []
+
+    def set_user_config(self, app, deployment, user_config, timeout_s):
+        self.updates.append((app, deployment, user_config))
+
+
+@pytest.fixture(scope="module")
+def shared_registry(tmp_path_factory):
+    """One sqlite store for the module (creating one runs MLflow's migrations: seconds); tests use own names."""
+    mp = pytest.MonkeyPatch()
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    yield RegistryService(runs_dir=str(tmp_path_factory.mktemp("runs")))
+    mp.undo()
+
+
+@pytest.fixture()
+def lifecycle(tmp_path, shared_registry):
+    reg = shared_registry
+    raw = load_profile("local").model_dump(mode="json")
+    raw["llm"]["lora_dir"] = str(tmp_path / "llm-adapters")
+    raw["image_gen"]["lora_dir"] = str(tmp_path / "image-adapters")
+    raw["lifecycle"]["classifier_versions_dir"] = str(tmp_path / "classifiers")
+    from adgenesis.settings import Profile
+
+    deployer = Deployer(Profile.model_validate(raw), reg, "http://127.0.0.1:1", "adgenesis")
+    deployer.serve = FakeServe()
+    return reg, deployer, tmp_path
+
+
+def test_registry_lists_versions_with_metrics_and_compares(lifecycle):
+    reg, _, tmp = lifecycle
+    v1 = _register(reg.client, _classifier_folder(tmp / "src", "a"), "listed", "classifier", {"accuracy": 0.9})
+    v2 = _register(reg.client, _classifier_folder(tmp / "src", "b"), "listed", "classifier", {"accuracy": 0.95})
+    models = {m.name: m for m in reg.list_models().models}
+    m = models["listed"]
+    assert (m.kind, m.versions, m.latest_version) == ("classifier", 2, 2)
+    versions = reg.versions("listed").versions
+    assert [v.version for v in versions] == [v1, v2] and versions[1].metrics == {"accuracy": 0.95}
+    assert versions[0].sha256 and versions[0].run_id and versions[0].kind == "classifier"
+    cmp = reg.compare("listed", 1, 2)
+    assert cmp.metrics["accuracy"].diff == pytest.approx(0.05) and not cmp.same_weights
+    with pytest.raises(LifecycleError) as exc:
+        reg.version("listed", 7)
+    assert exc.value.status_code == 404 and "[1, 2]" in exc.value.message
+    for bad in ("nope", "x' OR name='y"):
+        with pytest.raises(LifecycleError) as exc:
+            reg.versions(bad)
+        assert exc.value.status_code == 404
+
+
+def test_promote_and_rollback_classifier(lifecycle):
+    reg, deployer, tmp = lifecycle
+    for seed in "ab":
+        _register(reg.client, _classifier_folder(tmp / "src", seed), "router", "classifier", {"accuracy": 0.9})
+    r = promote(reg, deployer, "router", 1)
+    assert (r.production_version, r.previous_version) == (1, None)
+    folder = tmp / "classifiers" / "router-v1"
+    assert r.deployment.path == str(folder) and store.folder_checksum(folder) == reg.version("router", 1).sha256
+    assert deployer.serve.updates[-1] == ("adgenesis", "Classifier", {"model_path": str(folder)})
+    r = promote(reg, deployer, "router", 2)
+    assert (r.production_version, r.previous_version) == (2, 1)
+    info = reg.versions("router").model
+    assert (info.production_version, info.previous_version) == (2, 1)
+    assert json.loads(reg.client.get_registered_model("router").tags[HISTORY_TAG]) == [1, 2]
+
+    r = rollback(reg, deployer, "router")
+    assert (r.action, r.production_version, r.previous_version) == ("rollback", 1, None)
+    assert deployer.serve.updates[-1][2] == {"model_path": str(folder)}  # reused: checksum matched
+    r = rollback(reg, deployer, "router")  # past the first promotion: the profile's own model
+    assert r.production_version is None and r.deployment.path is None
+    assert deployer.serve.updates[-1][2] == {"model_path": deployer.profile.classifier.model_path}
+    assert reg.versions("router").model.production_version is None
+    with pytest.raises(LifecycleError) as exc:
+        rollback(reg, deployer, "router")
+    assert exc.value.status_code == 409
+
+
+def test_promote_llm_adapter_points_the_production_alias(lifecycle):
+    reg, deployer, tmp = lifecycle
+    _register(reg.client, _adapter_folder(tmp / "src", "a"), "lora", "llm_sft", {"val_loss": 1.5})
+    r = promote(reg, deployer, "lora", 1)
+    lora_dir = tmp / "llm-adapters"
+    assert r.deployment.model_version == "design-llm:lora-v1"
+    assert (lora_dir / "lora-v1" / "adapter_config.json").is_file()
+    assert aliases.resolve(lora_dir, "production") == "lora-v1" == aliases.resolve(lora_dir, "lora")
+    assert not (lora_dir / ".incoming").exists()
+    assert deployer.serve.updates == []  # no Serve change: aliases resolve per request
+    r = rollback(reg, deployer, "lora")
+    assert r.production_version is None and r.deployment.model_version == "design-llm"
+    assert aliases.read_aliases(lora_dir) == {}
+
+
+def test_incompatible_or_tampered_versions_are_refused(lifecycle):
+    reg, deployer, tmp = lifecycle
+    _register(reg.client, _classifier_folder(tmp / "src", "a", labels=("x", "y", "z")), "wrong", "classifier", {"a": 1})
+    _register(reg.client, _adapter_folder(tmp / "src", "big", rank=64), "big", "llm_sft", {"a": 1})
+    for name, words in (("wrong", "dispatches"), ("big", "rank 64")):
+        with pytest.raises(LifecycleError) as exc:
+            promote(reg, deployer, name, 1)
+        assert exc.value.status_code == 409 and words in exc.value.message
+        assert reg.versions(name).model.production_version is None  # nothing recorded
+    assert deployer.serve.updates == []
+
+    v = _register(reg.client, _adapter_folder(tmp / "src", "t"), "tampered", "llm_sft", {"a": 1})
+    mv = reg.get("tampered", v)
+    artifact = Path(mv.source.removeprefix("file://")) / "adapter_model.safetensors"
+    artifact.write_bytes(b"evil")
+    with pytest.raises(LifecycleError) as exc:
+        materialize(reg, mv, tmp / "llm-adapters")
+    assert exc.value.status_code == 409 and "checksum" in exc.value.message
+    assert not (tmp / "llm-adapters" / "tampered-v1").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# Serve config update (REST API over a mock transport)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_serve_update_changes_only_the_classifier_user_config(monkeypatch):
+    app_cfg = {"name": "adgenesis", "route_prefix": "/", "import_path": "graphs.app:build_app",
+               "args": {"profile": "local"}, "runtime_env": {"env_vars": {"A": "1"}},
+               "deployments": [{"name": "Classifier", "max_ongoing_requests": 64}, {"name": "ImageGen"}]}
+    state = {"user_config": None, "puts": []}
+
+    def details():
+        return {"proxy_location": "HeadOnly", "http_options": {"host": "127.0.0.1", "port": 8000},
+                "applications": {"adgenesis": {
+                    "status": "RUNNING", "deployed_app_config": app_cfg,
+                    "deployments": {"Classifier": {"status": "HEALTHY", "replicas": [{"state": "RUNNING"}],
+                                                   "deployment_config": {"user_config": state["user_config"]}}}}}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            body = json.loads(request.content)
+            state["puts"].append(body)
+            state["user_config"] = body["applications"][0]["deployments"][0]["user_config"]
+            return httpx.Response(200)
+        return httpx.Response(200, json=details())
+
+    transport = httpx.MockTransport(handler)
+    real = httpx.Client
+    monkeypatch.setattr(httpx, "get", lambda url, **kw: real(transport=transport).get(url))
+    monkeypatch.setattr(httpx, "put", lambda url, json=None, **kw: real(transport=transport).put(url, json=json))
+    ServeConfigClient("http://dash").set_user_config("adgenesis", "Classifier", {"model_path": "/m/v2"}, 5)
+    (put,) = state["puts"]
+    expected = json.loads(json.dumps(app_cfg))
+    expected["deployments"][0]["user_config"] = {"model_path": "/m/v2"}
+    assert put["applications"] == [expected]  # everything else exactly as deployed: no code/runtime change
+    assert put["proxy_location"] == "HeadOnly" and put["http_options"]["port"] == 8000
+
+
+# --------------------------------------------------------------------------------------------------
+# CLI over a mock server
+# --------------------------------------------------------------------------------------------------
+
+
+def test_cli_lists_versions_and_reports_errors(monkeypatch, capsys):
+    from adgenesis import cli
+    from adgenesis.lifecycle import client as client_mod
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/registry/models/router/versions":
+            return httpx.Response(200, json={
+                "model": {"name": "router", "kind": "classifier", "production_version": 2, "versions": 2},
+                "versions": [{"name": "router", "version": 1, "metrics": {"accuracy": 0.9}, "aliases": []},
+                             {"name": "router", "version": 2, "metrics": {"accuracy": 0.97}, "aliases": ["production"]}]})
+        if request.url.path == "/v1/registry/models/router/promote":
+            assert request.headers.get("authorization") is None
+            return httpx.Response(401, json={"detail": "this write endpoint needs an API key"})
+        if request.url.path == "/v1/training/jobs":
+            assert json.loads(request.content) == {"kind": "classifier", "config": "classifier_smoke",
+                                                   "overrides": {"epochs": 1, "lr": 5e-05}, "dataset": "router"}
+            assert request.headers["authorization"] == "Bearer k"
+            return httpx.Response(201, json={"id": "classifier-1", "kind": "classifier", "status": "PENDING",
+                                             "entrypoint": "python -m train_jobs.classifier"})
+        return httpx.Response(422, json={"detail": [{"loc": ["body", "kind"], "msg": "bad kind"}]})
+
+    real = client_mod.LifecycleClient.__init__
+    monkeypatch.setattr(client_mod.LifecycleClient, "__init__",
+                        lambda self, url=None, api_key=None, **kw: real(self, "http://x", api_key,
+                                                                        transport=httpx.MockTransport(handler)))
+    monkeypatch.delenv("ADGENESIS_API_KEY", raising=False)
+    assert cli.main(["models", "list", "router"]) == 0
+    out = capsys.readouterr().out
+    assert "production v2" in out and "0.9700" in out
+    assert cli.main(["models", "promote", "router", "2"]) == 1
+    assert "error 401: this write endpoint needs an API key" in capsys.readouterr().err
+    assert cli.main(["train", "submit", "classifier", "--config", "classifier_smoke", "--set", "epochs=1",
+                     "--set", "lr=5e-5", "--dataset", "router", "--api-key", "k"]) == 0
+    assert "submitted classifier-1" in capsys.readouterr().out
+    assert cli.main(["--json", "train", "status", "x"]) == 1
+    assert "body.kind: bad kind" in capsys.readouterr().err
+
+
+def test_data_root_is_the_repo_data_folder():
+    # dataset checks above rely on the bundled data; keep the assumption visible.
+    assert (paths.DATA_DIR / "router" / "train.jsonl").is_file()
