@@ -315,6 +315,23 @@ def test_promote_llm_adapter_points_the_production_alias(lifecycle):
     assert aliases.read_aliases(lora_dir) == {}
 
 
+def test_promote_flux_adapter_points_lora_aliases(lifecycle):
+    from adgenesis.engines.image_gen import ADAPTER_META, ADAPTER_WEIGHTS
+
+    reg, deployer, tmp = lifecycle
+    src = tmp / "src" / "style"
+    src.mkdir(parents=True)
+    (src / ADAPTER_META).write_text(json.dumps({"format": 1, "trigger_word": "adgshapes"}))
+    (src / ADAPTER_WEIGHTS).write_bytes(b"w" * 64)
+    _register(reg.client, src, "brand-style", "flux_lora", {"trigger_gain": 0.1})
+    r = promote(reg, deployer, "brand-style", 1)
+    lora_dir = tmp / "image-adapters"
+    assert r.deployment.model_version == "brand-style-v1" and (lora_dir / "brand-style-v1" / ADAPTER_WEIGHTS).is_file()
+    # What ImageGen does per request: `lora=production` -> the versioned folder (a new adapter-cache key).
+    resolver = aliases.AliasResolver(lora_dir)
+    assert resolver.resolve("production") == "brand-style-v1" == resolver.resolve("brand-style")
+
+
 def test_incompatible_or_tampered_versions_are_refused(lifecycle):
     reg, deployer, tmp = lifecycle
     _register(reg.client, _classifier_folder(tmp / "src", "a", labels=("x", "y", "z")), "wrong", "classifier", {"a": 1})
