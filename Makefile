@@ -17,7 +17,7 @@ models: setup
 	$(BIN)/python -m adgenesis.prepare_models
 
 serve: models
-	$(BIN)/serve run configs/serve_local.yaml
+	$(BIN)/python -m adgenesis.serve_local
 
 test: models
 	$(BIN)/python -m pytest -q -ra --durations=15

@@ -1,0 +1,34 @@
+"""`make serve`: the local graph of configs/serve_local.yaml on a fresh local Ray head, until Ctrl-C.
+
+`serve run` would start Ray with as many logical CPUs as cores (2 here), which vLLM's placement group
+takes whole, so the other deployments could never be scheduled; this starts the head with enough.
+"""
+
+from __future__ import annotations
+
+import time
+
+import yaml
+
+from adgenesis.local_cluster import deploy, local_ray, wait_ready
+from adgenesis.paths import CONFIGS_DIR
+
+CONFIG = CONFIGS_DIR / "serve_local.yaml"
+
+
+def main() -> None:
+    port = yaml.safe_load(CONFIG.read_text())["http_options"]["port"]
+    url = f"http://127.0.0.1:{port}"
+    with local_ray() as dashboard:
+        deploy(dashboard, CONFIG, edit=lambda cfg: cfg["http_options"].update(port=port))
+        print(f"Ray dashboard: {dashboard}\nloading models (a few minutes on CPU) ...", flush=True)
+        print(f"ready in {wait_ready(url, dashboard):.0f} s: {url}  (OpenAPI: {url}/docs; examples: README.md)")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("shutting down")
+
+
+if __name__ == "__main__":
+    main()
