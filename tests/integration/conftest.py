@@ -28,5 +28,5 @@ def serve_app(dashboard, tmp_path_factory):
 
 @pytest.fixture(scope="package")
 def client(serve_app):
-    with httpx.Client(base_url=serve_app, timeout=600) as c:  # CPU vLLM under load is slow
+    with httpx.Client(base_url=serve_app, timeout=900) as c:  # CPU vLLM under load is slow
         yield c

@@ -50,7 +50,7 @@ def tiny_adapter():
 
 @pytest.fixture(scope="module")
 def oai(serve_app):
-    return openai.OpenAI(base_url=f"{serve_app}/v1", api_key="not-needed", timeout=600)
+    return openai.OpenAI(base_url=f"{serve_app}/v1", api_key="not-needed", timeout=900)
 
 
 def test_twenty_requests_all_valid(client):
