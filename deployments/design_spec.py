@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from ray import serve
+from ray.exceptions import RayError
 from ray.serve.handle import DeploymentHandle
 from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
 
@@ -15,6 +16,11 @@ from adgenesis.schema import UnknownCanvas, canvas_for
 from adgenesis.settings import LLMSettings
 from deployments.errors import RequestError
 from deployments.llm import UnknownAdapter, adapter_path
+
+
+def _last_line(exc: Exception) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[-1][:500] if lines else type(exc).__name__
 
 
 @serve.deployment(
@@ -57,10 +63,14 @@ class DesignSpec:
         return self._llm.options(multiplexed_model_id=model)
 
     async def _complete(self, handle: DeploymentHandle, request: ChatCompletionRequest):
-        async for response in handle.chat.remote(request, None):
-            if isinstance(response, ErrorResponse):
-                raise RequestError(response.error.code if 400 <= response.error.code < 500 else 502, response.error.message)
-            return response
+        try:
+            async for response in handle.chat.remote(request, None):
+                if isinstance(response, ErrorResponse):
+                    code = response.error.code if 400 <= response.error.code < 500 else 502
+                    raise RequestError(code, response.error.message)
+                return response
+        except RayError as exc:  # the LLM replica raised (e.g. an adapter failed to load): its message, not a bare 500
+            raise RequestError(502, f"LLM server error: {_last_line(exc)}") from None
         raise RequestError(502, "LLM server returned no response")
 
     async def generate(self, req: DesignRequest) -> DesignResponse:

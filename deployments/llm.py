@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ray.llm._internal.serve.constants import RAYLLM_VLLM_ENGINE_CLS_ENV
 from ray.llm._internal.serve.core.configs.llm_config import DiskMultiplexConfig
 from ray.llm._internal.serve.utils.lora_serve_utils import LoraModelLoader, global_id_manager
 from ray.serve.llm import LLMConfig, build_llm_deployment
@@ -17,6 +18,7 @@ from adgenesis.paths import PathEscape, resolve, safe_child
 from adgenesis.settings import LLMSettings
 
 LORA_DIR_ENV = "ADGENESIS_LLM_LORA_DIR"
+ENGINE_CLS = "deployments.llm_engine.LoraSafeVLLMEngine"
 
 
 def adapter_names(lora_dir: Path | None) -> list[str]:
@@ -74,7 +76,7 @@ def llm_config(settings: LLMSettings) -> LLMConfig:
         # Without this the small model pads JSON with whitespace until the token budget runs out.
         "structured_outputs_config": {"backend": "xgrammar", "disable_any_whitespace": True},
     }
-    env = {}
+    env = {RAYLLM_VLLM_ENGINE_CLS_ENV: ENGINE_CLS}
     lora = None
     if settings.lora_dir:
         engine_kwargs.update(enable_lora=True, max_loras=settings.max_loras, max_lora_rank=settings.max_lora_rank)

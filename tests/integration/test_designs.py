@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import openai
@@ -137,6 +138,31 @@ def test_lora_adapter_listed_and_changes_output(client, oai, tiny_adapter):
     )
     assert design.status_code == 200, design.text
     assert design.json()["model"] == adapter_model
+
+
+def test_first_requests_for_a_new_adapter_arrive_together(oai, tiny_adapter):
+    """After a promotion, several clients ask at once for an adapter no replica has loaded yet, while
+    the engine is busy (vLLM loads an adapter between decoding steps, so the first load takes a while)."""
+    lora_dir = PROFILE.path(PROFILE.llm.lora_dir)
+    fresh = f"{tiny_adapter}-together"
+    shutil.copytree(lora_dir / tiny_adapter, lora_dir / fresh)
+    try:
+        model = f"{PROFILE.llm.model_id}:{fresh}"
+        messages = [{"role": "user", "content": "Name a colour."}]
+
+        def ask(i):
+            if i == 0:  # keeps the engine decoding
+                long = [{"role": "user", "content": "Write a long story about a lighthouse."}]
+                return oai.chat.completions.create(model=PROFILE.llm.model_id, messages=long, max_tokens=200,
+                                                   extra_body={"min_tokens": 200})
+            time.sleep(2)
+            return oai.chat.completions.create(model=model, messages=messages, max_tokens=4, temperature=0)
+
+        with ThreadPoolExecutor(9) as pool:
+            replies = list(pool.map(ask, range(9)))
+        assert {r.model for r in replies[1:]} == {model}
+    finally:
+        shutil.rmtree(lora_dir / fresh, ignore_errors=True)
 
 
 @pytest.mark.parametrize(
