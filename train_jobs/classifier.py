@@ -137,21 +137,12 @@ def main(cfg: ClassifierConfig) -> dict[str, Any]:
         datasets={"train": ray.data.from_items(train_rows), "validation": ray.data.from_items(val_rows)},
         dataset_config=DataConfig(datasets_to_split=["train"]),
     )
-    fit_started = time.perf_counter()
-    try:
-        result = trainer.fit()
-    except Exception:
-        tracker.finish("FAILED")
-        raise
-    fit_seconds = time.perf_counter() - fit_started
+    result, fit_seconds = common.fit(trainer, tracker)
 
-    best = result.get_best_checkpoint(metric="accuracy", mode="max") or result.checkpoint
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    with best.as_directory() as ckpt_dir:
-        shutil.copytree(Path(ckpt_dir) / MODEL_DIR, out_dir / MODEL_DIR)
-        report = json.loads((Path(ckpt_dir) / EVAL_FILE).read_text())
-        best_epoch = json.loads((Path(ckpt_dir) / STATE_FILE).read_text())["epoch"]
+    with common.best_checkpoint(result, out_dir, "accuracy", "max") as ckpt_dir:
+        shutil.copytree(ckpt_dir / MODEL_DIR, out_dir / MODEL_DIR)
+        report = json.loads((ckpt_dir / EVAL_FILE).read_text())
+        best_epoch = json.loads((ckpt_dir / STATE_FILE).read_text())["epoch"]
 
     metrics = {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "best_epoch": best_epoch + 1,
                **{f"f1_{k}": v["f1"] for k, v in report["per_class"].items()},

@@ -6,11 +6,14 @@ Recipes stay readable top-to-bottom; anything here is the same for all of them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import math
 import os
+import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +140,28 @@ def run_config(cfg: TrainConfig, name: str, *, score: str | None = None, mode: s
                                            checkpoint_score_attribute=score, checkpoint_score_order=mode),
         failure_config=FailureConfig(max_failures=cfg.run.max_failures),
     )
+
+
+def fit(trainer, tracker: Tracker):
+    """`trainer.fit()`, marking the MLflow run FAILED if it raises; returns (result, seconds)."""
+    started = time.perf_counter()
+    try:
+        result = trainer.fit()
+    except Exception:
+        tracker.finish("FAILED")
+        raise
+    return result, time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def best_checkpoint(result, out_dir: Path, metric: str | None = None, mode: str = "min") -> Iterator[Path]:
+    """The folder of the run's best checkpoint by `metric` (the latest one without a metric), with
+    `out_dir` emptied so the recipe can export from it into a clean output folder."""
+    best = (result.get_best_checkpoint(metric=metric, mode=mode) if metric else None) or result.checkpoint
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    with best.as_directory() as ckpt_dir:
+        yield Path(ckpt_dir)
 
 
 # --------------------------------------------------------------------------------------------------

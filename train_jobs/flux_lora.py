@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -372,24 +371,16 @@ def main(cfg: FluxLoraConfig) -> dict[str, Any]:
         run_config=common.run_config(cfg, name),
         datasets={"train": ray.data.from_items(rows)},
     )
-    fit_started = time.perf_counter()
-    try:
-        result = trainer.fit()
-    except Exception:
-        tracker.finish("FAILED")
-        raise
-    fit_seconds = time.perf_counter() - fit_started
+    result, fit_seconds = common.fit(trainer, tracker)
 
-    # The final LoRA -> the serving adapter format.
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
+    # The final LoRA (no validation metric to pick by) -> the serving adapter format.
     adapter = adapter_name_for(name)
     lora_dir = out_dir / "adapters"
     lora_config = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                              init_lora_weights="gaussian", target_modules=list(cfg.lora.target_modules))
-    with result.checkpoint.as_directory() as d:
-        state_dict = load_file(Path(d) / LORA_FILE)
-        final_state = json.loads((Path(d) / STATE_FILE).read_text())
+    with common.best_checkpoint(result, out_dir) as ckpt_dir:
+        state_dict = load_file(ckpt_dir / LORA_FILE)
+        final_state = json.loads((ckpt_dir / STATE_FILE).read_text())
     write_adapter(lora_dir / adapter, state_dict, cfg.data.trigger_word, lora_config=lora_config,
                   metadata={"base_model": Path(cfg.base_model).name, "run": name, "epochs": final_state["epoch"] + 1,
                             "steps": final_state["global_step"], "images": len(rows), "resolution": cfg.data.resolution,

@@ -459,21 +459,12 @@ def main(cfg: LLMSFTConfig) -> dict[str, Any]:
         run_config=common.run_config(cfg, name, score="val_loss", mode="min"),
         datasets={"train": train_ds, "validation": val_ds},
     )
-    fit_started = time.perf_counter()
-    try:
-        result = trainer.fit()
-    except Exception:
-        tracker.finish("FAILED")
-        raise
-    fit_seconds = time.perf_counter() - fit_started
+    result, fit_seconds = common.fit(trainer, tracker)
 
     # Best adapter (lowest validation loss) -> <run>/output/adapter
-    best = result.get_best_checkpoint(metric="val_loss", mode="min") or result.checkpoint
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    with best.as_directory() as ckpt_dir:
-        shutil.copytree(Path(ckpt_dir) / ADAPTER_DIR, out_dir / ADAPTER_DIR)
-        best_state = json.loads((Path(ckpt_dir) / STATE_FILE).read_text())
+    with common.best_checkpoint(result, out_dir, "val_loss", "min") as ckpt_dir:
+        shutil.copytree(ckpt_dir / ADAPTER_DIR, out_dir / ADAPTER_DIR)
+        best_state = json.loads((ckpt_dir / STATE_FILE).read_text())
     final = dict(result.metrics)
 
     # Held-out generation eval, base vs tuned, on the validation prompts (never trained on).
