@@ -24,6 +24,7 @@ test: models
 
 bench: models
 	$(BIN)/python benchmarks/llm_throughput.py
+	$(BIN)/python benchmarks/vllm_cpu_settings.py
 
 clean-models:
 	rm -rf models
