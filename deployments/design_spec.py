@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+
 from ray import serve
 from ray.exceptions import RayError
 from ray.serve.handle import DeploymentHandle
@@ -43,12 +44,6 @@ class DesignSpec:
         await self._llm.options(stream=False).check_health.remote()
         return True
 
-    def _resolve(self, model: str) -> str:
-        """An adapter alias (`design-llm:production`) -> the versioned adapter it points at, per request:
-        a promotion takes effect with the next request, under a model id no replica has cached yet."""
-        base, sep, adapter = model.partition(":")
-        return f"{base}:{self._aliases.resolve(adapter)}" if sep and adapter else model
-
     def _handle(self, model: str) -> DeploymentHandle:
         if model == self._settings.model_id:
             return self._llm
@@ -80,7 +75,8 @@ class DesignSpec:
         except UnknownCanvas as exc:
             raise RequestError(422, str(exc)) from None
         requested = req.model or self._settings.model_id
-        model = self._resolve(requested)
+        # Per request: a promotion takes effect with the next request, under a model id no replica has cached yet.
+        model = self._aliases.resolve_model(requested)
         handle = self._handle(model)
         designs, usage, errors = [], {"prompt_tokens": 0, "completion_tokens": 0}, []
         for attempt in range(1 + self.RETRIES):

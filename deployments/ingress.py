@@ -10,7 +10,7 @@ import asyncio
 import base64
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
@@ -61,6 +61,18 @@ MAX_FORWARD_SIDE = 1024
 DESCRIPTION_PROMPT = (
     "Write a two-sentence product description for an online shop, based on this photo caption: {caption!r}."
 )
+
+
+if TYPE_CHECKING:
+    from adgenesis.lifecycle.deploy import Deployer
+    from adgenesis.lifecycle.jobs import TrainingJobs
+    from adgenesis.lifecycle.registry import RegistryService
+
+
+class LifecycleServices(NamedTuple):
+    registry: RegistryService
+    jobs: TrainingJobs
+    deployer: Deployer
 
 
 class AdGenesisIngress(OpenAiIngress):
@@ -297,11 +309,8 @@ class AdGenesisIngress(OpenAiIngress):
         return ModelList(data=cards)
 
     def _resolve_model(self, model: str | None) -> str | None:
-        """`design-llm:production` -> `design-llm:<name>-v<N>`: each version is its own multiplexed id."""
-        if not model or ":" not in model:
-            return model
-        base, _, adapter = model.partition(":")
-        return f"{base}:{self._adapter_aliases.resolve(adapter)}"
+        """Each adapter version is its own multiplexed id (see adgenesis/lifecycle/aliases.py)."""
+        return self._adapter_aliases.resolve_model(model) if model else model
 
     async def chat(self, body: OpenAIChatRequest, request: Request) -> Response:
         return await super().chat(body.model_copy(update={"model": self._resolve_model(body.model)}), request)
@@ -318,13 +327,12 @@ class AdGenesisIngress(OpenAiIngress):
         self._profile = Profile.model_validate(profile) if profile else None
         settings = self._profile.lifecycle if self._profile else None
         self._auth = ApiKeyAuth(settings.api_key_env, settings.read_requires_key) if settings else None
-        self._lifecycle_services: tuple | None = None
+        self._lifecycle_services: LifecycleServices | None = None
         self._promotion_lock = asyncio.Lock()
 
-    def _services(self):
-        """(registry, jobs, deployer), created on first use (MLflow and the job client load lazily)."""
-        if self._profile is None:
-            raise LifecycleError(503, "model lifecycle endpoints are not configured on this server")
+    def _services(self) -> LifecycleServices:
+        """Created on first use (MLflow and the job client load lazily); callers go through `_lifecycle`,
+        which refuses first when the profile has no lifecycle section."""
         if self._lifecycle_services is None:
             from ray import serve
 
@@ -340,8 +348,8 @@ class AdGenesisIngress(OpenAiIngress):
                 app_name = serve.get_replica_context().app_name
             except Exception:  # noqa: BLE001 - outside Serve (tests)
                 app_name = "adgenesis"
-            self._lifecycle_services = (registry, TrainingJobs(settings, registry),
-                                        Deployer(self._profile, registry, dashboard, app_name))
+            self._lifecycle_services = LifecycleServices(registry, TrainingJobs(settings, registry),
+                                                         Deployer(self._profile, registry, dashboard, app_name))
         return self._lifecycle_services
 
     async def _lifecycle(self, request: Request, write: bool, fn, *args, **kwargs):
@@ -367,46 +375,50 @@ class AdGenesisIngress(OpenAiIngress):
             time.sleep(0.05)
 
     async def train_submit(self, body: TrainJobRequest, request: Request) -> TrainJob:
-        return await self._lifecycle(request, True, lambda: self._services()[1].submit(body))
+        return await self._lifecycle(request, True, lambda: self._services().jobs.submit(body))
 
     async def train_list(self, request: Request) -> TrainJobList:
-        return await self._lifecycle(request, False, lambda: self._services()[1].list())
+        return await self._lifecycle(request, False, lambda: self._services().jobs.list())
 
     async def train_get(self, job_id: str, request: Request) -> TrainJob:
-        return await self._lifecycle(request, False, lambda: self._services()[1].get(job_id))
+        return await self._lifecycle(request, False, lambda: self._services().jobs.get(job_id))
 
     async def train_logs(self, job_id: str, request: Request, lines: int | None = None) -> TrainJobLogs:
         if lines is not None and lines < 1:
             raise HTTPException(422, "lines must be >= 1")
-        return await self._lifecycle(request, False, lambda: self._services()[1].logs(job_id, lines))
+        return await self._lifecycle(request, False, lambda: self._services().jobs.logs(job_id, lines))
 
     async def train_cancel(self, job_id: str, request: Request) -> TrainJob:
-        return await self._lifecycle(request, True, lambda: self._services()[1].cancel(job_id))
+        return await self._lifecycle(request, True, lambda: self._services().jobs.cancel(job_id))
 
     async def registry_models(self, request: Request) -> RegisteredModelList:
-        return await self._lifecycle(request, False, lambda: self._services()[0].list_models())
+        return await self._lifecycle(request, False, lambda: self._services().registry.list_models())
 
     async def registry_versions(self, name: str, request: Request) -> ModelVersionList:
-        return await self._lifecycle(request, False, lambda: self._services()[0].versions(name))
+        return await self._lifecycle(request, False, lambda: self._services().registry.versions(name))
 
     async def registry_compare(self, name: str, request: Request, a: int, b: int) -> VersionComparison:
-        return await self._lifecycle(request, False, lambda: self._services()[0].compare(name, a, b))
+        return await self._lifecycle(request, False, lambda: self._services().registry.compare(name, a, b))
 
     async def registry_promote(self, name: str, body: PromoteRequest, request: Request) -> PromotionResponse:
         from adgenesis.lifecycle.deploy import promote
 
+        def swap():
+            services = self._services()
+            return promote(services.registry, services.deployer, name, body.version, self._confirm)
+
         async with self._promotion_lock:  # one swap at a time (per ingress replica)
-            return await self._lifecycle(
-                request, True, lambda: promote(self._services()[0], self._services()[2], name, body.version, self._confirm)
-            )
+            return await self._lifecycle(request, True, swap)
 
     async def registry_rollback(self, name: str, request: Request) -> PromotionResponse:
         from adgenesis.lifecycle.deploy import rollback
 
+        def swap():
+            services = self._services()
+            return rollback(services.registry, services.deployer, name, self._confirm)
+
         async with self._promotion_lock:
-            return await self._lifecycle(
-                request, True, lambda: rollback(self._services()[0], self._services()[2], name, self._confirm)
-            )
+            return await self._lifecycle(request, True, swap)
 
 
 _OPENAI_ROUTES = ("models", "model_data", "completions", "chat")

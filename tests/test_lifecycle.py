@@ -172,6 +172,9 @@ def test_aliases_point_at_versioned_folders(tmp_path):
     assert resolver.resolve("production") == "m-v1" and resolver.resolve("m") == "m-v1"
     aliases.set_aliases(tmp_path, ["production", "m"], "m-v2", registered_model="m", version=2)
     assert resolver.resolve("production") == "m-v2"  # the resolver notices the replaced file
+    assert resolver.resolve_model("design-llm:production") == "design-llm:m-v2"
+    assert [resolver.resolve_model(m) for m in ("design-llm", "design-llm:", "design-llm:other")] == [
+        "design-llm", "design-llm:", "design-llm:other"]
     assert aliases.read_aliases(tmp_path)["m"]["version"] == 2
     aliases.remove_aliases(tmp_path, ["production"], only_if_target={"other-v1"})
     assert resolver.resolve("production") == "m-v2"

@@ -128,3 +128,8 @@ class AliasResolver:
     def resolve(self, name: str) -> str:
         entry = self.aliases().get(name)
         return entry["target"] if entry else name
+
+    def resolve_model(self, model: str) -> str:
+        """`design-llm:production` -> `design-llm:<name>-v<N>`; a base model id or a plain adapter stays as it is."""
+        base, sep, adapter = model.partition(":")
+        return f"{base}:{self.resolve(adapter)}" if sep and adapter else model
