@@ -1,0 +1,293 @@
+"""The checks a designer signs off on before an ad goes out, judged on the layout and on its rendered pixels.
+
+    report = check(design, "summer sale on running shoes, 30% off")
+    report.passed, report.checks["contrast"], report.problems
+
+Thresholds live in `configs/design/quality.yaml` (`QualityRules`), so tightening a rule is a data change.
+Text is measured with `fonts` and contrast is judged on what `render` paints, so a layout that passes here
+looks, when drawn, the way the checks assumed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+
+from adgenesis import paths
+from adgenesis.engines import fonts, render
+from adgenesis.schema import Design, ShapeElement, TextElement
+
+CHECKS = ("headline", "cta", "elements", "fit", "contrast", "alignment")
+RULES_PATH = "configs/design/quality.yaml"
+
+
+class QualityRules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    headline_min_px: float = Field(16, gt=0)
+    headline_min_fraction: float = Field(0.045, ge=0, lt=1)
+    text_min_px: float = Field(10, gt=0)
+    text_min_fraction: float = Field(0.022, ge=0, lt=1)
+    cta_max_words: int = Field(4, ge=1)
+    cta_max_chars: int = Field(24, ge=1)
+    min_elements: int = Field(3, ge=1)
+    max_elements: int = Field(6, ge=1)
+    min_contrast: float = Field(4.5, ge=1, le=21)
+    min_contrast_large: float = Field(3.0, ge=1, le=21)
+    large_text_fraction: float = Field(0.05, ge=0, lt=1)
+    large_text_bold_factor: float = Field(0.8, gt=0, le=1)
+    align_tolerance_fraction: float = Field(0.01, ge=0, lt=0.5)
+    stopwords: tuple[str, ...] = ()
+
+
+class QualityReport(BaseModel):
+    passed: bool
+    checks: dict[str, bool]
+    problems: list[str]
+
+
+@lru_cache(maxsize=1)
+def default_rules() -> QualityRules:
+    return load_rules(paths.resolve(RULES_PATH))
+
+
+def load_rules(path: str | Path) -> QualityRules:
+    return QualityRules.model_validate(yaml.safe_load(Path(path).read_text()) or {})
+
+
+def check(design: Design, prompt: str, images: dict[int, Image.Image] | None = None,
+          rules: QualityRules | None = None) -> QualityReport:
+    """Every check in `CHECKS` order; `images` are the pictures the ad will carry (placeholders otherwise)."""
+    ctx = _Context(design, prompt, rules or default_rules(), images)
+    results = {name: getattr(ctx, name)() for name in CHECKS}
+    return QualityReport(passed=all(not p for p in results.values()),
+                         checks={name: not p for name, p in results.items()},
+                         problems=[m for p in results.values() for m in p])
+
+
+def summarize(reports: list[QualityReport]) -> dict[str, float]:
+    """Pass rate of all checks together ("all") and of each check; 0.0 for no reports."""
+    n = len(reports)
+    out = {"all": sum(r.passed for r in reports) / n if n else 0.0}
+    for name in CHECKS:
+        out[name] = sum(r.checks.get(name, False) for r in reports) / n if n else 0.0
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Words: what makes a headline on-topic
+# --------------------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*%?")  # keeps "30%" and "don't" whole; splits "eco-friendly"
+
+
+def words(text: str) -> list[str]:
+    text = text.casefold().replace("\u2019", "'").replace("\u2018", "'")
+    return [w[:-2] if w.endswith("'s") else w for w in _WORD.findall(text)]
+
+
+def stem(word: str) -> str:
+    """Plural -> singular, just enough that "shoes" matches "shoe"; the same on both sides of a comparison."""
+    if word[-1].isdigit() or word.endswith("%"):
+        return word
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+@lru_cache(maxsize=8)
+def _stop_forms(stopwords: tuple[str, ...]) -> frozenset[str]:
+    # Normalised like the text they are compared with, plural-stripped too ("ads" -> "ad").
+    forms = {w for s in stopwords for w in words(s)}
+    return frozenset(forms | {stem(w) for w in forms})
+
+
+def content_words(text: str, rules: QualityRules) -> set[str]:
+    stop = _stop_forms(rules.stopwords)
+    return {s for w in words(text) if w not in stop and (s := stem(w)) not in stop}
+
+
+# --------------------------------------------------------------------------------------------------
+# The checks: each returns its problems, none meaning passed
+# --------------------------------------------------------------------------------------------------
+
+
+def _q(text: str, limit: int = 32) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[: limit - 1] + "\u2026")
+
+
+class _Context:
+    def __init__(self, design: Design, prompt: str, rules: QualityRules, images):
+        self.d, self.prompt, self.r, self.images = design, prompt, rules, images
+        self.min_side = min(design.width, design.height)
+        self.texts = [(i, el) for i, el in enumerate(design.elements) if isinstance(el, TextElement)]
+        # The largest text is what the eye reads first, whatever role the layout gave it; first one on ties.
+        self.head = max(self.texts, key=lambda t: t[1].font_size)[0] if self.texts else None
+        # Shapes painted before an element that contain it: the buttons and panels it sits on.
+        self.hosts = {i: {j for j in range(i) if isinstance(s := design.elements[j], ShapeElement)
+                          and s.shape != "line" and render.contains(s, el)}
+                      for i, el in enumerate(design.elements)}
+
+    def _short(self, el: TextElement) -> bool:
+        return len(el.text.split()) <= self.r.cta_max_words and len(el.text.strip()) <= self.r.cta_max_chars
+
+    def _on_button(self, i: int) -> bool:
+        return bool(self.hosts[i]) and self._short(self.d.elements[i])
+
+    def headline(self) -> list[str]:
+        if self.head is None:
+            return ["no text element to be the headline"]
+        el, problems = self.d.elements[self.head], []
+        need = max(self.r.headline_min_px, self.r.headline_min_fraction * self.min_side)
+        if el.font_size < need:
+            problems.append(f"elements.{self.head} headline {_q(el.text)} is {el.font_size} px < {math.ceil(need)} px "
+                            f"for a {self.d.width}x{self.d.height} canvas")
+        wanted = content_words(self.prompt, self.r)
+        # A prompt with nothing but request words ("make an ad") cannot be strayed from.
+        if wanted and not wanted & content_words(el.text, self.r):
+            problems.append(f"elements.{self.head} headline {_q(el.text)} shares no word with the prompt "
+                            f"(e.g. {', '.join(sorted(wanted)[:6])})")
+        return problems
+
+    def cta(self) -> list[str]:
+        for i, el in self.texts:
+            if i != self.head and self._short(el) and (el.role == "cta" or self.hosts[i]):
+                return []
+        too_long = [(i, el) for i, el in self.texts if i != self.head and el.role == "cta"]
+        if too_long:
+            return [f"elements.{i} cta {_q(el.text)} is too long for a button: {len(el.text.split())} words, "
+                    f"{len(el.text.strip())} chars (max {self.r.cta_max_words} words, {self.r.cta_max_chars} chars)"
+                    for i, el in too_long]
+        return [f"no call to action: no text besides the headline of <= {self.r.cta_max_words} words and "
+                f"<= {self.r.cta_max_chars} chars that is marked cta or sits on a button shape"]
+
+    def elements(self) -> list[str]:
+        problems = []
+        n = len(self.d.elements)
+        if not self.r.min_elements <= n <= self.r.max_elements:
+            problems.append(f"{n} elements; an ad has {self.r.min_elements} to {self.r.max_elements}")
+        seen: dict[str, int] = {}
+        for i, el in self.texts:
+            key = " ".join(el.text.casefold().split())
+            if key in seen:
+                problems.append(f"elements.{i} text {_q(el.text)} repeats elements.{seen[key]}")
+            seen.setdefault(key, i)
+        for a, (i, p) in enumerate(self.texts):
+            for j, q in self.texts[a + 1:]:
+                ox = min(p.x + p.width, q.x + q.width) - max(p.x, q.x)
+                oy = min(p.y + p.height, q.y + q.height) - max(p.y, q.y)
+                if ox > 1 and oy > 1:  # touching or 1 px rounding is not an overlap
+                    problems.append(f"elements.{i} and elements.{j} text boxes overlap by {ox}x{oy} px")
+        return problems
+
+    def fit(self) -> list[str]:
+        problems = []
+        need = max(self.r.text_min_px, self.r.text_min_fraction * self.min_side)
+        for i, el in self.texts:
+            lines = fonts.wrap(el.text, el.font_family, el.font_size, el.font_weight, el.width)
+            if lines is None:
+                problems.append(f"elements.{i} text {_q(el.text)} has a word wider than its {el.width} px box "
+                                f"at {el.font_size} px")
+            elif (h := fonts.block_height(len(lines), el.font_size)) > el.height:
+                problems.append(f"elements.{i} text {_q(el.text)} needs {len(lines)} lines = {h} px "
+                                f"but its box is {el.height} px high")
+            if el.font_size < need:
+                problems.append(f"elements.{i} text {_q(el.text)} is {el.font_size} px < {math.ceil(need)} px, "
+                                f"too small to read on a {self.d.width}x{self.d.height} canvas")
+        return problems
+
+    def contrast(self) -> list[str]:
+        if not self.texts:
+            return []
+        _, under = render.render_layers(self.d, self.images)
+        large = self.r.large_text_fraction * self.min_side
+        problems = []
+        for i, el in self.texts:
+            if i not in under:
+                continue  # nothing of it on the canvas; alignment reports that
+            is_large = el.font_size >= large or (el.font_weight == "bold"
+                                                 and el.font_size >= self.r.large_text_bold_factor * large)
+            need = self.r.min_contrast_large if is_large else self.r.min_contrast
+            ratio = contrast_under(render.rgb(el.color), under[i])
+            if ratio < need:
+                problems.append(f"elements.{i} text {_q(el.text)} contrast {ratio:.2f}:1 < {need:g}:1")
+        return problems
+
+    def alignment(self) -> list[str]:
+        d, problems = self.d, []
+        tx = max(2.0, self.r.align_tolerance_fraction * d.width)
+        ty = max(2.0, self.r.align_tolerance_fraction * d.height)
+        canvas_x, canvas_y = (0, d.width / 2, d.width), (0, d.height / 2, d.height)
+        els = d.elements
+
+        def xs(e):
+            return e.x, e.x + e.width / 2, e.x + e.width
+
+        def ys(e):
+            return e.y, e.y + e.height / 2, e.y + e.height
+
+        def matches(a, b, tol) -> bool:  # same kind of anchor: left-left, centre-centre, right-right
+            return any(abs(p - q) <= tol for p, q in zip(a, b))
+
+        for i, el in enumerate(els):
+            if el.x < 0 or el.y < 0 or el.x + el.width > d.width or el.y + el.height > d.height:
+                problems.append(f"elements.{i} {el.type} at x={el.x} y={el.y} ({el.width}x{el.height}) "
+                                f"leaves the {d.width}x{d.height} canvas")
+                continue
+            if matches(xs(el), canvas_x, tx) or matches(ys(el), canvas_y, ty):
+                continue
+            # A text lined up with the panel it sits on says nothing about the layout; a button's label may be
+            # (that is where it belongs), and the button counts as placed by its label.
+            partners = [j for j in range(len(els)) if j != i
+                        and not (j in self.hosts[i] and isinstance(el, TextElement) and not self._on_button(i))]
+            if not any(matches(xs(el), xs(els[j]), tx) or matches(ys(el), ys(els[j]), ty) for j in partners):
+                problems.append(f"elements.{i} {el.type} at x={el.x} y={el.y} ({el.width}x{el.height}) aligns "
+                                f"with no other element nor the canvas edges or centre")
+        return problems
+
+
+# --------------------------------------------------------------------------------------------------
+# Contrast
+# --------------------------------------------------------------------------------------------------
+
+# sRGB 8-bit -> linear light, per WCAG 2's relative luminance definition.
+_c = np.arange(256) / 255.0
+_LINEAR = np.where(_c <= 0.04045, _c / 12.92, ((_c + 0.055) / 1.055) ** 2.4)
+_MAX_SAMPLES = 65536  # a regular subsample of a big crop judges it as well, far faster
+
+
+def luminance(color: tuple[int, int, int]) -> float:
+    r, g, b = (_LINEAR[c] for c in color)
+    return float(0.2126 * r + 0.7152 * g + 0.0722 * b)
+
+
+def contrast_ratio(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    la, lb = luminance(a), luminance(b)
+    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+
+
+def contrast_under(color: tuple[int, int, int], under: Image.Image) -> float:
+    """Contrast of text in `color` against the pixels under it: the ratio that 90% of those pixels reach.
+
+    On a flat colour that is exactly the colour's ratio; over a busy picture, the worst tenth decides, so text
+    fails unless nearly all of what lies under it contrasts (a few dark pixels in a light photo do not fail it).
+    """
+    px = np.asarray(under.convert("RGB"))
+    step = max(1, math.ceil(math.sqrt(px.shape[0] * px.shape[1] / _MAX_SAMPLES)))
+    px = px[::step, ::step].reshape(-1, 3)
+    lum = _LINEAR[px] @ np.array([0.2126, 0.7152, 0.0722])
+    lt = luminance(color)
+    ratios = (np.maximum(lum, lt) + 0.05) / (np.minimum(lum, lt) + 0.05)
+    return float(np.quantile(ratios, 0.1, method="lower"))

@@ -1,0 +1,313 @@
+"""Quality checks: a layout a designer would sign off passes all of them; each flaw fails its own check."""
+
+import pytest
+from PIL import Image
+from pydantic import ValidationError
+
+from adgenesis.engines import fonts, quality
+from adgenesis.engines.quality import CHECKS, QualityRules, check, content_words, default_rules, summarize
+from adgenesis.schema import Design, canvas_for
+
+PROMPT = "Make a square Instagram post promoting our summer sale on running shoes, 30% off"
+NAVY, WHITE, YELLOW = "#0E1A2B", "#FFFFFF", "#FFC83D"
+
+
+def text(t, x, y, width, size, *, color=WHITE, weight="regular", align="center", role=None, height=None,
+         family="Montserrat"):
+    """A text box as tall as its wrapped lines need (or `height`)."""
+    lines = fonts.wrap(t, family, size, weight, width)
+    if height is None:
+        height = fonts.block_height(len(lines) if lines else 1, size)
+    return {"type": "text", "text": t, "x": x, "y": y, "width": width, "height": height, "font_family": family,
+            "font_size": size, "font_weight": weight, "color": color, "align": align, "role": role}
+
+
+def shape(x, y, width, height, color=YELLOW, kind="rounded_rectangle"):
+    return {"type": "shape", "shape": kind, "x": x, "y": y, "width": width, "height": height, "color": color}
+
+
+def image(x, y, width, height, description="running shoes on a red track", role="photo"):
+    return {"type": "image", "role": role, "description": description, "x": x, "y": y, "width": width,
+            "height": height}
+
+
+def design(elements, bg=NAVY, platform="meta", fmt="square"):
+    return Design.from_layout({"background_color": bg, "elements": elements}, canvas_for(platform, fmt))
+
+
+def good_elements():
+    """1080x1080: photo on top, centred headline and subline, a yellow button with its label."""
+    return [
+        image(0, 0, 1080, 540),
+        text("Running shoes 30% off", 90, 600, 900, 64, weight="bold", role="headline"),
+        text("Lightweight trainers for every run", 90, 700, 900, 32, color="#C9D3E0", role="body"),
+        shape(340, 860, 400, 100),
+        text("Shop now", 340, 860, 400, 40, color=NAVY, weight="bold", role="cta", height=100),
+    ]
+
+
+def failed(report):
+    return {name for name, ok in report.checks.items() if not ok}
+
+
+def test_good_layout_passes_every_check():
+    report = check(design(good_elements()), PROMPT)
+    assert report.passed, report.problems
+    assert list(report.checks) == list(CHECKS)
+    assert report.problems == []
+
+
+# --- headline ---------------------------------------------------------------------------------------
+
+def test_small_headline_on_a_story_fails_headline():
+    # 40 px reads as body text on a 1080x1920 story (needs 0.045 x 1080 = 49 px), yet is legible as text.
+    els = [image(0, 0, 1080, 900),
+           text("Running shoes 30% off", 90, 1000, 900, 40, weight="bold"),
+           text("Lightweight trainers for every run", 90, 1100, 900, 28, color="#C9D3E0"),
+           shape(340, 1500, 400, 100),
+           text("Shop now", 340, 1500, 400, 32, color=NAVY, weight="bold", role="cta", height=100)]
+    report = check(design(els, fmt="story"), PROMPT)
+    assert failed(report) == {"headline"}
+    assert any(p.startswith("elements.1 headline") and "40 px < 49 px" in p for p in report.problems)
+
+
+def test_tiny_headline_fails_headline_and_fit():
+    els = good_elements()
+    els[1] = text("Running shoes 30% off", 90, 600, 900, 14, weight="bold")
+    els[2] = text("Lightweight trainers for every run", 90, 700, 900, 12, color="#C9D3E0")
+    els[4]["font_size"] = 13
+    report = check(design(els), PROMPT)
+    assert not report.checks["headline"] and not report.checks["fit"]
+    assert any(p.startswith("elements.1 headline") for p in report.problems)
+
+
+def test_off_topic_headline_fails_headline():
+    els = good_elements()
+    els[1] = text("Feel the difference", 90, 600, 900, 64, weight="bold")
+    report = check(design(els), PROMPT)
+    assert failed(report) == {"headline"}
+    assert any("elements.1 headline 'Feel the difference' shares no word" in p for p in report.problems)
+
+
+def test_request_words_do_not_make_a_headline_on_topic():
+    els = good_elements()
+    els[1] = text("Square Instagram post", 90, 600, 900, 64, weight="bold")
+    assert not check(design(els), "make an instagram square post for our running shoes").checks["headline"]
+
+
+def test_headline_is_the_largest_text_not_the_one_labelled_headline():
+    els = good_elements()
+    els[1] = text("Running shoes 30% off", 90, 600, 900, 40, weight="bold", role="headline")
+    els[2] = text("Feel the difference", 90, 690, 900, 70, weight="bold", role="body")
+    assert not check(design(els), PROMPT).checks["headline"]
+
+
+def test_content_words():
+    rules = default_rules()
+    assert content_words("Please make a square Instagram post for Bella's bakery: 30% off cupcakes!", rules) == {
+        "bella", "bakery", "30%", "cupcake"}
+    assert content_words("Need a TikTok ad, pls", rules) == set()
+    assert content_words("Boxes of berries", rules) == {"box", "berry"}
+
+
+def test_a_prompt_with_no_subject_cannot_be_strayed_from():
+    assert check(design(good_elements()), "Make an Instagram square ad please").checks["headline"]
+
+
+# --- cta --------------------------------------------------------------------------------------------
+
+def test_no_call_to_action_fails_cta():
+    report = check(design(good_elements()[:3]), PROMPT)
+    assert failed(report) == {"cta"}
+    assert any("no call to action" in p for p in report.problems)
+
+
+def test_a_short_label_on_a_button_is_a_cta_without_its_role():
+    els = good_elements()
+    els[4]["role"] = None
+    assert check(design(els), PROMPT).passed
+
+
+def test_a_sentence_marked_cta_is_not_a_call_to_action():
+    els = good_elements()
+    els[4] = text("Click here to buy our shoes today", 90, 860, 900, 40, color=WHITE, role="cta", height=60)
+    del els[3]
+    report = check(design(els), PROMPT)
+    assert not report.checks["cta"]
+    assert any(p.startswith("elements.3 cta") and "too long" in p for p in report.problems)
+
+
+# --- elements ---------------------------------------------------------------------------------------
+
+def test_one_element_fails_elements():
+    report = check(design([text("Running shoes 30% off", 90, 500, 900, 64, weight="bold")]), PROMPT)
+    assert not report.checks["elements"]
+    assert any(p.startswith("1 elements") for p in report.problems)
+
+
+def test_two_identical_texts_fail_elements():
+    els = good_elements()
+    els[2] = text("running  SHOES 30% off", 90, 700, 900, 32, color="#C9D3E0")
+    report = check(design(els), PROMPT)
+    assert failed(report) == {"elements"}
+    assert any("elements.2 text 'running SHOES 30% off' repeats elements.1" in p for p in report.problems)
+
+
+def test_overlapping_text_boxes_fail_elements():
+    els = good_elements()
+    els[2]["y"] = els[1]["y"] + els[1]["height"] - 10
+    report = check(design(els), PROMPT)
+    assert failed(report) == {"elements"}
+    assert any("elements.1 and elements.2 text boxes overlap by 900x10 px" in p for p in report.problems)
+
+
+def test_touching_text_boxes_do_not_overlap():
+    els = good_elements()
+    els[2]["y"] = els[1]["y"] + els[1]["height"] - 1
+    assert check(design(els), PROMPT).checks["elements"]
+
+
+# --- fit --------------------------------------------------------------------------------------------
+
+def test_text_that_overflows_its_box_fails_fit():
+    els = good_elements()
+    els[2] = text("Lightweight trainers for every run, every day, in every weather", 90, 700, 900, 32,
+                  color="#C9D3E0", height=40)
+    report = check(design(els), PROMPT)
+    assert failed(report) == {"fit"}
+    assert any(p.startswith("elements.2 text") and "lines" in p and "40 px high" in p for p in report.problems)
+
+
+def test_a_word_wider_than_its_box_fails_fit():
+    els = good_elements()
+    els[2] = text("Lightweight", 490, 700, 100, 32, color="#C9D3E0", height=40)
+    report = check(design(els), PROMPT)
+    assert failed(report) == {"fit"}
+    assert any(p.startswith("elements.2 text 'Lightweight' has a word wider") for p in report.problems)
+
+
+def test_fine_print_below_the_legible_size_fails_fit():
+    els = good_elements()
+    els[2] = text("Lightweight trainers for every run", 90, 700, 900, 16, color="#C9D3E0")
+    report = check(design(els), PROMPT)
+    assert failed(report) == {"fit"}
+    assert any(p.startswith("elements.2 text") and "16 px < 24 px" in p for p in report.problems)
+
+
+# --- contrast ---------------------------------------------------------------------------------------
+
+def test_white_text_on_white_fails_contrast():
+    els = good_elements()
+    els[2]["color"] = "#333333"
+    report = check(design(els, bg=WHITE), PROMPT)
+    assert failed(report) == {"contrast"}
+    assert any(p.startswith("elements.1 text 'Running shoes 30% off' contrast 1.00:1 < 3:1") for p in report.problems)
+
+
+def _card(text_y):
+    """Dark canvas, a light card, dark text that is on the card or (text_y past it) on the dark canvas."""
+    return design([
+        shape(90, 90, 900, 500, color="#F4F1EA", kind="rectangle"),
+        text("Running shoes 30% off", 90, 150, 900, 64, color="#1B1B1B", weight="bold"),
+        text("Lightweight trainers", 90, text_y, 900, 32, color="#1B1B1B"),
+        shape(340, 860, 400, 100),
+        text("Shop now", 340, 860, 400, 40, color=NAVY, weight="bold", role="cta", height=100),
+    ], bg="#141414")
+
+
+def test_contrast_is_judged_on_the_rendered_pixels():
+    on_card = check(_card(300), PROMPT)
+    assert on_card.checks["contrast"], on_card.problems
+    off_card = check(_card(700), PROMPT)
+    assert not off_card.checks["contrast"]
+    assert any(p.startswith("elements.2 text 'Lightweight trainers' contrast") for p in off_card.problems)
+
+
+def test_text_over_a_picture_passes_only_if_most_of_it_contrasts():
+    els = good_elements()
+    els[1]["y"] = 200  # white headline over the photo slot
+    els[1]["color"] = WHITE
+    mostly_dark = Image.new("RGB", (100, 100), "#101010")
+    mostly_dark.paste((250, 250, 250), (0, 0, 100, 4))  # a light sliver: 4% of it
+    assert check(design(els), PROMPT, images={0: mostly_dark}).checks["contrast"]
+    checkerboard = Image.new("RGB", (2, 2), "#101010")
+    checkerboard.putpixel((0, 0), (250, 250, 250))
+    checkerboard.putpixel((1, 1), (250, 250, 250))
+    busy = check(design(els), PROMPT, images={0: checkerboard.resize((40, 40), Image.Resampling.NEAREST)})
+    assert not busy.checks["contrast"]
+    assert any(p.startswith("elements.1 text") for p in busy.problems)
+
+
+def test_bold_text_counts_as_large_sooner():
+    # #777777 on white is 4.48:1: enough for large text only. 44 px bold is large on 1080 (>= 0.8 x 54), regular not.
+    els = [image(0, 0, 1080, 540), text("Running shoes 30% off", 90, 600, 900, 64, color=NAVY, weight="bold"),
+           text("Lightweight trainers", 90, 700, 900, 44, color="#777777", weight="bold"),
+           shape(340, 860, 400, 100),
+           text("Shop now", 340, 860, 400, 40, color=NAVY, weight="bold", role="cta", height=100)]
+    assert check(design(els, bg=WHITE), PROMPT).checks["contrast"]
+    els[2]["font_weight"] = "regular"
+    assert not check(design(els, bg=WHITE), PROMPT).checks["contrast"]
+
+
+# --- alignment --------------------------------------------------------------------------------------
+
+def test_an_element_aligned_to_nothing_fails_alignment():
+    els = good_elements()
+    els[2] = text("Lightweight trainers for every run", 137, 713, 650, 32, color="#C9D3E0", align="left")
+    report = check(design(els), PROMPT)
+    assert failed(report) == {"alignment"}
+    assert len(report.problems) == 1
+    assert report.problems[0].startswith("elements.2 text at x=137 y=713 (650x")
+    assert report.problems[0].endswith("aligns with no other element nor the canvas edges or centre")
+
+
+def test_a_button_and_its_label_may_anchor_each_other():
+    els = good_elements()
+    for el in els[3:]:
+        el["x"] = 137
+    assert check(design(els), PROMPT).checks["alignment"]
+
+
+def test_a_text_lined_up_only_with_its_panel_fails_alignment():
+    els = good_elements()
+    els[3] = shape(137, 800, 650, 200, color="#22324A", kind="rectangle")
+    els[4] = text("Free returns on every pair, always", 157, 820, 610, 32)  # no button label: too long
+    report = check(design(els), PROMPT)
+    assert not report.checks["alignment"]
+    assert any(p.startswith("elements.4 text") for p in report.problems)
+    assert not any(p.startswith("elements.3") for p in report.problems)  # the panel is anchored by its text
+
+
+def test_an_element_off_the_canvas_fails_alignment():
+    d = design(good_elements())
+    moved = d.elements[2].model_copy(update={"x": 1000})
+    off = Design.model_construct(**{**dict(d), "elements": [*d.elements[:2], moved, *d.elements[3:]]})
+    report = check(off, PROMPT)
+    assert not report.checks["alignment"]
+    assert any(p.startswith("elements.2 text") and "leaves the 1080x1080 canvas" in p for p in report.problems)
+
+
+# --- config and summary -----------------------------------------------------------------------------
+
+def test_rules_come_from_the_config_file():
+    rules = default_rules()
+    assert rules is default_rules()  # loaded once
+    assert (rules.headline_min_px, rules.headline_min_fraction, rules.min_contrast) == (16, 0.045, 4.5)
+    assert {"the", "ad", "banner", "instagram", "tiktok", "leaderboard", "campaign", "no", "off"} <= set(
+        rules.stopwords)
+    with pytest.raises(ValidationError):
+        QualityRules(headline_min_pixels=16)
+
+
+def test_rules_can_be_passed_in():
+    strict = default_rules().model_copy(update={"min_elements": 6})
+    assert not check(design(good_elements()), PROMPT, rules=strict).checks["elements"]
+
+
+def test_summarize_gives_pass_rates():
+    good = check(design(good_elements()), PROMPT)
+    no_cta = check(design(good_elements()[:3]), PROMPT)
+    rates = summarize([good, no_cta])
+    assert list(rates) == ["all", *CHECKS]
+    assert rates["all"] == 0.5 and rates["cta"] == 0.5 and rates["headline"] == 1.0
+    assert summarize([])["all"] == 0.0
