@@ -31,6 +31,7 @@ CANVAS_PRESETS: dict[str, dict[str, tuple[int, int]]] = {
     },
 }
 
+DesignMode = Literal["brief", "free"]  # who places the elements: the layout engine, or the LLM itself
 FONT_FAMILIES = ("Montserrat", "Inter", "Roboto", "Playfair Display", "Poppins", "Lato", "Oswald", "Bebas Neue")
 Color = Annotated[str, Field(pattern=HEX_COLOR, description="#RRGGBB")]
 Coord = Annotated[int, Field(ge=0, le=4000)]
@@ -75,6 +76,7 @@ class TextElement(_Box):
     font_weight: Literal["regular", "bold"]
     color: Color
     align: Literal["left", "center", "right"]
+    role: Literal["headline", "body", "cta"] | None = Field(None, description="what the text is for, when known")
 
 
 class ShapeElement(_Box):
@@ -125,6 +127,21 @@ class Design(LayoutBody):
     def from_layout(cls, layout: LayoutBody | dict[str, Any], canvas: Canvas) -> "Design":
         body = layout.model_dump() if isinstance(layout, LayoutBody) else layout
         return cls.model_validate({**body, **canvas.model_dump()})
+
+
+# The brief: what the design LLM writes in the default ("brief") mode. The layout engine
+# (adgenesis/engines/layout.py) turns it into a `Design`; every character here is a decode step, so the
+# limits are tight: ~60 tokens in all, which one CPU stream decodes in under 2 s.
+BRIEF_LIMITS = {"headline": 40, "subline": 60, "cta": 20, "image": 48}
+
+
+class Brief(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    headline: str = Field(min_length=1, max_length=BRIEF_LIMITS["headline"], description="names the product, brand or offer")
+    subline: str = Field(min_length=1, max_length=BRIEF_LIMITS["subline"], description="one supporting line")
+    cta: str = Field(min_length=1, max_length=BRIEF_LIMITS["cta"], description="the button's words")
+    image: str = Field(min_length=1, max_length=BRIEF_LIMITS["image"], description="what the photo shows")
+    palette: str = Field(description="a palette of configs/design/layout.yaml: a mood or brand colours")
 
 
 def layout_json_schema(canvas: Canvas | None = None) -> dict[str, Any]:

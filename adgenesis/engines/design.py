@@ -1,8 +1,15 @@
-"""Turning (prompt, platform, format) into a chat request for the LLM, and its answer into a valid `Design`.
+"""Turning (prompt, platform, format) into a chat request for the design LLM, and its answer into a `Design`.
 
-The LLM itself runs elsewhere (vLLM behind `ray.serve.llm`, or `vllm.LLM` directly in benchmarks); this
-module is the part both share: the prompt the model is trained and served with, the JSON Schema that
-constrains decoding, and the checks and repairs that make every returned layout valid.
+Two modes (`DesignMode`):
+- "brief" (default): the LLM writes a short brief (`Brief`: headline, supporting line, CTA, what the photo
+  shows, palette; ~60 tokens) and the layout engine (`engines.layout`) turns it into the layout. Fast on a
+  CPU and laid out like a designer's template; `train_jobs.llm_sft` fine-tunes the model on exactly this.
+- "free": the LLM writes the whole layout, geometry included (~300+ tokens), held to the layout's JSON
+  Schema; for large production models that can place elements themselves.
+
+The LLM itself runs elsewhere (vLLM behind `ray.serve.llm`, or `vllm.LLM` in benchmarks); this module is
+what both share: the prompts, the JSON Schemas that constrain decoding, and the parsing, repair and
+validation that make every returned layout valid.
 """
 
 from __future__ import annotations
@@ -12,9 +19,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from adgenesis.schema import Canvas, Design, canvas_for, layout_json_schema, repair
+from adgenesis.engines.layout import LayoutError, lay_out, palette_names
+from adgenesis.schema import BRIEF_LIMITS, Brief, Canvas, Design, DesignMode, canvas_for, layout_json_schema, repair
 
-SYSTEM_PROMPT = (
+BRIEF_SYSTEM_PROMPT = "You write the copy of an ad as JSON."
+FREE_SYSTEM_PROMPT = (
     "You are an ad designer. Answer with one JSON object: the layout of an ad for the request, "
     "on the given canvas. Use a headline, short supporting text, a call-to-action button and a product "
     "image where they fit; keep every element inside the canvas; colours are #RRGGBB."
@@ -25,28 +34,27 @@ def user_message(prompt: str, canvas: Canvas) -> str:
     return f"Platform: {canvas.platform}\nFormat: {canvas.format} ({canvas.width}x{canvas.height})\nRequest: {prompt.strip()}"
 
 
-def build_messages(prompt: str, canvas: Canvas) -> list[dict[str, str]]:
+def build_messages(prompt: str, canvas: Canvas, mode: DesignMode = "brief") -> list[dict[str, str]]:
     """The chat the design LLM sees; `train_jobs.llm_sft` trains on exactly this."""
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": user_message(prompt, canvas)},
-    ]
+    system = BRIEF_SYSTEM_PROMPT if mode == "brief" else FREE_SYSTEM_PROMPT
+    return [{"role": "system", "content": system}, {"role": "user", "content": user_message(prompt, canvas)}]
 
 
-def response_format(canvas: Canvas) -> dict[str, Any]:
-    """OpenAI `response_format` that makes vLLM decode only JSON valid against the canvas's schema."""
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": "ad_layout", "schema": layout_json_schema(canvas), "strict": True},
-    }
+def brief_json_schema() -> dict[str, Any]:
+    """`Brief`'s JSON Schema with the palette names as an enum, so decoding can only name a known one."""
+    schema = Brief.model_json_schema()
+    schema["properties"]["palette"] = {"enum": palette_names(), "type": "string"}
+    return schema
 
 
-class LayoutError(ValueError):
-    """The model's answer could not be turned into a valid layout."""
+def response_format(canvas: Canvas, mode: DesignMode = "brief") -> dict[str, Any]:
+    """OpenAI `response_format` that makes vLLM decode only JSON valid against the mode's schema."""
+    schema = brief_json_schema() if mode == "brief" else layout_json_schema(canvas)
+    name = "ad_brief" if mode == "brief" else "ad_layout"
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
 
-def finish(text: str, canvas: Canvas, finish_reason: str | None = None) -> Design:
-    """Parse, repair and validate one model answer. Raises LayoutError; never returns an invalid layout."""
+def _parse(text: str, finish_reason: str | None) -> dict[str, Any]:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -54,11 +62,40 @@ def finish(text: str, canvas: Canvas, finish_reason: str | None = None) -> Desig
         raise LayoutError(f"model output is not JSON{hint}: {exc.msg} at char {exc.pos}") from None
     if not isinstance(raw, dict):
         raise LayoutError("model output is not a JSON object")
+    return raw
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+
+
+def parse_brief(text: str, finish_reason: str | None = None) -> Brief:
+    raw = _parse(text, finish_reason)
+    # Decoders do not always hold maxLength: trim whitespace, then cut at a word boundary.
+    for key, value in list(raw.items()):
+        if isinstance(value, str):
+            limit = BRIEF_LIMITS.get(key)
+            value = " ".join(value.split())
+            if limit and len(value) > limit:
+                value = value[:limit + 1].rsplit(" ", 1)[0][:limit]
+            raw[key] = value
+    try:
+        return Brief.model_validate(raw)
+    except ValidationError as exc:
+        raise LayoutError(f"brief invalid at {_first_error(exc)}") from None
+
+
+def finish(text: str, canvas: Canvas, mode: DesignMode = "brief", finish_reason: str | None = None,
+           variant: int = 0) -> Design:
+    """One model answer -> a valid `Design`. Raises LayoutError; never returns an invalid layout."""
+    if mode == "brief":
+        return lay_out(parse_brief(text, finish_reason), canvas, variant)
+    raw = _parse(text, finish_reason)
     try:
         return Design.from_layout(repair(raw, canvas), canvas)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise LayoutError(f"layout invalid at {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        raise LayoutError(f"layout invalid at {_first_error(exc)}") from None
 
 
-__all__ = ["build_messages", "canvas_for", "finish", "response_format", "LayoutError", "SYSTEM_PROMPT"]
+__all__ = ["build_messages", "canvas_for", "finish", "parse_brief", "response_format", "DesignMode", "LayoutError"]
