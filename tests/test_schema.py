@@ -1,4 +1,4 @@
-"""The design-spec schema: presets, canvas checks, colours, the JSON Schema and repairs."""
+"""The design-spec schema: presets, canvas checks, colours, the JSON Schema and repairs; the bundled briefs."""
 
 import json
 
@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from adgenesis.engines.design import LayoutError, finish
 from adgenesis.paths import DATA_DIR
-from adgenesis.schema import CANVAS_PRESETS, Design, UnknownCanvas, canvas_for, layout_json_schema, repair
+from adgenesis.schema import CANVAS_PRESETS, Brief, Design, UnknownCanvas, canvas_for, layout_json_schema, repair
 
 
 def text(**kw):
@@ -20,14 +20,17 @@ def layout(*elements, bg="#112233"):
     return {"background_color": bg, "elements": list(elements)}
 
 
-def test_every_bundled_layout_validates():
-    count = 0
+def test_every_bundled_brief_validates_and_validation_holds_out_products():
+    briefs = {}
     for split in ("train", "validation"):
-        for line in (DATA_DIR / "design_sft" / f"{split}.jsonl").read_text().splitlines():
-            row = json.loads(line)
-            Design.from_layout(row["response"], canvas_for(row["platform"], row["format"]))
-            count += 1
-    assert count >= 200
+        rows = [json.loads(line) for line in (DATA_DIR / "design_sft" / f"{split}.jsonl").read_text().splitlines()]
+        for row in rows:
+            canvas_for(row["platform"], row["format"])
+            Brief.model_validate(row["response"])
+        briefs[split] = rows
+    assert len(briefs["train"]) + len(briefs["validation"]) >= 1000
+    # No validation prompt paraphrases a training one: their images (one per product) never meet.
+    assert not {r["response"]["image"] for r in briefs["train"]} & {r["response"]["image"] for r in briefs["validation"]}
 
 
 def test_bundled_layouts_cover_every_preset():
@@ -80,7 +83,7 @@ def test_repair_clips_boxes_and_drops_blank_text():
 def test_finish_never_returns_an_invalid_layout():
     canvas = canvas_for("meta", "square")
     with pytest.raises(LayoutError, match="token budget"):
-        finish('{"background_color": "#fff', canvas, "length")
+        finish('{"background_color": "#fff', canvas, "free", "length")
     with pytest.raises(LayoutError, match="background_color"):
-        finish(json.dumps(layout(text(), bg="white")), canvas)
-    assert finish(json.dumps(layout(text(x=1070, width=100))), canvas).elements[0].width == 10
+        finish(json.dumps(layout(text(), bg="white")), canvas, "free")
+    assert finish(json.dumps(layout(text(x=1070, width=100))), canvas, "free").elements[0].width == 10
