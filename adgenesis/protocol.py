@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from adgenesis.schema import Design
+from adgenesis.engines.quality import QualityReport
+from adgenesis.schema import Design, DesignMode
 from adgenesis.settings import TrainKind
 
 Route = Literal["design_spec", "image", "conversation"]
@@ -26,7 +27,21 @@ class DesignRequest(_Request):
     format: str = Field(examples=["square"])
     n: int = Field(1, ge=1, description="How many alternative layouts to return")
     seed: int | None = Field(None, ge=0, description="Same seed and model -> same layouts")
-    model: str | None = Field(None, description='"design-llm" or "design-llm:<adapter>"; default: base model')
+    model: str | None = Field(
+        None, description='"design-llm" (the fine-tuned default), "design-llm:base" (the untuned base) or "design-llm:<adapter>"'
+    )
+    mode: DesignMode = Field(
+        "brief",
+        description='"brief": the LLM writes headline, copy, CTA, photo and palette and the layout engine places them '
+        '(fast, checked); "free": the LLM writes the whole layout, geometry included (for large models)',
+    )
+
+
+class RenderRequest(_Request):
+    design: Design = Field(description="a layout, e.g. one of the `designs` a POST /v1/designs returned")
+    images: bool = Field(False, description="fill image slots with the image model (from their descriptions) "
+                         "instead of tinted placeholders")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="seed for the filled images")
 
 
 class LegacyGenerateRequest(BaseModel):
@@ -44,6 +59,9 @@ class DesignResponse(BaseModel):
         None, description='the model that served the request, aliases resolved, e.g. "design-llm:design-llm-lora-v3"'
     )
     usage: dict[str, int] = Field(default_factory=dict, description="prompt/completion tokens summed over all designs")
+    quality: list[QualityReport] = Field(
+        default_factory=list, description="per design: the checks a designer would sign off on (docs/design.md)"
+    )
     latency_ms: float
 
 

@@ -37,7 +37,8 @@ class LLMSettings(_Strict):
     lora_dir: str | None = Field(None, description="folder whose subfolders are LoRA adapters of this base")
     max_loras: int = Field(4, ge=1)
     max_lora_rank: int = Field(16, ge=1)
-    design_max_tokens: int = Field(700, ge=64)
+    design_max_tokens: int = Field(700, ge=64, description="token budget of a whole layout (mode free)")
+    brief_max_tokens: int = Field(96, ge=32, description="token budget of a brief (mode brief; ~60 are used)")
     chat_max_tokens: int = Field(256, ge=16)
     temperature: float = Field(0.7, ge=0.0, le=2.0)
 

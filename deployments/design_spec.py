@@ -1,8 +1,17 @@
-"""Design-spec deployment: (prompt, platform, format) -> schema-valid layouts, via the LLM server's handle."""
+"""Design-spec deployment: (prompt, platform, format) -> checked layouts, via the LLM server's handle.
+
+brief mode: prompt -> LLM (a ~60-token brief) -> layout engine -> quality checks; free mode: the LLM writes
+the layout itself, which is repaired and validated. Both end in the same quality checks (engines/quality.py).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import random
 import time
+
+from PIL import Image
 
 from ray import serve
 from ray.exceptions import RayError
@@ -10,10 +19,12 @@ from ray.serve.handle import DeploymentHandle
 from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
 
 from adgenesis.engines.design import LayoutError, build_messages, finish, response_format
+from adgenesis.engines.quality import QualityReport, check
+from adgenesis.engines.render import render_png
 from adgenesis.lifecycle.aliases import AliasResolver
 from adgenesis.paths import resolve
 from adgenesis.protocol import DesignRequest, DesignResponse
-from adgenesis.schema import UnknownCanvas, canvas_for
+from adgenesis.schema import Design, UnknownCanvas, canvas_for
 from adgenesis.settings import LLMSettings
 from deployments.errors import RequestError
 from deployments.llm import UnknownAdapter, adapter_path
@@ -33,8 +44,9 @@ class DesignSpec:
     # Each layout gets one more try with another seed before the request fails.
     RETRIES = 1
 
-    def __init__(self, llm: DeploymentHandle, settings: dict):
+    def __init__(self, llm: DeploymentHandle, image_gen: DeploymentHandle, settings: dict):
         self._settings = LLMSettings.model_validate(settings)
+        self._image_gen = image_gen
         self._lora_dir = resolve(self._settings.lora_dir) if self._settings.lora_dir else None
         self._aliases = AliasResolver(self._lora_dir)
         self._llm = llm.options(stream=True)
@@ -69,6 +81,7 @@ class DesignSpec:
         raise RequestError(502, "LLM server returned no response")
 
     async def generate(self, req: DesignRequest) -> DesignResponse:
+        """Layouts for the request; a layout that misses a quality check gets one more try with another seed."""
         start = time.perf_counter()
         try:
             canvas = canvas_for(req.platform, req.format)
@@ -78,38 +91,59 @@ class DesignSpec:
         # Per request: a promotion takes effect with the next request, under a model id no replica has cached yet.
         model = self._aliases.resolve_model(requested)
         handle = self._handle(model)
-        designs, usage, errors = [], {"prompt_tokens": 0, "completion_tokens": 0}, []
+        budget = self._settings.brief_max_tokens if req.mode == "brief" else self._settings.design_max_tokens
+        seed = req.seed if req.seed is not None else random.randrange(2**31)
+        kept: list[tuple[Design, QualityReport]] = []  # passed every check
+        spare: list[tuple[Design, QualityReport]] = []  # valid, but missed a check
+        usage, errors = {"prompt_tokens": 0, "completion_tokens": 0}, []
         for attempt in range(1 + self.RETRIES):
-            missing = req.n - len(designs)
+            missing = req.n - len(kept)
             if missing == 0:
                 break
             request = ChatCompletionRequest(
                 model=model,
-                messages=build_messages(req.prompt, canvas),
-                response_format=response_format(canvas),
-                max_tokens=self._settings.design_max_tokens,
+                messages=build_messages(req.prompt, canvas, req.mode),
+                response_format=response_format(canvas, req.mode),
+                max_tokens=budget,
                 temperature=self._settings.temperature,
                 n=missing,
-                seed=None if req.seed is None else req.seed + attempt * 7919,
+                seed=seed + attempt * 7919,
             )
             response = await self._complete(handle, request)
             usage["prompt_tokens"] += response.usage.prompt_tokens
             usage["completion_tokens"] += response.usage.completion_tokens
-            for choice in response.choices:
+            for i, choice in enumerate(response.choices):
                 try:
-                    designs.append(finish(choice.message.content or "", canvas, choice.finish_reason))
+                    design = finish(choice.message.content or "", canvas, req.mode, choice.finish_reason,
+                                    variant=seed + i + attempt)
                 except LayoutError as exc:
                     errors.append(str(exc))
-        if len(designs) < req.n:
+                    continue
+                report = check(design, req.prompt)
+                (kept if report.passed else spare).append((design, report))
+        chosen = (kept + spare)[: req.n]
+        if len(chosen) < req.n:
             raise RequestError(
                 422,
-                f"the model could not produce {req.n} valid layout(s) within {self._settings.design_max_tokens} "
-                f"tokens ({len(designs)} valid); try a shorter prompt or fewer designs. Last error: {errors[-1]}",
+                f"the model could not produce {req.n} valid layout(s) within {budget} tokens ({len(chosen)} valid); "
+                f"try a shorter prompt or fewer designs. Last error: {errors[-1]}",
             )
         return DesignResponse(
             model=requested,
             model_version=model,
-            designs=designs[: req.n],
+            designs=[d for d, _ in chosen],
+            quality=[q for _, q in chosen],
             usage=usage,
             latency_ms=(time.perf_counter() - start) * 1000,
         )
+
+    async def render(self, design: Design, images: bool = False, seed: int | None = None) -> bytes:
+        """The layout as a PNG; with `images`, each image slot drawn by the image model from its description."""
+        pictures: dict[int, Image.Image] = {}
+        if images:
+            slots = [(i, el) for i, el in enumerate(design.elements) if el.type == "image"]
+            results = await asyncio.gather(*(
+                self._image_gen.generate.remote(el.description, platform=design.platform, format=design.format,
+                                                seed=seed) for _, el in slots))
+            pictures = {i: Image.open(io.BytesIO(r["png"])) for (i, _), r in zip(slots, results)}
+        return await asyncio.to_thread(render_png, design, pictures)

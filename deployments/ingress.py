@@ -42,6 +42,7 @@ from adgenesis.protocol import (
     ModelVersionList,
     ProductDescriptionResponse,
     PromoteRequest,
+    RenderRequest,
     PromotionResponse,
     RegisteredModelList,
     TrainJob,
@@ -217,6 +218,10 @@ class AdGenesisIngress(OpenAiIngress):
         if body.n > self._limits.max_designs_per_request:
             raise HTTPException(422, f"n={body.n} is over the limit of {self._limits.max_designs_per_request}")
         return await self._call(self._design.generate, body)
+
+    async def design_render(self, body: RenderRequest) -> Response:
+        png = await self._call(self._design.render, body.design, body.images, body.seed)
+        return Response(content=png, media_type="image/png")
 
     async def design_presets(self) -> dict:
         return {p: {f: {"width": w, "height": h} for f, (w, h) in fmts.items()} for p, fmts in CANVAS_PRESETS.items()}
@@ -427,6 +432,10 @@ _ROUTES = {
     "readyz": lambda app: app.get("/readyz", tags=["health"]),
     "designs": lambda app: app.post("/v1/designs", response_model=DesignResponse, tags=["designs"]),
     "design_presets": lambda app: app.get("/v1/designs/presets", tags=["designs"]),
+    "design_render": lambda app: app.post(
+        "/v1/designs/render", response_class=Response, responses={200: {"content": {"image/png": {}}}}, tags=["designs"],
+        summary="A layout drawn as a PNG with its real fonts",
+    ),
     "legacy_generate": lambda app: app.post("/generate", tags=["designs"], summary="Old ML-service contract"),
     "classify": lambda app: app.post("/v1/classify", response_model=ClassifyResponse, tags=["router"]),
     "generate": lambda app: app.post("/v1/generate", response_model=GenerateResponse, tags=["router"]),

@@ -2,7 +2,8 @@
 
     ingress (FastAPI: AdGenesis + OpenAI routes)
       |- classifier router      (MiniLM / BART-MNLI sequence classifier, batched)
-      |- design spec  -> LLM    (vLLM via ray.serve.llm, JSON-schema constrained)
+      |- design spec  -> LLM    (vLLM via ray.serve.llm: a JSON-schema constrained brief -> layout engine)
+      |              -> image gen (filled image slots when a layout is rendered)
       |- LLM                    (chat, completions, product descriptions)
       |- image gen              (FLUX + LoRA)
       '- captioner              (BLIP, batched)
@@ -30,12 +31,13 @@ def build_app(args: dict | None = None):
     llm, llm_config = build_llm_server(profile.llm)
     model_id = profile.llm.model_id
     ingress = serve.deployment(make_ingress(), name="AdGenesisIngress")
+    image_gen = ImageGen.bind(profile.image_gen.model_dump())
     return ingress.options(**OpenAiIngress.get_deployment_options([llm_config])).bind(
         {model_id: llm},
         {model_id: to_model_metadata(model_id, llm_config)},
-        design=DesignSpec.bind(llm, profile.llm.model_dump()),
+        design=DesignSpec.bind(llm, image_gen, profile.llm.model_dump()),
         classifier=Classifier.bind(profile.classifier.model_dump()),
-        image_gen=ImageGen.bind(profile.image_gen.model_dump()),
+        image_gen=image_gen,
         captioner=Captioner.bind(profile.captioner.model_dump(), profile.limits.model_dump()),
         llm_settings=profile.llm.model_dump(),
         limits=profile.limits.model_dump(),
