@@ -1,5 +1,8 @@
 """Design-layout throughput: HF transformers `generate` vs the Serve deployment (vLLM) over HTTP.
 
+Free mode (the LLM writes the whole layout, ~300+ tokens): a decoding-throughput benchmark. What users get
+by default (brief mode, quality checks) is measured by benchmarks/design_quality.py.
+
 Same held-out prompts, same chat, same token budget (`--max-tokens`), at concurrency 1 and 8. The
 deployment is called through its OpenAI route with the layout's JSON Schema as `response_format`
 (what the design deployment sends); HF decodes unconstrained. Writes tokens/s, p50/p95 latency,
@@ -55,7 +58,7 @@ def bench_hf(model_dir: Path, rows: list[dict], max_tokens: int, concurrency: in
     for i in range(0, len(rows), concurrency):
         batch = rows[i : i + concurrency]
         canvases = [canvas_for(r["platform"], r["format"]) for r in batch]
-        chats = [tok.apply_chat_template(build_messages(r["prompt"], c), tokenize=False, add_generation_prompt=True)
+        chats = [tok.apply_chat_template(build_messages(r["prompt"], c, "free"), tokenize=False, add_generation_prompt=True)
                  for r, c in zip(batch, canvases)]
         enc = tok(chats, return_tensors="pt", padding=True)
         torch.manual_seed(i)
@@ -70,7 +73,7 @@ def bench_hf(model_dir: Path, rows: list[dict], max_tokens: int, concurrency: in
             tokens += n_tokens
             latencies.append(elapsed)  # every request in a batch waits for the whole batch
             try:
-                finish(tok.decode(row_tokens, skip_special_tokens=True), canvas,
+                finish(tok.decode(row_tokens, skip_special_tokens=True), canvas, "free",
                        "length" if n_tokens >= max_tokens else "stop")
                 valid += 1
             except LayoutError:
@@ -84,12 +87,12 @@ def bench_http(url: str, model: str, rows: list[dict], max_tokens: int, concurre
         canvas = canvas_for(row["platform"], row["format"])
         t0 = time.perf_counter()
         r = httpx.post(f"{url}/v1/chat/completions", timeout=900, json={
-            "model": model, "messages": build_messages(row["prompt"], canvas), "max_tokens": max_tokens,
-            "response_format": response_format(canvas), "temperature": temperature, "seed": i})
+            "model": model, "messages": build_messages(row["prompt"], canvas, "free"), "max_tokens": max_tokens,
+            "response_format": response_format(canvas, "free"), "temperature": temperature, "seed": i})
         elapsed = time.perf_counter() - t0
         choice = r.json()["choices"][0]
         try:
-            finish(choice["message"]["content"] or "", canvas, choice["finish_reason"])
+            finish(choice["message"]["content"] or "", canvas, "free", choice["finish_reason"])
             valid = True
         except LayoutError:
             valid = False

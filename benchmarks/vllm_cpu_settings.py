@@ -54,8 +54,8 @@ def run_one(overrides: dict, prompts: int, max_tokens: int) -> dict:
     messages, params = [], []
     for row in load_prompts(prompts):
         canvas = canvas_for(row["platform"], row["format"])
-        messages.append(build_messages(row["prompt"], canvas))
-        schema = response_format(canvas)["json_schema"]["schema"]
+        messages.append(build_messages(row["prompt"], canvas, "free"))
+        schema = response_format(canvas, "free")["json_schema"]["schema"]
         params.append(SamplingParams(max_tokens=max_tokens, temperature=0.7, seed=1,
                                      structured_outputs=StructuredOutputsParams(json=schema)))
     llm.chat(messages[:1], params[:1])  # first call compiles the grammar and warms the caches

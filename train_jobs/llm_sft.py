@@ -9,7 +9,7 @@ What happens, top to bottom:
 3. Each worker (`train_loop_per_worker`) loads the base model, wraps it in a peft LoRA (QLoRA: 4-bit
    base), hands it to `prepare_model` (DDP over gloo/NCCL, or FSDP on GPUs), and trains on exactly the
    chat the served model sees (`adgenesis.engines.design.build_messages` + the tokenizer's chat
-   template) with the loss on the answer tokens only (the compact JSON layout + end-of-turn).
+   template) with the loss on the answer tokens only (the compact JSON brief + end-of-turn).
 4. After every epoch: validation loss (all-reduced over workers), an adapter-only checkpoint reported by
    rank 0, early stopping on validation loss. A restarted worker group (FailureConfig) or a second run
    with the same `run.name` continues from the latest checkpoint (`ray.train.get_checkpoint()`).
@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from adgenesis.engines.design import LayoutError, build_messages, finish
+from adgenesis.engines.quality import check
 from adgenesis.schema import canvas_for
 from adgenesis.train_config import LLMSFTConfig
 from train_jobs import common
@@ -54,7 +55,7 @@ def parse_row(line: str | dict) -> dict[str, Any]:
     if isinstance(response, str):
         response = json.loads(response)
     return {"prompt": row["prompt"], "platform": row["platform"], "format": row["format"],
-            # The answer the model learns: the layout as compact JSON, as the serving path parses it.
+            # The answer the model learns: the brief as compact JSON, as the serving path parses it.
             "answer": json.dumps(response, separators=(",", ":"), ensure_ascii=False)}
 
 
@@ -82,6 +83,7 @@ def encode(tokenizer, row: dict[str, Any], max_seq_len: int) -> tuple[list[int],
 
 
 def collate(tokenizer, lines, max_seq_len: int, device) -> dict[str, torch.Tensor]:
+    """Left-padded batch: every answer ends at the last position, so the loss needs only the last logits."""
     pairs = [encode(tokenizer, parse_row(str(line)), max_seq_len) for line in lines]
     width = max(len(ids) for ids, _ in pairs)
     pad = tokenizer.pad_token_id
@@ -89,16 +91,23 @@ def collate(tokenizer, lines, max_seq_len: int, device) -> dict[str, torch.Tenso
     labels = torch.full((len(pairs), width), IGNORE_INDEX, dtype=torch.long)
     attention = torch.zeros((len(pairs), width), dtype=torch.long)
     for i, (ids, lab) in enumerate(pairs):
-        input_ids[i, :len(ids)] = torch.tensor(ids)
-        labels[i, :len(lab)] = torch.tensor(lab)
-        attention[i, :len(ids)] = 1
+        input_ids[i, width - len(ids):] = torch.tensor(ids)
+        labels[i, width - len(lab):] = torch.tensor(lab)
+        attention[i, width - len(ids):] = 1
     return {"input_ids": input_ids.to(device), "labels": labels.to(device), "attention_mask": attention.to(device)}
 
 
 def answer_loss(model, batch) -> tuple[torch.Tensor, int]:
-    """Mean cross-entropy over answer tokens, and how many there were."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    targets = batch["labels"][:, 1:]
+    """Mean cross-entropy over answer tokens, and how many there were.
+
+    Logits are computed only from the position before the earliest answer token on: the 49k-word output
+    layer over the whole prompt was most of a step's time on CPU.
+    """
+    labels = batch["labels"]
+    answer_start = int((labels != IGNORE_INDEX).int().argmax(dim=1).min())
+    keep = labels.shape[1] - max(answer_start - 1, 0)
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep).logits
+    targets = labels[:, labels.shape[1] - keep + 1:]
     n = int((targets != IGNORE_INDEX).sum())
     loss = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), targets.flatten(),
                                              ignore_index=IGNORE_INDEX, reduction="sum")
@@ -356,8 +365,8 @@ def generation_eval(base_model: str, adapter_dir: str | None, rows: list[dict[st
                     max_new_tokens: int, batch_size: int) -> dict[str, Any]:
     """Greedy, unconstrained generation for held-out prompts with the base model and the tuned adapter.
 
-    A sample counts as valid if `engines.design.finish` turns it into a `Design` (parse, repair, validate),
-    i.e. exactly what the serving path would accept.
+    A sample counts as valid if `engines.design.finish` turns it into a `Design` (parse, lay out, validate),
+    i.e. what the serving path would accept, and as good if that layout passes every quality check.
     """
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -393,7 +402,7 @@ def generation_eval(base_model: str, adapter_dir: str | None, rows: list[dict[st
     started = time.perf_counter()
     for name in (["base", "tuned"] if adapter_dir else ["base"]):
         outputs = generate(model, disable_adapter=(name == "base" and adapter_dir is not None))
-        samples, valid, parsed = [], 0, 0
+        samples, valid, parsed, good = [], 0, 0, 0
         for row, (text, reason) in zip(rows, outputs):
             canvas = canvas_for(row["platform"], row["format"])
             try:
@@ -402,15 +411,16 @@ def generation_eval(base_model: str, adapter_dir: str | None, rows: list[dict[st
             except json.JSONDecodeError:
                 pass
             try:
-                finish(text, canvas, reason)
-                ok, error = True, None
+                report_q = check(finish(text, canvas, finish_reason=reason), row["prompt"])
+                ok, error = True, "; ".join(report_q.problems) or None
                 valid += 1
+                good += report_q.passed
             except LayoutError as exc:
                 ok, error = False, str(exc)
             samples.append({"prompt": row["prompt"], "platform": row["platform"], "format": row["format"],
                             "output": text[:2000], "finish_reason": reason, "valid": ok, "error": error})
         report[name] = {"validity_rate": valid / max(1, len(rows)), "json_rate": parsed / max(1, len(rows)),
-                        "valid": valid, "samples": samples}
+                        "quality_rate": good / max(1, len(rows)), "valid": valid, "samples": samples}
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
 
@@ -494,6 +504,8 @@ def main(cfg: LLMSFTConfig) -> dict[str, Any]:
         metrics.update(base_validity_rate=report["base"]["validity_rate"],
                        tuned_validity_rate=report["tuned"]["validity_rate"],
                        base_json_rate=report["base"]["json_rate"], tuned_json_rate=report["tuned"]["json_rate"],
+                       base_quality_rate=report["base"]["quality_rate"],
+                       tuned_quality_rate=report["tuned"]["quality_rate"],
                        heldout_prompts=report["n"])
     metrics.update(fit_seconds=fit_seconds, eval_seconds=time.perf_counter() - eval_started,
                    total_seconds=time.perf_counter() - started)
