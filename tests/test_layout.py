@@ -62,6 +62,12 @@ def test_a_headline_too_long_for_a_leaderboard_loses_trailing_words_not_legibili
     assert check(design, "leaderboard about forty headline words").checks["fit"]
 
 
+def test_a_cta_too_long_for_a_small_button_loses_trailing_words():
+    design = lay_out(brief(cta="Claim your free pass"), canvas_for("display", "leaderboard"))
+    cta = next(el for el in design.elements if isinstance(el, TextElement) and el.role == "cta")
+    assert "Claim your free pass".startswith(cta.text) and cta.font_size >= 11
+
+
 def test_the_subline_is_left_out_where_there_is_no_room():
     roles = [el.role for el in lay_out(brief(), canvas_for("display", "medium_rectangle")).elements
              if isinstance(el, TextElement)]

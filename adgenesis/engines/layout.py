@@ -153,12 +153,16 @@ class _Canvas:
 
     def button(self, x, y, w, h, font_max: float, shrink_to_label: bool = False) -> None:
         """A rounded rectangle with the CTA centred on it."""
-        family, label = self.style.body_font, self.brief.cta
+        family, words = self.style.body_font, self.brief.cta.split()
         floor = int(self.text_floor) + 1
-        fit = fonts.fit_size(label, family, "bold", math.floor(w * 0.86) - 1, math.floor(h * 0.8) - 1,
-                             max(round(font_max), floor), floor, 1)
+        fit = None
+        while words and fit is None:  # a CTA too long for a small button loses trailing words ("Start free")
+            label = " ".join(words)
+            fit = fonts.fit_size(label, family, "bold", math.floor(w * 0.86) - 1, math.floor(h * 0.8) - 1,
+                                 max(round(font_max), floor), floor, 1)
+            words = words[:-1]
         if fit is None:
-            raise LayoutError(f"CTA {label!r} does not fit a {round(w)}x{round(h)} button")
+            raise LayoutError(f"CTA {self.brief.cta!r} does not fit a {round(w)}x{round(h)} button")
         size = fit[0]
         if shrink_to_label:
             w = min(w, fonts.text_width(label, family, size, "bold") / 0.86 + 0.6 * size)
