@@ -56,6 +56,7 @@ from adgenesis.schema import CANVAS_PRESETS
 from adgenesis.settings import Limits, LLMSettings, Profile
 from deployments.errors import RequestError
 from deployments.llm import adapter_names
+from deployments import studio_routes
 
 CHAT_SYSTEM_PROMPT = "You are AdGenesis, a friendly assistant for marketing teams. Answer briefly and helpfully."
 MAX_FORWARD_SIDE = 1024
@@ -290,6 +291,14 @@ class AdGenesisIngress(OpenAiIngress):
         description = await self._chat(DESCRIPTION_PROMPT.format(caption=caption.caption))
         return ProductDescriptionResponse(caption=caption, description=description, model=self._llm_settings.model_id)
 
+    # ---- studio: the marketers' web page, static files (deployments/studio_routes.py) ----------
+
+    async def studio(self) -> Response:
+        return studio_routes.studio_page()
+
+    async def studio_asset(self, asset: str) -> Response:
+        return studio_routes.studio_asset(asset)
+
     # ---- OpenAI models list, with local adapters -------------------------------------------------
 
     async def model(self, model_id: str) -> ModelCard | None:
@@ -446,6 +455,9 @@ _ROUTES = {
     "product_descriptions": lambda app: app.post(
         "/v1/product-descriptions", response_model=ProductDescriptionResponse, tags=["images"]
     ),
+    # ---- AdGenesis Studio, the web page (docs/studio.md) ----
+    "studio": lambda app: app.get("/studio", include_in_schema=False),
+    "studio_asset": lambda app: app.get("/studio/{asset}", include_in_schema=False),
     # ---- model lifecycle (docs/lifecycle.md); write routes need the API key ----
     "train_submit": lambda app: app.post("/v1/training/jobs", response_model=TrainJob, status_code=201, tags=["training"]),
     "train_list": lambda app: app.get("/v1/training/jobs", response_model=TrainJobList, tags=["training"]),

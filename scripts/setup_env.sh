@@ -4,6 +4,11 @@
 set -euo pipefail
 PY=${PY:-python3.11}
 cd "$(dirname "$0")/.."
+# The studio's browser tests (tests/integration/test_studio.py) drive Debian's chromium through Playwright's
+# Python package; Playwright's own browser download is never used. CI runs as root on a fresh Debian machine.
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq chromium
+fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 # torch first, alone: `torch==2.13.0` takes the CPU build that this machine keeps on disk.

@@ -1,0 +1,750 @@
+// AdGenesis Studio: a plain-JavaScript client of the AdGenesis HTTP API, served from the same origin.
+// No build step, no dependencies, no requests anywhere but this server (see deployments/studio_routes.py).
+"use strict";
+
+(() => {
+  // The API lives next to the page: /studio -> /, /prefix/studio -> /prefix/.
+  const API = location.pathname.replace(/\/studio\/?$/, "/");
+  const KEY_STORAGE = "adgenesis.apiKey";
+  const $ = (id) => document.getElementById(id);
+
+  // ---- small DOM helper: text is always set as text, never parsed as HTML -------------------------
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value === undefined || value === null || value === false) continue;
+      if (name === "class") node.className = value;
+      else if (name === "text") node.textContent = value;
+      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child === undefined || child === null || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  // ---- API calls and their errors ------------------------------------------------------------------
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  // The server's message, whatever shape it has: FastAPI `detail` (a string, or pydantic's list of
+  // {loc, msg}), OpenAI-style `error.message`, or plain text.
+  function describeError(data) {
+    if (data === null || data === undefined) return "";
+    if (typeof data === "string") return data;
+    if (data.detail !== undefined) {
+      const d = data.detail;
+      if (typeof d === "string") return d;
+      if (Array.isArray(d)) {
+        return d.map((e) => {
+          const where = (e.loc || []).filter((p) => p !== "body").join(".");
+          return (where ? `${where}: ` : "") + (e.msg || JSON.stringify(e));
+        }).join("; ");
+      }
+      return JSON.stringify(d);
+    }
+    if (data.error) return typeof data.error === "string" ? data.error : data.error.message || JSON.stringify(data.error);
+    if (data.message) return String(data.message);
+    return JSON.stringify(data).slice(0, 300);
+  }
+
+  async function readError(resp) {
+    const text = await resp.text();
+    let message;
+    try {
+      message = describeError(JSON.parse(text));
+    } catch {
+      message = text.trim().slice(0, 300);
+    }
+    return `${message || resp.statusText || "request failed"} (HTTP ${resp.status})`;
+  }
+
+  async function api(path, { method = "GET", json, body, signal, write = false, as = "json" } = {}) {
+    const headers = {};
+    if (json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(json);
+    }
+    if (write) {
+      const key = sessionStorage.getItem(KEY_STORAGE);
+      if (key) headers.Authorization = `Bearer ${key}`;
+    }
+    let resp;
+    try {
+      resp = await fetch(API + path, { method, headers, body, signal });
+    } catch (exc) {
+      if (exc.name === "AbortError") throw exc;
+      throw new ApiError(0, `Could not reach the server (${exc.message}).`);
+    }
+    if (!resp.ok) throw new ApiError(resp.status, await readError(resp));
+    if (as === "blob") return { blob: await resp.blob(), headers: resp.headers };
+    return resp.json();
+  }
+
+  // ---- long calls: spinner, elapsed time, Cancel; the error next to its control -------------------
+  // ui: {button, status, error, invalid?: the control to mark aria-invalid on failure}. `work(signal)`
+  // may return a sentence to show when it is done.
+  async function task(ui, work) {
+    if (ui.status.currentTask) ui.status.currentTask.abort();  // a new call on the same control replaces the old
+    const ctrl = new AbortController();
+    ui.status.currentTask = ctrl;
+    const current = () => ui.status.currentTask === ctrl;
+    const started = performance.now();
+    const elapsed = () => ((performance.now() - started) / 1000).toFixed(1);
+    const label = el("span", { text: "Working… 0.0 s" });
+    const cancel = el("button", { type: "button", class: "cancel", text: "Cancel", onclick: () => ctrl.abort() });
+    showError(ui, "");
+    if (ui.button) ui.button.disabled = true;
+    ui.status.replaceChildren(el("span", { class: "spinner", "aria-hidden": "true" }), label, cancel);
+    ui.status.classList.add("busy");
+    const timer = setInterval(() => { label.textContent = `Working… ${elapsed()} s`; }, 200);
+    const hadFocus = () => document.activeElement === cancel;
+    try {
+      const result = await work(ctrl.signal);
+      if (!current()) return undefined;
+      const focus = hadFocus();
+      const said = typeof result === "string" ? `${result} ` : "";
+      ui.status.replaceChildren(el("span", { class: "done", text: `${said}Done in ${elapsed()} s.` }));
+      if (focus && ui.button) ui.button.focus();
+      return result;
+    } catch (exc) {
+      if (!current()) return undefined;
+      const focus = hadFocus();
+      if (exc.name === "AbortError") {
+        ui.status.replaceChildren(el("span", { text: "Cancelled." }));
+      } else {
+        ui.status.replaceChildren();
+        showError(ui, exc.message || String(exc));
+      }
+      if (focus && ui.button) ui.button.focus();
+      return undefined;
+    } finally {
+      clearInterval(timer);
+      if (current()) {
+        ui.status.currentTask = null;
+        ui.status.classList.remove("busy");
+        if (ui.button) ui.button.disabled = false;
+      }
+    }
+  }
+
+  function showError(ui, message) {
+    if (!ui.error) return;
+    ui.error.textContent = message;
+    ui.error.classList.toggle("shown", Boolean(message));
+    if (ui.invalid) {
+      if (message) ui.invalid.setAttribute("aria-invalid", "true");
+      else ui.invalid.removeAttribute("aria-invalid");
+    }
+  }
+
+  // Object URLs for PNGs and JSON downloads, released when an area is redrawn.
+  const urls = new Map();
+  function objectUrl(area, blob) {
+    const url = URL.createObjectURL(blob);
+    if (!urls.has(area)) urls.set(area, []);
+    urls.get(area).push(url);
+    return url;
+  }
+  function releaseUrls(area) {
+    for (const url of urls.get(area) || []) URL.revokeObjectURL(url);
+    urls.delete(area);
+  }
+
+  function downloadLink(href, filename, text) {
+    return el("a", { class: "button", href, download: filename, text });
+  }
+
+  const intOrNull = (input) => (input.value.trim() === "" ? null : Number.parseInt(input.value, 10));
+  const pct = (x) => `${Math.round(x * 100)}%`;
+  const slug = (s) => String(s).toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "x";
+
+  // ---- tabs (WAI-ARIA tabs pattern: arrow keys, Home/End, roving tabindex) -------------------------
+  const tabs = [...document.querySelectorAll('[role="tab"]')];
+  const onShow = {};
+
+  function selectTab(tab, focus = true) {
+    for (const t of tabs) {
+      const selected = t === tab;
+      t.setAttribute("aria-selected", String(selected));
+      t.tabIndex = selected ? 0 : -1;
+      $(t.getAttribute("aria-controls")).hidden = !selected;
+    }
+    if (focus) tab.focus();
+    const name = tab.id.replace(/^tab-/, "");
+    if (location.hash !== `#${name}`) history.replaceState(null, "", `#${name}`);
+    if (onShow[name]) onShow[name]();
+    modelsVisible = name === "models";
+    if (modelsVisible) scheduleJobs(0);
+  }
+
+  for (const tab of tabs) {
+    tab.addEventListener("click", () => selectTab(tab));
+    tab.addEventListener("keydown", (event) => {
+      const i = tabs.indexOf(tab);
+      const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[event.key];
+      if (next === undefined) return;
+      event.preventDefault();
+      selectTab(tabs[(next + tabs.length) % tabs.length]);
+    });
+  }
+
+  // ---- pickers filled from the API: canvas presets, models ------------------------------------------
+  let presets = null;
+
+  function fillFormats(platformSelect) {
+    const formatSelect = $(platformSelect.dataset.formatSelect);
+    const formats = (presets && presets[platformSelect.value]) || {};
+    const previous = formatSelect.value;
+    formatSelect.replaceChildren(...Object.entries(formats).map(([name, size]) =>
+      el("option", { value: name, text: `${name.replace(/_/g, " ")} — ${size.width}×${size.height}` })));
+    if (previous in formats) formatSelect.value = previous;
+  }
+
+  async function loadPresets() {
+    const selects = [...document.querySelectorAll('select[data-presets="platform"]')];
+    try {
+      presets = await api("v1/designs/presets");
+    } catch (exc) {
+      presets = { meta: { square: { width: 1080, height: 1080 } } };
+      showError({ error: $("design-error") }, `Could not load the canvas presets: ${exc.message}`);
+    }
+    for (const select of selects) {
+      select.replaceChildren(...Object.keys(presets).map((p) => el("option", { value: p, text: p })));
+      if ("meta" in presets) select.value = "meta";
+      select.addEventListener("change", () => fillFormats(select));
+      fillFormats(select);
+    }
+  }
+
+  async function loadModels() {
+    const select = $("design-model");
+    try {
+      const list = await api("v1/models");
+      const ids = (list.data || []).map((m) => m.id);
+      select.replaceChildren(...ids.map((id) => el("option", {
+        value: id,
+        text: id === "design-llm" ? "design-llm (fine-tuned default)" : id === "design-llm:base" ? "design-llm:base (untuned)" : id,
+      })));
+      if (ids.includes("design-llm")) select.value = "design-llm";
+    } catch (exc) {
+      select.replaceChildren(el("option", { value: "", text: "Default (models list unavailable)" }));
+    }
+  }
+
+  // ---- Create: one prompt, the router decides ----------------------------------------------------
+  const ROUTE_NAMES = { design_spec: "Ad layout", image: "Image", conversation: "Chat reply" };
+
+  async function renderDesign(design, signal) {
+    const { blob } = await api("v1/designs/render", { method: "POST", json: { design }, signal, as: "blob" });
+    return blob;
+  }
+
+  function headlineOf(design) {
+    const texts = (design.elements || []).filter((e) => e.type === "text");
+    const headline = texts.find((e) => e.role === "headline") || texts[0];
+    return headline ? headline.text : `${design.platform} ${design.format} layout`;
+  }
+
+  $("create-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const result = $("create-result");
+    const body = {
+      prompt: $("create-prompt").value,
+      platform: $("create-platform").value || undefined,
+      format: $("create-format").value || undefined,
+    };
+    const route = $("create-route").value;
+    if (route) body.route = route;
+    const seed = intOrNull($("create-seed"));
+    if (seed !== null) body.seed = seed;
+    const ui = { button: $("create-submit"), status: $("create-status"), error: $("create-error"), invalid: $("create-prompt") };
+    task(ui, async (signal) => {
+      result.setAttribute("aria-busy", "true");
+      try {
+        const answer = await api("v1/generate", { method: "POST", json: body, signal });
+        releaseUrls("create");
+        const c = answer.classification;
+        const decision = el("p", { class: "decision", id: "create-decision" },
+          el("strong", { text: `Route: ${ROUTE_NAMES[answer.route] || answer.route}` }),
+          answer.forced ? " · chosen by you" : c ? ` · router ${pct(c.confidence)} confident (${c.label})` : "",
+          ` · ${(answer.latency_ms / 1000).toFixed(1)} s`);
+        const parts = [decision];
+        if (answer.design) {
+          const png = await renderDesign(answer.design, signal);
+          const url = objectUrl("create", png);
+          const name = `adgenesis-${slug(answer.design.platform)}-${slug(answer.design.format)}`;
+          parts.push(el("figure", { class: "design" },
+            el("img", { src: url, alt: `Ad layout: ${headlineOf(answer.design)}`, class: "render" }),
+            el("figcaption", {}, `${answer.design.width}×${answer.design.height} · `,
+              downloadLink(url, `${name}.png`, "Download PNG"), " ",
+              downloadLink(objectUrl("create", new Blob([JSON.stringify(answer.design, null, 2)], { type: "application/json" })),
+                `${name}.json`, "Download JSON"))));
+        } else if (answer.image) {
+          const img = answer.image;
+          const src = `data:image/png;base64,${img.b64_png}`;
+          parts.push(el("figure", { class: "image" },
+            el("img", { src, alt: `Generated image for: ${body.prompt.trim().slice(0, 80)}`, class: "render" }),
+            el("figcaption", {}, `${img.width}×${img.height}, seed ${img.seed} · `,
+              downloadLink(src, `adgenesis-image-${img.seed}.png`, "Download PNG"))));
+        } else {
+          parts.push(el("blockquote", { class: "chat", id: "create-message", text: answer.message || "(no answer)" }));
+        }
+        result.replaceChildren(...parts);
+      } finally {
+        result.removeAttribute("aria-busy");
+      }
+    });
+  });
+
+  // ---- Design: alternatives side by side, quality checks, downloads, more like this ---------------
+  const CHECK_NAMES = {
+    headline: "Headline on topic", cta: "Call to action", elements: "Element count",
+    fit: "Text fits", contrast: "Contrast", alignment: "Alignment",
+  };
+  let lastDesignRequest = null;
+
+  function qualityBlock(report) {
+    if (!report) return el("p", { class: "quality unknown", text: "No quality report." });
+    const checks = Object.entries(report.checks || {});
+    const failed = checks.filter(([, ok]) => !ok).length;
+    return el("div", { class: `quality ${report.passed ? "passed" : "failed"}` },
+      el("p", { class: "verdict", text: report.passed ? "✓ Passed all checks" : `✗ ${failed} of ${checks.length} checks failed` }),
+      el("ul", { class: "checks", "aria-label": "Quality checks" }, checks.map(([name, ok]) =>
+        el("li", { class: ok ? "ok" : "bad" },
+          el("span", { "aria-hidden": "true", text: ok ? "✓ " : "✗ " }),
+          `${CHECK_NAMES[name] || name}`,
+          el("span", { class: "visually-hidden", text: ok ? ": passed" : ": failed" })))),
+      report.problems && report.problems.length
+        ? el("ul", { class: "problems", "aria-label": "Problems" }, report.problems.map((p) => el("li", { text: p })))
+        : null);
+  }
+
+  async function runDesigns(body) {
+    const results = $("design-results");
+    const ui = { button: $("design-submit"), status: $("design-status"), error: $("design-error"), invalid: $("design-prompt") };
+    $("design-more").disabled = true;
+    await task(ui, async (signal) => {
+      results.setAttribute("aria-busy", "true");
+      try {
+        const answer = await api("v1/designs", { method: "POST", json: body, signal });
+        lastDesignRequest = body;
+        releaseUrls("design");
+        const usage = answer.usage || {};
+        $("design-meta").textContent = `Model ${answer.model_version || answer.model} · seed ${body.seed ?? "random"} · `
+          + `${usage.completion_tokens ?? "?"} tokens · ${(answer.latency_ms / 1000).toFixed(1)} s`;
+        const cards = answer.designs.map((design, i) => {
+          const name = `adgenesis-${slug(design.platform)}-${slug(design.format)}-seed${body.seed ?? "x"}-${i + 1}`;
+          const jsonUrl = objectUrl("design", new Blob([JSON.stringify(design, null, 2)], { type: "application/json" }));
+          const picture = el("div", { class: "picture" },
+            el("span", { class: "spinner", "aria-hidden": "true" }), el("span", { text: " Rendering…" }));
+          picture.style.aspectRatio = `${design.width} / ${design.height}`;  // CSSOM: allowed by the page's CSP
+          const downloads = el("p", { class: "downloads" },
+            downloadLink(jsonUrl, `${name}.json`, "Download JSON"));
+          const card = el("article", { class: "card design-card", "aria-label": `Alternative ${i + 1}` },
+            el("h3", { text: `Alternative ${i + 1}` }),
+            picture,
+            el("p", { class: "size", text: `${design.width}×${design.height} · “${headlineOf(design)}”` }),
+            qualityBlock((answer.quality || [])[i]),
+            downloads);
+          return { card, design, picture, downloads, name };
+        });
+        results.replaceChildren(...cards.map((c) => c.card));
+        // Each layout drawn by the server with its real fonts.
+        await Promise.all(cards.map(async ({ design, picture, downloads, name }, i) => {
+          try {
+            const url = objectUrl("design", await renderDesign(design, signal));
+            picture.replaceChildren(el("img", { src: url, alt: `Alternative ${i + 1}: ${headlineOf(design)}`, class: "render" }));
+            downloads.prepend(downloadLink(url, `${name}.png`, "Download PNG"), " ");
+          } catch (exc) {
+            if (exc.name === "AbortError") throw exc;
+            picture.replaceChildren(el("p", { class: "error shown", role: "alert", text: `Could not render: ${exc.message}` }));
+          }
+        }));
+      } finally {
+        results.removeAttribute("aria-busy");
+      }
+    });
+    $("design-more").disabled = lastDesignRequest === null;
+  }
+
+  $("design-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = {
+      prompt: $("design-prompt").value,
+      platform: $("design-platform").value,
+      format: $("design-format").value,
+      n: Number.parseInt($("design-n").value, 10),
+      mode: $("design-mode").value,
+    };
+    const seed = intOrNull($("design-seed"));
+    if (seed !== null) body.seed = seed;
+    if ($("design-model").value) body.model = $("design-model").value;
+    runDesigns(body);
+  });
+
+  $("design-more").addEventListener("click", () => {
+    if (!lastDesignRequest) return;
+    const seed = (lastDesignRequest.seed ?? 0) + 1;
+    $("design-seed").value = String(seed);
+    runDesigns({ ...lastDesignRequest, seed });
+  });
+
+  // ---- Images ---------------------------------------------------------------------------------------
+  $("image-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const result = $("image-result");
+    const body = { prompt: $("image-prompt").value, size: $("image-size").value };
+    const steps = intOrNull($("image-steps"));
+    if (steps !== null) body.steps = steps;
+    const seed = intOrNull($("image-seed"));
+    if (seed !== null) body.seed = seed;
+    const lora = $("image-lora").value.trim();
+    if (lora) {
+      body.lora = lora;
+      body.lora_weight = Number.parseFloat($("image-lora-weight").value || "1");
+    }
+    const ui = { button: $("image-submit"), status: $("image-status"), error: $("image-error"), invalid: $("image-prompt") };
+    task(ui, async (signal) => {
+      const { blob, headers } = await api("v1/images", { method: "POST", json: body, signal, as: "blob" });
+      releaseUrls("image");
+      const url = objectUrl("image", blob);
+      const h = (name) => headers.get(`x-adgenesis-${name}`);
+      const facts = [`${h("width") || "?"}×${h("height") || "?"}`, `seed ${h("seed") ?? "?"}`, `${h("steps") ?? "?"} steps`];
+      if (h("lora") && h("lora") !== "None") facts.push(`LoRA ${h("lora")}`);
+      result.replaceChildren(el("figure", { class: "image" },
+        el("img", { src: url, alt: `Generated image for: ${body.prompt.trim().slice(0, 80)}`, class: "render", id: "image-output" }),
+        el("figcaption", {}, `${facts.join(" · ")} · `,
+          downloadLink(url, `adgenesis-image-${h("seed") ?? "x"}.png`, "Download PNG"))));
+    });
+  });
+
+  // ---- Product copy: drop or choose a photo -> caption + description --------------------------------
+  const fileInput = $("copy-file");
+  const drop = $("copy-drop");
+
+  function photoChosen() {
+    const file = fileInput.files && fileInput.files[0];
+    const preview = $("copy-preview");
+    releaseUrls("copy");
+    $("copy-submit").disabled = !file;
+    if (!file) {
+      preview.hidden = true;
+      return;
+    }
+    preview.src = objectUrl("copy", file);
+    preview.alt = `Chosen photo: ${file.name}`;
+    preview.hidden = false;
+    $("copy-form").requestSubmit();
+  }
+
+  fileInput.addEventListener("change", photoChosen);
+  for (const type of ["dragenter", "dragover"]) {
+    drop.addEventListener(type, (event) => {
+      event.preventDefault();
+      drop.classList.add("over");
+    });
+  }
+  for (const type of ["dragleave", "drop"]) {
+    drop.addEventListener(type, () => drop.classList.remove("over"));
+  }
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    const files = event.dataTransfer && event.dataTransfer.files;
+    if (!files || !files.length) return;
+    const transfer = new DataTransfer();
+    transfer.items.add(files[0]);
+    fileInput.files = transfer.files;
+    photoChosen();
+  });
+
+  $("copy-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const file = fileInput.files && fileInput.files[0];
+    const ui = { button: $("copy-submit"), status: $("copy-status"), error: $("copy-error"), invalid: fileInput };
+    if (!file) {
+      showError(ui, "Choose a product photo first.");
+      return;
+    }
+    const form = new FormData();
+    form.append("file", file, file.name);
+    task(ui, async (signal) => {
+      const answer = await api("v1/product-descriptions", { method: "POST", body: form, signal });
+      $("copy-caption").value = answer.caption.caption;
+      $("copy-description").value = answer.description;
+    });
+  });
+
+  for (const button of document.querySelectorAll("button.copy")) {
+    button.addEventListener("click", async () => {
+      const field = $(button.dataset.copy);
+      let ok = true;
+      try {
+        await navigator.clipboard.writeText(field.value);
+      } catch {
+        field.select();
+        ok = document.execCommand && document.execCommand("copy");
+      }
+      $("copy-copied").textContent = ok ? `${field.labels[0].textContent} copied.` : "Copy failed: select the text and press Ctrl+C.";
+    });
+  }
+
+  // ---- Models: API key, training jobs, registry ------------------------------------------------------
+  function keyState() {
+    const saved = sessionStorage.getItem(KEY_STORAGE);
+    $("key-state").textContent = saved ? "Key set for this browser tab." : "No key set: write actions are sent without one.";
+    $("api-key").placeholder = saved ? "•••••• (saved for this tab)" : "paste the key once";
+  }
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = $("api-key").value.trim();
+    if (value) sessionStorage.setItem(KEY_STORAGE, value);
+    $("api-key").value = "";
+    keyState();
+  });
+  $("key-forget").addEventListener("click", () => {
+    sessionStorage.removeItem(KEY_STORAGE);
+    keyState();
+  });
+
+  // A write call refused for want of a (valid) key: point at the key field.
+  function needKey(exc) {
+    if (exc && (exc.status === 401 || exc.status === 403)) $("api-key").setAttribute("aria-invalid", "true");
+  }
+
+  let modelsVisible = false;
+  let jobsTimer = null;
+  let jobsInFlight = false;
+  const ACTIVE = new Set(["PENDING", "RUNNING"]);
+
+  function scheduleJobs(delayMs) {
+    clearTimeout(jobsTimer);
+    jobsTimer = setTimeout(refreshJobs, delayMs);
+  }
+
+  function metricText(metrics) {
+    return Object.entries(metrics || {}).slice(0, 4)
+      .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : Number(v).toFixed(3)}`).join(", ");
+  }
+
+  function jobRow(job) {
+    const fraction = job.progress ? job.progress.fraction : job.status === "SUCCEEDED" ? 1 : 0;
+    const rowError = el("p", { class: "error", role: "alert" });
+    const status = el("span", { class: "status" });
+    const actions = el("td", { class: "row-actions" });
+    const logsRow = el("tr", { class: "logs-row", hidden: true }, el("td", { colspan: "7" }));
+    actions.append(el("button", {
+      type: "button", text: "Logs", "aria-label": `Logs of job ${job.id}`,
+      onclick: async (event) => {
+        if (!logsRow.hidden) { logsRow.hidden = true; return; }
+        const button = event.currentTarget;
+        await task({ button, status, error: rowError }, async (signal) => {
+          const logs = await api(`v1/training/jobs/${encodeURIComponent(job.id)}/logs?lines=40`, { signal });
+          logsRow.firstChild.replaceChildren(el("pre", { class: "logs", tabindex: "0", text: logs.logs || "(no output yet)" }));
+          logsRow.hidden = false;
+        });
+      },
+    }));
+    if (ACTIVE.has(job.status)) {
+      actions.append(" ", el("button", {
+        type: "button", text: "Cancel job", "aria-label": `Cancel job ${job.id}`,
+        onclick: async (event) => {
+          await task({ button: event.currentTarget, status, error: rowError }, async (signal) => {
+            try {
+              await api(`v1/training/jobs/${encodeURIComponent(job.id)}/cancel`, { method: "POST", signal, write: true });
+            } catch (exc) {
+              needKey(exc);
+              throw exc;
+            }
+          });
+          scheduleJobs(0);
+        },
+      }));
+    }
+    actions.append(status, rowError);
+    const row = el("tr", { "data-job": job.id },
+      el("td", {}, el("code", { text: job.id }), job.config ? el("div", { class: "sub", text: job.config }) : null),
+      el("td", { text: job.kind || "?" }),
+      el("td", {}, el("span", { class: `badge ${job.status.toLowerCase()}`, text: job.status }),
+        job.message ? el("div", { class: "sub", text: job.message.slice(0, 120) }) : null),
+      el("td", { class: "progress-cell" },
+        el("progress", { max: "1", value: String(fraction), "aria-label": `Progress of job ${job.id}` }),
+        el("span", { class: "sub", text: ` ${pct(fraction)}${job.progress ? ` · epoch ${job.progress.epoch}/${job.progress.epochs}` : ""}` })),
+      el("td", { class: "sub", text: metricText(job.metrics) || "—" }),
+      el("td", { text: job.registered_model ? `${job.registered_model} v${job.registered_version}` : "—" }),
+      actions);
+    return [row, logsRow];
+  }
+
+  async function refreshJobs() {
+    if (jobsInFlight) return;
+    jobsInFlight = true;
+    const body = $("jobs-body");
+    let delay = 10000;
+    try {
+      const list = await api("v1/training/jobs");
+      const jobs = list.jobs || [];
+      // Keep open log rows and focused buttons where they are: only redraw when something changed.
+      const signature = JSON.stringify(jobs.map((j) => [j.id, j.status, j.progress && j.progress.fraction, j.metrics, j.registered_version]));
+      if (body.dataset.signature !== signature) {
+        body.dataset.signature = signature;
+        body.replaceChildren(...(jobs.length ? jobs.flatMap(jobRow)
+          : [el("tr", {}, el("td", { colspan: "7", class: "empty", text: "No training jobs yet." }))]));
+      }
+      if (jobs.some((j) => ACTIVE.has(j.status))) delay = 3000;
+    } catch (exc) {
+      body.dataset.signature = "";
+      body.replaceChildren(el("tr", {}, el("td", { colspan: "7", class: "error shown", role: "alert", text: `Could not list jobs: ${exc.message}` })));
+      delay = 15000;
+    } finally {
+      jobsInFlight = false;
+    }
+    if (modelsVisible && !document.hidden) scheduleJobs(delay);
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && modelsVisible) scheduleJobs(0);
+  });
+  $("train-refresh").addEventListener("click", () => scheduleJobs(0));
+
+  $("train-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const ui = { button: $("train-submit"), status: $("train-status"), error: $("train-error") };
+    const body = { kind: $("train-kind").value };
+    const config = $("train-config").value.trim();
+    if (config) body.config = config;
+    const dataset = $("train-dataset").value.trim();
+    if (dataset) body.dataset = dataset;
+    const overrides = $("train-overrides").value.trim();
+    if (overrides) {
+      try {
+        body.overrides = JSON.parse(overrides);
+      } catch (exc) {
+        showError({ ...ui, invalid: $("train-overrides") }, `Overrides must be a JSON object, e.g. {"epochs": 1}: ${exc.message}`);
+        return;
+      }
+    }
+    $("train-overrides").removeAttribute("aria-invalid");
+    task(ui, async (signal) => {
+      try {
+        const job = await api("v1/training/jobs", { method: "POST", json: body, signal, write: true });
+        $("api-key").removeAttribute("aria-invalid");
+        scheduleJobs(0);
+        return `Submitted job ${job.id} (${job.status}).`;
+      } catch (exc) {
+        needKey(exc);
+        throw exc;
+      }
+    });
+  });
+
+  async function promoteOrRollback(name, path, json, ui) {
+    await task(ui, async (signal) => {
+      try {
+        const answer = await api(path, { method: "POST", json, signal, write: true });
+        const v = answer.production_version;
+        return `${answer.action === "promote" ? "Promoted" : "Rolled back"}: ${name} now serves `
+          + `${v ? `v${v}` : "the profile's default"} (${answer.deployment.model_version}).`;
+      } catch (exc) {
+        needKey(exc);
+        throw exc;
+      }
+    });
+  }
+
+  async function modelSection(model) {
+    const status = el("span", { class: "status", "aria-live": "polite" });
+    const error = el("p", { class: "error", role: "alert" });
+    const section = el("section", { class: "card registry-model", "aria-label": `Registered model ${model.name}` });
+    const rollback = el("button", {
+      type: "button", text: "Roll back", "aria-label": `Roll back ${model.name}`,
+      disabled: !model.production_version,  // nothing promoted: the profile's model already serves
+      title: model.production_version ? undefined : "Nothing promoted yet",
+      onclick: async () => {
+        await promoteOrRollback(model.name, `v1/registry/models/${encodeURIComponent(model.name)}/rollback`, undefined,
+          { button: rollback, status, error });
+        refreshRegistry();
+      },
+    });
+    section.append(
+      el("h4", {}, model.name, el("span", { class: "sub", text: ` ${model.kind || ""} · ${model.versions} versions` })),
+      el("p", { class: "sub", text: `Production: ${model.production_version ? `v${model.production_version}` : "profile default"}`
+        + ` · previous: ${model.previous_version ? `v${model.previous_version}` : "—"} · latest: v${model.latest_version ?? "—"}` }),
+      el("div", { class: "actions" }, rollback, status),
+      error);
+    try {
+      const { versions } = await api(`v1/registry/models/${encodeURIComponent(model.name)}/versions`);
+      // Versions side by side, one column each (newest first); every metric a row, the untuned
+      // baselines ("base_*") last. Wide tables scroll inside their box.
+      versions.sort((a, b) => b.version - a.version);
+      const metricNames = [...new Set(versions.flatMap((v) => Object.keys(v.metrics || {})))]
+        .sort((a, b) => (a.startsWith("base_") - b.startsWith("base_")) || a.localeCompare(b));
+      const fmt = (x) => (Number.isInteger(x) ? String(x) : Number(x).toFixed(4));
+      const row = (label, cell) => el("tr", {}, el("th", { scope: "row", text: label }), versions.map((v) => el("td", {}, cell(v))));
+      const promoteButton = (v) => {
+        const serving = v.version === model.production_version;
+        const button = el("button", {
+          type: "button", text: serving ? "In production" : "Promote",
+          "aria-label": serving ? `In production: ${model.name} v${v.version}` : `Promote ${model.name} v${v.version}`,
+          disabled: v.version === model.production_version,
+          onclick: async () => {
+            await promoteOrRollback(model.name, `v1/registry/models/${encodeURIComponent(model.name)}/promote`,
+              { version: v.version }, { button, status, error });
+            refreshRegistry();
+          },
+        });
+        return button;
+      };
+      const table = el("table", { class: "versions" },
+        el("caption", { class: "visually-hidden", text: `Versions of ${model.name}, side by side, with their metrics` }),
+        el("thead", {}, el("tr", {},
+          el("th", { scope: "col", text: "Version" }),
+          versions.map((v) => el("th", { scope: "col", text: `v${v.version}` })))),
+        el("tbody", {},
+          row("Aliases", (v) => (v.aliases || []).join(", ") || "—"),
+          row("Created", (v) => (v.created_at ? new Date(v.created_at * 1000).toLocaleString() : "—")),
+          metricNames.map((m) => row(m, (v) => (m in (v.metrics || {}) ? fmt(v.metrics[m]) : "—"))),
+          el("tr", {}, el("th", { scope: "row" }, el("span", { class: "visually-hidden", text: "Actions" })),
+            versions.map((v) => el("td", {}, promoteButton(v))))));
+      section.append(el("div", { class: "table-wrap" }, table));
+    } catch (exc) {
+      error.textContent = `Could not list versions: ${exc.message}`;
+      error.classList.add("shown");
+    }
+    return section;
+  }
+
+  async function refreshRegistry() {
+    const ui = { button: $("registry-refresh"), status: $("registry-status"), error: $("registry-error") };
+    await task(ui, async (signal) => {
+      const { models } = await api("v1/registry/models", { signal });
+      const sections = await Promise.all(models.map(modelSection));
+      $("registry").replaceChildren(...(sections.length ? sections
+        : [el("p", { class: "empty", text: "No registered models yet: a finished training job registers one." })]));
+    });
+  }
+  $("registry-refresh").addEventListener("click", refreshRegistry);
+  let registryLoaded = false;
+  onShow.models = () => {
+    if (!registryLoaded) {
+      registryLoaded = true;
+      refreshRegistry();
+    }
+  };
+
+  // ---- start ----------------------------------------------------------------------------------------
+  keyState();
+  loadPresets();
+  loadModels();
+  const tabForHash = () => tabs.find((t) => `#${t.id.replace(/^tab-/, "")}` === location.hash);
+  selectTab(tabForHash() || tabs[0], false);
+  window.addEventListener("hashchange", () => {  // links like /studio#images
+    const tab = tabForHash();
+    if (tab && tab.getAttribute("aria-selected") !== "true") selectTab(tab, false);
+  });
+})();
