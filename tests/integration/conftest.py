@@ -18,10 +18,22 @@ def dashboard():
         yield url
 
 
+API_KEY = "integration-test-key"  # write routes (training jobs, promotions) need one; unset they answer 503
+
+
+def _with_api_key(cfg: dict) -> None:
+    cfg["applications"][0]["runtime_env"]["env_vars"]["ADGENESIS_API_KEY"] = API_KEY
+
+
+@pytest.fixture(scope="package")
+def api_key() -> str:
+    return API_KEY
+
+
 @pytest.fixture(scope="package")
 def serve_app(dashboard, tmp_path_factory):
     """Base URL of the deployed local graph, ready (every model loaded)."""
-    base = deploy(dashboard, workdir=tmp_path_factory.mktemp("serve"))
+    base = deploy(dashboard, workdir=tmp_path_factory.mktemp("serve"), edit=_with_api_key)
     print(f"\nlocal graph ready in {wait_ready(base, dashboard):.0f} s")
     return base
 
