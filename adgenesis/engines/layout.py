@@ -99,8 +99,8 @@ class _Canvas:
         return {"x": x, "y": y, "width": max(1, min(round(w), self.W - x)), "height": max(1, min(round(h), self.H - y))}
 
     def image(self, x, y, w, h) -> None:
-        role = "product"
-        self.elements.append({**self._box(x, y, w, h), "type": "image", "role": role, "description": self.brief.image})
+        self.elements.append({**self._box(x, y, w, h), "type": "image", "role": "product",
+                              "description": self.brief.image})
 
     def _fit(self, kind: str, w, max_h, max_size: float, min_size: float, max_lines: int):
         """(text, size, height) for the headline or subline; headlines lose trailing words before failing."""
