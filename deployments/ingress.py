@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fastapi import HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from PIL import Image
 from ray.llm._internal.serve.core.configs.openai_api_models import ChatCompletionRequest as OpenAIChatRequest
@@ -21,7 +22,7 @@ from ray.serve.handle import DeploymentHandle
 from ray.serve.llm.ingress import OpenAiIngress, make_fastapi_ingress
 from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartParser
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from adgenesis.engines.image_gen import ImageRequestError
 from adgenesis.images import ImageInputError, decode_base64_image, load_image
@@ -177,7 +178,7 @@ class AdGenesisIngress(OpenAiIngress):
                 raise HTTPException(400, "send the image as a multipart `file` part or as `image_base64`")
         except ImageInputError as exc:
             raise HTTPException(413 if "limit" in str(exc) else 400, str(exc)) from None
-        except ValueError as exc:  # malformed JSON or multipart framing
+        except (ValueError, MultiPartException) as exc:  # malformed JSON or multipart framing (e.g. no boundary)
             raise HTTPException(400, f"malformed body: {exc}") from None
         image.thumbnail((MAX_FORWARD_SIDE, MAX_FORWARD_SIDE))
         return image, (str(prompt) if prompt else None)
@@ -480,8 +481,22 @@ _ROUTES = {
 }
 
 
-def make_ingress():
-    from ray.llm._internal.serve.core.ingress.ingress import DEFAULT_ENDPOINTS
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    """Ray's handler, minus its 500s: it echoed the invalid input, which may be bytes (a text/plain body)
+    or a lone surrogate, neither of which JSONResponse can encode. ASCII JSON with escapes can."""
+    first = exc.errors()[0] if exc.errors() else {"msg": "Invalid request"}
+    param = first.get("input")
+    if isinstance(param, bytes):
+        param = param.decode("utf-8", "replace")
+    body = {"error": {"message": f"Invalid request format: {first.get('msg', 'invalid')} at {first.get('loc', ('body',))}",
+                      "type": first.get("type", "invalid_request_error"), "param": param, "code": "invalid_parameter"}}
+    return Response(json.dumps(body, default=str), status_code=400, media_type="application/json")
 
+
+def make_ingress():
+    from ray.llm._internal.serve.core.ingress.ingress import DEFAULT_ENDPOINTS, init
+
+    app = init()
+    app.add_exception_handler(RequestValidationError, _validation_error)
     endpoints = {name: DEFAULT_ENDPOINTS[name] for name in _OPENAI_ROUTES} | _ROUTES
-    return make_fastapi_ingress(AdGenesisIngress, endpoint_map=endpoints)
+    return make_fastapi_ingress(AdGenesisIngress, endpoint_map=endpoints, app=app)

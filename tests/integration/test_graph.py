@@ -158,9 +158,17 @@ def bomb_png(pixels: int = 50_000_000) -> bytes:
         (lambda c: c.post("/v1/images", json={"prompt": "x", "lora": "../../design-llm"}), 422, "LoRA"),
         (lambda c: c.post("/v1/classify", json={"text": "x" * 5000}), 413, "limit"),
         (lambda c: c.post("/v1/generate", json={"prompt": "hi", "route": "video"}), 400, "route"),
+        # Found by schemathesis (issue 11): these answered 500 before.
+        (lambda c: c.post("/v1/classify", content=b"hello", headers={"content-type": "text/plain"}), 400, "invalid"),
+        (lambda c: c.post("/v1/images", content=b"a cat", headers={"content-type": "text/plain"}), 400, "invalid"),
+        (lambda c: c.post("/v1/classify", content=b'{"text": "\\ud800"}', headers={"content-type": "application/json"}),
+         400, "unicode"),
+        (lambda c: c.post("/v1/captions", content=b"--x\r\n", headers={"content-type": "multipart/form-data"}), 400,
+         "boundary"),
     ],
     ids=["non-image", "50MP-bomb", "oversize-body", "bad-base64", "wrong-content-type", "unknown-size",
-         "negative-steps", "too-many-steps", "unknown-lora", "lora-path-escape", "long-text", "unknown-route"],
+         "negative-steps", "too-many-steps", "unknown-lora", "lora-path-escape", "long-text", "unknown-route",
+         "text-plain-classify", "text-plain-images", "lone-surrogate", "multipart-without-boundary"],
 )
 def test_bad_input_is_4xx_with_a_message(client, send, status, words):
     r = send(client)
