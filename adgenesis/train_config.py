@@ -164,6 +164,10 @@ class FaultInjection(_Strict):
     rank: int = Field(ge=0)
     step: int = Field(ge=1)
     marker: str = Field(min_length=1, description="absolute path of the marker file")
+    after_s: float = Field(
+        3.0, ge=0, description="seconds the worker keeps running before it exits: Ray Train's controller collects "
+        "reports by polling, and a crash right after a report could otherwise lose the checkpoint it carried "
+        "(seen once in CI, where the resumed run started from step 0)")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -323,6 +323,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             accum_loss, micro = 0.0, 0
             if fault and rank == fault.rank and global_step == fault.step and not os.path.exists(fault.marker):
                 Path(fault.marker).write_text(f"killed rank {rank} at step {global_step}\n")
+                time.sleep(fault.after_s)
                 common.say(f"[llm_sft] fault injection: rank {rank} exits at step {global_step}")
                 os._exit(1)
 
