@@ -306,35 +306,27 @@ def _check_design_llm(out: Path, source_tokenizer) -> None:
 
 # --- design-llm: the base + our design adapter, merged ---------------------------------------------
 
-def design_adapter() -> Path:
-    """The committed adapter, after checking its weights against the checksum its provenance records."""
+def design_adapter() -> tuple[Path, dict[str, Any]]:
+    """The committed adapter and its provenance, after checking its weights against the recorded sha256."""
     provenance = json.loads((DESIGN_ADAPTER / "provenance.json").read_text())
     weights = DESIGN_ADAPTER / "adapter_model.safetensors"
     if _file_sha256(weights) != provenance["adapter_sha256"]:
         raise RuntimeError(f"{weights}: sha256 is not the {provenance['adapter_sha256']} its provenance.json records")
-    return DESIGN_ADAPTER
-
-
-def _load_base_with_adapter(adapter: Path):
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
-
-    base = AutoModelForCausalLM.from_pretrained(MODELS_DIR / "design-llm-base", dtype=torch.float32)
-    # The base is passed explicitly: adapter_config.json names the training machine's path.
-    return PeftModel.from_pretrained(base, adapter)
+    return DESIGN_ADAPTER, provenance
 
 
 def build_design_llm(out: Path, profile: Profile) -> dict[str, Any]:
-    from transformers import AutoTokenizer
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    adapter = design_adapter()
+    adapter, provenance = design_adapter()
     log("design-llm", f"merging {_rel(adapter)} into design-llm-base (fp32: a bf16 round would blur the delta)")
-    merged = _load_base_with_adapter(adapter).merge_and_unload()
-    merged.save_pretrained(out)
+    base = AutoModelForCausalLM.from_pretrained(MODELS_DIR / "design-llm-base", dtype=torch.float32)
+    # The base is passed explicitly: adapter_config.json names the training machine's path.
+    PeftModel.from_pretrained(base, adapter).merge_and_unload().save_pretrained(out)
     AutoTokenizer.from_pretrained(MODELS_DIR / "design-llm-base").save_pretrained(out)
     _drop_load_flags(out)
-    provenance = json.loads((adapter / "provenance.json").read_text())
     return {"kind": "merged", "base": "design-llm-base", "adapter": _rel(adapter),
             "adapter_sha256": provenance["adapter_sha256"], "trained_by": provenance["command"]}
 
@@ -343,7 +335,7 @@ def build_untuned_adapter(out: Path, profile: Profile) -> dict[str, Any]:
     """design-llm's adapter with B negated: applied to the merged model it gives back the base."""
     from safetensors.torch import load_file, save_file
 
-    adapter = design_adapter()
+    adapter, _ = design_adapter()
     weights = load_file(adapter / "adapter_model.safetensors")
     save_file({k: (-v if ".lora_B." in k else v) for k, v in weights.items()}, out / "adapter_model.safetensors")
     config = json.loads((adapter / "adapter_config.json").read_text())

@@ -9,7 +9,6 @@ provenance.json, so a changed adapter file is refused rather than served.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -21,16 +20,13 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from adgenesis.paths import DATA_DIR, MODELS_DIR  # noqa: E402
 from adgenesis.prepare_models import DESIGN_ADAPTER, read_manifest  # noqa: E402
+from adgenesis.prepare_models import _file_sha256 as sha256  # noqa: E402  (the one file checksum)
 
 COMMAND = ("python -m train_jobs.llm_sft --config configs/train/llm_sft.yaml --set base_model=design-llm-base "
            "--set run.name=design-default && python scripts/export_design_adapter.py runs/train/llm_sft/design-default"
            "  (= make train-design)")
 METRICS = ("val_loss", "base_val_loss", "epochs_run", "global_step", "base_validity_rate", "tuned_validity_rate",
            "base_quality_rate", "tuned_quality_rate", "heldout_prompts", "fit_seconds", "total_seconds")
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def main(run_dir: str) -> int:
