@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/setup_env.sh | sha1sum | cut -c1-12)
 
-.PHONY: setup models serve test bench train-design clean-models
+.PHONY: setup models serve monitor test bench train-design clean-models
 
 setup: $(STAMP)
 
@@ -18,6 +18,10 @@ models: setup
 
 serve: models
 	$(BIN)/python -m adgenesis.serve_local
+
+# Prometheus on :9090 scraping the cluster `make serve` started (run it in a second terminal; docs/monitoring.md).
+monitor: setup
+	$(BIN)/python -m adgenesis.monitor
 
 test: models
 	$(BIN)/python -m pytest -q -ra --durations=15

@@ -32,20 +32,43 @@ CLUSTER_TAG_ENV = "ADGENESIS_CLUSTER_TAG"
 LOCAL_NUM_CPUS = 8
 
 
+DASHBOARD_PORT = 8265  # where Ray's docs, `ray job submit` and `serve deploy` look by default
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class LocalRay:
+    dashboard: str  # http://127.0.0.1:<port>
+    session_dir: Path  # logs/ (serve/ holds each replica's log) and prom_metrics_service_discovery.json
+
+
 @contextmanager
-def local_ray(num_cpus: int = LOCAL_NUM_CPUS) -> Iterator[str]:
-    """A fresh in-process Ray head with a dashboard; yields the dashboard URL."""
+def local_ray(num_cpus: int = LOCAL_NUM_CPUS, dashboard_port: int | None = None) -> Iterator[LocalRay]:
+    """A fresh in-process Ray head with a dashboard on `dashboard_port` (a free port when None, or when
+    that one is taken, which it says loudly)."""
     import ray
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    port = free_port()
-    ray.init(
+    port = dashboard_port or free_port()
+    if not port_is_free(port):
+        port = free_port()
+        print(f"\n*** port {dashboard_port} is taken (another Ray cluster?): the Ray dashboard is on :{port} ***\n",
+              file=sys.stderr, flush=True)
+    context = ray.init(
         num_cpus=num_cpus,
         include_dashboard=True,
         dashboard_host="127.0.0.1",
@@ -53,7 +76,7 @@ def local_ray(num_cpus: int = LOCAL_NUM_CPUS) -> Iterator[str]:
         runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1"}},
     )
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield LocalRay(f"http://127.0.0.1:{port}", Path(context.address_info["session_dir"]))
     finally:
         ray.shutdown()
 

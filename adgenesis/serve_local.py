@@ -10,7 +10,7 @@ import time
 
 import yaml
 
-from adgenesis.local_cluster import deploy, local_ray, wait_ready
+from adgenesis.local_cluster import DASHBOARD_PORT, deploy, local_ray, wait_ready
 from adgenesis.paths import CONFIGS_DIR
 
 CONFIG = CONFIGS_DIR / "serve_local.yaml"
@@ -19,10 +19,11 @@ CONFIG = CONFIGS_DIR / "serve_local.yaml"
 def main() -> None:
     port = yaml.safe_load(CONFIG.read_text())["http_options"]["port"]
     url = f"http://127.0.0.1:{port}"
-    with local_ray() as dashboard:
-        deploy(dashboard, CONFIG, edit=lambda cfg: cfg["http_options"].update(port=port))
-        print(f"Ray dashboard: {dashboard}\nloading models (a few minutes on CPU) ...", flush=True)
-        print(f"ready in {wait_ready(url, dashboard):.0f} s: {url}  (OpenAPI: {url}/docs; examples: README.md)")
+    with local_ray(dashboard_port=DASHBOARD_PORT) as cluster:
+        deploy(cluster.dashboard, CONFIG, edit=lambda cfg: cfg["http_options"].update(port=port))
+        print(f"Ray dashboard: {cluster.dashboard} (Serve, Jobs, Metrics; `make monitor` for Prometheus)\n"
+              f"loading models (a few minutes on CPU) ...", flush=True)
+        print(f"ready in {wait_ready(url, cluster.dashboard):.0f} s: {url}  (OpenAPI: {url}/docs; examples: README.md)")
         try:
             while True:
                 time.sleep(3600)

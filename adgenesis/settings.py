@@ -135,6 +135,9 @@ class LifecycleSettings(_Strict):
     )
     deploy_timeout_s: float = Field(300.0, gt=0, description="how long a promotion waits for the swap")
     max_log_lines: int = Field(2000, ge=10, description="most log lines one logs request returns")
+    jobs_metrics_interval_s: float = Field(
+        15.0, gt=0, description="how often the ingress counts the cluster's jobs for `adgenesis_jobs` (metrics)"
+    )
 
 
 class Profile(_Strict):

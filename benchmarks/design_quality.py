@@ -140,10 +140,10 @@ def main() -> int:
 
         cluster = local_ray()
     results: dict = {"prompts_file": str(args.prompts), "prompts": len(rows)}
-    with cluster as dashboard:
-        if dashboard:
-            base = deploy(dashboard, workdir=Path(tempfile.mkdtemp()))
-            results["cold_start_s"] = round(wait_ready(base, dashboard), 1)
+    with cluster as ray_cluster:
+        if ray_cluster:
+            base = deploy(ray_cluster.dashboard, workdir=Path(tempfile.mkdtemp()))
+            results["cold_start_s"] = round(wait_ready(base, ray_cluster.dashboard), 1)
         with httpx.Client(base_url=base, timeout=900) as client:
             for name, model, mode, everywhere in CONFIGS:
                 if name not in args.configs:

@@ -131,7 +131,8 @@ def main() -> None:
     workdir = Path(os.environ.get("TMPDIR", "/tmp"))
     variant = workdir / "serve_local_bench.yaml"
     variant.write_text(yaml.safe_dump(config))
-    with local_ray() as dashboard:
+    with local_ray() as cluster:
+        dashboard = cluster.dashboard
         url = deploy(dashboard, variant, workdir)
         results["cold_start_s"] = round(wait_ready(url, dashboard), 1)
         config["http_options"]["port"] = int(url.rsplit(":", 1)[1])

@@ -124,7 +124,7 @@ def main() -> None:
             if url is None:
                 from adgenesis.local_cluster import deploy, local_ray, wait_ready
 
-                dashboard = stack.enter_context(local_ray())
+                dashboard = stack.enter_context(local_ray()).dashboard
                 url = deploy(dashboard)
                 results["cold_start_s"] = round(wait_ready(url, dashboard), 1)
             # The server is idle while HF runs, and the other way round: measure one at a time.

@@ -8,6 +8,7 @@ from typing import Any
 from PIL import Image
 from ray import serve
 
+from adgenesis import metrics
 from adgenesis.engines.captioner import CaptionerEngine
 from adgenesis.images import load_image
 from adgenesis.settings import CaptionerSettings, Limits
@@ -24,6 +25,7 @@ class Captioner:
         self.settings = CaptionerSettings.model_validate(settings)
         self.limits = Limits.model_validate(limits) if limits is not None else Limits()
         self.engine = CaptionerEngine(self.settings)
+        metrics.ServedModel("captioner").set(self.engine.version)
         self._caption_batch.set_max_batch_size(self.settings.max_batch_size)
         self._caption_batch.set_batch_wait_timeout_s(self.settings.batch_wait_timeout_s)
 
@@ -34,6 +36,7 @@ class Captioner:
         if isinstance(image, (bytes, bytearray, memoryview)):
             image = await asyncio.to_thread(load_image, bytes(image), self.limits)
         caption = await self._caption_batch(image, prompt or None)
+        metrics.record_caption(self.engine.version)
         return {"caption": caption, "model_version": self.engine.version}
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.02)

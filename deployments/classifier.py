@@ -7,6 +7,7 @@ from typing import Any
 
 from ray import serve
 
+from adgenesis import metrics
 from adgenesis.engines.classifier import ClassifierEngine
 from adgenesis.settings import ClassifierSettings
 
@@ -23,6 +24,8 @@ class Classifier:
         # A dict is what a Serve config file's `args` gives; a model is what `.bind()` in Python gives.
         self.settings = ClassifierSettings.model_validate(settings)
         self.engine = ClassifierEngine(self.settings)
+        self._served = metrics.ServedModel("router-classifier")
+        self._served.set(self.engine.version)
         self._apply_batching(self.settings)
 
     def _apply_batching(self, settings: ClassifierSettings) -> None:
@@ -34,6 +37,8 @@ class Classifier:
         """Called with one text; Serve hands this method the batch. -> {label, confidence, scores, model_version}"""
         engine = self.engine  # one model for the whole batch, even if `reconfigure` swaps it meanwhile
         results = await asyncio.to_thread(engine.classify, texts)
+        for r in results:
+            metrics.record_classification(r.label, r.confidence)
         return [
             {"label": r.label, "confidence": r.confidence, "scores": r.scores, "model_version": engine.version}
             for r in results
@@ -49,6 +54,7 @@ class Classifier:
         settings = ClassifierSettings.model_validate({**self.settings.model_dump(), **(user_config or {})})
         if settings.model_path != self.settings.model_path or settings.max_length != self.settings.max_length:
             self.engine = await asyncio.to_thread(ClassifierEngine, settings)
+            self._served.set(self.engine.version)
         self.settings = settings
         self._apply_batching(settings)
 

@@ -18,6 +18,8 @@ from ray.exceptions import RayError
 from ray.serve.handle import DeploymentHandle
 from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
 
+from adgenesis import metrics
+from adgenesis.engines.classifier import folder_version
 from adgenesis.engines.design import LayoutError, build_messages, finish, response_format
 from adgenesis.engines.quality import QualityReport, check
 from adgenesis.engines.render import render_png
@@ -50,6 +52,7 @@ class DesignSpec:
         self._lora_dir = resolve(self._settings.lora_dir) if self._settings.lora_dir else None
         self._aliases = AliasResolver(self._lora_dir)
         self._llm = llm.options(stream=True)
+        metrics.ServedModel(self._settings.model_id).set(folder_version(resolve(self._settings.model_source)))
 
     async def ready(self) -> bool:
         """True once the LLM server answers: its replica only starts serving after vLLM has loaded."""
@@ -93,8 +96,8 @@ class DesignSpec:
         handle = self._handle(model)
         budget = self._settings.brief_max_tokens if req.mode == "brief" else self._settings.design_max_tokens
         seed = req.seed if req.seed is not None else random.randrange(2**31)
-        kept: list[tuple[Design, QualityReport]] = []  # passed every check
-        spare: list[tuple[Design, QualityReport]] = []  # valid, but missed a check
+        kept: list[tuple[Design, QualityReport, str]] = []  # passed every check, with its outcome
+        spare: list[tuple[Design, QualityReport, str]] = []  # valid, but missed a check
         usage, errors = {"prompt_tokens": 0, "completion_tokens": 0}, []
         for attempt in range(1 + self.RETRIES):
             missing = req.n - len(kept)
@@ -114,25 +117,31 @@ class DesignSpec:
             usage["completion_tokens"] += response.usage.completion_tokens
             for i, choice in enumerate(response.choices):
                 try:
-                    design = finish(choice.message.content or "", canvas, req.mode, choice.finish_reason,
-                                    variant=seed + i + attempt)
+                    design, repaired = finish(choice.message.content or "", canvas, req.mode, choice.finish_reason,
+                                              variant=seed + i + attempt)
                 except LayoutError as exc:
                     errors.append(str(exc))
+                    metrics.record_design("invalid", req.mode, model)
                     continue
                 report = check(design, req.prompt)
-                (kept if report.passed else spare).append((design, report))
+                outcome = "retried" if attempt else "repaired" if repaired else "first_try"
+                (kept if report.passed else spare).append((design, report, outcome))
         chosen = (kept + spare)[: req.n]
         if len(chosen) < req.n:
+            metrics.record_design("refused", req.mode, model)
             raise RequestError(
                 422,
                 f"the model could not produce {req.n} valid layout(s) within {budget} tokens ({len(chosen)} valid); "
                 f"try a shorter prompt or fewer designs. Last error: {errors[-1]}",
             )
+        for _, report, outcome in chosen:
+            metrics.record_design(outcome if report.passed else "missed_checks", req.mode, model,
+                                  tokens=usage["completion_tokens"] // len(chosen))
         return DesignResponse(
             model=requested,
             model_version=model,
-            designs=[d for d, _ in chosen],
-            quality=[q for _, q in chosen],
+            designs=[d for d, _, _ in chosen],
+            quality=[q for _, q, _ in chosen],
             usage=usage,
             latency_ms=(time.perf_counter() - start) * 1000,
         )

@@ -9,6 +9,8 @@ from typing import Any
 
 from ray import serve
 
+from adgenesis import metrics
+from adgenesis.engines.classifier import folder_version
 from adgenesis.engines.image_gen import ImageGenEngine, apply_trigger
 from adgenesis.images import png_bytes
 from adgenesis.lifecycle.aliases import AliasResolver
@@ -28,6 +30,7 @@ class ImageGen:
     def __init__(self, settings: ImageGenSettings | dict[str, Any]):
         self.settings = ImageGenSettings.model_validate(settings)
         self.engine = ImageGenEngine(self.settings)
+        metrics.ServedModel("image-gen").set(folder_version(resolve(self.settings.model_path)))
         # `lora=production` (or a registered model's name) -> the promoted, versioned adapter folder.
         self.aliases = AliasResolver(resolve(self.settings.lora_dir) if self.settings.lora_dir else None)
 
@@ -69,6 +72,7 @@ class ImageGen:
             lora_weight=lora_weight,
         )
         data = await asyncio.to_thread(png_bytes, image)
+        metrics.record_image(width, height, steps, lora)
         return {
             "png": data,
             "width": width,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -22,6 +23,7 @@ from ray.serve.handle import DeploymentHandle
 from ray.serve.llm.ingress import OpenAiIngress, make_fastapi_ingress
 from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from adgenesis.engines.image_gen import ImageRequestError
@@ -57,7 +59,7 @@ from adgenesis.schema import CANVAS_PRESETS
 from adgenesis.settings import Limits, LLMSettings, Profile
 from deployments.errors import RequestError
 from deployments.llm import adapter_names
-from deployments import studio_routes
+from deployments import studio_routes, telemetry
 
 CHAT_SYSTEM_PROMPT = "You are AdGenesis, a friendly assistant for marketing teams. Answer briefly and helpfully."
 MAX_FORWARD_SIDE = 1024
@@ -344,6 +346,12 @@ class AdGenesisIngress(OpenAiIngress):
         self._auth = ApiKeyAuth(settings.api_key_env, settings.read_requires_key) if settings else None
         self._lifecycle_services: LifecycleServices | None = None
         self._promotion_lock = asyncio.Lock()
+        if settings is not None:
+            from adgenesis.lifecycle.jobs import watch_jobs
+
+            self._stop_watching_jobs = threading.Event()
+            threading.Thread(target=watch_jobs, args=(settings, self._stop_watching_jobs), daemon=True,
+                             name="adgenesis-job-metrics").start()
 
     def _services(self) -> LifecycleServices:
         """Created on first use (MLflow and the job client load lazily); callers go through `_lifecycle`,
@@ -489,7 +497,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
     if isinstance(param, bytes):
         param = param.decode("utf-8", "replace")
     body = {"error": {"message": f"Invalid request format: {first.get('msg', 'invalid')} at {first.get('loc', ('body',))}",
-                      "type": first.get("type", "invalid_request_error"), "param": param, "code": "invalid_parameter"}}
+                      "type": first.get("type", "invalid_request_error"), "param": param, "code": "invalid_parameter"},
+            "request_id": telemetry.request_id(request)}
     return Response(json.dumps(body, default=str), status_code=400, media_type="application/json")
 
 
@@ -498,5 +507,7 @@ def make_ingress():
 
     app = init()
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, telemetry.http_error)
+    app.add_middleware(telemetry.RequestMetrics)
     endpoints = {name: DEFAULT_ENDPOINTS[name] for name in _OPENAI_ROUTES} | _ROUTES
     return make_fastapi_ingress(AdGenesisIngress, endpoint_map=endpoints, app=app)

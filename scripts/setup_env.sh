@@ -6,8 +6,12 @@ PY=${PY:-python3.11}
 cd "$(dirname "$0")/.."
 # The studio's browser tests (tests/integration/test_studio.py) drive Debian's chromium through Playwright's
 # Python package; Playwright's own browser download is never used. CI runs as root on a fresh Debian machine.
-if ! command -v chromium >/dev/null 2>&1; then
-  apt-get update -qq && apt-get install -y -qq chromium
+# `make monitor` and tests/integration/test_monitoring.py run Debian's Prometheus (configs/monitoring/).
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
+if [ -n "$missing" ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
+from adgenesis import metrics
 from adgenesis.protocol import DesignRequest
 from adgenesis.settings import load_profile
 from deployments.design_spec import DesignSpec
@@ -114,3 +115,21 @@ def test_render_fills_image_slots_from_the_image_deployment():
     assert asked == [GOOD["image"]] and png.size == (1080, 1080)
     image = next(el for el in design.elements if el.type == "image")
     assert png.getpixel((image.x + image.width // 2, image.y + 5)) == (255, 0, 0)
+
+
+@pytest.fixture()
+def outcomes(monkeypatch):
+    """`adgenesis_designs_total` outcomes DesignSpec records, in order."""
+    seen: list[str] = []
+    monkeypatch.setattr(metrics, "record_design", lambda outcome, mode, model, tokens=None: seen.append(outcome))
+    return seen
+
+
+def test_each_layout_is_counted_by_outcome(outcomes):
+    generate(spec([json.dumps(GOOD)])[0])
+    generate(spec([json.dumps(OFF_TOPIC), json.dumps(GOOD)])[0])
+    generate(spec([json.dumps(OFF_TOPIC), json.dumps(OFF_TOPIC)])[0])
+    generate(spec([json.dumps(GOOD | {"cta": "Shop the whole winter collection today"})])[0])
+    with pytest.raises(RequestError):
+        generate(spec(["not json", "not json either"])[0])
+    assert outcomes == ["first_try", "retried", "missed_checks", "repaired", "invalid", "invalid", "refused"]

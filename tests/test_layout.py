@@ -124,8 +124,10 @@ def test_parse_brief_trims_overlong_strings_at_a_word_boundary():
 
 def test_finish_in_brief_mode_lays_out_or_raises_layout_error():
     canvas = canvas_for("x", "landscape")
-    design = finish(brief().model_dump_json(), canvas)
-    assert (design.width, design.height) == (1600, 900)
+    design, repaired = finish(brief().model_dump_json(), canvas)
+    assert (design.width, design.height) == (1600, 900) and not repaired
+    long_cta = brief().model_dump() | {"cta": "Shop the whole winter collection today now"}
+    assert finish(json.dumps(long_cta), canvas).repaired
     with pytest.raises(LayoutError, match="token budget"):
         finish('{"headline": "30% off', canvas, finish_reason="length")
     with pytest.raises(LayoutError, match="cta"):

@@ -412,7 +412,7 @@ def generation_eval(base_model: str, adapter_dir: str | None, rows: list[dict[st
             except json.JSONDecodeError:
                 pass
             try:
-                report_q = check(finish(text, canvas, finish_reason=reason), row["prompt"])
+                report_q = check(finish(text, canvas, finish_reason=reason).design, row["prompt"])
                 ok, error = True, "; ".join(report_q.problems) or None
                 valid += 1
                 good += report_q.passed

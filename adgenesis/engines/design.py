@@ -15,7 +15,7 @@ validation that make every returned layout valid.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -70,32 +70,49 @@ def _first_error(exc: ValidationError) -> str:
     return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
 
 
-def parse_brief(text: str, finish_reason: str | None = None) -> Brief:
-    raw = _parse(text, finish_reason)
-    # Decoders do not always hold maxLength: trim whitespace, then cut at a word boundary.
+def _trim_brief(raw: dict[str, Any]) -> bool:
+    """Decoders do not always hold maxLength: trim whitespace, then cut at a word boundary. -> cut anything?"""
+    cut = False
     for key, value in list(raw.items()):
         if isinstance(value, str):
             limit = BRIEF_LIMITS.get(key)
             value = " ".join(value.split())
             if limit and len(value) > limit:
                 value = value[:limit + 1].rsplit(" ", 1)[0][:limit]
+                cut = True
             raw[key] = value
+    return cut
+
+
+def parse_brief(text: str, finish_reason: str | None = None) -> Brief:
+    return _brief(_parse(text, finish_reason))[0]
+
+
+def _brief(raw: dict[str, Any]) -> tuple[Brief, bool]:
+    cut = _trim_brief(raw)
     try:
-        return Brief.model_validate(raw)
+        return Brief.model_validate(raw), cut
     except ValidationError as exc:
         raise LayoutError(f"brief invalid at {_first_error(exc)}") from None
 
 
+class Finished(NamedTuple):
+    design: Design
+    repaired: bool  # the answer was valid only after clipping (text over its limit, a box past the edge)
+
+
 def finish(text: str, canvas: Canvas, mode: DesignMode = "brief", finish_reason: str | None = None,
-           variant: int = 0) -> Design:
+           variant: int = 0) -> Finished:
     """One model answer -> a valid `Design`. Raises LayoutError; never returns an invalid layout."""
-    if mode == "brief":
-        return lay_out(parse_brief(text, finish_reason), canvas, variant)
     raw = _parse(text, finish_reason)
+    if mode == "brief":
+        brief, cut = _brief(raw)
+        return Finished(lay_out(brief, canvas, variant), cut)
+    fixed = repair(raw, canvas)
     try:
-        return Design.from_layout(repair(raw, canvas), canvas)
+        return Finished(Design.from_layout(fixed, canvas), fixed != raw)
     except ValidationError as exc:
         raise LayoutError(f"layout invalid at {_first_error(exc)}") from None
 
 
-__all__ = ["build_messages", "canvas_for", "finish", "parse_brief", "response_format", "DesignMode", "LayoutError"]
+__all__ = ["build_messages", "canvas_for", "finish", "Finished", "parse_brief", "response_format", "DesignMode", "LayoutError"]

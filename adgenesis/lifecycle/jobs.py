@@ -18,6 +18,7 @@ import re
 import secrets
 import shlex
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ _PROGRESS = re.compile(
     r"(?: step (?P<step>\d+)(?:/(?P<steps>\d+))?)?(?P<done> done)?"
 )
 TERMINAL = {"STOPPED", "SUCCEEDED", "FAILED"}
+STATUSES = ("PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -150,6 +152,40 @@ def tail(text: str, lines: int) -> tuple[str, int, bool]:
     all_lines = text.splitlines()
     kept = all_lines[-lines:] if lines > 0 else []
     return "\n".join(kept), len(kept), len(kept) < len(all_lines)
+
+
+def census(infos, kinds, now: float) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
+    """Jobs this API submitted (Ray `JobDetails`), counted by (kind, status) with zeros for every known kind
+    and status, and how long the oldest running job of each kind has run, in seconds."""
+    counts = {(kind, status): 0 for kind in kinds for status in STATUSES}
+    longest = dict.fromkeys(kinds, 0.0)
+    for info in infos:
+        meta = info.metadata or {}
+        kind, status = meta.get("kind"), str(getattr(info.status, "value", info.status))
+        if not meta.get(METADATA_MARK) or (kind, status) not in counts:
+            continue
+        counts[kind, status] += 1
+        if status == "RUNNING" and info.start_time:
+            longest[kind] = max(longest[kind], now - info.start_time / 1000)
+    return counts, longest
+
+
+def watch_jobs(settings: LifecycleSettings, stop: threading.Event) -> None:
+    """Keep `adgenesis_jobs` and `adgenesis_job_longest_running_seconds` current until `stop` is set
+    (the ingress runs this in a daemon thread; a cluster that does not answer just skips a round)."""
+    from ray.job_submission import JobSubmissionClient
+
+    from adgenesis import metrics
+
+    client = None
+    while not stop.wait(settings.jobs_metrics_interval_s):
+        try:
+            client = client or JobSubmissionClient(dashboard_address(settings.ray_dashboard))
+            infos = client.list_jobs()
+        except Exception:  # noqa: BLE001 - metrics must never take the server down; try again next round
+            client = None
+            continue
+        metrics.set_jobs(*census(infos, settings.train_configs, time.time()))
 
 
 # --------------------------------------------------------------------------------------------------

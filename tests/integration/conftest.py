@@ -13,9 +13,14 @@ from adgenesis.local_cluster import deploy, local_ray, wait_ready
 
 
 @pytest.fixture(scope="package")
-def dashboard():
-    with local_ray() as url:
-        yield url
+def ray_cluster():
+    with local_ray() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="package")
+def dashboard(ray_cluster) -> str:
+    return ray_cluster.dashboard
 
 
 API_KEY = "integration-test-key"  # write routes (training jobs, promotions) need one; unset they answer 503
