@@ -81,6 +81,14 @@ def local_ray(num_cpus: int = LOCAL_NUM_CPUS, dashboard_port: int | None = None)
         ray.shutdown()
 
 
+def block_until_interrupted(goodbye: str) -> None:
+    """What `make serve` and `make monitor` do once up: nothing, until Ctrl-C."""
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        print(goodbye)
+
+
 def deploy(dashboard: str, config: Path = CONFIGS_DIR / "serve_local.yaml", workdir: Path | None = None,
            edit: Callable[[dict], None] | None = None) -> str:
     """`serve deploy` a copy of `config` on a free HTTP port (after `edit(config dict)`, if given);

@@ -19,6 +19,7 @@ from typing import Iterator
 import httpx
 import yaml
 
+from adgenesis.local_cluster import block_until_interrupted
 from adgenesis.paths import CONFIGS_DIR, RUNS_DIR
 
 PROMETHEUS_CONFIG = CONFIGS_DIR / "monitoring" / "prometheus.yml"
@@ -93,11 +94,7 @@ def main() -> None:
         print(f"Prometheus: {url} (scraping the Ray cluster in {session})\n"
               f"Grafana dashboard: {GRAFANA_DASHBOARD}" + (f", provisioned as {dashboard}" if dashboard else "")
               + "\nCtrl-C stops Prometheus.", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("stopping Prometheus")
+        block_until_interrupted("stopping Prometheus")
 
 
 if __name__ == "__main__":

@@ -6,11 +6,9 @@ takes whole, so the other deployments could never be scheduled; this starts the 
 
 from __future__ import annotations
 
-import time
-
 import yaml
 
-from adgenesis.local_cluster import DASHBOARD_PORT, deploy, local_ray, wait_ready
+from adgenesis.local_cluster import DASHBOARD_PORT, block_until_interrupted, deploy, local_ray, wait_ready
 from adgenesis.paths import CONFIGS_DIR
 
 CONFIG = CONFIGS_DIR / "serve_local.yaml"
@@ -24,11 +22,7 @@ def main() -> None:
         print(f"Ray dashboard: {cluster.dashboard} (Serve, Jobs, Metrics; `make monitor` for Prometheus)\n"
               f"loading models (a few minutes on CPU) ...", flush=True)
         print(f"ready in {wait_ready(url, cluster.dashboard):.0f} s: {url}  (OpenAPI: {url}/docs; examples: README.md)")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("shutting down")
+        block_until_interrupted("shutting down")
 
 
 if __name__ == "__main__":
