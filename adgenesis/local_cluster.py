@@ -53,6 +53,7 @@ def port_is_free(port: int) -> bool:
 @dataclass(frozen=True)
 class LocalRay:
     dashboard: str  # http://127.0.0.1:<port>
+    address: str  # <ip>:<gcs port>, for RAY_ADDRESS of another driver (`python -m batch_jobs...`)
     session_dir: Path  # logs/ (serve/ holds each replica's log) and prom_metrics_service_discovery.json
 
 
@@ -76,7 +77,8 @@ def local_ray(num_cpus: int = LOCAL_NUM_CPUS, dashboard_port: int | None = None)
         runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1"}},
     )
     try:
-        yield LocalRay(f"http://127.0.0.1:{port}", Path(context.address_info["session_dir"]))
+        yield LocalRay(f"http://127.0.0.1:{port}", context.address_info["gcs_address"],
+                       Path(context.address_info["session_dir"]))
     finally:
         ray.shutdown()
 

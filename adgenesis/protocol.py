@@ -251,3 +251,63 @@ class PromotionResponse(BaseModel):
     production_version: int | None = Field(description="None: rolled back past the first promotion (profile default)")
     previous_version: int | None
     deployment: Deployment
+
+
+# ---- OpenAI Batch API subset (/v1/files, /v1/batches): the shapes the `openai` client reads -------------
+
+BatchEndpoint = Literal["/v1/chat/completions", "/v1/designs"]
+BatchStatus = Literal["validating", "failed", "in_progress", "finalizing", "completed", "expired", "cancelling",
+                      "cancelled"]
+
+
+class FileObject(BaseModel):
+    id: str
+    object: Literal["file"] = "file"
+    bytes: int
+    created_at: int
+    filename: str
+    purpose: Literal["batch", "batch_output"]
+
+
+class FileList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[FileObject]
+
+
+class BatchCreateRequest(_Request):
+    input_file_id: str
+    endpoint: BatchEndpoint
+    completion_window: Literal["24h"] = "24h"
+    metadata: dict[str, str] | None = Field(None, max_length=16)
+
+
+class BatchRequestCounts(BaseModel):
+    total: int
+    completed: int
+    failed: int
+
+
+class Batch(BaseModel):
+    id: str
+    object: Literal["batch"] = "batch"
+    endpoint: BatchEndpoint
+    input_file_id: str
+    completion_window: str = "24h"
+    status: BatchStatus
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    created_at: int
+    in_progress_at: int | None = None
+    completed_at: int | None = None
+    failed_at: int | None = None
+    cancelling_at: int | None = None
+    cancelled_at: int | None = None
+    request_counts: BatchRequestCounts
+    metadata: dict[str, str] | None = None
+    errors: dict[str, Any] | None = Field(None, description='{"data": [{"message"}]} when the job failed')
+
+
+class BatchList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Batch]
+    has_more: bool = False

@@ -32,12 +32,16 @@ from adgenesis.lifecycle.aliases import AliasResolver
 from adgenesis.lifecycle.auth import ApiKeyAuth
 from adgenesis.lifecycle.errors import LifecycleError
 from adgenesis.protocol import (
+    Batch,
+    BatchCreateRequest,
+    BatchList,
     CaptionResponse,
     ClassifyRequest,
     ClassifyResponse,
     Deployment,
     DesignRequest,
     DesignResponse,
+    FileObject,
     GenerateRequest,
     GenerateResponse,
     ImageRequest,
@@ -69,6 +73,7 @@ DESCRIPTION_PROMPT = (
 
 
 if TYPE_CHECKING:
+    from adgenesis.lifecycle.batches import Batches
     from adgenesis.lifecycle.deploy import Deployer
     from adgenesis.lifecycle.jobs import TrainingJobs
     from adgenesis.lifecycle.registry import RegistryService
@@ -78,6 +83,7 @@ class LifecycleServices(NamedTuple):
     registry: RegistryService
     jobs: TrainingJobs
     deployer: Deployer
+    batches: Batches
 
 
 class AdGenesisIngress(OpenAiIngress):
@@ -290,6 +296,17 @@ class AdGenesisIngress(OpenAiIngress):
 
     async def product_descriptions(self, request: Request) -> ProductDescriptionResponse:
         image, _ = await self._image_from_request(request)
+        return await self.describe_product(image)
+
+    async def describe_product(self, image: Image.Image | bytes) -> ProductDescriptionResponse:
+        """Photo -> BLIP caption -> LLM description: the route above, and each row of
+        batch_jobs.product_descriptions (which sends the file's bytes through this deployment's handle)."""
+        if isinstance(image, bytes):
+            try:
+                image = load_image(image, self._limits)
+            except ImageInputError as exc:
+                raise HTTPException(400, str(exc)) from None
+            image.thumbnail((MAX_FORWARD_SIDE, MAX_FORWARD_SIDE))
         caption = CaptionResponse(**await self._call(self._captioner.caption, image, None))
         description = await self._chat(DESCRIPTION_PROMPT.format(caption=caption.caption))
         return ProductDescriptionResponse(caption=caption, description=description, model=self._llm_settings.model_id)
@@ -332,6 +349,16 @@ class AdGenesisIngress(OpenAiIngress):
     async def chat(self, body: OpenAIChatRequest, request: Request) -> Response:
         return await super().chat(body.model_copy(update={"model": self._resolve_model(body.model)}), request)
 
+    async def chat_completion(self, body: OpenAIChatRequest) -> dict:
+        """One non-streaming chat completion, as the route's JSON body: each `/v1/chat/completions` line of
+        an OpenAI batch (batch_jobs/openai_batch.py) comes through here via this deployment's handle."""
+        body = body.model_copy(update={"model": self._resolve_model(body.model), "stream": False})
+        async for response in self._get_response(body=body, call_method="chat"):
+            if isinstance(response, ErrorResponse):
+                raise HTTPException(response.error.code, response.error.message)
+            return response.model_dump(mode="json")
+        raise HTTPException(502, "LLM returned no response")
+
     async def completions(self, body: CompletionRequest, request: Request) -> Response:
         return await super().completions(body.model_copy(update={"model": self._resolve_model(body.model)}), request)
 
@@ -359,6 +386,7 @@ class AdGenesisIngress(OpenAiIngress):
         if self._lifecycle_services is None:
             from ray import serve
 
+            from adgenesis.lifecycle.batches import Batches
             from adgenesis.lifecycle.dashboard import dashboard_address
             from adgenesis.lifecycle.deploy import Deployer
             from adgenesis.lifecycle.jobs import TrainingJobs
@@ -372,7 +400,8 @@ class AdGenesisIngress(OpenAiIngress):
             except Exception:  # noqa: BLE001 - outside Serve (tests)
                 app_name = "adgenesis"
             self._lifecycle_services = LifecycleServices(registry, TrainingJobs(settings, registry),
-                                                         Deployer(self._profile, registry, dashboard, app_name))
+                                                         Deployer(self._profile, registry, dashboard, app_name),
+                                                         Batches(settings, self._limits.max_upload_bytes))
         return self._lifecycle_services
 
     async def _lifecycle(self, request: Request, write: bool, fn, *args, **kwargs):
@@ -413,6 +442,41 @@ class AdGenesisIngress(OpenAiIngress):
 
     async def train_cancel(self, job_id: str, request: Request) -> TrainJob:
         return await self._lifecycle(request, True, lambda: self._services().jobs.cancel(job_id))
+
+    # ---- OpenAI Batch API subset: files and batches, run as Ray Jobs (adgenesis/lifecycle/batches.py) ----
+
+    async def files_create(self, request: Request) -> FileObject:
+        await self._lifecycle(request, True, lambda: None)  # the key first: no upload is read for a caller without one
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise HTTPException(415, "send multipart/form-data with `file` and `purpose` (as the openai client does)")
+        try:
+            fields = await self._parse_multipart(request, await self._read_body(request))
+        except MultiPartException as exc:
+            raise HTTPException(400, f"malformed body: {exc}") from None
+        upload = fields.get("file")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(400, "send the batch input as a multipart `file` part")
+        data, purpose = await upload.read(), str(fields.get("purpose", ""))
+        return await self._lifecycle(request, True, lambda: self._services().batches.create_file(upload.filename or "", data, purpose))
+
+    async def file_get(self, file_id: str, request: Request) -> FileObject:
+        return await self._lifecycle(request, False, lambda: self._services().batches.get_file(file_id))
+
+    async def file_content(self, file_id: str, request: Request) -> Response:
+        path = await self._lifecycle(request, False, lambda: self._services().batches.file_content(file_id))
+        return Response(content=await asyncio.to_thread(path.read_bytes), media_type="application/jsonl")
+
+    async def batches_create(self, body: BatchCreateRequest, request: Request) -> Batch:
+        return await self._lifecycle(request, True, lambda: self._services().batches.create(body))
+
+    async def batches_list(self, request: Request) -> BatchList:
+        return await self._lifecycle(request, False, lambda: self._services().batches.list())
+
+    async def batches_get(self, batch_id: str, request: Request) -> Batch:
+        return await self._lifecycle(request, False, lambda: self._services().batches.get(batch_id))
+
+    async def batches_cancel(self, batch_id: str, request: Request) -> Batch:
+        return await self._lifecycle(request, True, lambda: self._services().batches.cancel(batch_id))
 
     async def registry_models(self, request: Request) -> RegisteredModelList:
         return await self._lifecycle(request, False, lambda: self._services().registry.list_models())
@@ -473,6 +537,17 @@ _ROUTES = {
     "train_get": lambda app: app.get("/v1/training/jobs/{job_id}", response_model=TrainJob, tags=["training"]),
     "train_logs": lambda app: app.get("/v1/training/jobs/{job_id}/logs", response_model=TrainJobLogs, tags=["training"]),
     "train_cancel": lambda app: app.post("/v1/training/jobs/{job_id}/cancel", response_model=TrainJob, tags=["training"]),
+    # ---- OpenAI Batch API subset (docs/batch.md); same API key rules as training ----
+    "files_create": lambda app: app.post("/v1/files", response_model=FileObject, tags=["batch"],
+                                         summary="Upload a batch input file (multipart: file, purpose=batch)"),
+    "file_get": lambda app: app.get("/v1/files/{file_id}", response_model=FileObject, tags=["batch"]),
+    "file_content": lambda app: app.get(
+        "/v1/files/{file_id}/content", response_class=Response, responses={200: {"content": {"application/jsonl": {}}}},
+        tags=["batch"]),
+    "batches_create": lambda app: app.post("/v1/batches", response_model=Batch, tags=["batch"]),
+    "batches_list": lambda app: app.get("/v1/batches", response_model=BatchList, tags=["batch"]),
+    "batches_get": lambda app: app.get("/v1/batches/{batch_id}", response_model=Batch, tags=["batch"]),
+    "batches_cancel": lambda app: app.post("/v1/batches/{batch_id}/cancel", response_model=Batch, tags=["batch"]),
     "registry_models": lambda app: app.get("/v1/registry/models", response_model=RegisteredModelList, tags=["registry"]),
     "registry_versions": lambda app: app.get(
         "/v1/registry/models/{name}/versions", response_model=ModelVersionList, tags=["registry"]

@@ -86,4 +86,4 @@ def test_finish_never_returns_an_invalid_layout():
         finish('{"background_color": "#fff', canvas, "free", "length")
     with pytest.raises(LayoutError, match="background_color"):
         finish(json.dumps(layout(text(), bg="white")), canvas, "free")
-    assert finish(json.dumps(layout(text(x=1070, width=100))), canvas, "free").elements[0].width == 10
+    assert finish(json.dumps(layout(text(x=1070, width=100))), canvas, "free").design.elements[0].width == 10

@@ -176,6 +176,7 @@ def watch_jobs(settings: LifecycleSettings, stop: threading.Event) -> None:
     from ray.job_submission import JobSubmissionClient
 
     from adgenesis import metrics
+    from adgenesis.lifecycle.batches import KIND as BATCH_KIND
 
     client = None
     while not stop.wait(settings.jobs_metrics_interval_s):
@@ -185,7 +186,7 @@ def watch_jobs(settings: LifecycleSettings, stop: threading.Event) -> None:
         except Exception:  # noqa: BLE001 - metrics must never take the server down; try again next round
             client = None
             continue
-        metrics.set_jobs(*census(infos, settings.train_configs, time.time()))
+        metrics.set_jobs(*census(infos, (*settings.train_configs, BATCH_KIND), time.time()))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -76,6 +76,8 @@ def test_product_metrics_and_every_dashboard_query_in_prometheus(prom, client, a
     routes = {r["metric"]["route"]: r["metric"]["status"] for r in query(prom, 'adgenesis_requests_total{route="/v1/classify", status="4xx"}')}
     assert routes == {"/v1/classify": "4xx"}  # the route template, the status class
 
+    traffic(client)  # vLLM's gauges are only fresh while it works: some work right before the dashboard's queries
+    time.sleep(12)  # a Ray export (10 s) and a scrape
     dashboard = json.loads(GRAFANA_DASHBOARD.read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
     assert len(exprs) >= 15

@@ -1,0 +1,76 @@
+"""Design rows per minute: the batch job (`batch_jobs.designs`, Ray Data workers calling the app) against the
+online path (`POST /v1/designs` over HTTP at concurrency 8), the same rows, one machine, one run.
+
+    python benchmarks/batch_throughput.py                 # deploys the local graph; data/catalogue/designs.jsonl
+    python benchmarks/batch_throughput.py --rows 50       # fewer rows
+
+Both paths get one warm-up row first. Numbers (rows/min each, the ratio, failed rows, the batch settings)
+go to benchmarks/results.jsonl with the machine and commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx  # noqa: E402
+
+from adgenesis.local_cluster import deploy, local_ray, wait_ready  # noqa: E402
+from adgenesis.paths import DATA_DIR  # noqa: E402
+from batch_jobs.common import read_rows, run  # noqa: E402
+from batch_jobs.designs import Designer, DesignRow  # noqa: E402
+from results import record  # noqa: E402
+
+ONLINE_CONCURRENCY = 8
+
+
+def online(base: str, rows: list[DesignRow]) -> tuple[float, int]:
+    """(seconds, failed) for every row through POST /v1/designs at ONLINE_CONCURRENCY."""
+    with httpx.Client(base_url=base, timeout=900) as client:
+        def one(row: DesignRow) -> bool:
+            return client.post("/v1/designs", json=row.model_dump(exclude={"id"}, exclude_none=True)).status_code == 200
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(ONLINE_CONCURRENCY) as pool:
+            ok = list(pool.map(one, rows))
+        return time.perf_counter() - start, ok.count(False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--input", type=Path, default=DATA_DIR / "catalogue" / "designs.jsonl")
+    parser.add_argument("--rows", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=2)
+    args = parser.parse_args()
+    rows = read_rows(args.input, DesignRow)[: args.rows + 1]
+    warm, rows = rows[0], rows[1:]
+    results: dict = {"rows": len(rows), "online_concurrency": ONLINE_CONCURRENCY, "batch_size": args.batch_size,
+                     "batch_workers": args.concurrency}
+    with local_ray() as cluster:
+        base = deploy(cluster.dashboard, workdir=Path(tempfile.mkdtemp()))
+        results["cold_start_s"] = round(wait_ready(base, cluster.dashboard), 1)
+        online(base, [warm])
+        seconds, failed = online(base, rows)
+        results["online"] = {"seconds": round(seconds, 1), "rows_per_min": round(60 * len(rows) / seconds, 1), "failed": failed}
+        with tempfile.TemporaryDirectory() as out:
+            run("warm-up", [warm], Designer, Path(out) / "warm", 1, 1)
+            start = time.perf_counter()
+            summary = run("designs", rows, Designer, Path(out) / "batch", args.batch_size, args.concurrency)
+            seconds = time.perf_counter() - start
+        results["batch"] = {"seconds": round(seconds, 1), "rows_per_min": round(60 * len(rows) / seconds, 1),
+                            "failed": summary["failed"]}
+    results["batch_over_online"] = round(results["batch"]["rows_per_min"] / results["online"]["rows_per_min"], 2)
+    record("batch_throughput", results)
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Batch jobs without Ray: input checking with line numbers, the output folder that makes reruns resume,
+error messages. The pipelines against the real app: tests/integration/test_batch.py."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from batch_jobs.common import InputError, Output, error_message, read_rows
+from batch_jobs.designs import DesignRow
+from batch_jobs.images import ImageRow
+from batch_jobs.openai_batch import RequestLine, write_openai_files
+from deployments.errors import RequestError
+
+GOOD = {"prompt": "Spring sale on linen shirts", "platform": "meta", "format": "square"}
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("bad, where, says", [
+    ("{not json", "line 2", "not JSON"),
+    ({"id": "b", "platform": "meta", "format": "square"}, "line 2", "prompt"),
+    (GOOD | {"id": "a"}, "line 2", "used twice"),
+    (GOOD | {"id": "c", "colour": "red"}, "line 2", "colour"),
+    ("[1, 2]", "line 2", "object"),
+])
+def test_a_malformed_file_is_refused_naming_the_line(tmp_path, bad, where, says):
+    path = write_jsonl(tmp_path / "in.jsonl", [GOOD | {"id": "a"}, bad])
+    with pytest.raises(InputError) as exc:
+        read_rows(path, DesignRow)
+    assert where in str(exc.value) and says in str(exc.value)
+
+
+def test_csv_and_parquet_read_like_jsonl(tmp_path):
+    csv = tmp_path / "in.csv"
+    csv.write_text("id,prompt,platform,format,n\n1,Spring sale,meta,square,\n2,Winter sale,x,landscape,2\n")
+    rows = read_rows(csv, DesignRow)
+    assert [(r.id, r.n) for r in rows] == [("1", 1), ("2", 2)]
+    table = pa.Table.from_pylist([GOOD | {"id": "p1"}, GOOD | {"id": "p2", "seed": None}])
+    pq.write_table(table, tmp_path / "in.parquet")
+    assert [r.id for r in read_rows(tmp_path / "in.parquet", DesignRow)] == ["p1", "p2"]
+    csv.write_text("id,prompt,platform,format,n\n1,Spring sale,meta,square,many\n")
+    with pytest.raises(InputError, match="line 2: n"):
+        read_rows(csv, DesignRow)
+
+
+def test_ids_that_name_files_cannot_name_paths(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", [{"id": "../../etc/x", "prompt": "a cat"}])
+    with pytest.raises(InputError, match="names the row's file"):
+        read_rows(path, ImageRow)
+
+
+def test_output_resumes_from_parts_and_merges_in_input_order(tmp_path):
+    rows = read_rows(write_jsonl(tmp_path / "in.jsonl", [GOOD | {"id": i} for i in ("a", "b", "c")]), DesignRow)
+    out = Output(tmp_path / "out")
+    out.prepare()
+    out.write_part(["c", "a"], [{"id": "c", "x": 3}], [{"id": "a", "status": 422, "error": "unknown platform"}])
+    out.write_part(["a", "c"], [{"id": "c", "x": 3}], [{"id": "a", "status": 422, "error": "unknown platform"}])  # a retry
+    results, errors = out.finished()
+    assert [r["id"] for r in results] == ["c"] and [e["id"] for e in errors] == ["a"]
+    out.write_part(["b"], [{"id": "b", "x": 2}], [])
+    assert out.merge(rows, resumed=2) == {"rows": 3, "done": 2, "failed": 1, "resumed": 2}
+    assert [json.loads(l)["id"] for l in (tmp_path / "out" / "results.jsonl").read_text().splitlines()] == ["b", "c"]
+    assert not list((tmp_path / "out" / "parts").glob(".tmp-*"))
+
+
+def test_error_messages_keep_the_api_status():
+    assert error_message(RequestError(422, "unknown platform 'facebook'")) == (422, "unknown platform 'facebook'")
+    assert error_message(RuntimeError("boom\n  at line 3\nValueError: deep cause")) == (500, "ValueError: deep cause")
+    with pytest.raises(Exception) as exc:
+        DesignRow.model_validate({"id": "x"})
+    assert error_message(exc.value)[0] == 400
+
+
+def test_openai_files_in_openai_formats(tmp_path):
+    line = RequestLine.model_validate({"custom_id": "req-1", "method": "POST", "url": "/v1/designs", "body": GOOD})
+    assert line.id == "req-1"
+    write_jsonl(tmp_path / "results.jsonl", [{"id": "req-1", "body": {"designs": []}}])
+    write_jsonl(tmp_path / "errors.jsonl", [{"id": "req-2", "status": 422, "error": "unknown platform"}])
+    write_openai_files(tmp_path)
+    done = json.loads((tmp_path / "output.jsonl").read_text())
+    failed = json.loads((tmp_path / "error.jsonl").read_text())
+    assert done["custom_id"] == "req-1" and done["response"]["status_code"] == 200 and done["error"] is None
+    assert failed["custom_id"] == "req-2" and failed["error"] == {"code": "422", "message": "unknown platform"}
+    assert done["id"].startswith("batch_req_")
