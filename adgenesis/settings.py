@@ -29,6 +29,9 @@ class LLMSettings(_Strict):
     max_model_len: int = Field(2048, ge=256)
     tensor_parallel_size: int = Field(1, ge=1)
     max_num_seqs: int = Field(16, ge=1)
+    max_num_batched_tokens: int = Field(
+        8192, ge=256, description="tokens one engine step may take in; on CPU whole prompts only (deployments/llm.py)"
+    )
     enforce_eager: bool = True
     cpu_kvcache_gib: int = Field(2, ge=1, description="VLLM_CPU_KVCACHE_SPACE on CPU replicas")
     min_replicas: int = Field(1, ge=0)

@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--input", type=Path, default=DATA_DIR / "catalogue" / "designs.jsonl")
     parser.add_argument("--rows", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
     rows = read_rows(args.input, DesignRow)[: args.rows + 1]
     warm, rows = rows[0], rows[1:]

