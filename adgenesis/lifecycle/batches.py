@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from adgenesis import paths
 from adgenesis.lifecycle.dashboard import dashboard_address
@@ -32,6 +33,13 @@ _FILE_ID = re.compile(r"^file-(?P<hex>[0-9a-f]{24})(?P<out>-output|-errors)?$")
 _BATCH_ID = re.compile(r"^batch_[0-9a-f]{24}$")
 _STATUS = {"PENDING": "validating", "RUNNING": "in_progress", "SUCCEEDED": "completed", "FAILED": "failed",
            "STOPPED": "cancelled"}
+
+
+class _GoneJob(NamedTuple):
+    status: str
+    message: str
+    start_time: int | None = None
+    end_time: int | None = None
 
 
 def _lines(path: Path) -> int:
@@ -140,13 +148,17 @@ class Batches:
 
     def get(self, batch_id: str) -> Batch:
         meta = self._meta(batch_id)
+        folder = self.root / batch_id
         try:
             info = self.client.get_job_info(batch_id)
         except LifecycleError:
             raise
         except Exception as exc:  # noqa: BLE001
-            raise LifecycleError(502, f"Ray Jobs API error: {exc}") from None
-        folder = self.root / batch_id
+            if "does not exist" not in str(exc):
+                raise LifecycleError(502, f"Ray Jobs API error: {exc}") from None
+            # The runs folder outlived the cluster that ran this batch: what it left on disk is all there is.
+            info = _GoneJob("SUCCEEDED" if (folder / "output.jsonl").is_file() else "STOPPED" if meta.get("cancelling_at")
+                            else "FAILED", "its Ray job is unknown to this cluster (restarted?) and it left no output")
         job_status = str(getattr(info.status, "value", info.status))
         status = _STATUS.get(job_status, "in_progress")
         if status in ("validating", "in_progress") and meta.get("cancelling_at"):
