@@ -20,7 +20,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -222,13 +222,23 @@ def run(job: str, rows: list[Row], worker: type[Worker], output: Path, batch_siz
     return out.merge(rows, resumed=len(rows) - len(todo))
 
 
-def main_args(description: str):
+def cli(job: str, doc: str, rows_from: Callable[[Path], list[Row]], worker: type[Worker],
+         finish: Callable[[Path], None] | None = None) -> None:
+    """The command line every job has: --input, --output (rerun to resume), --batch-size, --concurrency."""
     import argparse
 
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--input", type=Path, required=True, help=".jsonl, .csv or .parquet")
     parser.add_argument("--output", type=Path, required=True, help="a folder; rerun with the same one to resume")
     # 16 x 4 = 64 rows in flight, the local LLM's max_num_seqs: 121 rows/min here (32 x 2: 122; 16 x 2 at 16 seqs: 96).
     parser.add_argument("--batch-size", type=int, default=16, help="rows per worker call, fired at once")
     parser.add_argument("--concurrency", type=int, default=4, help="Ray Data workers")
-    return parser
+    args = parser.parse_args()
+    try:
+        rows = rows_from(args.input)
+    except InputError as exc:
+        raise SystemExit(f"input refused: {exc}") from None
+    summary = run(job, rows, worker, args.output, args.batch_size, args.concurrency)
+    if finish is not None:
+        finish(args.output)
+    print(summary)

@@ -15,7 +15,7 @@ promoted versions the way the app does, and holds a second copy of the model and
 from __future__ import annotations
 
 from adgenesis.protocol import DesignRequest
-from batch_jobs.common import InputError, Row, Worker, main_args, read_rows, run
+from batch_jobs.common import Row, Worker, cli, read_rows
 
 
 class DesignRow(Row, DesignRequest):
@@ -34,12 +34,7 @@ class Designer(Worker):
 
 
 def main() -> None:
-    args = main_args(__doc__.splitlines()[0]).parse_args()
-    try:
-        rows = read_rows(args.input, DesignRow)
-    except InputError as exc:
-        raise SystemExit(f"input refused: {exc}") from None
-    print(run("designs", rows, Designer, args.output, args.batch_size, args.concurrency))
+    cli("designs", __doc__, lambda path: read_rows(path, DesignRow), Designer)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from adgenesis.protocol import ImageRequest
-from batch_jobs.common import InputError, NamedRow, Worker, main_args, read_rows, run, write_atomic
+from batch_jobs.common import NamedRow, Worker, cli, read_rows, write_atomic
 
 FIELDS = ("width", "height", "seed", "steps", "guidance_scale", "lora")  # as the API's x-adgenesis-* headers say
 
@@ -39,12 +39,7 @@ class Painter(Worker):
 
 
 def main() -> None:
-    args = main_args(__doc__.splitlines()[0]).parse_args()
-    try:
-        rows = read_rows(args.input, ImageRow)
-    except InputError as exc:
-        raise SystemExit(f"input refused: {exc}") from None
-    print(run("images", rows, Painter, args.output, args.batch_size, args.concurrency))
+    cli("images", __doc__, lambda path: read_rows(path, ImageRow), Painter)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pydantic import Field
 from ray.serve.llm.openai_api_models import ChatCompletionRequest
 
 from adgenesis.protocol import DesignRequest
-from batch_jobs.common import InputError, Row, Worker, main_args, read_rows, run, write_atomic
+from batch_jobs.common import Row, Worker, cli, read_rows, write_atomic
 
 ENDPOINTS = ("/v1/chat/completions", "/v1/designs")
 
@@ -61,14 +61,7 @@ def write_openai_files(output: Path) -> None:
 
 
 def main() -> None:
-    args = main_args(__doc__.splitlines()[0]).parse_args()
-    try:
-        rows = read_rows(args.input, RequestLine)
-    except InputError as exc:
-        raise SystemExit(f"input refused: {exc}") from None
-    summary = run("openai_batch", rows, Requester, args.output, args.batch_size, args.concurrency)
-    write_openai_files(args.output)
-    print(summary)
+    cli("openai_batch", __doc__, lambda path: read_rows(path, RequestLine), Requester, write_openai_files)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from batch_jobs.common import InputError, Row, Worker, main_args, read_rows, run
+from batch_jobs.common import InputError, Row, Worker, cli, read_rows
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -45,12 +45,7 @@ class Describer(Worker):
 
 
 def main() -> None:
-    args = main_args(__doc__.splitlines()[0]).parse_args()
-    try:
-        rows = photo_rows(args.input)
-    except InputError as exc:
-        raise SystemExit(f"input refused: {exc}") from None
-    print(run("product_descriptions", rows, Describer, args.output, args.batch_size, args.concurrency))
+    cli("product_descriptions", __doc__, photo_rows, Describer)
 
 
 if __name__ == "__main__":
