@@ -8,8 +8,9 @@ Serve handle): the same limits, model, schema, retries and quality checks as the
 Why the app and not a vLLM engine of its own per Ray Data actor (measured on the 2-core CPU machine,
 benchmarks/batch_throughput.py, 199 catalogue rows): through the app the job makes 121 rows/min with 64 rows in
 flight, against 96-103 for the API at concurrency 8 (1.25x); a `vllm.LLM` of its own (48 sequences, the same
-prompts, schema and checks) made 212 rows/min on 96 rows once loaded (~2.1x) but cannot serve adapters or
-promoted versions the way the app does, and holds a second copy of the model and KV cache next to the app's.
+prompts, schema and checks; benchmarks/batch_engine_offline.py) made 191 rows/min once loaded (22 s), ~1.9x,
+but serves neither adapters nor promoted versions the way the app does, and holds a second copy of the model
+and KV cache next to the app's.
 """
 
 from __future__ import annotations
