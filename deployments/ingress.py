@@ -494,6 +494,7 @@ class AdGenesisIngress(OpenAiIngress):
             services = self._services()
             return promote(services.registry, services.deployer, name, body.version, self._confirm)
 
+        await self._lifecycle(request, True, lambda: None)  # the key before the lock: no caller without one waits in line
         async with self._promotion_lock:  # one swap at a time (per ingress replica)
             return await self._lifecycle(request, True, swap)
 
@@ -504,6 +505,7 @@ class AdGenesisIngress(OpenAiIngress):
             services = self._services()
             return rollback(services.registry, services.deployer, name, self._confirm)
 
+        await self._lifecycle(request, True, lambda: None)
         async with self._promotion_lock:
             return await self._lifecycle(request, True, swap)
 
