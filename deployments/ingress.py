@@ -179,17 +179,23 @@ class AdGenesisIngress(OpenAiIngress):
                 raise HTTPException(415, "send multipart/form-data with a `file` part, or JSON with `image_base64`")
             upload, encoded, prompt = fields.get("file"), fields.get("image_base64"), fields.get("prompt")
             if isinstance(upload, UploadFile):
-                image = load_image(await upload.read(), self._limits)
+                image = self._decode(await upload.read())
             elif isinstance(encoded, str):
-                image = decode_base64_image(encoded, self._limits)
+                image = self._decode(encoded)
             else:
                 raise HTTPException(400, "send the image as a multipart `file` part or as `image_base64`")
-        except ImageInputError as exc:
-            raise HTTPException(413 if "limit" in str(exc) else 400, str(exc)) from None
         except (ValueError, MultiPartException) as exc:  # malformed JSON or multipart framing (e.g. no boundary)
             raise HTTPException(400, f"malformed body: {exc}") from None
-        image.thumbnail((MAX_FORWARD_SIDE, MAX_FORWARD_SIDE))
         return image, (str(prompt) if prompt else None)
+
+    def _decode(self, data: bytes | str) -> Image.Image:
+        """Image bytes (or base64) checked against the limits, as a copy no larger than MAX_FORWARD_SIDE."""
+        try:
+            image = load_image(data, self._limits) if isinstance(data, bytes) else decode_base64_image(data, self._limits)
+        except ImageInputError as exc:
+            raise HTTPException(413 if "limit" in str(exc) else 400, str(exc)) from None
+        image.thumbnail((MAX_FORWARD_SIDE, MAX_FORWARD_SIDE))
+        return image
 
     async def _parse_multipart(self, request: Request, body: bytes):
         async def replay():
@@ -302,11 +308,7 @@ class AdGenesisIngress(OpenAiIngress):
         """Photo -> BLIP caption -> LLM description: the route above, and each row of
         batch_jobs.product_descriptions (which sends the file's bytes through this deployment's handle)."""
         if isinstance(image, bytes):
-            try:
-                image = load_image(image, self._limits)
-            except ImageInputError as exc:
-                raise HTTPException(400, str(exc)) from None
-            image.thumbnail((MAX_FORWARD_SIDE, MAX_FORWARD_SIDE))
+            image = self._decode(image)
         caption = CaptionResponse(**await self._call(self._captioner.caption, image, None))
         description = await self._chat(DESCRIPTION_PROMPT.format(caption=caption.caption))
         return ProductDescriptionResponse(caption=caption, description=description, model=self._llm_settings.model_id)

@@ -58,13 +58,9 @@ class Batches:
     @property
     def client(self):
         if self._client is None:
-            from ray.job_submission import JobSubmissionClient
+            from adgenesis.lifecycle.jobs import job_client
 
-            address = dashboard_address(self.settings.ray_dashboard)
-            try:
-                self._client = JobSubmissionClient(address)
-            except Exception as exc:  # noqa: BLE001 - connection errors of any kind
-                raise LifecycleError(503, f"Ray Jobs API at {address} is not reachable: {exc}") from None
+            self._client = job_client(dashboard_address(self.settings.ray_dashboard))
         return self._client
 
     # ---- files ------------------------------------------------------------------------------------

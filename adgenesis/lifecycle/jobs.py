@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from adgenesis import paths
 from adgenesis.lifecycle.dashboard import dashboard_address
@@ -29,6 +29,7 @@ from adgenesis.lifecycle.errors import LifecycleError
 from adgenesis.lifecycle.registry import RegistryService
 from adgenesis.paths import PathEscape, safe_child
 from adgenesis.protocol import (
+    JobStatus,
     TrainJob,
     TrainJobList,
     TrainJobLogs,
@@ -48,7 +49,7 @@ _PROGRESS = re.compile(
     r"(?: step (?P<step>\d+)(?:/(?P<steps>\d+))?)?(?P<done> done)?"
 )
 TERMINAL = {"STOPPED", "SUCCEEDED", "FAILED"}
-STATUSES = ("PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED")
+STATUSES = get_args(JobStatus)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -154,6 +155,16 @@ def tail(text: str, lines: int) -> tuple[str, int, bool]:
     return "\n".join(kept), len(kept), len(kept) < len(all_lines)
 
 
+def job_client(address: str):
+    """Ray's job API at `address`; a 503 LifecycleError when it does not answer."""
+    from ray.job_submission import JobSubmissionClient
+
+    try:
+        return JobSubmissionClient(address)
+    except Exception as exc:  # noqa: BLE001 - connection errors of any kind
+        raise LifecycleError(503, f"Ray Jobs API at {address} is not reachable: {exc}") from None
+
+
 def census(infos, kinds, now: float) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
     """Jobs this API submitted (Ray `JobDetails`), counted by (kind, status) with zeros for every known kind
     and status, and how long the oldest running job of each kind has run, in seconds."""
@@ -204,12 +215,7 @@ class TrainingJobs:
     @property
     def client(self):
         if self._client is None:
-            from ray.job_submission import JobSubmissionClient
-
-            try:
-                self._client = JobSubmissionClient(self.address)
-            except Exception as exc:  # noqa: BLE001 - connection errors of any kind
-                raise LifecycleError(503, f"Ray Jobs API at {self.address} is not reachable: {exc}") from None
+            self._client = job_client(self.address)
         return self._client
 
     # ---- submit -----------------------------------------------------------------------------------
