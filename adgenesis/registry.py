@@ -6,14 +6,14 @@ Default store (nothing to run): `sqlite:///<runs>/mlflow.db` for runs and the re
 
 A finished run logs its model folder as an artifact and registers it as a new version of a
 registered model; the version carries the run's final metrics and a `sha256` tag over the folder's
-files. `load_version` downloads a version, recomputes that checksum and refuses a mismatch:
+files (`adgenesis.checksum`, the scheme models/manifest.json and the engines' `model_version` use too).
+`load_version` downloads a version, recomputes that checksum and refuses a mismatch:
 
     path = load_version("design-llm-lora", alias="champion")   # or version=3, or neither = latest
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from adgenesis import paths
+from adgenesis.checksum import folder_checksum
 
 CHECKSUM_TAG = "sha256"
 DB_NAME = "mlflow.db"
@@ -77,25 +78,6 @@ def ensure_experiment(client, name: str) -> str:
     root = _artifact_root(client.tracking_uri)
     location = f"{root}/{name}" if root else None
     return client.create_experiment(name, artifact_location=location)
-
-
-# --------------------------------------------------------------------------------------------------
-# Checksums
-# --------------------------------------------------------------------------------------------------
-
-def folder_checksum(folder: str | Path) -> str:
-    """sha256 over (relative path, sha256 of contents) of every file, in sorted order."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder} is not a folder")
-    outer = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        inner = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                inner.update(chunk)
-        outer.update(path.relative_to(folder).as_posix().encode() + b"\0" + inner.hexdigest().encode() + b"\n")
-    return outer.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -18,9 +18,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from adgenesis.checksum import file_sha256 as sha256  # noqa: E402
 from adgenesis.paths import DATA_DIR, MODELS_DIR  # noqa: E402
 from adgenesis.prepare_models import DESIGN_ADAPTER, read_manifest  # noqa: E402
-from adgenesis.prepare_models import _file_sha256 as sha256  # noqa: E402  (the one file checksum)
 
 COMMAND = ("python -m train_jobs.llm_sft --config configs/train/llm_sft.yaml --set base_model=design-llm-base "
            "--set run.name=design-default && python scripts/export_design_adapter.py runs/train/llm_sft/design-default"

@@ -12,7 +12,9 @@ import torch
 from PIL import Image
 
 from adgenesis.engines.captioner import CaptionerEngine
-from adgenesis.engines.classifier import ClassifierEngine, folder_version
+from adgenesis import registry
+from adgenesis.checksum import SHORT_LENGTH, folder_version, recorded_checksum, short
+from adgenesis.engines.classifier import ClassifierEngine
 from adgenesis.engines.image_gen import (
     ADAPTER_META,
     ImageGenEngine,
@@ -91,10 +93,15 @@ def test_classifier_refuses_a_model_with_other_labels():
         ClassifierEngine(PROFILE.classifier.model_copy(update={"labels": ("design_spec", "image", "video")}))
 
 
-def test_classifier_version_is_short_and_stable(classifier, tmp_path):
-    assert len(classifier.version) == 12 and int(classifier.version, 16) >= 0
-    # A copy outside models/ has no manifest entry: its hash, computed the manifest's way, is the same id.
-    copy = shutil.copytree(resolve(PROFILE.classifier.model_path), tmp_path / "copy")
+def test_classifier_version_is_the_folder_checksum(classifier, tmp_path):
+    """The id a routed response reports is the manifest's and the registry's checksum of the folder."""
+    folder = resolve(PROFILE.classifier.model_path)
+    recorded = recorded_checksum(folder)
+    assert recorded is not None, "models/manifest.json has no current entry for the classifier: run prepare_models"
+    assert len(classifier.version) == SHORT_LENGTH and classifier.version == short(recorded)
+    # A copy outside models/ has no manifest entry: the registry's checksum of it is the manifest's.
+    copy = shutil.copytree(folder, tmp_path / "copy")
+    assert registry.folder_checksum(copy) == recorded
     assert folder_version(copy) == classifier.version
     (copy / "config.json").write_text((copy / "config.json").read_text() + " ")
     assert folder_version(copy) != classifier.version

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 from transformers import BlipForConditionalGeneration, BlipProcessor
 
-from adgenesis.engines.classifier import folder_version
+from adgenesis.checksum import folder_version
 from adgenesis.paths import resolve
 from adgenesis.settings import CaptionerSettings
 
