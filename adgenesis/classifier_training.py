@@ -9,7 +9,7 @@ distributed runner (Ray Train) can reuse them around its own data sharding and m
         train_one_epoch(model, tokenizer, rows, optimizer, scheduler, batch_size=..., generator=...)
         metrics = evaluate(model, tokenizer, val_rows)
 
-Rows are dicts {"text": str, "label": str}; labels are names from `LABELS` (or the ones passed in).
+Rows are dicts {"text": str, "label": str}; labels are the router's `ROUTES` (or the ones passed in).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-LABELS: tuple[str, ...] = ("design_spec", "image", "conversation")
+from adgenesis.settings import ROUTES
+
 MAX_LENGTH = 128
 EVAL_BATCH_SIZE = 64
 
@@ -54,7 +55,7 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def load_base(base_path: str | Path, labels: Sequence[str] = LABELS):
+def load_base(base_path: str | Path, labels: Sequence[str] = ROUTES):
     """The base encoder with a fresh classification head for `labels` (id order = `labels` order)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -186,7 +187,7 @@ def evaluate(model, tokenizer, rows: Sequence[dict[str, Any]], *, batch_size: in
 
 def fine_tune(base_path: str | Path, train_rows: Sequence[dict[str, Any]], val_rows: Sequence[dict[str, Any]],
               out_dir: str | Path, *, epochs: int, lr: float, batch_size: int, seed: int,
-              labels: Sequence[str] = LABELS, max_length: int = MAX_LENGTH, freeze_embeddings: bool = True,
+              labels: Sequence[str] = ROUTES, max_length: int = MAX_LENGTH, freeze_embeddings: bool = True,
               on_step: StepCallback | None = None, progress: bool = True) -> dict[str, Any]:
     """Fine-tune `base_path` on `train_rows`, evaluate on `val_rows`, save model + tokenizer to `out_dir`.
 

@@ -28,18 +28,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from adgenesis.checksum import short
-from adgenesis.lifecycle.client import TERMINAL, ApiError, LifecycleClient
+from adgenesis.lifecycle.client import ApiError, LifecycleClient
 from adgenesis.protocol import (
+    TERMINAL,
     ModelVersionList,
     PromotionResponse,
     TrainJob,
     TrainJobRequest,
 )
+from adgenesis.settings import TRAIN_KINDS
 from adgenesis.train_config import (
     _parse_value as parse_value,  # what `--set` means to the recipes
 )
-
-KINDS = ("llm_sft", "classifier", "flux_lora")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = groups.add_parser("train", help="training jobs on the cluster (Ray Jobs)").add_subparsers(
         dest="command", required=True)
     p = train.add_parser("submit", parents=[common], help="submit a training job")
-    p.add_argument("kind", choices=KINDS)
+    p.add_argument("kind", choices=TRAIN_KINDS)
     p.add_argument("--config", help="a config in configs/train/ (e.g. classifier_smoke); default: the server's")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     p.add_argument("--dataset", help="folder under data/ (e.g. router)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 REPO_ROOT = Path(os.environ.get("ADGENESIS_HOME", Path(__file__).resolve().parents[1]))
@@ -20,6 +21,26 @@ def resolve(path: str | Path, base: Path = REPO_ROOT) -> Path:
 
 class PathEscape(ValueError):
     pass
+
+
+# The one rule for a user- or config-supplied name that becomes a single folder or file name as it is
+# (adapters, aliases, run folders, registered models, job ids, batch row ids): never a path, never hidden.
+SAFE_NAME_MAX = 128
+SAFE_NAME_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{SAFE_NAME_MAX - 1}}}$"
+SAFE_NAME_RULE = f"1-{SAFE_NAME_MAX} letters, digits, '.', '_' or '-', starting with a letter or digit, no '..'"
+_SAFE_NAME = re.compile(SAFE_NAME_PATTERN)
+
+
+def is_safe_name(name: object) -> bool:
+    # fullmatch: with match, "$" also accepts a trailing newline
+    return isinstance(name, str) and _SAFE_NAME.fullmatch(name) is not None and ".." not in name
+
+
+def check_safe_name(name: str) -> str:
+    """`name` itself, or PathEscape (a ValueError, so pydantic validators can use it) saying the rule."""
+    if not is_safe_name(name):
+        raise PathEscape(f"{name!r} is not a plain name: {SAFE_NAME_RULE}")
+    return name
 
 
 def safe_child(root: Path, name: str) -> Path:

@@ -12,9 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adgenesis.engines.quality import QualityReport
 from adgenesis.schema import Design, DesignMode
-from adgenesis.settings import TrainKind
-
-Route = Literal["design_spec", "image", "conversation"]
+from adgenesis.settings import Route, TrainKind
 
 
 class _Request(BaseModel):
@@ -124,6 +122,7 @@ class ProductDescriptionResponse(BaseModel):
 # --------------------------------------------------------------------------------------------------
 
 JobStatus = Literal["PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"]
+TERMINAL: frozenset[JobStatus] = frozenset({"STOPPED", "SUCCEEDED", "FAILED"})  # a job in these never changes again
 
 
 class TrainJobRequest(_Request):

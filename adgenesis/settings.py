@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -19,6 +19,14 @@ from adgenesis.paths import CONFIGS_DIR, resolve
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Fixed by the product, not the profile: the ingress dispatches on these route names (the router
+# classifier's labels) and the training API on these job kinds (one recipe each in train_jobs/).
+Route = Literal["design_spec", "image", "conversation"]
+ROUTES: tuple[Route, ...] = get_args(Route)
+TrainKind = Literal["llm_sft", "classifier", "flux_lora"]
+TRAIN_KINDS: tuple[TrainKind, ...] = get_args(TrainKind)
 
 
 class LLMSettings(_Strict):
@@ -48,7 +56,7 @@ class LLMSettings(_Strict):
 
 class ClassifierSettings(_Strict):
     model_path: str
-    labels: tuple[str, ...] = ("design_spec", "image", "conversation")
+    labels: tuple[str, ...] = ROUTES  # what the loaded model must say (ClassifierEngine refuses others)
     device: str = "cpu"
     max_length: int = Field(128, ge=8)
     max_batch_size: int = Field(32, ge=1)
@@ -96,9 +104,6 @@ class Limits(_Strict):
     max_batch_items: int = Field(32, ge=1)
 
 
-TrainKind = Literal["llm_sft", "classifier", "flux_lora"]
-
-
 class LifecycleSettings(_Strict):
     """Training jobs, registry and hot deploy over HTTP (`adgenesis/lifecycle/`, docs/lifecycle.md)."""
 
@@ -124,11 +129,7 @@ class LifecycleSettings(_Strict):
     )
     job_env: dict[str, str] = Field(default_factory=dict, description="extra environment variables for every job")
     train_configs: dict[TrainKind, str] = Field(
-        default_factory=lambda: {
-            "llm_sft": "configs/train/llm_sft.yaml",
-            "classifier": "configs/train/classifier.yaml",
-            "flux_lora": "configs/train/flux_lora.yaml",
-        },
+        default_factory=lambda: {kind: f"configs/train/{kind}.yaml" for kind in TRAIN_KINDS},
         description="default training config per kind; a request may name another file in configs/train/",
     )
     classifier_versions_dir: str = Field(

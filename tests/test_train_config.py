@@ -8,7 +8,9 @@ import pytest
 import yaml
 
 from adgenesis.paths import DATA_DIR, REPO_ROOT
+from adgenesis.settings import ROUTES, TRAIN_KINDS, LifecycleSettings
 from adgenesis.train_config import (
+    RECIPES,
     ClassifierConfig,
     FluxLoraConfig,
     LLMSFTConfig,
@@ -39,9 +41,17 @@ def base_dir(tmp_path) -> str:
     return str(tmp_path)
 
 
+def test_every_job_kind_has_one_recipe_config_and_a_default_file():
+    defaults = LifecycleSettings().train_configs
+    assert sorted(RECIPES) == sorted(TRAIN_KINDS) == sorted(defaults)
+    for kind, path in defaults.items():
+        assert yaml.safe_load((REPO_ROOT / path).read_text())["recipe"] == kind
+
+
 def test_valid_classifier_config_resolves_paths():
     cfg = validate_config(CLASSIFIER)
     assert isinstance(cfg, ClassifierConfig)
+    assert cfg.labels == list(ROUTES)  # the served router's labels unless a config says otherwise
     assert Path(cfg.data.train) == (DATA_DIR / "router" / "train.jsonl").resolve()
     assert Path(cfg.base_model).is_dir()
 
@@ -114,8 +124,12 @@ def test_overrides(tmp_path):
     f.write_text(yaml.safe_dump(CLASSIFIER))
     with pytest.raises(TrainConfigError, match=r"lr: Input should be greater than 0"):
         load_config(f, ["lr=-0.1"])
-    with pytest.raises(TrainConfigError, match=r"run\.name: String should match pattern"):
-        load_config(f, ["run.name=../../etc"])
+    for bad in ("../../etc", "a..b", "x" * 129, ".hidden"):
+        with pytest.raises(TrainConfigError, match=r"run\.name: .* is not a plain name"):
+            load_config(f, [f"run.name={bad}"])
+    with pytest.raises(TrainConfigError, match=r"tracking\.registered_model: .* is not a plain name"):
+        load_config(f, ["tracking.registered_model=models/router"])
+    assert load_config(f, ["run.name=" + "x" * 128]).run.name == "x" * 128
 
 
 def test_flux_resolution_and_trigger(tmp_path):

@@ -8,7 +8,7 @@ LoRA adapter folder format (what `write_adapter` writes, what the training recip
                                            LoraConfig (rank, alpha, target modules) in the safetensors metadata
         adgenesis.json                     {"format": 1, "trigger_word": "<word>", ...training metadata}
 
-`<name>` is a plain folder name ([A-Za-z0-9._-], no "/" or ".."); requests select it as `lora=<name>`.
+`<name>` is a plain folder name (`adgenesis.paths.is_safe_name`); requests select it as `lora=<name>`.
 The trigger word is what the adapter was trained to associate with its style: training captions and
 serving prompts are both built with `apply_trigger`, so they cannot drift apart.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -29,14 +28,13 @@ import torch
 from diffusers import FluxPipeline
 from PIL import Image
 
-from adgenesis.paths import PathEscape, resolve, safe_child
+from adgenesis.paths import SAFE_NAME_RULE, PathEscape, is_safe_name, resolve, safe_child
 from adgenesis.schema import CANVAS_PRESETS, UnknownCanvas, canvas_for
 from adgenesis.settings import ImageGenSettings
 
 ADAPTER_META = "adgenesis.json"
 ADAPTER_WEIGHTS = "pytorch_lora_weights.safetensors"
 ADAPTER_FORMAT = 1
-_ADAPTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MAX_LORA_WEIGHT = 2.0
 
@@ -78,8 +76,8 @@ def write_adapter(
     if not trigger_word or not trigger_word.strip():
         raise ValueError("an adapter needs a non-empty trigger_word")
     out_dir = Path(out_dir)
-    if not _ADAPTER_NAME.match(out_dir.name):
-        raise ValueError(f"adapter folder name {out_dir.name!r} must match {_ADAPTER_NAME.pattern}")
+    if not is_safe_name(out_dir.name):
+        raise ValueError(f"adapter folder name {out_dir.name!r}: use {SAFE_NAME_RULE}")
     out_dir.mkdir(parents=True, exist_ok=True)
     if lora_config is not None and not isinstance(lora_config, dict):
         lora_config = lora_config.to_dict()
@@ -99,7 +97,7 @@ def write_adapter(
 
 def read_adapter(lora_dir: Path, name: str) -> AdapterInfo:
     """Look an adapter up by its request name, refusing names that are not a plain folder in `lora_dir`."""
-    if not isinstance(name, str) or not _ADAPTER_NAME.match(name) or ".." in name:
+    if not is_safe_name(name):
         raise ImageRequestError(f"invalid LoRA name {name!r}: use a plain adapter name")
     try:
         path = safe_child(lora_dir, name)

@@ -18,23 +18,19 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import re
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from adgenesis.paths import is_safe_name as valid_name  # the one name rule; callers know it by this name
+
 ALIAS_FILE = "aliases.json"
 FORMAT = 1
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 class AliasError(ValueError):
     pass
-
-
-def valid_name(name: str) -> bool:
-    return isinstance(name, str) and bool(_NAME.match(name)) and ".." not in name
 
 
 def alias_file(lora_dir: Path) -> Path:
