@@ -18,10 +18,10 @@ Folders, where the local profile (configs/local.yaml) puts them, under models/:
 - captioner          a tiny random-weight BLIP (BlipForConditionalGeneration + BlipProcessor).
 - image-gen          a tiny random-weight FLUX pipeline folder (exercises the real pipeline, draws noise).
 
-Recipes follow shared/design/offline-models.md. Each build goes to a staging folder, is smoke-checked,
-then renamed into place, and recorded in `MODELS_DIR/manifest.json` with its source, recipe version,
-build time and checksum. A folder whose entry has the current recipe version and inputs and whose files
-still hash to the recorded checksum is skipped ("up to date"); `--force` rebuilds.
+Each build goes to a staging folder, is smoke-checked, then renamed into place, and recorded in
+`MODELS_DIR/manifest.json` with its source, recipe version, build time and checksum. A folder whose entry
+has the current recipe version and inputs and whose files still hash to the recorded checksum is skipped
+("up to date"); `--force` rebuilds.
 
 Checksum: `adgenesis.checksum`, the one the registry and the engines' `model_version` use (the per-file
 hashes are in the manifest too, so a mismatch names the file).

@@ -161,12 +161,6 @@ def load_version(name: str, version: int | str | None = None, alias: str | None 
     return local
 
 
-def describe_version(mv) -> dict[str, Any]:
-    return {"name": mv.name, "version": int(mv.version), "run_id": mv.run_id, "source": mv.source,
-            "sha256": mv.tags.get(CHECKSUM_TAG),
-            "metrics": {k.removeprefix("metric."): v for k, v in mv.tags.items() if k.startswith("metric.")}}
-
-
 def write_json(path: str | Path, data: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -174,6 +168,6 @@ def write_json(path: str | Path, data: Any) -> Path:
     return path
 
 
-__all__ = ["ChecksumMismatch", "RegistryError", "connect", "default_tracking_uri", "describe_version",
+__all__ = ["ChecksumMismatch", "RegistryError", "connect", "default_tracking_uri",
            "ensure_experiment", "folder_checksum", "get_version", "load_version", "register_folder",
            "tracking_uri"]

@@ -98,10 +98,8 @@ class CaptionerSettings(_Strict):
 class Limits(_Strict):
     max_prompt_chars: int = Field(2000, ge=1)
     max_designs_per_request: int = Field(4, ge=1)
-    max_images_per_request: int = Field(4, ge=1)
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(25_000_000, ge=1024)
-    max_batch_items: int = Field(32, ge=1)
 
 
 class LifecycleSettings(_Strict):

@@ -10,7 +10,7 @@ from typing import Any
 from ray import serve
 
 from adgenesis import metrics
-from adgenesis.engines.classifier import folder_version
+from adgenesis.checksum import folder_version
 from adgenesis.engines.image_gen import ImageGenEngine, apply_trigger
 from adgenesis.images import png_bytes
 from adgenesis.lifecycle.aliases import AliasResolver
@@ -86,9 +86,6 @@ class ImageGen:
             "prompt": apply_trigger(prompt, trigger),
             "elapsed_ms": round((time.perf_counter() - start) * 1000, 1),
         }
-
-    async def adapters(self) -> list[str]:
-        return self.engine.adapters()
 
     async def ready(self) -> bool:
         return self.engine.ready

@@ -20,6 +20,7 @@ from adgenesis.engines.image_gen import (
     ImageGenEngine,
     ImageRequestError,
     apply_trigger,
+    list_adapters,
     write_adapter,
 )
 from adgenesis.images import load_image, png_bytes
@@ -173,7 +174,7 @@ def test_generate_validates_request(image_engine):
 
 
 def test_lora_changes_image_and_weight_zero_is_base(image_engine, monkeypatch):
-    assert image_engine.adapters() == ["brand-a", "brand-b"]
+    assert list_adapters(image_engine.lora_dir) == ["brand-a", "brand-b"]
     seen: list = []
     original = image_engine.pipe.encode_prompt
 

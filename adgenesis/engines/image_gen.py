@@ -144,9 +144,6 @@ class ImageGenEngine:
     def ready(self) -> bool:
         return self.pipe is not None
 
-    def adapters(self) -> list[str]:
-        return list_adapters(self.lora_dir)
-
     def adapter(self, name: str) -> AdapterInfo:
         if self.lora_dir is None:
             raise ImageRequestError("no LoRA adapters are configured for this deployment")
