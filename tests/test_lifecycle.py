@@ -37,6 +37,7 @@ from adgenesis.lifecycle.jobs import (
 from adgenesis.lifecycle.registry import HISTORY_TAG, RegistryService
 from adgenesis.protocol import TrainJobRequest
 from adgenesis.settings import LifecycleSettings, load_profile
+from adgenesis.train_config import load_config
 
 # --------------------------------------------------------------------------------------------------
 # Auth
@@ -437,6 +438,18 @@ def test_cli_lists_versions_and_reports_errors(monkeypatch, capsys):
     assert "body.kind: bad kind" in capsys.readouterr().err
 
 
-def test_data_root_is_the_repo_data_folder():
-    # dataset checks above rely on the bundled data; keep the assumption visible.
-    assert (paths.DATA_DIR / "router" / "train.jsonl").is_file()
+def test_a_dataset_the_api_accepts_is_the_one_the_recipe_reads(tmp_path, monkeypatch):
+    """The API (dataset_args) and the recipe's config (train_config) resolve a dataset against the same,
+    configured data root: what passes the 422 checks is what the job trains on."""
+    monkeypatch.setattr(paths, "DATA_DIR", tmp_path)
+    (tmp_path / "mine").mkdir()
+    for split in ("train", "validation"):
+        (tmp_path / "mine" / f"{split}.jsonl").write_text('{"text": "make an ad", "label": "design_spec"}\n')
+    request = TrainJobRequest(kind="classifier", config="classifier_smoke", dataset="mine/")
+    sets = override_args(request)
+    validate(request, config_path(request, LifecycleSettings()), sets)  # no 422
+    cfg = load_config(config_path(request, LifecycleSettings()), sets)
+    assert Path(cfg.data.train) == (tmp_path / "mine" / "train.jsonl").resolve()
+    assert Path(cfg.data.validation) == (tmp_path / "mine" / "validation.jsonl").resolve()
+    with pytest.raises(LifecycleError, match="not a folder"):
+        dataset_args("classifier", "router")  # the repo's data/ is not the configured root here

@@ -5,7 +5,7 @@ manifest's checksums still match the folders."""
 from __future__ import annotations
 
 import json
-import os
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from PIL import Image
 
 from adgenesis import prepare_models as pm
 from adgenesis.classifier_training import read_jsonl
+from adgenesis.paths import REPO_ROOT
 from adgenesis.settings import load_profile
 
 PROFILE = load_profile("local")
@@ -27,8 +28,21 @@ def model_dir(configured: str, marker: str = "config.json") -> Path:
     return path
 
 
-def test_offline():
-    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+def test_model_folders_name_nothing_of_the_build_machine():
+    """A folder copied to another machine (or mounted at /mnt/models) loads the same: none of its configs
+    names a path of the machine that built it, nor the flags its tokenizer was loaded with there
+    (prepare_models drops them; adapters name their base by model id)."""
+    machine = [str(p) for p in (REPO_ROOT.resolve(), pm.MODELS_DIR.resolve(), Path(sysconfig.get_paths()["purelib"]))]
+    manifest = pm.read_manifest()
+    assert manifest["models"], f"{pm.MANIFEST} lists no models: {BUILD_HINT}"
+    for name, entry in manifest["models"].items():
+        configs = sorted(pm.manifest_path(entry).rglob("*.json"))
+        assert configs, f"{name}: no JSON configs in {pm.manifest_path(entry)}"
+        for path in configs:
+            text = path.read_text()
+            assert not [m for m in machine if m in text], f"{path} names a path of this machine"
+            if path.name == "tokenizer_config.json":
+                assert not {"is_local", "local_files_only"} & set(json.loads(text)), f"{path} keeps load flags"
 
 
 def test_design_llm_chat_generate():

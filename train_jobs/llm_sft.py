@@ -403,27 +403,34 @@ def generation_eval(base_model: str, adapter_dir: str | None, rows: list[dict[st
     started = time.perf_counter()
     for name in (["base", "tuned"] if adapter_dir else ["base"]):
         outputs = generate(model, disable_adapter=(name == "base" and adapter_dir is not None))
-        samples, valid, parsed, good = [], 0, 0, 0
-        for row, (text, reason) in zip(rows, outputs):
-            canvas = canvas_for(row["platform"], row["format"])
-            try:
-                json.loads(text)
-                parsed += 1
-            except json.JSONDecodeError:
-                pass
-            try:
-                report_q = check(finish(text, canvas, finish_reason=reason).design, row["prompt"])
-                ok, error = True, "; ".join(report_q.problems) or None
-                valid += 1
-                good += report_q.passed
-            except LayoutError as exc:
-                ok, error = False, str(exc)
-            samples.append({"prompt": row["prompt"], "platform": row["platform"], "format": row["format"],
-                            "output": text[:2000], "finish_reason": reason, "valid": ok, "error": error})
-        report[name] = {"validity_rate": valid / max(1, len(rows)), "json_rate": parsed / max(1, len(rows)),
-                        "quality_rate": good / max(1, len(rows)), "valid": valid, "samples": samples}
+        report[name] = score_outputs(rows, outputs)
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
+
+
+def score_outputs(rows: list[dict[str, Any]], outputs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Held-out answers ((text, finish reason) per row) -> the share that parses as JSON, that the serving
+    path turns into a layout (valid), and whose layout passes every quality check (good), with the samples."""
+    samples, valid, parsed, good = [], 0, 0, 0
+    for row, (text, reason) in zip(rows, outputs, strict=True):
+        canvas = canvas_for(row["platform"], row["format"])
+        try:
+            json.loads(text)
+            parsed += 1
+        except json.JSONDecodeError:
+            pass
+        try:
+            report_q = check(finish(text, canvas, finish_reason=reason).design, row["prompt"])
+            ok, error = True, "; ".join(report_q.problems) or None
+            valid += 1
+            good += report_q.passed
+        except LayoutError as exc:
+            ok, error = False, str(exc)
+        samples.append({"prompt": row["prompt"], "platform": row["platform"], "format": row["format"],
+                        "output": text[:2000], "finish_reason": reason, "valid": ok, "error": error})
+    n = max(1, len(rows))
+    return {"validity_rate": valid / n, "json_rate": parsed / n, "quality_rate": good / n, "valid": valid,
+            "samples": samples}
 
 
 # --------------------------------------------------------------------------------------------------
