@@ -19,6 +19,7 @@ import httpx
 from pydantic import BaseModel
 
 from adgenesis.protocol import (
+    TERMINAL,
     ModelVersionList,
     PromoteRequest,
     PromotionResponse,
@@ -33,7 +34,6 @@ from adgenesis.protocol import (
 DEFAULT_URL = "http://127.0.0.1:8000"
 URL_ENV = "ADGENESIS_URL"
 KEY_ENV = "ADGENESIS_API_KEY"
-TERMINAL = ("STOPPED", "SUCCEEDED", "FAILED")
 T = TypeVar("T", bound=BaseModel)
 
 

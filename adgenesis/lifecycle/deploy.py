@@ -39,11 +39,10 @@ from adgenesis.lifecycle.errors import LifecycleError
 from adgenesis.lifecycle.registry import PRODUCTION, RegistryService
 from adgenesis.paths import resolve
 from adgenesis.protocol import Deployment, PromotionResponse
-from adgenesis.settings import Profile
+from adgenesis.settings import TRAIN_KINDS, Profile
 
 CLASSIFIER_DEPLOYMENT = "Classifier"
 STAGING = ".incoming"
-KINDS = ("classifier", "llm_sft", "flux_lora")
 
 
 def version_folder(name: str, version: int) -> str:
@@ -52,7 +51,7 @@ def version_folder(name: str, version: int) -> str:
 
 def kind_of(mv) -> str:
     kind = (mv.tags or {}).get("recipe")
-    if kind not in KINDS:
+    if kind not in TRAIN_KINDS:
         raise LifecycleError(
             409, f"{mv.name} v{mv.version} has no known `recipe` tag ({kind!r}); cannot tell how to deploy it"
         )
@@ -249,7 +248,7 @@ class Deployer:
                           model_version=target, seconds=round(time.perf_counter() - started, 2))
 
     def _classifier(self, folder: Path | None, started: float) -> Deployment:
-        from adgenesis.engines.classifier import folder_version
+        from adgenesis.checksum import folder_version
 
         model_path = str(folder) if folder is not None else self.profile.classifier.model_path
         self.serve.set_user_config(self.app_name, CLASSIFIER_DEPLOYMENT, {"model_path": model_path},

@@ -27,8 +27,9 @@ from adgenesis import paths
 from adgenesis.lifecycle.dashboard import dashboard_address
 from adgenesis.lifecycle.errors import LifecycleError
 from adgenesis.lifecycle.registry import RegistryService
-from adgenesis.paths import PathEscape, safe_child
+from adgenesis.paths import PathEscape, is_safe_name, safe_child
 from adgenesis.protocol import (
+    TERMINAL,
     JobStatus,
     TrainJob,
     TrainJobList,
@@ -43,12 +44,10 @@ METADATA_MARK = "adgenesis"
 # Set by the server for every job; a request may not change them (they tie the job to this server's store).
 PROTECTED_KEYS = {"recipe", "run", "run.name", "run.runs_dir", "tracking", "tracking.tracking_uri"}
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _PROGRESS = re.compile(
     r"\[(?P<recipe>\w+)\] epoch (?P<epoch>\d+)/(?P<epochs>\d+)"
     r"(?: step (?P<step>\d+)(?:/(?P<steps>\d+))?)?(?P<done> done)?"
 )
-TERMINAL = {"STOPPED", "SUCCEEDED", "FAILED"}
 STATUSES = get_args(JobStatus)
 
 
@@ -270,7 +269,7 @@ class TrainingJobs:
     # ---- read -------------------------------------------------------------------------------------
 
     def _info(self, job_id: str):
-        if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
+        if not is_safe_name(job_id):
             raise LifecycleError(404, f"no training job {job_id!r}")
         try:
             info = self.client.get_job_info(job_id)

@@ -11,10 +11,10 @@ API switches the serving graph first and records the promotion here only once th
 from __future__ import annotations
 
 import json
-import re
 
 from adgenesis import registry as store
 from adgenesis.lifecycle.errors import LifecycleError
+from adgenesis.paths import is_safe_name
 from adgenesis.protocol import (
     MetricComparison,
     ModelVersionInfo,
@@ -28,11 +28,10 @@ PRODUCTION = "production"
 PREVIOUS = "previous"
 HISTORY_TAG = "adgenesis.production_history"
 MAX_HISTORY = 50
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not is_safe_name(name):
         raise LifecycleError(404, f"no registered model {name!r} (names are letters, digits, '.', '_', '-')")
     return name
 
