@@ -41,6 +41,8 @@ class LLMSettings(_Strict):
         8192, ge=256, description="tokens one engine step may take in; on CPU whole prompts only (deployments/llm.py)"
     )
     enforce_eager: bool = True
+    max_queued_requests: int = Field(
+        256, ge=1, description="requests waiting for the LLM replica past its 2 x max_num_seqs; more are a 503")
     cpu_kvcache_gib: int = Field(2, ge=1, description="VLLM_CPU_KVCACHE_SPACE on CPU replicas")
     min_replicas: int = Field(1, ge=0)
     max_replicas: int = Field(1, ge=1)

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from adgenesis.lifecycle.aliases import valid_name
+from adgenesis.paths import SAFE_NAME_RULE, is_safe_name
 
 APP = "adgenesis"  # the Serve application the jobs call (configs/serve_local.yaml, serve_config.yaml)
 
@@ -50,8 +50,8 @@ class NamedRow(Row):
     @field_validator("id")
     @classmethod
     def _file_name(cls, value: str) -> str:
-        if not valid_name(value):
-            raise ValueError("id must be 1-128 letters, digits, '.', '_' or '-' (no '..'): it names the row's file")
+        if not is_safe_name(value):
+            raise ValueError(f"id must be {SAFE_NAME_RULE}: it names the row's file")
         return value
 
 
@@ -164,13 +164,50 @@ class Output:
 
 
 class Worker:
-    """A Ray Data actor: for each batch it fires every row's call at the app at once (so the app's
-    replicas batch them), then waits, and writes the batch's part. Subclasses say what a row's call is."""
+    """A Ray Data actor: runs a batch of rows and writes the batch's part. Subclasses say how rows run
+    (`outcomes`), and what the actor needs: `BATCH_SIZE` rows per call, `CONCURRENCY` actors, `remote_args()`."""
+
+    BATCH_SIZE = 16
+    CONCURRENCY = 4
+
+    def __init__(self, output: str):
+        self.output = Output(Path(output))
+
+    @classmethod
+    def remote_args(cls) -> dict:
+        return {"num_cpus": 0.1}  # it waits on the app; the app's replicas do the work
+
+    @classmethod
+    def options(cls, rows: list[Row]) -> dict:
+        """Constructor arguments besides `output` that depend on the job's rows (none by default)."""
+        return {}
+
+    def outcomes(self, rows: list[dict]) -> list[dict | Exception]:
+        """Each row's result fields, or the exception that failed it."""
+        raise NotImplementedError
+
+    def __call__(self, batch: dict) -> dict:
+        rows = [json.loads(r) for r in batch["row"]]
+        results, errors = [], []
+        for row, outcome in zip(rows, self.outcomes(rows)):
+            if isinstance(outcome, Exception):  # recorded with its id, the job goes on
+                status, message = error_message(outcome)
+                errors.append({"id": row["id"], "status": status, "error": message})
+            else:
+                results.append({"id": row["id"], **outcome})
+        self.output.write_part([row["id"] for row in rows], results, errors)
+        failed = {e["id"] for e in errors}
+        return {"id": [row["id"] for row in rows], "ok": [row["id"] not in failed for row in rows]}
+
+
+class AppWorker(Worker):
+    """Calls the running AdGenesis app through its Serve handle: fires every row's call of a batch at once
+    (so the app's replicas batch them), then waits. Subclasses say what a row's call is."""
 
     def __init__(self, output: str):
         from ray import serve
 
-        self.output = Output(Path(output))
+        super().__init__(output)
         self.app = serve.get_app_handle(APP)
 
     def start(self, row: dict):
@@ -179,28 +216,26 @@ class Worker:
     def finish(self, row: dict, pending) -> dict:
         raise NotImplementedError
 
-    def __call__(self, batch: dict) -> dict:
-        rows = [json.loads(r) for r in batch["row"]]
+    def outcomes(self, rows: list[dict]) -> list[dict | Exception]:
         calls = []
         for row in rows:
             try:
-                calls.append((row, self.start(row), None))
+                calls.append(self.start(row))
             except Exception as exc:  # noqa: BLE001 - a bad row fails alone
-                calls.append((row, None, exc))
-        results, errors = [], []
-        for row, pending, failure in calls:
+                calls.append(exc)
+        out: list[dict | Exception] = []
+        for row, pending in zip(rows, calls):
             try:
-                if failure is not None:
-                    raise failure
-                results.append({"id": row["id"], **self.finish(row, pending)})
-            except Exception as exc:  # noqa: BLE001 - recorded with its id, the job goes on
-                status, message = error_message(exc)
-                errors.append({"id": row["id"], "status": status, "error": message})
-        self.output.write_part([row["id"] for row in rows], results, errors)
-        return {"id": [row["id"] for row in rows], "ok": [row["id"] not in {e["id"] for e in errors} for row in rows]}
+                if isinstance(pending, Exception):
+                    raise pending
+                out.append(self.finish(row, pending))
+            except Exception as exc:  # noqa: BLE001
+                out.append(exc)
+        return out
 
 
-def run(job: str, rows: list[Row], worker: type[Worker], output: Path, batch_size: int, concurrency: int) -> dict:
+def run(job: str, rows: list[Row], worker: type[Worker], output: Path, batch_size: int | None = None,
+        concurrency: int | None = None) -> dict:
     """Run the rows no earlier run finished through `worker` in a Ray Data pipeline; returns the summary."""
     import ray
     from tqdm import tqdm
@@ -214,8 +249,8 @@ def run(job: str, rows: list[Row], worker: type[Worker], output: Path, batch_siz
         if not ray.is_initialized():
             ray.init(address=os.environ.get("RAY_ADDRESS", "auto"), log_to_driver=False)
         ds = ray.data.from_items([{"row": row.model_dump_json()} for row in todo]).map_batches(
-            worker, fn_constructor_kwargs={"output": str(out.folder)}, batch_size=batch_size,
-            concurrency=concurrency, num_cpus=0.1)  # the workers wait on the app; the app's replicas do the work
+            worker, fn_constructor_kwargs={"output": str(out.folder), **worker.options(todo)}, batch_size=batch_size or worker.BATCH_SIZE,
+            concurrency=concurrency or worker.CONCURRENCY, **worker.remote_args())
         with tqdm(total=len(rows), initial=len(rows) - len(todo), desc=job, unit="row") as bar:
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 bar.update(len(batch["id"]))
@@ -230,9 +265,8 @@ def cli(job: str, doc: str, rows_from: Callable[[Path], list[Row]], worker: type
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--input", type=Path, required=True, help=".jsonl, .csv or .parquet")
     parser.add_argument("--output", type=Path, required=True, help="a folder; rerun with the same one to resume")
-    # 16 x 4 = 64 rows in flight, the local LLM's max_num_seqs: 121 rows/min here (32 x 2: 122; 16 x 2 at 16 seqs: 96).
-    parser.add_argument("--batch-size", type=int, default=16, help="rows per worker call, fired at once")
-    parser.add_argument("--concurrency", type=int, default=4, help="Ray Data workers")
+    parser.add_argument("--batch-size", type=int, help=f"rows per worker call (default {worker.BATCH_SIZE})")
+    parser.add_argument("--concurrency", type=int, help=f"Ray Data workers (default {worker.CONCURRENCY})")
     args = parser.parse_args()
     try:
         rows = rows_from(args.input)

@@ -2,21 +2,40 @@
 
     python -m batch_jobs.designs --input data/catalogue/designs.jsonl --output runs/batch/designs
 
-Each row goes through the running app's own `/v1/designs` code (the ingress's `designs` method, via its
-Serve handle): the same limits, model, schema, retries and quality checks as the API.
+Each row runs the API's own design code (`engines.design`: the same limits, prompts, schemas, retries and quality
+checks as `/v1/designs`) on a vLLM engine the job holds in a Ray Data actor, built from the profile's LLM settings
+as the Serve replica's is (`deployments.llm.engine_setup`): the same base model folder, LoRA adapters and
+promoted aliases (`design-llm:production`), resolved per row as the API resolves them per request.
 
-Why the app and not a vLLM engine of its own per Ray Data actor (measured on the 2-core CPU machine,
-benchmarks/batch_throughput.py, 199 catalogue rows): through the app the job makes 121 rows/min with 64 rows in
-flight, against 96-103 for the API at concurrency 8 (1.25x); a `vllm.LLM` of its own (48 sequences, the same
-prompts, schema and checks; benchmarks/batch_engine_offline.py) made 191 rows/min once loaded (22 s), ~1.9x,
-but serves neither adapters nor promoted versions the way the app does, and holds a second copy of the model
-and KV cache next to the app's.
+Why an engine of its own and not the running app (2-core CPU machine, 199 catalogue rows,
+benchmarks/batch_throughput.py, docs/batch.md): through the app's handle the job made 1.25x the API's rows/min at
+concurrency 8 (121.1 vs 96.5), every row crossing the ingress, the design replica and Ray's OpenAI server on the
+cores the engine decodes on; with an engine of its own, 1.31x in one run on a slower day (25.2 vs 19.3, its
+engine's start included), and the engine no longer needs the app. It holds a second copy of the model and KV
+cache (on a GPU cluster: a GPU of its own, `num_gpus` below) for as long as the job runs. Ray Data's own vLLM
+processor (`ray.data.llm`) reserves a GPU bundle per engine unless given a placement group, and runs tokenizing
+and detokenizing as stages of their own; this job needs the API's retries between generations, so it holds the
+engine itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import random
+import threading
+import uuid
+from pathlib import Path
+
+from adgenesis.engines.design import Answer, Ask, Completion, NoLayout, admit, make_layouts
+from adgenesis.errors import RequestError
+from adgenesis.lifecycle.aliases import AliasResolver
+from adgenesis.paths import resolve
 from adgenesis.protocol import DesignRequest
+from adgenesis.schema import UnknownCanvas, canvas_for
+from adgenesis.settings import load_profile
 from batch_jobs.common import Row, Worker, cli, read_rows
+from deployments.llm import UnknownAdapter, adapter_for, engine_setup, model_folder
 
 
 class DesignRow(Row, DesignRequest):
@@ -24,14 +43,115 @@ class DesignRow(Row, DesignRequest):
 
 
 class Designer(Worker):
-    def start(self, row: dict):
-        return self.app.designs.remote(DesignRequest(**{k: v for k, v in row.items() if k != "id"}))
+    BATCH_SIZE = 64  # rows per call; IN_FLIGHT calls per actor keep the engine's sequences full through a call's tail
+    CONCURRENCY = 1  # engines (actors): one per GPU, or per CPU node
+    IN_FLIGHT = 2
 
-    def finish(self, row: dict, pending) -> dict:
-        response = pending.result()
-        return {"designs": [d.model_dump(mode="json") for d in response.designs],
-                "quality": [q.model_dump(mode="json") for q in response.quality],
-                "model": response.model_version or response.model}
+    @classmethod
+    def remote_args(cls) -> dict:
+        llm = load_profile().llm
+        gpus = {} if llm.accelerator == "cpu" else {"num_gpus": llm.tensor_parallel_size}
+        return {"num_cpus": 1, "max_concurrency": cls.IN_FLIGHT, **gpus}
+
+    @classmethod
+    def options(cls, rows: list[DesignRow]) -> dict:
+        # LoRA slows every decoding step on CPU (64 rows: 38.4 rows/min with it, 48.6 without): on only when a row
+        # names an adapter. The default model is the merged fine-tuned one, no adapter.
+        llm = load_profile().llm
+        aliases = AliasResolver(resolve(llm.lora_dir) if llm.lora_dir else None)
+        return {"lora": any(aliases.resolve_model(row.model or llm.model_id) != llm.model_id for row in rows)}
+
+    def __init__(self, output: str, lora: bool = True):
+        super().__init__(output)
+        profile = load_profile()
+        self.settings, self.limits = profile.llm, profile.limits
+        if not lora:
+            self.settings = self.settings.model_copy(update={"lora_dir": None})
+        self.lora_dir = resolve(profile.llm.lora_dir) if profile.llm.lora_dir else None
+        self.aliases = AliasResolver(self.lora_dir)
+        self.adapters: dict[str, object] = {}  # model id -> vLLM LoRARequest
+        # One event loop in a thread of its own: the engine lives there, and each call's rows are gathered on it.
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True, name="engine-loop").start()
+        self.engine = self._wait(self._start())
+        self.tokenizer = self.engine.get_tokenizer()
+
+    async def _start(self):
+        from vllm import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        kwargs, env = engine_setup(self.settings)
+        os.environ.update(env)
+        if self.settings.accelerator == "cpu":
+            # Ray sets OMP_NUM_THREADS to the actor's num_cpus (1); vLLM's CPU backend binds its own threads to
+            # the cores, and decodes ~3x slower when held to one.
+            os.environ.pop("OMP_NUM_THREADS", None)
+        return AsyncLLM.from_engine_args(AsyncEngineArgs(model=model_folder(self.settings), disable_log_stats=True,
+                                                         **kwargs))
+
+    def __del__(self):  # the engine's core process goes with the actor, not at interpreter teardown
+        if getattr(self, "engine", None) is not None:
+            self.engine.shutdown()
+
+    def _wait(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def outcomes(self, rows: list[dict]) -> list[dict | Exception]:
+        async def every_row():
+            return await asyncio.gather(*(self._design(row) for row in rows), return_exceptions=True)
+
+        return self._wait(every_row())
+
+    def _lora(self, model: str, folder: Path | None):
+        from vllm.lora.request import LoRARequest
+
+        if folder is None:
+            return None
+        if model not in self.adapters:
+            self.adapters[model] = LoRARequest(model, len(self.adapters) + 1, str(folder))
+        return self.adapters[model]
+
+    async def _design(self, row: dict) -> dict:
+        req = admit(DesignRequest(**{k: v for k, v in row.items() if k != "id"}), self.limits.max_prompt_chars,
+                    self.limits.max_designs_per_request)
+        try:
+            canvas = canvas_for(req.platform, req.format)
+        except UnknownCanvas as exc:
+            raise RequestError(422, str(exc)) from None
+        model = self.aliases.resolve_model(req.model or self.settings.model_id)
+        try:
+            lora = self._lora(model, adapter_for(self.settings.model_id, self.lora_dir, model))
+        except UnknownAdapter as exc:
+            raise RequestError(404, str(exc)) from None
+        if lora is not None and not self.settings.lora_dir:  # an alias promoted to an adapter after the job began
+            raise RequestError(409, f"{req.model!r} became adapter {model!r} after this job started; run it again")
+        budget = self.settings.brief_max_tokens if req.mode == "brief" else self.settings.design_max_tokens
+        seed = req.seed if req.seed is not None else random.randrange(2**31)
+
+        async def complete(ask: Ask) -> Completion:
+            from vllm import SamplingParams, TokensPrompt
+            from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+
+            # Tokenized as vLLM's OpenAI server does for /v1/chat/completions: the chat template, no extra specials.
+            text = self.tokenizer.apply_chat_template(ask.messages, add_generation_prompt=True, tokenize=False)
+            prompt = TokensPrompt(prompt_token_ids=self.tokenizer.encode(text, add_special_tokens=False))
+            params = SamplingParams(
+                n=ask.n, max_tokens=ask.max_tokens, temperature=self.settings.temperature, seed=ask.seed,
+                structured_outputs=StructuredOutputsParams(json=ask.response_format["json_schema"]["schema"]),
+                output_kind=RequestOutputKind.FINAL_ONLY)
+            final = None
+            async for final in self.engine.generate(prompt, params, uuid.uuid4().hex, lora_request=lora):
+                pass
+            return Completion([Answer(o.text, o.finish_reason) for o in final.outputs], len(final.prompt_token_ids),
+                              sum(len(o.token_ids) for o in final.outputs))
+
+        try:
+            result = await make_layouts(req.prompt, canvas, req.mode, req.n, seed, budget, complete)
+        except NoLayout as exc:
+            raise RequestError(422, str(exc)) from None
+        return {"designs": [c.design.model_dump(mode="json") for c in result.chosen],
+                "quality": [c.report.model_dump(mode="json") for c in result.chosen],
+                "model": model}
 
 
 def main() -> None:

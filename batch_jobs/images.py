@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from adgenesis.protocol import ImageRequest
-from batch_jobs.common import NamedRow, Worker, cli, read_rows, write_atomic
+from batch_jobs.common import AppWorker, NamedRow, cli, read_rows, write_atomic
 
 FIELDS = ("width", "height", "seed", "steps", "guidance_scale", "lora")  # as the API's x-adgenesis-* headers say
 
@@ -21,7 +21,7 @@ class ImageRow(NamedRow, ImageRequest):
     pass
 
 
-class Painter(Worker):
+class Painter(AppWorker):
     def __init__(self, output: str):
         super().__init__(output)
         self.images = Path(output) / "images"

@@ -20,7 +20,7 @@ from pydantic import Field
 from ray.serve.llm.openai_api_models import ChatCompletionRequest
 
 from adgenesis.protocol import DesignRequest
-from batch_jobs.common import Row, Worker, cli, read_rows, write_atomic
+from batch_jobs.common import AppWorker, Row, cli, read_rows, write_atomic
 
 ENDPOINTS = ("/v1/chat/completions", "/v1/designs")
 
@@ -32,7 +32,7 @@ class RequestLine(Row):
     body: dict[str, Any]
 
 
-class Requester(Worker):
+class Requester(AppWorker):
     def start(self, row: dict):
         if row["url"] == "/v1/designs":
             return self.app.designs.remote(DesignRequest.model_validate(row["body"]))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from batch_jobs.common import InputError, Row, Worker, cli, read_rows
+from batch_jobs.common import AppWorker, InputError, Row, cli, read_rows
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -35,7 +35,7 @@ def photo_rows(source: Path) -> list[PhotoRow]:
     return [row.model_copy(update={"path": str((source.parent / row.path).resolve())}) for row in rows]
 
 
-class Describer(Worker):
+class Describer(AppWorker):
     def start(self, row: dict):
         return self.app.describe_product.remote(Path(row["path"]).read_bytes())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -19,6 +20,8 @@ from fastapi.responses import JSONResponse, Response
 from PIL import Image
 from ray.llm._internal.serve.core.configs.openai_api_models import ChatCompletionRequest as OpenAIChatRequest
 from ray.llm._internal.serve.core.configs.openai_api_models import CompletionRequest, ModelCard, ModelList
+from ray.exceptions import ActorUnavailableError, RayActorError
+from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
 from ray.serve.llm.ingress import OpenAiIngress, make_fastapi_ingress
 from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
@@ -26,7 +29,9 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from adgenesis.engines.design import admit
 from adgenesis.engines.image_gen import ImageRequestError
+from adgenesis.errors import RETRY_AFTER_S, RequestError
 from adgenesis.images import ImageInputError, decode_base64_image, load_image
 from adgenesis.lifecycle.aliases import AliasResolver
 from adgenesis.lifecycle.auth import ApiKeyAuth
@@ -61,10 +66,12 @@ from adgenesis.protocol import (
 from adgenesis.paths import resolve
 from adgenesis.schema import CANVAS_PRESETS
 from adgenesis.settings import Limits, LLMSettings, Profile
-from deployments.errors import RequestError
 from deployments.llm import adapter_names
 from deployments import studio_routes, telemetry
 
+logger = logging.getLogger("ray.serve")
+
+REPLICA_LOSS_RETRIES = 1
 CHAT_SYSTEM_PROMPT = "You are AdGenesis, a friendly assistant for marketing teams. Answer briefly and helpfully."
 MAX_FORWARD_SIDE = 1024
 DESCRIPTION_PROMPT = (
@@ -125,13 +132,23 @@ class AdGenesisIngress(OpenAiIngress):
         return prompt
 
     async def _call(self, method, *args, **kwargs) -> Any:
-        """Await a deployment call, turning a caller's mistake raised there into its HTTP status."""
-        try:
-            return await method.remote(*args, **kwargs)
-        except RequestError as exc:
-            raise HTTPException(exc.status_code, exc.message) from None
-        except (ImageRequestError, ImageInputError) as exc:
-            raise HTTPException(422, str(exc).splitlines()[-1]) from None
+        """Await a deployment call, turning a caller's mistake raised there into its HTTP status.
+
+        Every call made here is free of side effects (inference on the request's inputs), so one that a dying
+        replica dropped is sent once more; Serve routes it to a live replica. A full queue, or a second loss,
+        is a 503 with Retry-After: the client's to retry, never a 500."""
+        for attempt in range(1 + REPLICA_LOSS_RETRIES):
+            try:
+                return await method.remote(*args, **kwargs)
+            except BackPressureError:
+                raise RequestError(503, "the server is at capacity; retry shortly", RETRY_AFTER_S) from None
+            except (RayActorError, ActorUnavailableError, DeploymentUnavailableError) as exc:
+                if attempt == REPLICA_LOSS_RETRIES:
+                    raise RequestError(503, f"a model replica was lost ({type(exc).__name__}); retry shortly",
+                                       RETRY_AFTER_S) from None
+                logger.warning("replica lost during %s (%s); retrying once", method, type(exc).__name__)
+            except (ImageRequestError, ImageInputError) as exc:
+                raise HTTPException(422, str(exc).splitlines()[-1]) from None
 
     async def _chat(self, user: str, system: str = CHAT_SYSTEM_PROMPT) -> str:
         request = ChatCompletionRequest(
@@ -230,9 +247,7 @@ class AdGenesisIngress(OpenAiIngress):
     # ---- designs -------------------------------------------------------------------------------
 
     async def designs(self, body: DesignRequest) -> DesignResponse:
-        body = body.model_copy(update={"prompt": self._check_prompt(body.prompt)})
-        if body.n > self._limits.max_designs_per_request:
-            raise HTTPException(422, f"n={body.n} is over the limit of {self._limits.max_designs_per_request}")
+        body = admit(body, self._limits.max_prompt_chars, self._limits.max_designs_per_request)
         return await self._call(self._design.generate, body)
 
     async def design_render(self, body: RenderRequest) -> Response:
@@ -513,24 +528,27 @@ class AdGenesisIngress(OpenAiIngress):
 
 
 _OPENAI_ROUTES = ("models", "model_data", "completions", "chat")
+PNG = {"content": {"image/png": {}}}
+# Part of every inference route's contract (docs/reliability.md): shed load and a lost replica are 503s.
+BUSY = {503: {"description": "At capacity, or a model replica was lost: retry after the Retry-After header's seconds"}}
 _ROUTES = {
     "healthz": lambda app: app.get("/healthz", tags=["health"]),
     "readyz": lambda app: app.get("/readyz", tags=["health"]),
-    "designs": lambda app: app.post("/v1/designs", response_model=DesignResponse, tags=["designs"]),
+    "designs": lambda app: app.post("/v1/designs", response_model=DesignResponse, responses=BUSY, tags=["designs"]),
     "design_presets": lambda app: app.get("/v1/designs/presets", tags=["designs"]),
     "design_render": lambda app: app.post(
-        "/v1/designs/render", response_class=Response, responses={200: {"content": {"image/png": {}}}}, tags=["designs"],
+        "/v1/designs/render", response_class=Response, responses={200: PNG, **BUSY}, tags=["designs"],
         summary="A layout drawn as a PNG with its real fonts",
     ),
-    "legacy_generate": lambda app: app.post("/generate", tags=["designs"], summary="Old ML-service contract"),
-    "classify": lambda app: app.post("/v1/classify", response_model=ClassifyResponse, tags=["router"]),
-    "generate": lambda app: app.post("/v1/generate", response_model=GenerateResponse, tags=["router"]),
+    "legacy_generate": lambda app: app.post("/generate", responses=BUSY, tags=["designs"], summary="Old ML-service contract"),
+    "classify": lambda app: app.post("/v1/classify", response_model=ClassifyResponse, responses=BUSY, tags=["router"]),
+    "generate": lambda app: app.post("/v1/generate", response_model=GenerateResponse, responses=BUSY, tags=["router"]),
     "images": lambda app: app.post(
-        "/v1/images", response_class=Response, responses={200: {"content": {"image/png": {}}}}, tags=["images"]
+        "/v1/images", response_class=Response, responses={200: PNG, **BUSY}, tags=["images"]
     ),
-    "captions": lambda app: app.post("/v1/captions", response_model=CaptionResponse, tags=["images"]),
+    "captions": lambda app: app.post("/v1/captions", response_model=CaptionResponse, responses=BUSY, tags=["images"]),
     "product_descriptions": lambda app: app.post(
-        "/v1/product-descriptions", response_model=ProductDescriptionResponse, tags=["images"]
+        "/v1/product-descriptions", response_model=ProductDescriptionResponse, responses=BUSY, tags=["images"]
     ),
     # ---- AdGenesis Studio, the web page (docs/studio.md) ----
     "studio": lambda app: app.get("/studio", include_in_schema=False),
@@ -587,6 +605,7 @@ def make_ingress():
     app = init()
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, telemetry.http_error)
+    app.add_exception_handler(RequestError, telemetry.request_error)
     app.add_middleware(telemetry.RequestMetrics)
     endpoints = {name: DEFAULT_ENDPOINTS[name] for name in _OPENAI_ROUTES} | _ROUTES
     return make_fastapi_ingress(AdGenesisIngress, endpoint_map=endpoints, app=app)

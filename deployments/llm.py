@@ -46,6 +46,15 @@ def adapter_path(lora_dir: Path | None, model_id: str) -> Path:
     return path
 
 
+def adapter_for(model_id: str, lora_dir: Path | None, model: str) -> Path | None:
+    """None for the base model `model_id`, the adapter's folder for `<model_id>:<name>`; UnknownAdapter otherwise."""
+    if model == model_id:
+        return None
+    if model.partition(":")[0] != model_id:
+        raise UnknownAdapter(f"unknown model {model!r}; this server serves {model_id!r} and its adapters")
+    return adapter_path(lora_dir, model)
+
+
 class LocalLoraLoader(LoraModelLoader):
     """Serve-multiplexed LoRA loading from a local folder instead of s3/gs (nothing to download)."""
 
@@ -63,10 +72,9 @@ class LocalLoraLoader(LoraModelLoader):
         return config
 
 
-def llm_config(settings: LLMSettings) -> LLMConfig:
-    source = settings.model_source
-    if resolve(source).exists():  # a local folder; otherwise a hub id the replica downloads
-        source = str(resolve(source))
+def engine_setup(settings: LLMSettings) -> tuple[dict, dict[str, str]]:
+    """vLLM's engine arguments and environment for the profile's LLM: what the Serve replica runs, and what
+    the designs batch job's own engine runs (`batch_jobs.designs`), so both decode alike."""
     engine_kwargs = {
         "dtype": settings.dtype,
         "max_model_len": settings.max_model_len,
@@ -76,22 +84,34 @@ def llm_config(settings: LLMSettings) -> LLMConfig:
         # Without this the small model pads JSON with whitespace until the token budget runs out.
         "structured_outputs_config": {"backend": "xgrammar", "disable_any_whitespace": True},
     }
-    env = {RAYLLM_VLLM_ENGINE_CLS_ENV: ENGINE_CLS}
-    lora = None
+    env = {}
     if settings.lora_dir:
         engine_kwargs.update(enable_lora=True, max_loras=settings.max_loras, max_lora_rank=settings.max_lora_rank)
-        env[LORA_DIR_ENV] = str(resolve(settings.lora_dir))
-        lora = {"max_num_adapters_per_replica": settings.max_loras}
-    cpu = settings.accelerator == "cpu"
-    if cpu:
+    if settings.accelerator == "cpu":
         env["VLLM_CPU_KVCACHE_SPACE"] = str(settings.cpu_kvcache_gib)
         # After a partial (chunked) prefill vLLM drops the sampled token and rewinds a seeded request's generator;
         # CPU generators cannot rewind ("CPU Generator does not use offset") and the engine dies. Seen with 64
         # seeded briefs in flight (every design request has a seed). Whole prefills only, then.
         engine_kwargs.update(enable_chunked_prefill=False,
                              max_num_batched_tokens=max(settings.max_num_batched_tokens, settings.max_model_len))
+    return engine_kwargs, env
+
+
+def model_folder(settings: LLMSettings) -> str:
+    """The base model's local folder, or a hub id the replica downloads."""
+    return str(resolve(settings.model_source)) if resolve(settings.model_source).exists() else settings.model_source
+
+
+def llm_config(settings: LLMSettings) -> LLMConfig:
+    engine_kwargs, env = engine_setup(settings)
+    env[RAYLLM_VLLM_ENGINE_CLS_ENV] = ENGINE_CLS
+    lora = None
+    if settings.lora_dir:
+        env[LORA_DIR_ENV] = str(resolve(settings.lora_dir))
+        lora = {"max_num_adapters_per_replica": settings.max_loras}
+    cpu = settings.accelerator == "cpu"
     return LLMConfig(
-        model_loading_config={"model_id": settings.model_id, "model_source": source},
+        model_loading_config={"model_id": settings.model_id, "model_source": model_folder(settings)},
         engine_kwargs=engine_kwargs,
         lora_config=lora,
         runtime_env={"env_vars": env},
@@ -102,6 +122,7 @@ def llm_config(settings: LLMSettings) -> LLMConfig:
                 "target_ongoing_requests": settings.target_ongoing_requests,
             },
             "max_ongoing_requests": settings.max_num_seqs * 2,
+            "max_queued_requests": settings.max_queued_requests,
         },
         **({"accelerator_config": {"kind": "cpu"}} if cpu else {"accelerator_type": settings.accelerator}),
     )

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adgenesis import metrics
+from adgenesis.errors import RequestError
 
 REQUEST_ID_HEADER = "x-request-id"
 CLIENT_CLOSED = 499  # nginx's status for a caller that went away before the answer
@@ -30,6 +31,13 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> JSONRespo
     """FastAPI's `{"detail": ...}` body, plus the request id."""
     return JSONResponse({"detail": exc.detail, "request_id": request_id(request)}, status_code=exc.status_code,
                         headers=exc.headers)
+
+
+async def request_error(request: Request, exc: RequestError) -> JSONResponse:
+    """A caller's mistake raised here or in a deployment (RequestError): its status and message, as above."""
+    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
+    return JSONResponse({"detail": exc.message, "request_id": request_id(request)}, status_code=exc.status_code,
+                        headers=headers)
 
 
 class RequestMetrics:

@@ -4,16 +4,17 @@ error messages. The pipelines against the real app: tests/integration/test_batch
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from adgenesis.errors import RequestError
 from batch_jobs.common import InputError, Output, error_message, read_rows
-from batch_jobs.designs import DesignRow
+from batch_jobs.designs import Designer, DesignRow
 from batch_jobs.images import ImageRow
 from batch_jobs.openai_batch import RequestLine, write_openai_files
-from deployments.errors import RequestError
 
 GOOD = {"prompt": "Spring sale on linen shirts", "platform": "meta", "format": "square"}
 
@@ -89,3 +90,53 @@ def test_openai_files_in_openai_formats(tmp_path):
     assert done["custom_id"] == "req-1" and done["response"]["status_code"] == 200 and done["error"] is None
     assert failed["custom_id"] == "req-2" and failed["error"] == {"code": "422", "message": "unknown platform"}
     assert done["id"].startswith("batch_req_")
+
+
+BRIEF = {"headline": "30% off linen shirts this spring", "subline": "Breathable linen, cut for warm days.",
+         "cta": "Shop now", "image": "linen shirts on a rail", "palette": "fresh"}
+
+
+class FakeEngine:
+    """vLLM's AsyncLLM as the designs job uses it: a tokenizer, and final outputs per request."""
+
+    def __init__(self):
+        self.requests = []
+
+    def get_tokenizer(self):
+        return SimpleNamespace(apply_chat_template=lambda messages, **_: json.dumps(messages),
+                               encode=lambda text, **_: list(range(len(text) // 10)))
+
+    async def generate(self, prompt, params, request_id, lora_request=None):
+        self.requests.append((params, lora_request))
+        out = SimpleNamespace(text=json.dumps(BRIEF), finish_reason="stop", token_ids=[0] * 60)
+        yield SimpleNamespace(outputs=[out] * params.n, prompt_token_ids=prompt["prompt_token_ids"])
+
+    def shutdown(self):
+        pass
+
+
+class FakeDesigner(Designer):
+    async def _start(self):
+        return FakeEngine()
+
+
+def test_the_designs_job_runs_the_apis_design_code_on_its_own_engine(tmp_path):
+    designer = FakeDesigner(str(tmp_path))
+    rows = [GOOD | {"id": "ok", "seed": 3, "n": 2},
+            GOOD | {"id": "adapter", "model": "design-llm:base"},
+            GOOD | {"id": "platform", "platform": "myspace"},
+            GOOD | {"id": "model", "model": "design-llm:nope"},
+            GOOD | {"id": "blank", "prompt": "  "}]
+    ok, adapter, *failed = designer.outcomes(rows)
+    assert len(ok["designs"]) == 2 and all(q["passed"] for q in ok["quality"]) and ok["model"] == "design-llm"
+    assert adapter["model"] == "design-llm:base"
+    assert [error_message(e)[0] for e in failed] == [422, 404, 400]
+    (first, no_lora), (_, lora) = designer.engine.requests
+    assert first.seed == 3 and first.n == 2 and first.max_tokens == designer.settings.brief_max_tokens
+    assert no_lora is None and lora.lora_name == "design-llm:base"
+
+
+def test_the_designs_engine_loads_lora_only_for_rows_that_name_an_adapter():
+    plain = DesignRow(id="a", **GOOD)
+    assert Designer.options([plain]) == {"lora": False}
+    assert Designer.options([plain, DesignRow(id="b", model="design-llm:base", **GOOD)]) == {"lora": True}

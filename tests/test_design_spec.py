@@ -15,7 +15,7 @@ from adgenesis import metrics
 from adgenesis.protocol import DesignRequest
 from adgenesis.settings import load_profile
 from deployments.design_spec import DesignSpec
-from deployments.errors import RequestError
+from adgenesis.errors import RequestError
 
 GOOD = {"headline": "30% off carbon-plate running shoes", "subline": "Carbon plate, 40% more energy return.",
         "cta": "Shop now", "image": "neon running shoe on a track", "palette": "energetic"}

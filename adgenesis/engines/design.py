@@ -7,19 +7,23 @@ Two modes (`DesignMode`):
 - "free": the LLM writes the whole layout, geometry included (~300+ tokens), held to the layout's JSON
   Schema; for large production models that can place elements themselves.
 
-The LLM itself runs elsewhere (vLLM behind `ray.serve.llm`, or `vllm.LLM` in benchmarks); this module is
-what both share: the prompts, the JSON Schemas that constrain decoding, and the parsing, repair and
-validation that make every returned layout valid.
+The LLM itself runs elsewhere (vLLM behind `ray.serve.llm` for the API, a vLLM engine of the batch job's
+own in `batch_jobs.designs`); this module is what both share: the prompts, the JSON Schemas that constrain
+decoding, the parsing, repair and validation that make every returned layout valid, and `make_layouts()`, which
+asks the LLM (through a `Complete` callable) and retries layouts that miss a quality check.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
+from typing import Any, Awaitable, Callable, NamedTuple
 
 from pydantic import ValidationError
 
 from adgenesis.engines.layout import LayoutError, lay_out, palette_names
+from adgenesis.errors import RequestError
+from adgenesis.engines.quality import QualityReport, check
+from adgenesis.protocol import DesignRequest
 from adgenesis.schema import BRIEF_LIMITS, Brief, Canvas, Design, DesignMode, canvas_for, layout_json_schema, repair
 
 BRIEF_SYSTEM_PROMPT = "You write the copy of an ad as JSON."
@@ -115,4 +119,98 @@ def finish(text: str, canvas: Canvas, mode: DesignMode = "brief", finish_reason:
         raise LayoutError(f"layout invalid at {_first_error(exc)}") from None
 
 
-__all__ = ["build_messages", "canvas_for", "finish", "Finished", "parse_brief", "response_format", "DesignMode", "LayoutError"]
+class Ask(NamedTuple):
+    """One call to the LLM: `n` answers to `messages`, decoded under `response_format`."""
+
+    messages: list[dict[str, str]]
+    response_format: dict[str, Any]
+    max_tokens: int
+    n: int
+    seed: int
+
+
+class Answer(NamedTuple):
+    text: str
+    finish_reason: str | None
+
+
+class Completion(NamedTuple):
+    answers: list[Answer]
+    prompt_tokens: int
+    completion_tokens: int
+
+
+Complete = Callable[[Ask], Awaitable[Completion]]
+
+
+class Designed(NamedTuple):
+    design: Design
+    report: QualityReport
+    outcome: str  # metrics.DESIGN_OUTCOMES: first_try, repaired, retried or missed_checks
+
+
+class Designs(NamedTuple):
+    chosen: list[Designed]
+    usage: dict[str, int]
+    invalid: int  # answers that could not be made into a valid layout
+
+
+class NoLayout(LayoutError):
+    """Fewer valid layouts than asked for, after the retries."""
+
+    def __init__(self, message: str, invalid: int):
+        super().__init__(message)
+        self.invalid = invalid
+
+
+def admit(req: DesignRequest, max_prompt_chars: int, max_designs: int) -> DesignRequest:
+    """The request with its prompt stripped, or RequestError when it is over the profile's limits (`Limits`)."""
+    prompt = req.prompt.strip()
+    if not prompt:
+        raise RequestError(400, "prompt is empty")
+    if len(prompt) > max_prompt_chars:
+        raise RequestError(413, f"prompt has {len(prompt)} characters; the limit is {max_prompt_chars}")
+    if req.n > max_designs:
+        raise RequestError(422, f"n={req.n} is over the limit of {max_designs}")
+    return req.model_copy(update={"prompt": prompt})
+
+
+RETRIES = 1  # each missing layout gets one more try, with another seed
+SEED_STEP = 7919  # a retry's seed: seed + attempt * SEED_STEP (a prime, so retries do not repeat a request's seeds)
+
+
+async def make_layouts(prompt: str, canvas: Canvas, mode: DesignMode, n: int, seed: int, max_tokens: int,
+                 complete: Complete) -> Designs:
+    """`n` layouts for the prompt: the ones that pass every quality check first, then valid ones that miss a check.
+    Raises NoLayout when fewer than `n` valid layouts came out of 1 + RETRIES calls."""
+    kept: list[Designed] = []  # passed every check
+    spare: list[Designed] = []  # valid, but missed a check
+    usage, errors = {"prompt_tokens": 0, "completion_tokens": 0}, []
+    for attempt in range(1 + RETRIES):
+        missing = n - len(kept)
+        if missing == 0:
+            break
+        done = await complete(Ask(build_messages(prompt, canvas, mode), response_format(canvas, mode), max_tokens,
+                                  missing, seed + attempt * SEED_STEP))
+        usage["prompt_tokens"] += done.prompt_tokens
+        usage["completion_tokens"] += done.completion_tokens
+        for i, answer in enumerate(done.answers):
+            try:
+                layout, repaired = finish(answer.text, canvas, mode, answer.finish_reason, variant=seed + i + attempt)
+            except LayoutError as exc:
+                errors.append(str(exc))
+                continue
+            report = check(layout, prompt)
+            if not report.passed:
+                spare.append(Designed(layout, report, "missed_checks"))
+            else:
+                kept.append(Designed(layout, report, "retried" if attempt else "repaired" if repaired else "first_try"))
+    chosen = (kept + spare)[:n]
+    if len(chosen) < n:
+        raise NoLayout(f"the model could not produce {n} valid layout(s) within {max_tokens} tokens ({len(chosen)} "
+                       f"valid); try a shorter prompt or fewer designs. Last error: {errors[-1]}", len(errors))
+    return Designs(chosen, usage, len(errors))
+
+
+__all__ = ["Answer", "Ask", "Complete", "Completion", "Designed", "Designs", "NoLayout", "build_messages",
+           "admit", "canvas_for", "finish", "make_layouts", "Finished", "parse_brief", "response_format", "DesignMode", "LayoutError"]
