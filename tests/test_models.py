@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 
 from adgenesis import prepare_models as pm
-from adgenesis.classifier_training import read_jsonl
 from adgenesis.paths import REPO_ROOT
 from adgenesis.settings import load_profile
+from train_jobs.classifier import read_jsonl
 
 PROFILE = load_profile("local")
 BUILD_HINT = "build the local models first: `python -m adgenesis.prepare_models` (or `make models`)"
@@ -91,7 +91,7 @@ def test_router_classifier_validation_accuracy():
     model = AutoModelForSequenceClassification.from_pretrained(path).eval()
     assert [model.config.id2label[i] for i in range(model.config.num_labels)] == list(PROFILE.classifier.labels)
 
-    rows = read_jsonl(pm.ROUTER_VALIDATION)
+    rows = read_jsonl(pm.classifier_config().data.validation)
     predicted = []
     with torch.no_grad():
         for i in range(0, len(rows), 32):

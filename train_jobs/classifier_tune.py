@@ -3,11 +3,12 @@
     python -m train_jobs.classifier_tune --config configs/train/classifier.yaml [--set tune.num_samples=8 ...]
     ray job submit --working-dir . -- python -m train_jobs.classifier_tune --config configs/train/classifier.yaml
 
-Small by default (`tune:` in the config: 4 trials of 1 epoch, one at a time). Each trial runs the
-plain-PyTorch recipe (`adgenesis.classifier_training.fine_tune`) with the learning rate and batch
-size Optuna proposes and reports validation accuracy / macro-F1. The search is one MLflow run with
-one nested run per trial; the best trial's model is registered. Train the final model with the best
-values through the distributed recipe: `python -m train_jobs.classifier --set lr=... --set batch_size=...`.
+Small by default (`tune:` in the config: 4 trials of 1 epoch, one at a time). Each trial is the
+recipe's `train_jobs.classifier.fine_tune` on the same config (same model, same frozen parameters)
+with `tune.epochs` and the learning rate and batch size Optuna proposes, and reports validation
+accuracy / macro-F1. The search is one MLflow run with one nested run per trial; the best trial's
+model is registered. Train the final model with the best values through the distributed recipe:
+`python -m train_jobs.classifier --set lr=... --set batch_size=...`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from adgenesis import classifier_training as ct
 from adgenesis.train_config import ClassifierConfig
-from train_jobs import common
+from train_jobs import classifier, common
+
+
+def trial_config(cfg: ClassifierConfig, params: dict[str, Any]) -> ClassifierConfig:
+    """The recipe's config with a trial's values: everything else (model, frozen parameters) stays."""
+    return cfg.model_copy(update={"epochs": cfg.tune.epochs, "lr": params["lr"], "batch_size": params["batch_size"]})
 
 
 def trial(params: dict[str, Any], *, cfg: ClassifierConfig, train_rows: list, val_rows: list) -> None:
@@ -26,9 +31,7 @@ def trial(params: dict[str, Any], *, cfg: ClassifierConfig, train_rows: list, va
     from ray import tune
 
     out_dir = Path(tune.get_context().get_trial_dir()) / "model"
-    metrics = ct.fine_tune(cfg.base_model, train_rows, val_rows, out_dir, epochs=cfg.tune.epochs,
-                           lr=params["lr"], batch_size=params["batch_size"], seed=cfg.run.seed,
-                           labels=cfg.labels, max_length=cfg.max_length, progress=False)
+    metrics = classifier.fine_tune(trial_config(cfg, params), train_rows, val_rows, out_dir, progress=False)
     tune.report({"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
                  "train_loss": metrics["train_loss_per_epoch"][-1], "train_seconds": metrics["train_seconds"],
                  "model_dir": str(out_dir)})
@@ -48,7 +51,7 @@ def main(cfg: ClassifierConfig) -> dict[str, Any]:
     print(f"[classifier_tune] {t.num_samples} trial(s) x {t.epochs} epoch(s), Optuna TPE on {t.metric}; "
           f"lr in [{t.lr_min:g}, {t.lr_max:g}] (log), batch size in {t.batch_sizes}")
 
-    train_rows, val_rows = ct.read_jsonl(cfg.data.train), ct.read_jsonl(cfg.data.validation)
+    train_rows, val_rows = classifier.read_jsonl(cfg.data.train), classifier.read_jsonl(cfg.data.validation)
     tracker = common.Tracker(cfg, name, resuming=False)
     cpus = (cfg.scaling.resources_per_worker or {}).get("CPU", 1) * cfg.scaling.num_workers
     tuner = tune.Tuner(

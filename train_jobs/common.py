@@ -13,7 +13,8 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,49 @@ def run_name(cfg: TrainConfig) -> tuple[str, bool]:
     return f"{cfg.recipe}-{_dt.datetime.now():%Y%m%d-%H%M%S}", False
 
 
+@dataclass(frozen=True)
+class Run:
+    """One recipe run on the driver: its name, whether it resumes, its folders and its start time."""
+
+    name: str
+    resuming: bool
+    dir: Path
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def out_dir(self) -> Path:
+        return self.dir / "output"
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def start_run(cfg: TrainConfig) -> Run:
+    """Ray up, the run named (a configured name whose folder exists resumes it), the start announced."""
+    started = time.perf_counter()
+    init_ray(cfg)
+    name, resuming = run_name(cfg)
+    run = Run(name, resuming, run_storage(cfg) / name, started)
+    print(f"[{cfg.recipe}] run {name} ({'resuming from its latest checkpoint' if resuming else 'new'}) in {run.dir}")
+    return run
+
+
+def trainer(train_loop: Callable[[dict[str, Any]], None], cfg: TrainConfig, run: Run, tracker: Tracker, *,
+            datasets: dict[str, Any], score: str | None = None, mode: str = "min", dataset_config=None,
+            **loop_config: Any):
+    """The recipe's TorchTrainer: workers get `cfg`, the MLflow run to log steps to and `loop_config`."""
+    from ray.train.torch import TorchTrainer
+
+    return TorchTrainer(
+        train_loop,
+        train_loop_config={"cfg": cfg, "tracking_uri": tracker.uri, "mlflow_run_id": tracker.run_id, **loop_config},
+        scaling_config=scaling_config(cfg),
+        run_config=run_config(cfg, run.name, score=score, mode=mode),
+        datasets=datasets,
+        **({"dataset_config": dataset_config} if dataset_config is not None else {}),
+    )
+
+
 def scaling_config(cfg: TrainConfig):
     from ray.train import ScalingConfig
 
@@ -228,6 +272,41 @@ class Tracker:
 
     def finish(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status=status)
+
+
+def publish(run: Run, cfg: TrainConfig, tracker: Tracker, *, metrics: dict[str, Any], report: dict[str, Any],
+            curves: dict[str, list[tuple[int, float]]], model_dir: Path, tags: dict[str, str] | None = None,
+            artifacts: tuple[str, ...] = ()):
+    """The end of every recipe: `eval_report.json` ({"metrics", **report}), the resolved config and the
+    loss curves in `<run>/output`, logged to MLflow with `artifacts` (more files there); `model_dir`
+    registered as a model version (returned, None when registering is off); the MLflow run finished."""
+    out = run.out_dir
+    registry.write_json(out / "eval_report.json", {"metrics": metrics, **report})
+    write_yaml(out / "train_config.yaml", cfg)
+    plot_curves(curves, out / "loss_curve.png", f"{cfg.recipe} {run.name}")
+    for name in ("eval_report.json", "loss_curve.png", "train_config.yaml", *artifacts):
+        tracker.log_artifact(out / name)
+    mv = tracker.register(model_dir, metrics, tags={"ray_run_name": run.name, **(tags or {})})
+    tracker.finish()
+    return mv
+
+
+def summarize(run: Run, cfg: TrainConfig, tracker: Tracker, mv, metrics: dict[str, Any],
+              **extra: Any) -> dict[str, Any]:
+    """Print the run's summary table; return it with the registered version (None when not registered)."""
+    summary = {"run": run.name, "run_dir": str(run.dir), **extra, "mlflow_run_id": tracker.run_id,
+               "registered": f"{mv.name} v{mv.version}" if mv else "-", **metrics}
+    print_summary(f"{cfg.recipe} finished in {run.seconds():.0f}s", summary)
+    return {**summary, "model_version": int(mv.version) if mv else None}
+
+
+def worker_context(config: dict[str, Any]) -> tuple[int, int, WorkerLogger]:
+    """(rank, world size, rank-0 logger) of the Ray Train worker running a recipe's loop."""
+    import ray.train
+
+    ctx = ray.train.get_context()
+    rank = ctx.get_world_rank()
+    return rank, ctx.get_world_size(), WorkerLogger(config["tracking_uri"], config["mlflow_run_id"], rank)
 
 
 def say(line: str) -> None:
