@@ -169,14 +169,13 @@ def load_pipeline(base_model: str, device):
 def train_loop_per_worker(config: dict[str, Any]) -> None:
     import ray.train
     import ray.train.torch
+    from diffusers.training_utils import cast_training_params
     from peft import get_peft_model_state_dict, set_peft_model_state_dict
     from safetensors.torch import load_file, save_file
 
     cfg: FluxLoraConfig = config["cfg"]  # validated on the driver
-    ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    rank, world, log = common.worker_context(config)
     device = ray.train.torch.get_device()
-    log = common.WorkerLogger(config["tracking_uri"], config["mlflow_run_id"], rank)
     torch.manual_seed(cfg.run.seed + rank)
     generator = torch.Generator().manual_seed(cfg.run.seed + rank)
 
@@ -190,9 +189,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     add_lora(transformer, cfg)
     del pipe  # only the transformer trains
 
+    cast_training_params(transformer, dtype=torch.float32)  # LoRA weights train in fp32 even on a bf16 base (GPU)
     params = [p for p in transformer.parameters() if p.requires_grad]
-    for p in params:  # LoRA weights train in fp32 even when the base runs in bf16 (GPU)
-        p.data = p.data.float()
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start_epoch, global_step = 0, 0
     checkpoint = ray.train.get_checkpoint()
@@ -346,35 +344,24 @@ def main(cfg: FluxLoraConfig) -> dict[str, Any]:
     import ray
     import ray.data
     from peft import LoraConfig
-    from ray.train.torch import TorchTrainer
     from safetensors.torch import load_file
 
     from adgenesis.engines.image_gen import write_adapter
     from adgenesis.registry import write_json
 
-    started = time.perf_counter()
-    common.init_ray(cfg)
-    name, resuming = common.run_name(cfg)
-    run_dir = common.run_storage(cfg) / name
-    out_dir = run_dir / "output"
-    print(f"[flux_lora] run {name} ({'resuming' if resuming else 'new'}) in {run_dir}")
+    run = common.start_run(cfg)
+    out_dir = run.out_dir
 
     rows = collect_examples(cfg)
     if len(rows) < cfg.scaling.num_workers:
         raise ValueError(f"{len(rows)} images cannot be split over {cfg.scaling.num_workers} workers")
-    tracker = common.Tracker(cfg, name, resuming=resuming)
+    tracker = common.Tracker(cfg, run.name, resuming=run.resuming)
     tracker.log_metrics({"images": len(rows), "captioned_by_engine": sum(r["source"] == "captioner" for r in rows)})
-    trainer = TorchTrainer(
-        train_loop_per_worker,
-        train_loop_config={"cfg": cfg, "tracking_uri": tracker.uri, "mlflow_run_id": tracker.run_id},
-        scaling_config=common.scaling_config(cfg),
-        run_config=common.run_config(cfg, name),
-        datasets={"train": ray.data.from_items(rows)},
-    )
+    trainer = common.trainer(train_loop_per_worker, cfg, run, tracker, datasets={"train": ray.data.from_items(rows)})
     result, fit_seconds = common.fit(trainer, tracker)
 
     # The final LoRA (no validation metric to pick by) -> the serving adapter format.
-    adapter = adapter_name_for(name)
+    adapter = adapter_name_for(run.name)
     lora_dir = out_dir / "adapters"
     lora_config = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                              init_lora_weights="gaussian", target_modules=list(cfg.lora.target_modules))
@@ -382,8 +369,9 @@ def main(cfg: FluxLoraConfig) -> dict[str, Any]:
         state_dict = load_file(ckpt_dir / LORA_FILE)
         final_state = json.loads((ckpt_dir / STATE_FILE).read_text())
     write_adapter(lora_dir / adapter, state_dict, cfg.data.trigger_word, lora_config=lora_config,
-                  metadata={"base_model": Path(cfg.base_model).name, "run": name, "epochs": final_state["epoch"] + 1,
-                            "steps": final_state["global_step"], "images": len(rows), "resolution": cfg.data.resolution,
+                  metadata={"base_model": Path(cfg.base_model).name, "run": run.name,
+                            "epochs": final_state["epoch"] + 1, "steps": final_state["global_step"],
+                            "images": len(rows), "resolution": cfg.data.resolution,
                             "final_train_loss": result.metrics["train_loss"]})
     write_json(out_dir / "captions.json", [{k: r[k] for k in ("image", "caption", "source", "prompt")} for r in rows])
 
@@ -397,24 +385,17 @@ def main(cfg: FluxLoraConfig) -> dict[str, Any]:
         "loss_tuned_with_trigger": report["loss_tuned_with_trigger"],
         "loss_tuned_without_trigger": report["loss_tuned_without_trigger"],
         "loss_base_with_trigger": report["loss_base_with_trigger"],
-        "fit_seconds": fit_seconds, "total_seconds": time.perf_counter() - started,
+        "fit_seconds": fit_seconds, "total_seconds": run.seconds(),
     }
     tracker.log_metrics(metrics, step=final_state["global_step"])
-    write_json(out_dir / "eval_report.json", {"metrics": metrics, "evaluation": report})
-    common.write_yaml(out_dir / "train_config.yaml", cfg)
-    common.plot_curves({"train": tracker.history("train_loss"), "epoch mean": tracker.history("epoch_train_loss")},
-                       out_dir / "loss_curve.png", f"flux_lora {name}")
-    for f in ("eval_report.json", "loss_curve.png", "train_config.yaml", "captions.json"):
-        tracker.log_artifact(out_dir / f)
-    mv = tracker.register(lora_dir / adapter, metrics, tags={"ray_run_name": name, "trigger_word": cfg.data.trigger_word,
-                                                             "base_model": Path(cfg.base_model).name})
-    tracker.finish()
-    summary = {"run": name, "run_dir": str(run_dir), "adapter": str(lora_dir / adapter),
-               "trigger_word": cfg.data.trigger_word, "mlflow_run_id": tracker.run_id,
-               "registered": f"{mv.name} v{mv.version}" if mv else "-", **metrics}
-    common.print_summary(f"flux_lora finished in {metrics['total_seconds']:.0f}s", summary)
-    return {**summary, "adapter_name": adapter, "lora_dir": str(lora_dir), "report": report,
-            "model_version": int(mv.version) if mv else None}
+    mv = common.publish(run, cfg, tracker, metrics=metrics, report={"evaluation": report},
+                        curves={"train": tracker.history("train_loss"),
+                                "epoch mean": tracker.history("epoch_train_loss")},
+                        model_dir=lora_dir / adapter, artifacts=("captions.json",),
+                        tags={"trigger_word": cfg.data.trigger_word, "base_model": Path(cfg.base_model).name})
+    summary = common.summarize(run, cfg, tracker, mv, metrics, adapter=str(lora_dir / adapter),
+                               trigger_word=cfg.data.trigger_word)
+    return {**summary, "adapter_name": adapter, "lora_dir": str(lora_dir), "report": report}
 
 
 if __name__ == "__main__":

@@ -210,12 +210,11 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     import torch.distributed as dist
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
+    from transformers import get_scheduler
 
     cfg: LLMSFTConfig = config["cfg"]  # validated on the driver
-    ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    rank, world, log = common.worker_context(config)
     device = ray.train.torch.get_device()
-    log = common.WorkerLogger(config["tracking_uri"], config["mlflow_run_id"], rank)
     torch.manual_seed(cfg.run.seed)
 
     model, tokenizer = load_lora_model(cfg, device)
@@ -251,13 +250,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     steps_per_epoch = config["steps_per_epoch"]
     total_steps = steps_per_epoch * cfg.epochs
 
-    def lr_factor(step: int) -> float:  # linear warm-up, cosine decay to 10%
-        if step < cfg.warmup_steps:
-            return (step + 1) / (cfg.warmup_steps + 1)
-        progress = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    # Linear warm-up, then cosine decay to 10% of the peak rate.
+    scheduler = get_scheduler("cosine_with_min_lr", optimizer, num_warmup_steps=cfg.warmup_steps,
+                              num_training_steps=total_steps, scheduler_specific_kwargs={"min_lr_rate": 0.1})
     if saved_optim is not None:
         load_optimizer_state(model, optimizer, saved_optim["optimizer"])
         scheduler.load_state_dict(saved_optim["scheduler"])
@@ -446,14 +441,9 @@ def read_jsonl(path: str) -> list[dict[str, Any]]:
 def main(cfg: LLMSFTConfig) -> dict[str, Any]:
     import ray
     import ray.data
-    from ray.train.torch import TorchTrainer
 
-    started = time.perf_counter()
-    common.init_ray(cfg)
-    name, resuming = common.run_name(cfg)
-    run_dir = common.run_storage(cfg) / name
-    out_dir = run_dir / "output"
-    print(f"[llm_sft] run {name} ({'resuming from its latest checkpoint' if resuming else 'new'}) in {run_dir}")
+    run = common.start_run(cfg)
+    out_dir = run.out_dir
 
     # Data: validate every row on the driver (clear errors, right counts), then stream raw JSONL lines.
     train_rows, val_rows = read_jsonl(cfg.data.train), read_jsonl(cfg.data.validation)
@@ -466,17 +456,11 @@ def main(cfg: LLMSFTConfig) -> dict[str, Any]:
     if cfg.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
 
-    tracker = common.Tracker(cfg, name, resuming=resuming)
+    tracker = common.Tracker(cfg, run.name, resuming=run.resuming)
     tracker.log_metrics({"train_examples": len(train_rows), "validation_examples": len(val_rows),
                          "steps_per_epoch": steps_per_epoch})
-    trainer = TorchTrainer(
-        train_loop_per_worker,
-        train_loop_config={"cfg": cfg, "steps_per_epoch": steps_per_epoch,
-                           "tracking_uri": tracker.uri, "mlflow_run_id": tracker.run_id},
-        scaling_config=common.scaling_config(cfg),
-        run_config=common.run_config(cfg, name, score="val_loss", mode="min"),
-        datasets={"train": train_ds, "validation": val_ds},
-    )
+    trainer = common.trainer(train_loop_per_worker, cfg, run, tracker, score="val_loss", mode="min",
+                             datasets={"train": train_ds, "validation": val_ds}, steps_per_epoch=steps_per_epoch)
     result, fit_seconds = common.fit(trainer, tracker)
 
     # Best adapter (lowest validation loss) -> <run>/output/adapter
@@ -516,27 +500,14 @@ def main(cfg: LLMSFTConfig) -> dict[str, Any]:
                        tuned_quality_rate=report["tuned"]["quality_rate"],
                        heldout_prompts=report["n"])
     metrics.update(fit_seconds=fit_seconds, eval_seconds=time.perf_counter() - eval_started,
-                   total_seconds=time.perf_counter() - started)
+                   total_seconds=run.seconds())
     tracker.log_metrics(metrics, step=final["global_step"])
-
-    # Artifacts: eval report, loss curve, resolved config; the adapter folder becomes the model version.
-    from adgenesis.registry import write_json
-
-    write_json(out_dir / "eval_report.json", {"metrics": metrics, "generation": report})
-    common.write_yaml(out_dir / "train_config.yaml", cfg)
-    common.plot_curves({"train": tracker.history("train_loss"), "validation": tracker.history("val_loss")},
-                       out_dir / "loss_curve.png", f"llm_sft {name}")
-    for f in ("eval_report.json", "loss_curve.png", "train_config.yaml"):
-        tracker.log_artifact(out_dir / f)
-    mv = tracker.register(out_dir / ADAPTER_DIR, metrics, tags={"base_model": Path(cfg.base_model).name,
-                                                                "ray_run_name": name})
-    tracker.finish()
-
-    summary = {"run": name, "run_dir": str(run_dir), "mlflow_run_id": tracker.run_id,
-               "registered": f"{mv.name} v{mv.version}" if mv else "-", **metrics}
-    common.print_summary(f"llm_sft finished in {metrics['total_seconds']:.0f}s", summary)
-    return {**summary, "adapter_dir": str(out_dir / ADAPTER_DIR), "report": report,
-            "model_version": int(mv.version) if mv else None}
+    # The adapter folder becomes the model version.
+    mv = common.publish(run, cfg, tracker, metrics=metrics, report={"generation": report},
+                        curves={"train": tracker.history("train_loss"), "validation": tracker.history("val_loss")},
+                        model_dir=out_dir / ADAPTER_DIR, tags={"base_model": Path(cfg.base_model).name})
+    return {**common.summarize(run, cfg, tracker, mv, metrics), "adapter_dir": str(out_dir / ADAPTER_DIR),
+            "report": report}
 
 
 if __name__ == "__main__":
