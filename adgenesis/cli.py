@@ -22,7 +22,7 @@ import datetime as _dt
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -61,7 +61,10 @@ def _v(version: int | None) -> str:
     return f"v{version}" if version else "-"
 
 
-def table(rows: list[list[Any]], header: list[str]) -> str:
+def table(rows: list[list[Any]], header: list[str], empty: str | None = None) -> str:
+    """Aligned columns under `header`; `empty`, where given, instead of a table without rows."""
+    if not rows and empty is not None:
+        return empty
     cells = [header] + [[_num(c) for c in row] for row in rows]
     widths = [max(len(str(r[i])) for r in cells) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
@@ -111,8 +114,11 @@ def show_promotion(r: PromotionResponse) -> str:
             + (f"\nfolder    {d.path}" if d.path else ""))
 
 
-def emit(args: argparse.Namespace, obj: BaseModel, text: str) -> None:
-    print(obj.model_dump_json(indent=2) if args.json else text)
+def emit(args: argparse.Namespace, obj: BaseModel, text: str | Callable[[Any], str], *, ok: bool = True) -> int:
+    """Print `obj` as `text` (or what `text(obj)` renders), or as the API's JSON with --json; return the
+    command's exit status (0 when ok)."""
+    print(obj.model_dump_json(indent=2) if args.json else text(obj) if callable(text) else text)
+    return 0 if ok else 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -134,8 +140,7 @@ def cmd_train_submit(client: LifecycleClient, args: argparse.Namespace) -> int:
     request = TrainJobRequest(kind=args.kind, config=args.config, overrides=parse_sets(args.set), dataset=args.dataset)
     job = client.submit(request)
     if not args.wait:
-        emit(args, job, f"submitted {job.id} ({job.status})\nfollow it: adgenesis train status {job.id}")
-        return 0
+        return emit(args, job, f"submitted {job.id} ({job.status})\nfollow it: adgenesis train status {job.id}")
     print(f"submitted {job.id}; waiting", file=sys.stderr)
     last = [""]
 
@@ -146,19 +151,16 @@ def cmd_train_submit(client: LifecycleClient, args: argparse.Namespace) -> int:
             last[0] = line
 
     job = client.wait(job.id, timeout_s=args.timeout, on_update=progress)
-    emit(args, job, show_job(job))
-    return 0 if job.status == "SUCCEEDED" else 1
+    return emit(args, job, show_job, ok=job.status == "SUCCEEDED")
 
 
 def cmd_train_status(client: LifecycleClient, args: argparse.Namespace) -> int:
     if args.job_id:
-        job = client.job(args.job_id)
-        emit(args, job, show_job(job))
-        return 0
+        return emit(args, client.job(args.job_id), show_job)
     jobs = client.jobs()
-    rows = [[j.id, j.kind, j.status, _when(j.submitted_at), f"{j.duration_s or 0:.0f}"] for j in jobs.jobs]
-    emit(args, jobs, table(rows, ["job", "kind", "status", "started", "seconds"]) if rows else "no training jobs")
-    return 0
+    return emit(args, jobs, table([[j.id, j.kind, j.status, _when(j.submitted_at), f"{j.duration_s or 0:.0f}"]
+                                   for j in jobs.jobs], ["job", "kind", "status", "started", "seconds"],
+                                  empty="no training jobs"))
 
 
 def cmd_train_logs(client: LifecycleClient, args: argparse.Namespace) -> int:
@@ -167,8 +169,7 @@ def cmd_train_logs(client: LifecycleClient, args: argparse.Namespace) -> int:
         logs = client.logs(args.job_id, args.lines)
         lines = logs.logs.splitlines()
         if not args.follow:
-            emit(args, logs, logs.logs)
-            return 0
+            return emit(args, logs, logs.logs)
         # Follow: the server returns the tail of a growing log; print what comes after what was printed.
         start = 0
         if printed:
@@ -185,20 +186,17 @@ def cmd_train_logs(client: LifecycleClient, args: argparse.Namespace) -> int:
 
 def cmd_train_cancel(client: LifecycleClient, args: argparse.Namespace) -> int:
     job = client.cancel(args.job_id)
-    emit(args, job, show_job(job))
-    return 0 if job.status == "STOPPED" else 1
+    return emit(args, job, show_job, ok=job.status == "STOPPED")
 
 
 def cmd_models_list(client: LifecycleClient, args: argparse.Namespace) -> int:
     if args.name:
-        data = client.versions(args.name)
-        emit(args, data, show_versions(data))
-        return 0
+        return emit(args, client.versions(args.name), show_versions)
     models = client.models()
-    rows = [[m.name, m.kind, m.versions, m.latest_version, m.production_version, m.previous_version] for m in models.models]
-    emit(args, models, table(rows, ["model", "kind", "versions", "latest", "production", "previous"])
-         if rows else "no registered models")
-    return 0
+    return emit(args, models, table([[m.name, m.kind, m.versions, m.latest_version, m.production_version,
+                                      m.previous_version] for m in models.models],
+                                    ["model", "kind", "versions", "latest", "production", "previous"],
+                                    empty="no registered models"))
 
 
 def cmd_models_compare(client: LifecycleClient, args: argparse.Namespace) -> int:
@@ -206,20 +204,15 @@ def cmd_models_compare(client: LifecycleClient, args: argparse.Namespace) -> int
     rows = [[k, m.a, m.b, m.diff] for k, m in c.metrics.items()]
     text = (f"{c.name}: v{c.a.version} vs v{c.b.version}"
             f"{' (identical weights)' if c.same_weights else ''}\n" + table(rows, ["metric", f"v{c.a.version}", f"v{c.b.version}", "diff"]))
-    emit(args, c, text)
-    return 0
+    return emit(args, c, text)
 
 
 def cmd_models_promote(client: LifecycleClient, args: argparse.Namespace) -> int:
-    r = client.promote(args.name, args.version)
-    emit(args, r, show_promotion(r))
-    return 0
+    return emit(args, client.promote(args.name, args.version), show_promotion)
 
 
 def cmd_models_rollback(client: LifecycleClient, args: argparse.Namespace) -> int:
-    r = client.rollback(args.name)
-    emit(args, r, show_promotion(r))
-    return 0
+    return emit(args, client.rollback(args.name), show_promotion)
 
 
 # --------------------------------------------------------------------------------------------------
