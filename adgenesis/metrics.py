@@ -29,73 +29,38 @@ GAUGE_REFRESH_S = 5.0
 DESIGN_OUTCOMES = ("first_try", "repaired", "retried", "missed_checks", "invalid", "refused")
 
 
-@cache
-def _requests() -> Counter:
-    return Counter("adgenesis_requests", description="HTTP requests by route template, method and status class.",
-                   tag_keys=("route", "method", "status"))
+# Every product metric: (type, name as Ray exports it before the `ray_` prefix, description, tag keys, buckets).
+_DEFINED: dict[str, tuple[type, str, str, tuple[str, ...], list[float] | None]] = {
+    "requests": (Counter, "adgenesis_requests", "HTTP requests by route template, method and status class.",
+                 ("route", "method", "status"), None),
+    "request_seconds": (Histogram, "adgenesis_request_duration_seconds", "Time to the response's first byte, by route.",
+                        ("route", "method"), LATENCY_BUCKETS_S),
+    "classifications": (Counter, "adgenesis_classifier_decisions", "Router decisions by label.", ("label",), None),
+    "confidence": (Histogram, "adgenesis_classifier_confidence", "Confidence of the chosen label.", ("label",),
+                   CONFIDENCE_BUCKETS),
+    "designs": (Counter, "adgenesis_designs", f"Layouts by outcome ({', '.join(DESIGN_OUTCOMES)}), mode and model.",
+                ("outcome", "mode", "model"), None),
+    "design_tokens": (Histogram, "adgenesis_design_tokens", "Completion tokens per returned layout.", ("mode",),
+                      TOKEN_BUCKETS),
+    "images": (Counter, "adgenesis_images", "Images drawn by size, steps and LoRA adapter.",
+               ("size", "steps", "lora"), None),
+    "image_steps": (Counter, "adgenesis_image_steps", "Denoising steps drawn.", ("size",), None),
+    "captions": (Counter, "adgenesis_captions", "Images captioned.", ("model_version",), None),
+    "jobs": (Gauge, "adgenesis_jobs", "Training and batch jobs on the cluster by kind and status.",
+             ("kind", "status"), None),
+    "job_running_seconds": (Gauge, "adgenesis_job_longest_running_seconds",
+                            "How long the oldest running job of a kind has run.", ("kind",), None),
+    "model_info": (Gauge, "adgenesis_model_info",
+                   "1 for the model version a deployment serves now, 0 for the ones it served before.",
+                   ("model", "version"), None),
+}
 
 
 @cache
-def _request_seconds() -> Histogram:
-    return Histogram("adgenesis_request_duration_seconds", description="Time to the response's first byte, by route.",
-                     boundaries=LATENCY_BUCKETS_S, tag_keys=("route", "method"))
-
-
-@cache
-def _classifications() -> Counter:
-    return Counter("adgenesis_classifier_decisions", description="Router decisions by label.", tag_keys=("label",))
-
-
-@cache
-def _confidence() -> Histogram:
-    return Histogram("adgenesis_classifier_confidence", description="Confidence of the chosen label.",
-                     boundaries=CONFIDENCE_BUCKETS, tag_keys=("label",))
-
-
-@cache
-def _designs() -> Counter:
-    return Counter("adgenesis_designs", description=f"Layouts by outcome ({', '.join(DESIGN_OUTCOMES)}), mode and model.",
-                   tag_keys=("outcome", "mode", "model"))
-
-
-@cache
-def _design_tokens() -> Histogram:
-    return Histogram("adgenesis_design_tokens", description="Completion tokens per returned layout.",
-                     boundaries=TOKEN_BUCKETS, tag_keys=("mode",))
-
-
-@cache
-def _images() -> Counter:
-    return Counter("adgenesis_images", description="Images drawn by size, steps and LoRA adapter.",
-                   tag_keys=("size", "steps", "lora"))
-
-
-@cache
-def _image_steps() -> Counter:
-    return Counter("adgenesis_image_steps", description="Denoising steps drawn.", tag_keys=("size",))
-
-
-@cache
-def _captions() -> Counter:
-    return Counter("adgenesis_captions", description="Images captioned.", tag_keys=("model_version",))
-
-
-@cache
-def _jobs() -> Gauge:
-    return Gauge("adgenesis_jobs", description="Training and batch jobs on the cluster by kind and status.",
-                 tag_keys=("kind", "status"))
-
-
-@cache
-def _job_running_seconds() -> Gauge:
-    return Gauge("adgenesis_job_longest_running_seconds", description="How long the oldest running job of a kind has run.",
-                 tag_keys=("kind",))
-
-
-@cache
-def _model_info() -> Gauge:
-    return Gauge("adgenesis_model_info", description="1 for the model version a deployment serves now, 0 for the ones it served before.",
-                 tag_keys=("model", "version"))
+def _metric(key: str) -> Counter | Gauge | Histogram:
+    kind, name, description, tag_keys, buckets = _DEFINED[key]
+    extra = {"boundaries": buckets} if buckets is not None else {}
+    return kind(name, description=description, tag_keys=tag_keys, **extra)
 
 
 def status_class(status: int) -> str:
@@ -103,30 +68,30 @@ def status_class(status: int) -> str:
 
 
 def record_request(route: str, method: str, status: int, seconds: float) -> None:
-    _requests().inc(tags={"route": route, "method": method, "status": status_class(status)})
-    _request_seconds().observe(seconds, tags={"route": route, "method": method})
+    _metric("requests").inc(tags={"route": route, "method": method, "status": status_class(status)})
+    _metric("request_seconds").observe(seconds, tags={"route": route, "method": method})
 
 
 def record_classification(label: str, confidence: float) -> None:
-    _classifications().inc(tags={"label": label})
-    _confidence().observe(confidence, tags={"label": label})
+    _metric("classifications").inc(tags={"label": label})
+    _metric("confidence").observe(confidence, tags={"label": label})
 
 
 def record_design(outcome: str, mode: str, model: str, tokens: int | None = None) -> None:
     assert outcome in DESIGN_OUTCOMES, outcome
-    _designs().inc(tags={"outcome": outcome, "mode": mode, "model": model})
+    _metric("designs").inc(tags={"outcome": outcome, "mode": mode, "model": model})
     if tokens is not None:
-        _design_tokens().observe(tokens, tags={"mode": mode})
+        _metric("design_tokens").observe(tokens, tags={"mode": mode})
 
 
 def record_image(width: int, height: int, steps: int, lora: str | None) -> None:
     size = f"{width}x{height}"  # sizes come from the profile's presets: a bounded set
-    _images().inc(tags={"size": size, "steps": str(steps), "lora": lora or "none"})
-    _image_steps().inc(steps, tags={"size": size})
+    _metric("images").inc(tags={"size": size, "steps": str(steps), "lora": lora or "none"})
+    _metric("image_steps").inc(steps, tags={"size": size})
 
 
 def record_caption(model_version: str) -> None:
-    _captions().inc(tags={"model_version": model_version})
+    _metric("captions").inc(tags={"model_version": model_version})
 
 
 _held: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[Gauge, float, dict[str, str]]] = {}
@@ -155,9 +120,9 @@ def _refresh_held() -> None:
 def set_jobs(counts: dict[tuple[str, str], int], longest_running_s: dict[str, float]) -> None:
     """Job counts by (kind, status), including zeros for statuses that emptied, so a gauge never sticks."""
     for (kind, status), n in counts.items():
-        _hold(_jobs(), n, {"kind": kind, "status": status})
+        _hold(_metric("jobs"), n, {"kind": kind, "status": status})
     for kind, seconds in longest_running_s.items():
-        _hold(_job_running_seconds(), seconds, {"kind": kind})
+        _hold(_metric("job_running_seconds"), seconds, {"kind": kind})
 
 
 class ServedModel:
@@ -171,17 +136,13 @@ class ServedModel:
         if version == self.version:
             return
         if self.version is not None:
-            _hold(_model_info(), 0, {"model": self.model, "version": self.version})
-        _hold(_model_info(), 1, {"model": self.model, "version": version})
+            _hold(_metric("model_info"), 0, {"model": self.model, "version": self.version})
+        _hold(_metric("model_info"), 1, {"model": self.model, "version": version})
         self.version = version
-
-
-_ALL = (_requests, _request_seconds, _classifications, _confidence, _designs, _design_tokens, _images, _image_steps,
-        _captions, _jobs, _job_running_seconds, _model_info)
 
 
 def exported_names() -> list[str]:
     """Each product metric as Prometheus shows it after configs/monitoring/prometheus.yml (counters end in
     `_total`; for a histogram, its `_count`)."""
     suffix = {Counter: "_total", Histogram: "_count", Gauge: ""}
-    return [make().info["name"] + suffix[type(make())] for make in _ALL]
+    return [name + suffix[kind] for kind, name, *_ in _DEFINED.values()]
