@@ -14,12 +14,8 @@ from adgenesis.images import load_image
 from adgenesis.settings import CaptionerSettings, Limits
 
 
-@serve.deployment(
-    ray_actor_options={"num_cpus": 0.5},
-    max_ongoing_requests=32,  # >= max_batch_size, so a batch can fill
-    autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 8},
-    health_check_period_s=10,
-)
+# Replicas, resources and queue limits: the Serve configs (configs/serve_local.yaml, serve_config.yaml).
+@serve.deployment(health_check_period_s=10)
 class Captioner:
     def __init__(self, settings: CaptionerSettings | dict[str, Any], limits: Limits | dict[str, Any] | None = None):
         self.settings = CaptionerSettings.model_validate(settings)

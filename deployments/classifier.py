@@ -12,13 +12,8 @@ from adgenesis.engines.classifier import ClassifierEngine
 from adgenesis.settings import ClassifierSettings
 
 
-@serve.deployment(
-    ray_actor_options={"num_cpus": 0.5},
-    # Must be >= max_batch_size, or a replica can never fill a batch (Serve warns about this).
-    max_ongoing_requests=64,
-    autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 16},
-    health_check_period_s=10,
-)
+# Replicas, resources and queue limits: the Serve configs (configs/serve_local.yaml, serve_config.yaml).
+@serve.deployment(health_check_period_s=10)
 class Classifier:
     def __init__(self, settings: ClassifierSettings | dict[str, Any]):
         # A dict is what a Serve config file's `args` gives; a model is what `.bind()` in Python gives.

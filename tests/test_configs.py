@@ -66,6 +66,16 @@ def no_ray_left_behind():
 
 
 @pytest.mark.parametrize("path", SERVE_CONFIGS, ids=lambda p: p.name)
+def test_batching_deployments_take_a_full_batch(path):
+    """A replica whose max_ongoing_requests is below its engine's max_batch_size can never fill a batch."""
+    app = yaml.safe_load(path.read_text())["applications"][0]
+    profile = load_profile(app["args"]["profile"])
+    by_name = {d["name"]: d for d in app["deployments"]}
+    assert by_name["Classifier"]["max_ongoing_requests"] >= profile.classifier.max_batch_size
+    assert by_name["Captioner"]["max_ongoing_requests"] >= profile.captioner.max_batch_size
+
+
+@pytest.mark.parametrize("path", SERVE_CONFIGS, ids=lambda p: p.name)
 def test_serve_config_builds_graph_without_models(path, no_ray_left_behind):
     """Building the graph binds deployments; no model is loaded until replicas start."""
     from ray.serve.schema import ServeApplicationSchema
