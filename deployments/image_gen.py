@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from typing import Any
 
@@ -11,21 +10,15 @@ from ray import serve
 
 from adgenesis import metrics
 from adgenesis.checksum import folder_version
-from adgenesis.engines.image_gen import ImageGenEngine, apply_trigger
+from adgenesis.engines.image_gen import ImageGenEngine
 from adgenesis.images import png_bytes
 from adgenesis.lifecycle.aliases import AliasResolver
 from adgenesis.paths import resolve
 from adgenesis.settings import ImageGenSettings
 
 
-@serve.deployment(
-    ray_actor_options={"num_cpus": 1},
-    # The pipeline runs one image at a time per replica; a short queue keeps latency honest and lets
-    # the autoscaler see the load instead of hiding it in a long per-replica queue.
-    max_ongoing_requests=4,
-    autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 2},
-    health_check_period_s=10,
-)
+# Replicas, resources and queue limits: the Serve configs (configs/serve_local.yaml, serve_config.yaml).
+@serve.deployment(health_check_period_s=10)
 class ImageGen:
     def __init__(self, settings: ImageGenSettings | dict[str, Any]):
         self.settings = ImageGenSettings.model_validate(settings)
@@ -34,56 +27,30 @@ class ImageGen:
         # `lora=production` (or a registered model's name) -> the promoted, versioned adapter folder.
         self.aliases = AliasResolver(resolve(self.settings.lora_dir) if self.settings.lora_dir else None)
 
-    async def generate(
-        self,
-        prompt: str,
-        *,
-        size: str | None = None,
-        platform: str | None = None,
-        format: str | None = None,
-        steps: int | None = None,
-        guidance_scale: float | None = None,
-        seed: int | None = None,
-        lora: str | None = None,
-        lora_weight: float = 1.0,
-    ) -> dict[str, Any]:
-        """-> {"png": bytes, "width", "height", "seed", "steps", "guidance_scale", "lora" (alias resolved),
-        "lora_alias", "lora_weight",
-        "prompt" (as the model saw it), "elapsed_ms"}. Raises ImageRequestError for a bad request."""
+    async def generate(self, prompt: str, *, size: str | None = None, platform: str | None = None,
+                       format: str | None = None, lora: str | None = None, **options: Any) -> dict[str, Any]:
+        """`options`: the engine's (`ImageGenEngine.draw`: steps, guidance_scale, seed, lora_weight).
+        -> {"png": bytes, "width", "height", "seed", "steps", "guidance_scale", "lora" (alias resolved),
+        "lora_alias", "lora_weight", "prompt" (as the model saw it), "elapsed_ms"}. Raises ImageRequestError
+        for a bad request."""
         width, height = self.engine.size_for(size, platform, format)
-        # Drawn here rather than in the engine so the response can report it and the image can be remade.
-        seed = random.randrange(2**31) if seed is None else seed
-        steps = self.settings.default_steps if steps is None else steps
-        guidance_scale = self.settings.guidance_scale if guidance_scale is None else guidance_scale
-        requested_lora = lora
-        lora = self.aliases.resolve(lora) if lora else None
-        trigger = self.engine.adapter(lora).trigger_word if lora else None
+        resolved = self.aliases.resolve(lora) if lora else None
         start = time.perf_counter()
         # The pipeline blocks for seconds; in a thread the replica still answers health checks and queues.
-        image = await asyncio.to_thread(
-            self.engine.generate,
-            prompt,
-            width=width,
-            height=height,
-            steps=steps,
-            guidance_scale=guidance_scale,
-            seed=seed,
-            lora=lora,
-            lora_weight=lora_weight,
-        )
-        data = await asyncio.to_thread(png_bytes, image)
-        metrics.record_image(width, height, steps, lora)
+        drawn = await asyncio.to_thread(self.engine.draw, prompt, width=width, height=height, lora=resolved, **options)
+        data = await asyncio.to_thread(png_bytes, drawn.image)
+        metrics.record_image(width, height, drawn.steps, resolved)
         return {
             "png": data,
             "width": width,
             "height": height,
-            "seed": seed,
-            "steps": steps,
-            "guidance_scale": guidance_scale,
-            "lora": lora,
-            "lora_alias": requested_lora if requested_lora != lora else None,
-            "lora_weight": lora_weight if lora else None,
-            "prompt": apply_trigger(prompt, trigger),
+            "seed": drawn.seed,
+            "steps": drawn.steps,
+            "guidance_scale": drawn.guidance_scale,
+            "lora": resolved,
+            "lora_alias": lora if lora != resolved else None,
+            "lora_weight": drawn.lora_weight if resolved else None,
+            "prompt": drawn.prompt,
             "elapsed_ms": round((time.perf_counter() - start) * 1000, 1),
         }
 

@@ -158,6 +158,18 @@ def test_generate_size_and_determinism(image_engine):
     assert _png(image_engine) != _png(image_engine, seed=8)
 
 
+def test_draw_reports_what_was_drawn(image_engine):
+    """What the image deployment returns comes from here: defaults filled in, the seed it drew, the prompt
+    as the model saw it; drawn again with those values, the same pixels."""
+    drawn = image_engine.draw("a red sneaker on a beach", width=64, height=64, lora="brand-a")
+    assert drawn.steps == PROFILE.image_gen.default_steps and drawn.guidance_scale == PROFILE.image_gen.guidance_scale
+    assert drawn.prompt == "brandA a red sneaker on a beach" and drawn.lora_weight == 1.0
+    assert (drawn.width, drawn.height) == drawn.image.size == (64, 64)
+    again = image_engine.generate("a red sneaker on a beach", width=64, height=64, steps=drawn.steps,
+                                  seed=drawn.seed, lora="brand-a")
+    assert png_bytes(again) == png_bytes(drawn.image)
+
+
 def test_generate_validates_request(image_engine):
     max_steps = PROFILE.image_gen.max_steps
     for bad in (

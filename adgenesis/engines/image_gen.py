@@ -51,6 +51,20 @@ class AdapterInfo:
     metadata: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Drawing:
+    """An image and what was actually drawn: defaults filled in, the seed drawn, the adapter's trigger applied."""
+
+    image: Image.Image
+    width: int
+    height: int
+    seed: int
+    steps: int
+    guidance_scale: float
+    lora_weight: float
+    prompt: str  # as the model saw it
+
+
 def apply_trigger(prompt: str, trigger_word: str | None) -> str:
     """The prompt an adapter sees: its trigger word first (once), then the user's words."""
     prompt = prompt.strip()
@@ -180,7 +194,11 @@ class ImageGenEngine:
         best = min(sizes, key=lambda n: abs(math.log(sizes[n][0] / sizes[n][1]) - target))
         return tuple(sizes[best])
 
-    def generate(
+    def generate(self, prompt: str, **options: Any) -> Image.Image:
+        """One image (`draw`'s options). The same arguments (seed included) give the same pixels on the same machine."""
+        return self.draw(prompt, **options).image
+
+    def draw(
         self,
         prompt: str,
         *,
@@ -191,8 +209,8 @@ class ImageGenEngine:
         seed: int | None = None,
         lora: str | None = None,
         lora_weight: float = 1.0,
-    ) -> Image.Image:
-        """One image. The same arguments (seed included) give the same pixels on the same machine."""
+    ) -> Drawing:
+        """One image with what was drawn; unset options take the settings' defaults, an unset seed a random one."""
         s = self.settings
         if not prompt or not prompt.strip():
             raise ImageRequestError("prompt must not be empty")
@@ -221,7 +239,7 @@ class ImageGenEngine:
                     generator=generator,
                     output_type="pil",
                 )
-        return result.images[0]
+        return Drawing(result.images[0], width, height, seed, steps, guidance_scale, lora_weight, full_prompt)
 
     def _validate(self, width: int, height: int, steps: int, guidance_scale: float, lora_weight: float) -> None:
         s = self.settings
