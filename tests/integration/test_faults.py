@@ -36,7 +36,11 @@ def test_a_killed_classifier_replica_costs_no_request(client, serve_app):
     for t in threads:
         t.start()
     try:
-        time.sleep(2)
+        # The load scales the classifier to its 2 replicas (configs/serve_local.yaml); then one dies.
+        deadline = time.monotonic() + 120
+        while len(replicas("Classifier")) < 2 and time.monotonic() < deadline:
+            time.sleep(1)
+        time.sleep(2)  # the new replica takes requests
         victim = replicas("Classifier")[0]
         killed_at = time.monotonic()
         ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
@@ -47,12 +51,12 @@ def test_a_killed_classifier_replica_costs_no_request(client, serve_app):
         stop.set()
         for t in threads:
             t.join()
-    after = [(t - killed_at, s) for t, s in answers if t > killed_at]
-    assert after, "no request finished after the kill"
     assert [s for _, s in answers if s != 200] == [], "requests failed while a replica died"
-    first_ok = min(t for t, s in after if s == 200)
-    print(f"\nclassify: {len(answers)} requests, 0 failed; first answer {first_ok:.1f} s after the kill")
-    assert first_ok < RECOVERY_BOUND_S
+    served = [killed_at] + sorted(t for t, s in answers if t > killed_at)
+    assert len(served) > 1, "no request finished after the kill"
+    longest_gap = max(b - a for a, b in zip(served, served[1:]))
+    print(f"\nclassify: {len(answers)} requests, 0 failed; longest wait for an answer after the kill {longest_gap:.1f} s")
+    assert longest_gap < RECOVERY_BOUND_S
 
 
 def test_a_full_queue_is_a_fast_503_with_retry_after(serve_app):
@@ -72,5 +76,7 @@ def test_a_full_queue_is_a_fast_503_with_retry_after(serve_app):
     assert shed and statuses.count(200) >= 8, statuses.count(200)
     assert all(r.headers["retry-after"] == str(RETRY_AFTER_S) and "capacity" in r.json()["detail"] for r, _ in shed)
     slowest_shed = max(s for _, s in shed)
-    print(f"\nimages: {statuses.count(200)} served, {len(shed)} shed, slowest 503 in {slowest_shed:.2f} s")
-    assert slowest_shed < 5
+    served = sorted(s for r, s in answers if r.status_code == 200)
+    print(f"\nimages: {len(served)} served (median {served[len(served) // 2]:.1f} s), {len(shed)} shed, "
+          f"slowest 503 in {slowest_shed:.2f} s")
+    assert slowest_shed < served[len(served) // 2]  # refused at once, not after waiting its turn
