@@ -14,14 +14,14 @@ $(STAMP): pyproject.toml scripts/setup_env.sh
 	touch $@
 
 models: setup
-	$(BIN)/python -m adgenesis.prepare_models
+	$(BIN)/python -m tools.prepare_models
 
 serve: models
-	$(BIN)/python -m adgenesis.serve_local
+	$(BIN)/python -m tools.serve_local
 
 # Prometheus on :9090 scraping the cluster `make serve` started (run it in a second terminal; docs/monitoring.md).
 monitor: setup
-	$(BIN)/python -m adgenesis.monitor
+	$(BIN)/python -m tools.monitor
 
 test: models
 	$(BIN)/python -m pytest -q -ra --durations=15
@@ -33,11 +33,11 @@ bench: models
 # Retrain the design model that `make models` merges and serves (~30 min on 2 CPU cores; docs/design.md).
 train-design: setup
 	rm -rf runs/train/llm_sft/design-default  # a fresh run, not a resumed one
-	$(BIN)/python -m adgenesis.prepare_models --only design-llm-base
+	$(BIN)/python -m tools.prepare_models --only design-llm-base
 	$(BIN)/python -m train_jobs.llm_sft --config configs/train/llm_sft.yaml --set base_model=design-llm-base \
 		--set run.name=design-default
 	$(BIN)/python scripts/export_design_adapter.py runs/train/llm_sft/design-default
-	$(BIN)/python -m adgenesis.prepare_models
+	$(BIN)/python -m tools.prepare_models
 
 clean-models:
 	rm -rf models

@@ -1,6 +1,6 @@
 """The one checksum of a model folder.
 
-`prepare_models` records it in models/manifest.json, the registry tags every version with it and checks
+`tools.prepare_models` records it in models/manifest.json, the registry tags every version with it and checks
 it on load, and the engines report its first `SHORT_LENGTH` hex digits as `model_version`; one scheme,
 so an id seen in a response, a registry listing and the manifest names the same files.
 
@@ -54,7 +54,7 @@ def short(checksum: str) -> str:
 
 
 def recorded_checksum(folder: str | Path, manifest: Path | None = None) -> str | None:
-    """The checksum `prepare_models` recorded for `folder` in its manifest, if it still applies.
+    """The checksum `tools.prepare_models` recorded for `folder` in its manifest, if it still applies.
 
     Hashing the served folders takes seconds at every replica start; the manifest entry is trusted only
     while the folder holds exactly the files it lists at the recorded sizes, so a folder overwritten in

@@ -10,7 +10,7 @@ REPO_ROOT = Path(os.environ.get("ADGENESIS_HOME", Path(__file__).resolve().paren
 CONFIGS_DIR = REPO_ROOT / "configs"
 DATA_DIR = REPO_ROOT / "data"
 MODELS_DIR = Path(os.environ.get("ADGENESIS_MODELS_DIR", REPO_ROOT / "models"))
-MODELS_MANIFEST = MODELS_DIR / "manifest.json"  # written by prepare_models; see adgenesis/checksum.py
+MODELS_MANIFEST = MODELS_DIR / "manifest.json"  # written by tools/prepare_models.py; see adgenesis/checksum.py
 RUNS_DIR = Path(os.environ.get("ADGENESIS_RUNS_DIR", REPO_ROOT / "runs"))
 
 

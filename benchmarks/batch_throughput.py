@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
 
-from adgenesis.local_cluster import deploy, local_ray, wait_ready  # noqa: E402
+from tools.local_cluster import deploy, local_ray, wait_ready  # noqa: E402
 from adgenesis.paths import DATA_DIR  # noqa: E402
 from batch_jobs.common import read_rows, run  # noqa: E402
 from batch_jobs.designs import Designer, DesignRow  # noqa: E402

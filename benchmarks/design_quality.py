@@ -136,7 +136,7 @@ def main() -> int:
     if args.url:
         cluster, base = nullcontext(None), args.url
     else:
-        from adgenesis.local_cluster import deploy, local_ray, wait_ready
+        from tools.local_cluster import deploy, local_ray, wait_ready
 
         cluster = local_ray()
     results: dict = {"prompts_file": str(args.prompts), "prompts": len(rows)}

@@ -122,7 +122,7 @@ def main() -> None:
         with ExitStack() as stack:
             url = args.url
             if url is None:
-                from adgenesis.local_cluster import deploy, local_ray, wait_ready
+                from tools.local_cluster import deploy, local_ray, wait_ready
 
                 dashboard = stack.enter_context(local_ray()).dashboard
                 url = deploy(dashboard)

@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from adgenesis.checksum import file_sha256 as sha256  # noqa: E402
 from adgenesis.paths import DATA_DIR, MODELS_DIR  # noqa: E402
-from adgenesis.prepare_models import DESIGN_ADAPTER, read_manifest  # noqa: E402
+from tools.prepare_models import DESIGN_ADAPTER, read_manifest  # noqa: E402
 
 COMMAND = ("python -m train_jobs.llm_sft --config configs/train/llm_sft.yaml --set base_model=design-llm-base "
            "--set run.name=design-default && python scripts/export_design_adapter.py runs/train/llm_sft/design-default"

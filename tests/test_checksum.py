@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from adgenesis import checksum
-from adgenesis import prepare_models as pm
+from tools import prepare_models as pm
 from adgenesis import registry
 
 # "a.txt" sorts before "a/b" as a string but after it as a Path: the scheme must pick one order everywhere.

@@ -81,7 +81,7 @@ def test_tune_trial_and_recipe_build_the_same_model(fake_ray, freeze):
 def test_make_models_trains_the_recipe_config_and_rebuilds_when_it_changes(monkeypatch, tmp_path):
     """prepare_models' router-classifier is `fine_tune` on configs/train/classifier.yaml; a changed config
     (here: freeze_embeddings) makes the built folder stale."""
-    from adgenesis import prepare_models as pm
+    from tools import prepare_models as pm
     from adgenesis.settings import load_profile
 
     seen = {}

@@ -1,4 +1,4 @@
-"""The offline model folders built by `python -m adgenesis.prepare_models` (run by `make test` first):
+"""The offline model folders built by `python -m tools.prepare_models` (run by `make test` first):
 each loads with its library's ordinary `from_pretrained`, offline, and runs one real inference; the
 manifest's checksums still match the folders."""
 
@@ -12,13 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from adgenesis import prepare_models as pm
+from tools import prepare_models as pm
 from adgenesis.paths import REPO_ROOT
 from adgenesis.settings import load_profile
 from train_jobs.classifier import read_jsonl
 
 PROFILE = load_profile("local")
-BUILD_HINT = "build the local models first: `python -m adgenesis.prepare_models` (or `make models`)"
+BUILD_HINT = "build the local models first: `python -m tools.prepare_models` (or `make models`)"
 
 
 def model_dir(configured: str, marker: str = "config.json") -> Path:

@@ -6,7 +6,7 @@
 The same model is built three ways, always through `build_model(cfg)` (base encoder + fresh head, word
 embeddings frozen when `cfg.freeze_embeddings`) and `make_optimizer`:
 - `fine_tune(cfg, ...)`: the plain-PyTorch run (load, train, evaluate, save). `make models`
-  (adgenesis.prepare_models) builds models/router-classifier with it; every Tune trial
+  (tools.prepare_models) builds models/router-classifier with it; every Tune trial
   (train_jobs.classifier_tune) is one `fine_tune`.
 - `main(cfg)`, the Ray Train recipe, top to bottom:
   1. The config is validated on the driver before Ray starts.

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from adgenesis.lifecycle.client import LifecycleClient
-from adgenesis.local_cluster import RayHead, deploy, ray_head, wait_ready
+from tools.local_cluster import RayHead, deploy, ray_head, wait_ready
 from adgenesis.paths import CONFIGS_DIR, MODELS_DIR
 
 

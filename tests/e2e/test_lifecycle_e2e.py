@@ -30,7 +30,7 @@ import pytest
 
 from adgenesis import registry as store
 from adgenesis.lifecycle.client import ApiError, LifecycleClient
-from adgenesis.local_cluster import cluster_processes
+from tools.local_cluster import cluster_processes
 from adgenesis.paths import MODELS_DIR
 from adgenesis.protocol import TrainJob, TrainJobRequest
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from adgenesis.local_cluster import deploy, local_ray, wait_ready
+from tools.local_cluster import deploy, local_ray, wait_ready
 
 
 @pytest.fixture(scope="package")

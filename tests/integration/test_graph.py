@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
-from adgenesis.local_cluster import serve_status
+from tools.local_cluster import serve_status
 from adgenesis.paths import DATA_DIR
 from adgenesis.schema import Design
 from adgenesis.settings import load_profile

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from adgenesis import metrics
-from adgenesis.local_cluster import free_port
-from adgenesis.monitor import GRAFANA_DASHBOARD, SERVICE_DISCOVERY_FILE, prometheus
+from tools.local_cluster import free_port
+from tools.monitor import GRAFANA_DASHBOARD, SERVICE_DISCOVERY_FILE, prometheus
 
 SCRAPE_INTERVAL_S = 2
 WAIT_S = 120  # Ray exports every 10 s; then a scrape

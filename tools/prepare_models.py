@@ -1,6 +1,6 @@
 """Build the offline model folders the local profile serves, without any model hub.
 
-    python -m adgenesis.prepare_models [--only NAME ...] [--force]
+    python -m tools.prepare_models [--only NAME ...] [--force]
 
 Folders, where the local profile (configs/local.yaml) puts them, under models/:
 
@@ -628,7 +628,7 @@ def _prepare_locked(names: list[str], force: bool, profile: Profile) -> dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m adgenesis.prepare_models", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.prepare_models", description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=list(RECIPES), metavar="NAME",
                         help=f"build only these ({', '.join(RECIPES)})")
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")

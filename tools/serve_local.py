@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import yaml
 
-from adgenesis.local_cluster import DASHBOARD_PORT, block_until_interrupted, deploy, local_ray, wait_ready
 from adgenesis.paths import CONFIGS_DIR
+from tools.local_cluster import DASHBOARD_PORT, block_until_interrupted, deploy, local_ray, wait_ready
 
 CONFIG = CONFIGS_DIR / "serve_local.yaml"
 

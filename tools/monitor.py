@@ -19,8 +19,8 @@ from typing import Iterator
 import httpx
 import yaml
 
-from adgenesis.local_cluster import block_until_interrupted
 from adgenesis.paths import CONFIGS_DIR, RUNS_DIR
+from tools.local_cluster import block_until_interrupted
 
 PROMETHEUS_CONFIG = CONFIGS_DIR / "monitoring" / "prometheus.yml"
 GRAFANA_DASHBOARD = CONFIGS_DIR / "monitoring" / "grafana" / "adgenesis.json"
