@@ -30,12 +30,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from adgenesis.engines.design import admit
-from adgenesis.engines.image_gen import ImageRequestError
 from adgenesis.errors import RETRY_AFTER_S, RequestError
-from adgenesis.images import ImageInputError, decode_base64_image, load_image
+from adgenesis.images import decode_base64_image, load_image
 from adgenesis.lifecycle.aliases import AliasResolver
 from adgenesis.lifecycle.auth import ApiKeyAuth
-from adgenesis.lifecycle.errors import LifecycleError
 from adgenesis.protocol import (
     Batch,
     BatchCreateRequest,
@@ -147,8 +145,6 @@ class AdGenesisIngress(OpenAiIngress):
                     raise RequestError(503, f"a model replica was lost ({type(exc).__name__}); retry shortly",
                                        RETRY_AFTER_S) from None
                 logger.warning("replica lost during %s (%s); retrying once", method, type(exc).__name__)
-            except (ImageRequestError, ImageInputError) as exc:
-                raise HTTPException(422, str(exc).splitlines()[-1]) from None
 
     async def _chat(self, user: str, system: str = CHAT_SYSTEM_PROMPT) -> str:
         request = ChatCompletionRequest(
@@ -207,10 +203,7 @@ class AdGenesisIngress(OpenAiIngress):
 
     def _decode(self, data: bytes | str) -> Image.Image:
         """Image bytes (or base64) checked against the limits, as a copy no larger than MAX_FORWARD_SIDE."""
-        try:
-            image = load_image(data, self._limits) if isinstance(data, bytes) else decode_base64_image(data, self._limits)
-        except ImageInputError as exc:
-            raise HTTPException(413 if "limit" in str(exc) else 400, str(exc)) from None
+        image = load_image(data, self._limits) if isinstance(data, bytes) else decode_base64_image(data, self._limits)
         image.thumbnail((MAX_FORWARD_SIDE, MAX_FORWARD_SIDE))
         return image
 
@@ -422,14 +415,11 @@ class AdGenesisIngress(OpenAiIngress):
         return self._lifecycle_services
 
     async def _lifecycle(self, request: Request, write: bool, fn, *args, **kwargs):
-        """Check the API key, then run a blocking lifecycle call in a thread; errors -> HTTP status."""
-        try:
-            if self._auth is None:
-                raise LifecycleError(503, "model lifecycle endpoints are not configured on this server")
-            self._auth.check(request.headers, write=write)
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except LifecycleError as exc:
-            raise HTTPException(exc.status_code, exc.message, headers=exc.headers or None) from None
+        """Check the API key, then run a blocking lifecycle call in a thread (a RequestError is its answer)."""
+        if self._auth is None:
+            raise RequestError(503, "model lifecycle endpoints are not configured on this server")
+        self._auth.check(request.headers, write=write)
+        return await asyncio.to_thread(fn, *args, **kwargs)
 
     def _confirm(self, deployment: Deployment, timeout_s: float = 120.0) -> None:
         """After a classifier swap: every answer now comes from the new model (checked through the handle)."""
@@ -440,7 +430,7 @@ class AdGenesisIngress(OpenAiIngress):
             version = self._classifier.model_version.remote().result(timeout_s=30)
             streak = streak + 1 if version == deployment.model_version else 0
             if time.monotonic() > deadline:
-                raise LifecycleError(504, f"replicas still answer with {version}, not {deployment.model_version}")
+                raise RequestError(504, f"replicas still answer with {version}, not {deployment.model_version}")
             time.sleep(0.05)
 
     async def train_submit(self, body: TrainJobRequest, request: Request) -> TrainJob:

@@ -35,9 +35,8 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> JSONRespo
 
 async def request_error(request: Request, exc: RequestError) -> JSONResponse:
     """A caller's mistake raised here or in a deployment (RequestError): its status and message, as above."""
-    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
     return JSONResponse({"detail": exc.message, "request_id": request_id(request)}, status_code=exc.status_code,
-                        headers=headers)
+                        headers=exc.headers or None)
 
 
 class RequestMetrics:

@@ -11,18 +11,18 @@ import pytest
 import torch
 from PIL import Image
 
-from adgenesis.engines.captioner import CaptionerEngine
 from adgenesis import registry
 from adgenesis.checksum import SHORT_LENGTH, folder_version, recorded_checksum, short
+from adgenesis.engines.captioner import CaptionerEngine
 from adgenesis.engines.classifier import ClassifierEngine
 from adgenesis.engines.image_gen import (
     ADAPTER_META,
     ImageGenEngine,
-    ImageRequestError,
     apply_trigger,
     list_adapters,
     write_adapter,
 )
+from adgenesis.errors import RequestError
 from adgenesis.images import load_image, png_bytes
 from adgenesis.paths import resolve
 from adgenesis.settings import Limits, load_profile
@@ -39,7 +39,7 @@ SMALL = {"width": 64, "height": 64, "steps": 2}
 def _require(folder: str) -> None:
     path = resolve(folder)
     if not path.is_dir() or not any(path.iterdir()):
-        pytest.fail(f"model folder {path} is missing: build the local models with `python -m adgenesis.prepare_models`",
+        pytest.fail(f"model folder {path} is missing: build the local models with `python -m tools.prepare_models`",
                     pytrace=False)
 
 
@@ -142,11 +142,11 @@ def test_size_for_presets_and_platforms(image_engine):
     assert image_engine.size_for(platform="display", format="skyscraper") == tuple(sizes["tall"])
     assert image_engine.size_for(platform="youtube") == tuple(sizes["landscape"])  # its only format
     assert image_engine.size_for(format="square") == tuple(sizes["square"])
-    with pytest.raises(ImageRequestError, match="known: .*'square'"):
+    with pytest.raises(RequestError, match="known: .*'square'"):
         image_engine.size_for("huge")
-    with pytest.raises(ImageRequestError, match="unknown platform"):
+    with pytest.raises(RequestError, match="unknown platform"):
         image_engine.size_for(platform="myspace", format="square")
-    with pytest.raises(ImageRequestError, match="unknown format"):
+    with pytest.raises(RequestError, match="unknown format"):
         image_engine.size_for(platform="tiktok", format="leaderboard")
 
 
@@ -179,9 +179,9 @@ def test_generate_validates_request(image_engine):
         {"width": 1024, "height": 1024},  # beyond the largest configured size
         {"lora_weight": -1.0},
     ):
-        with pytest.raises(ImageRequestError):
+        with pytest.raises(RequestError):
             image_engine.generate("x", **{**SMALL, "seed": 1, **bad})
-    with pytest.raises(ImageRequestError, match="empty"):
+    with pytest.raises(RequestError, match="empty"):
         image_engine.generate("   ", **SMALL)
 
 
@@ -210,15 +210,15 @@ def test_lora_changes_image_and_weight_zero_is_base(image_engine, monkeypatch):
 
 @pytest.mark.parametrize("name", ["../brand-a", "brand-a/..", "a/b", "/etc", "..", "~root", "brand a", ""])
 def test_lora_name_escape_refused(image_engine, name):
-    with pytest.raises(ImageRequestError, match="invalid LoRA name"):
+    with pytest.raises(RequestError, match="invalid LoRA name"):
         image_engine.adapter(name)
-    with pytest.raises(ImageRequestError, match="invalid LoRA name"):
+    with pytest.raises(RequestError, match="invalid LoRA name"):
         image_engine.generate("x", **SMALL, lora=name or "..")
 
 
 def test_unknown_lora_refused(image_engine):
     for name in ("nope", "not-an-adapter"):
-        with pytest.raises(ImageRequestError, match=r"unknown LoRA .*available: \['brand-a', 'brand-b'\]"):
+        with pytest.raises(RequestError, match=r"unknown LoRA .*available: \['brand-a', 'brand-b'\]"):
             image_engine.generate("x", **SMALL, lora=name)
 
 

@@ -12,7 +12,8 @@ import zlib
 import pytest
 from PIL import Image
 
-from adgenesis.images import ImageInputError, decode_base64_image, load_image, png_bytes
+from adgenesis.errors import RequestError
+from adgenesis.images import decode_base64_image, load_image, png_bytes
 from adgenesis.settings import Limits
 
 LIMITS = Limits()
@@ -59,27 +60,29 @@ def test_bomb_header_refused_before_decoding(pixels):
     data = _png_claiming(side, side)
     assert len(data) < 1000
     start = time.perf_counter()
-    with pytest.raises(ImageInputError, match="pixels"):
+    with pytest.raises(RequestError, match="pixels") as exc:
         load_image(data, LIMITS)
+    assert exc.value.status_code == 413
     assert time.perf_counter() - start < 0.5
 
 
 @pytest.mark.parametrize("data", [b"", b"hello, not an image", b"%PDF-1.4\n" + b"x" * 100, b"GIF89a" + b"\x00" * 50])
 def test_non_images_refused(data):
-    with pytest.raises(ImageInputError):
+    with pytest.raises(RequestError) as exc:
         load_image(data, LIMITS)
+    assert exc.value.status_code == 400
 
 
 def test_unsupported_format_refused():
-    with pytest.raises(ImageInputError, match="JPEG, PNG, WEBP"):
+    with pytest.raises(RequestError, match="JPEG, PNG, WEBP"):
         load_image(_encoded("GIF"), LIMITS)
-    with pytest.raises(ImageInputError):
+    with pytest.raises(RequestError):
         load_image(_encoded("BMP"), LIMITS)
 
 
 def test_truncated_image_refused():
     data = _noise_png(128)
-    with pytest.raises(ImageInputError):
+    with pytest.raises(RequestError):
         load_image(data[: len(data) // 2], LIMITS)
 
 
@@ -87,10 +90,12 @@ def test_oversize_upload_refused():
     limits = Limits(max_upload_bytes=2048)
     big = _noise_png(64)
     assert len(big) > 2048
-    with pytest.raises(ImageInputError, match="limit is 2048"):
+    with pytest.raises(RequestError, match="limit is 2048") as exc:
         load_image(big, limits)
-    with pytest.raises(ImageInputError, match="over 2048 bytes"):
+    assert exc.value.status_code == 413
+    with pytest.raises(RequestError, match="over 2048 bytes") as exc:
         decode_base64_image(base64.b64encode(big).decode(), limits)
+    assert exc.value.status_code == 413
 
 
 def test_base64_and_data_url():
@@ -104,7 +109,7 @@ def test_base64_and_data_url():
 
 @pytest.mark.parametrize("s", ["", "!!!not base64!!!", "data:text/plain;base64,aGVsbG8=", "data:image/png,rawbytes"])
 def test_bad_base64_refused(s):
-    with pytest.raises(ImageInputError):
+    with pytest.raises(RequestError):
         decode_base64_image(s, LIMITS)
 
 

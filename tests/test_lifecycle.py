@@ -25,7 +25,7 @@ from adgenesis.lifecycle.deploy import (
     promote,
     rollback,
 )
-from adgenesis.lifecycle.errors import LifecycleError
+from adgenesis.errors import RequestError
 from adgenesis.lifecycle.jobs import (
     config_path,
     dataset_args,
@@ -45,7 +45,7 @@ from adgenesis.train_config import load_config
 
 
 def _status(fn) -> int:
-    with pytest.raises(LifecycleError) as exc:
+    with pytest.raises(RequestError) as exc:
         fn()
     return exc.value.status_code
 
@@ -62,7 +62,7 @@ def test_write_needs_a_key_and_the_right_one():
 
 def test_401_says_how_and_asks_for_bearer():
     auth = ApiKeyAuth("K", read_requires_key=False, environ={"K": "s3cret"})
-    with pytest.raises(LifecycleError) as exc:
+    with pytest.raises(RequestError) as exc:
         auth.check({"authorization": "Basic abc"}, write=True)
     assert exc.value.status_code == 401 and "Bearer" in exc.value.message
     assert exc.value.headers == {"WWW-Authenticate": "Bearer"}
@@ -70,7 +70,7 @@ def test_401_says_how_and_asks_for_bearer():
 
 def test_no_key_configured_refuses_writes_never_opens_them():
     auth = ApiKeyAuth("K", read_requires_key=False, environ={})
-    with pytest.raises(LifecycleError) as exc:
+    with pytest.raises(RequestError) as exc:
         auth.check({"authorization": "Bearer anything"}, write=True)
     assert exc.value.status_code == 503 and "K" in exc.value.message
     auth.check({}, write=False)
@@ -100,7 +100,7 @@ def test_unknown_kind_is_refused_by_the_request_type():
 
 @pytest.mark.parametrize("dataset", ["../data", "router/../../configs", "/etc", "~root", "..", "a\\b"])
 def test_dataset_outside_the_data_root_is_refused(dataset):
-    with pytest.raises(LifecycleError) as exc:
+    with pytest.raises(RequestError) as exc:
         dataset_args("classifier", dataset)
     assert exc.value.status_code == 422 and "dataset" in exc.value.message
 
@@ -109,9 +109,9 @@ def test_dataset_maps_onto_the_recipe_fields():
     assert dataset_args("classifier", "router") == ['data.train="router/train.jsonl"',
                                                    'data.validation="router/validation.jsonl"']
     assert dataset_args("flux_lora", "flux_lora/shapes/") == ['data.images="flux_lora/shapes"']
-    with pytest.raises(LifecycleError, match="train.jsonl"):
+    with pytest.raises(RequestError, match="train.jsonl"):
         dataset_args("llm_sft", "flux_lora/shapes")
-    with pytest.raises(LifecycleError, match="not a folder"):
+    with pytest.raises(RequestError, match="not a folder"):
         dataset_args("classifier", "no_such_set")
 
 
@@ -120,9 +120,9 @@ def test_overrides_become_set_arguments_and_protected_keys_are_refused():
                                                         "tracking.registered_model": "x"})
     assert override_args(req) == ["epochs=1", "lr=5e-05", "scaling.num_workers=2", 'tracking.registered_model="x"']
     for key in ("run.name", "run.runs_dir", "tracking.tracking_uri", "run", "tracking", "recipe"):
-        with pytest.raises(LifecycleError, match="set by the server"):
+        with pytest.raises(RequestError, match="set by the server"):
             override_args(TrainJobRequest(kind="classifier", overrides={key: "x"}))
-    with pytest.raises(LifecycleError, match="dotted"):
+    with pytest.raises(RequestError, match="dotted"):
         override_args(TrainJobRequest(kind="classifier", overrides={"epochs; rm -rf /": 1}))
 
 
@@ -131,7 +131,7 @@ def test_config_names_stay_inside_configs_train():
     assert config_path(TrainJobRequest(kind="classifier"), settings).name == "classifier.yaml"
     assert config_path(TrainJobRequest(kind="classifier", config="classifier_smoke"), settings).name == "classifier_smoke.yaml"
     for bad in ("../local", "../../pyproject.toml", "nope"):
-        with pytest.raises(LifecycleError) as exc:
+        with pytest.raises(RequestError) as exc:
             config_path(TrainJobRequest(kind="classifier", config=bad), settings)
         assert exc.value.status_code == 422
 
@@ -139,12 +139,12 @@ def test_config_names_stay_inside_configs_train():
 def test_bad_override_values_are_422_before_anything_is_submitted():
     req = TrainJobRequest(kind="classifier", overrides={"lr": -1, "epochs": 0})
     path = config_path(req, LifecycleSettings())
-    with pytest.raises(LifecycleError) as exc:
+    with pytest.raises(RequestError) as exc:
         validate(req, path, override_args(req))
     assert exc.value.status_code == 422 and "lr" in exc.value.message and "epochs" in exc.value.message
     # The kind must match the config's recipe.
     req = TrainJobRequest(kind="llm_sft", config="classifier_smoke")
-    with pytest.raises(LifecycleError, match="classifier"):
+    with pytest.raises(RequestError, match="classifier"):
         validate(req, config_path(req, LifecycleSettings()), [])
 
 
@@ -268,11 +268,11 @@ def test_registry_lists_versions_with_metrics_and_compares(lifecycle):
     assert versions[0].sha256 and versions[0].run_id and versions[0].kind == "classifier"
     cmp = reg.compare("listed", 1, 2)
     assert cmp.metrics["accuracy"].diff == pytest.approx(0.05) and not cmp.same_weights
-    with pytest.raises(LifecycleError) as exc:
+    with pytest.raises(RequestError) as exc:
         reg.version("listed", 7)
     assert exc.value.status_code == 404 and "[1, 2]" in exc.value.message
     for bad in ("nope", "x' OR name='y"):
-        with pytest.raises(LifecycleError) as exc:
+        with pytest.raises(RequestError) as exc:
             reg.versions(bad)
         assert exc.value.status_code == 404
 
@@ -299,7 +299,7 @@ def test_promote_and_rollback_classifier(lifecycle):
     assert r.production_version is None and r.deployment.path is None
     assert deployer.serve.updates[-1][2] == {"model_path": deployer.profile.classifier.model_path}
     assert reg.versions("router").model.production_version is None
-    with pytest.raises(LifecycleError) as exc:
+    with pytest.raises(RequestError) as exc:
         rollback(reg, deployer, "router")
     assert exc.value.status_code == 409
 
@@ -341,7 +341,7 @@ def test_incompatible_or_tampered_versions_are_refused(lifecycle):
     _register(reg.client, _classifier_folder(tmp / "src", "a", labels=("x", "y", "z")), "wrong", "classifier", {"a": 1})
     _register(reg.client, _adapter_folder(tmp / "src", "big", rank=64), "big", "llm_sft", {"a": 1})
     for name, words in (("wrong", "dispatches"), ("big", "rank 64")):
-        with pytest.raises(LifecycleError) as exc:
+        with pytest.raises(RequestError) as exc:
             promote(reg, deployer, name, 1)
         assert exc.value.status_code == 409 and words in exc.value.message
         assert reg.versions(name).model.production_version is None  # nothing recorded
@@ -351,7 +351,7 @@ def test_incompatible_or_tampered_versions_are_refused(lifecycle):
     mv = reg.get("tampered", v)
     artifact = Path(mv.source.removeprefix("file://")) / "adapter_model.safetensors"
     artifact.write_bytes(b"evil")
-    with pytest.raises(LifecycleError) as exc:
+    with pytest.raises(RequestError) as exc:
         materialize(reg, mv, tmp / "llm-adapters")
     assert exc.value.status_code == 409 and "checksum" in exc.value.message
     assert not (tmp / "llm-adapters" / "tampered-v1").exists()
@@ -451,5 +451,5 @@ def test_a_dataset_the_api_accepts_is_the_one_the_recipe_reads(tmp_path, monkeyp
     cfg = load_config(config_path(request, LifecycleSettings()), sets)
     assert Path(cfg.data.train) == (tmp_path / "mine" / "train.jsonl").resolve()
     assert Path(cfg.data.validation) == (tmp_path / "mine" / "validation.jsonl").resolve()
-    with pytest.raises(LifecycleError, match="not a folder"):
+    with pytest.raises(RequestError, match="not a folder"):
         dataset_args("classifier", "router")  # the repo's data/ is not the configured root here

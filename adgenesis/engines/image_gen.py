@@ -28,6 +28,7 @@ import torch
 from diffusers import FluxPipeline
 from PIL import Image
 
+from adgenesis.errors import RequestError
 from adgenesis.paths import SAFE_NAME_RULE, PathEscape, is_safe_name, resolve, safe_child
 from adgenesis.schema import CANVAS_PRESETS, UnknownCanvas, canvas_for
 from adgenesis.settings import ImageGenSettings
@@ -37,10 +38,6 @@ ADAPTER_WEIGHTS = "pytorch_lora_weights.safetensors"
 ADAPTER_FORMAT = 1
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MAX_LORA_WEIGHT = 2.0
-
-
-class ImageRequestError(ValueError):
-    """The request cannot be served as asked (bad size, steps, adapter); the message is safe to return."""
 
 
 @dataclass(frozen=True)
@@ -112,14 +109,14 @@ def write_adapter(
 def read_adapter(lora_dir: Path, name: str) -> AdapterInfo:
     """Look an adapter up by its request name, refusing names that are not a plain folder in `lora_dir`."""
     if not is_safe_name(name):
-        raise ImageRequestError(f"invalid LoRA name {name!r}: use a plain adapter name")
+        raise RequestError(422, f"invalid LoRA name {name!r}: use a plain adapter name")
     try:
         path = safe_child(lora_dir, name)
     except PathEscape:
-        raise ImageRequestError(f"invalid LoRA name {name!r}: use a plain adapter name") from None
+        raise RequestError(422, f"invalid LoRA name {name!r}: use a plain adapter name") from None
     meta_file = path / ADAPTER_META
     if not (meta_file.is_file() and (path / ADAPTER_WEIGHTS).is_file()):
-        raise ImageRequestError(f"unknown LoRA {name!r}; available: {list_adapters(lora_dir)}")
+        raise RequestError(422, f"unknown LoRA {name!r}; available: {list_adapters(lora_dir)}")
     meta = json.loads(meta_file.read_text())
     return AdapterInfo(name=name, path=path, trigger_word=str(meta.get("trigger_word", "")), metadata=meta)
 
@@ -160,7 +157,7 @@ class ImageGenEngine:
 
     def adapter(self, name: str) -> AdapterInfo:
         if self.lora_dir is None:
-            raise ImageRequestError("no LoRA adapters are configured for this deployment")
+            raise RequestError(422, "no LoRA adapters are configured for this deployment")
         return read_adapter(self.lora_dir, name)
 
     def size_for(self, size: str | None = None, platform: str | None = None, format: str | None = None) -> tuple[int, int]:
@@ -168,7 +165,7 @@ class ImageGenEngine:
         sizes = self.settings.sizes
         if size is not None:
             if size not in sizes:
-                raise ImageRequestError(f"unknown size {size!r}; known: {sorted(sizes)}")
+                raise RequestError(422, f"unknown size {size!r}; known: {sorted(sizes)}")
             return tuple(sizes[size])
         if platform is None and format is None:
             name = "square" if "square" in sizes else next(iter(sizes))
@@ -179,7 +176,7 @@ class ImageGenEngine:
                 return tuple(sizes[format])
             shapes = {f: wh for formats in CANVAS_PRESETS.values() for f, wh in formats.items()}
             if format not in shapes:
-                raise ImageRequestError(f"unknown format {format!r}; known sizes: {sorted(sizes)}")
+                raise RequestError(422, f"unknown format {format!r}; known sizes: {sorted(sizes)}")
             width, height = shapes[format]
         else:
             formats = CANVAS_PRESETS.get(platform, {})
@@ -188,7 +185,7 @@ class ImageGenEngine:
             try:
                 canvas = canvas_for(platform, format)
             except UnknownCanvas as exc:
-                raise ImageRequestError(str(exc)) from None
+                raise RequestError(422, str(exc)) from None
             width, height = canvas.width, canvas.height
         target = math.log(width / height)
         best = min(sizes, key=lambda n: abs(math.log(sizes[n][0] / sizes[n][1]) - target))
@@ -213,7 +210,7 @@ class ImageGenEngine:
         """One image with what was drawn; unset options take the settings' defaults, an unset seed a random one."""
         s = self.settings
         if not prompt or not prompt.strip():
-            raise ImageRequestError("prompt must not be empty")
+            raise RequestError(422, "prompt must not be empty")
         if width is None or height is None:
             width, height = self.size_for()
         steps = s.default_steps if steps is None else steps
@@ -221,7 +218,7 @@ class ImageGenEngine:
         self._validate(width, height, steps, guidance_scale, lora_weight)
         seed = random.randrange(2**31) if seed is None else seed
         if not 0 <= seed < 2**63:
-            raise ImageRequestError("seed must be in [0, 2**63)")
+            raise RequestError(422, "seed must be in [0, 2**63)")
         adapter = self.adapter(lora) if lora else None
         full_prompt = apply_trigger(prompt, adapter.trigger_word if adapter else None)
         with self._lock:
@@ -244,15 +241,15 @@ class ImageGenEngine:
     def _validate(self, width: int, height: int, steps: int, guidance_scale: float, lora_weight: float) -> None:
         s = self.settings
         if not (isinstance(steps, int) and 1 <= steps <= s.max_steps):
-            raise ImageRequestError(f"steps must be an integer in 1..{s.max_steps}, got {steps!r}")
+            raise RequestError(422, f"steps must be an integer in 1..{s.max_steps}, got {steps!r}")
         if width <= 0 or height <= 0 or width % 16 or height % 16:
-            raise ImageRequestError(f"width and height must be positive multiples of 16, got {width}x{height}")
+            raise RequestError(422, f"width and height must be positive multiples of 16, got {width}x{height}")
         if width * height > self._max_pixels:
-            raise ImageRequestError(f"{width}x{height} is larger than the largest configured size ({self._max_pixels} pixels)")
+            raise RequestError(422, f"{width}x{height} is larger than the largest configured size ({self._max_pixels} pixels)")
         if not 0.0 <= guidance_scale <= 30.0:
-            raise ImageRequestError(f"guidance_scale must be in 0..30, got {guidance_scale}")
+            raise RequestError(422, f"guidance_scale must be in 0..30, got {guidance_scale}")
         if not 0.0 <= lora_weight <= MAX_LORA_WEIGHT:
-            raise ImageRequestError(f"lora_weight must be in 0..{MAX_LORA_WEIGHT}, got {lora_weight}")
+            raise RequestError(422, f"lora_weight must be in 0..{MAX_LORA_WEIGHT}, got {lora_weight}")
 
     def _activate(self, adapter: AdapterInfo | None, weight: float) -> None:
         """Make exactly `adapter` (or none) active on the pipeline. Caller holds the lock."""
@@ -283,7 +280,7 @@ class ImageGenEngine:
                 self.pipe.delete_adapters(internal)
             except Exception:
                 pass
-            raise ImageRequestError(f"LoRA {adapter.name!r} cannot be loaded onto this model: {exc}") from None
+            raise RequestError(422, f"LoRA {adapter.name!r} cannot be loaded onto this model: {exc}") from None
         self._loaded[adapter.name] = (internal, mtime)
         return internal
 

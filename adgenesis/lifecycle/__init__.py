@@ -12,7 +12,3 @@ Shared by the HTTP API (the ingress's /v1/training and /v1/registry routes) and 
 Nothing here runs training in the web process: jobs run on the cluster, the server only submits and reads.
 See docs/lifecycle.md.
 """
-
-from adgenesis.lifecycle.errors import LifecycleError
-
-__all__ = ["LifecycleError"]

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from adgenesis import paths
 from adgenesis.lifecycle.dashboard import dashboard_address
-from adgenesis.lifecycle.errors import LifecycleError
+from adgenesis.errors import RequestError
 from adgenesis.protocol import Batch, BatchCreateRequest, BatchList, BatchRequestCounts, FileObject
 from adgenesis.settings import LifecycleSettings
 
@@ -70,9 +70,9 @@ class Batches:
         from batch_jobs.openai_batch import RequestLine
 
         if purpose != "batch":
-            raise LifecycleError(400, f"purpose must be 'batch', not {purpose!r}")
+            raise RequestError(400, f"purpose must be 'batch', not {purpose!r}")
         if len(data) > self.max_file_bytes:
-            raise LifecycleError(413, f"file of {len(data)} bytes is over the {self.max_file_bytes}-byte limit")
+            raise RequestError(413, f"file of {len(data)} bytes is over the {self.max_file_bytes}-byte limit")
         file_id = f"file-{secrets.token_hex(12)}"
         path = self.files / f"{file_id}.jsonl"
         with tempfile.NamedTemporaryFile(dir=self.files, suffix=".jsonl", delete=False) as tmp:
@@ -81,10 +81,10 @@ class Batches:
             rows = read_rows(Path(tmp.name), RequestLine)
         except (InputError, UnicodeDecodeError) as exc:
             Path(tmp.name).unlink()
-            raise LifecycleError(400, f"not an OpenAI batch file: {str(exc).replace(Path(tmp.name).name, filename)}") from None
+            raise RequestError(400, f"not an OpenAI batch file: {str(exc).replace(Path(tmp.name).name, filename)}") from None
         if len(rows) > self.settings.batch_max_requests:
             Path(tmp.name).unlink()
-            raise LifecycleError(400, f"{len(rows)} requests; a batch holds at most {self.settings.batch_max_requests}")
+            raise RequestError(400, f"{len(rows)} requests; a batch holds at most {self.settings.batch_max_requests}")
         Path(tmp.name).replace(path)
         obj = FileObject(id=file_id, bytes=len(data), created_at=int(time.time()), filename=filename[:255] or "batch.jsonl",
                          purpose="batch")
@@ -101,7 +101,7 @@ class Batches:
                                         filename=path.name, purpose="batch_output")
         elif match and (self.files / f"{file_id}.json").is_file():
             return self.files / f"{file_id}.jsonl", FileObject.model_validate_json((self.files / f"{file_id}.json").read_text())
-        raise LifecycleError(404, f"no file {file_id!r}")
+        raise RequestError(404, f"no file {file_id!r}")
 
     def get_file(self, file_id: str) -> FileObject:
         return self._file_path(file_id)[1]
@@ -114,10 +114,10 @@ class Batches:
     def create(self, request: BatchCreateRequest) -> Batch:
         source, _ = self._file_path(request.input_file_id)
         if _FILE_ID.match(request.input_file_id)["out"]:
-            raise LifecycleError(400, "input_file_id must be an uploaded file with purpose 'batch'")
+            raise RequestError(400, "input_file_id must be an uploaded file with purpose 'batch'")
         urls = {json.loads(line)["url"] for line in source.read_text().splitlines() if line.strip()}
         if urls != {request.endpoint}:
-            raise LifecycleError(400, f"every request in the file must be for {request.endpoint}; it has {sorted(urls)}")
+            raise RequestError(400, f"every request in the file must be for {request.endpoint}; it has {sorted(urls)}")
         batch_id = f"batch_{secrets.token_hex(12)}"
         folder = self.root / batch_id
         folder.mkdir(parents=True)
@@ -131,15 +131,15 @@ class Batches:
         try:
             self.client.submit_job(entrypoint=entrypoint, submission_id=batch_id, runtime_env={"env_vars": env},
                                    metadata={"adgenesis": "batch", "kind": KIND})
-        except LifecycleError:
+        except RequestError:
             raise
         except Exception as exc:  # noqa: BLE001 - the job API's errors are RuntimeErrors with the HTTP text
-            raise LifecycleError(502, f"Ray Jobs refused the batch: {exc}") from None
+            raise RequestError(502, f"Ray Jobs refused the batch: {exc}") from None
         return self.get(batch_id)
 
     def _meta(self, batch_id: str) -> dict:
         if not isinstance(batch_id, str) or not _BATCH_ID.match(batch_id) or not (self.root / batch_id / "batch.json").is_file():
-            raise LifecycleError(404, f"no batch {batch_id!r}")
+            raise RequestError(404, f"no batch {batch_id!r}")
         return json.loads((self.root / batch_id / "batch.json").read_text())
 
     def get(self, batch_id: str) -> Batch:
@@ -147,11 +147,11 @@ class Batches:
         folder = self.root / batch_id
         try:
             info = self.client.get_job_info(batch_id)
-        except LifecycleError:
+        except RequestError:
             raise
         except Exception as exc:  # noqa: BLE001
             if "does not exist" not in str(exc):
-                raise LifecycleError(502, f"Ray Jobs API error: {exc}") from None
+                raise RequestError(502, f"Ray Jobs API error: {exc}") from None
             # The runs folder outlived the cluster that ran this batch: what it left on disk is all there is.
             info = _GoneJob("SUCCEEDED" if (folder / "output.jsonl").is_file() else "STOPPED" if meta.get("cancelling_at")
                             else "FAILED", "its Ray job is unknown to this cluster (restarted?) and it left no output")
@@ -183,7 +183,7 @@ class Batches:
         try:
             self.client.stop_job(batch_id)
         except Exception as exc:  # noqa: BLE001
-            raise LifecycleError(502, f"Ray Jobs API error: {exc}") from None
+            raise RequestError(502, f"Ray Jobs API error: {exc}") from None
         return self.get(batch_id)
 
     def list(self) -> BatchList:

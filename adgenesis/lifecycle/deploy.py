@@ -35,7 +35,7 @@ import httpx
 from adgenesis import registry as store
 from adgenesis.lifecycle import aliases
 from adgenesis.lifecycle.dashboard import auth_headers
-from adgenesis.lifecycle.errors import LifecycleError
+from adgenesis.errors import RequestError
 from adgenesis.lifecycle.registry import PRODUCTION, RegistryService
 from adgenesis.paths import resolve
 from adgenesis.protocol import Deployment, PromotionResponse
@@ -52,7 +52,7 @@ def version_folder(name: str, version: int) -> str:
 def kind_of(mv) -> str:
     kind = (mv.tags or {}).get("recipe")
     if kind not in TRAIN_KINDS:
-        raise LifecycleError(
+        raise RequestError(
             409, f"{mv.name} v{mv.version} has no known `recipe` tag ({kind!r}); cannot tell how to deploy it"
         )
     return kind
@@ -64,11 +64,11 @@ def materialize(registry: RegistryService, mv, dest_dir: Path) -> Path:
     target = dest_dir / version_folder(mv.name, int(mv.version))
     expected = (mv.tags or {}).get(store.CHECKSUM_TAG)
     if not expected:
-        raise LifecycleError(409, f"{mv.name} v{mv.version} has no sha256 tag; refusing to deploy an unverified model")
+        raise RequestError(409, f"{mv.name} v{mv.version} has no sha256 tag; refusing to deploy an unverified model")
     if target.exists():
         if store.folder_checksum(target) == expected:
             return target
-        raise LifecycleError(
+        raise RequestError(
             409, f"{target} exists but its files differ from {mv.name} v{mv.version}'s registered checksum; "
             "remove the folder and promote again"
         )
@@ -77,7 +77,7 @@ def materialize(registry: RegistryService, mv, dest_dir: Path) -> Path:
         try:
             local = store.load_version(mv.name, version=int(mv.version), tracking=registry.tracking_uri, dst=staging)
         except store.ChecksumMismatch as exc:
-            raise LifecycleError(409, str(exc)) from None
+            raise RequestError(409, str(exc)) from None
         local.rename(target)  # same filesystem: atomic
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -103,9 +103,9 @@ class ServeConfigClient:
         try:
             r = httpx.get(f"{self.dashboard}/api/serve/applications/", headers=self.headers, timeout=self.timeout_s)
         except httpx.HTTPError as exc:
-            raise LifecycleError(503, f"Serve REST API at {self.dashboard} is not reachable: {exc}") from None
+            raise RequestError(503, f"Serve REST API at {self.dashboard} is not reachable: {exc}") from None
         if r.status_code != 200:
-            raise LifecycleError(502, f"Serve REST API: GET applications -> {r.status_code}: {r.text[:500]}")
+            raise RequestError(502, f"Serve REST API: GET applications -> {r.status_code}: {r.text[:500]}")
         return r.json()
 
     def user_config(self, app: str, deployment: str) -> Any:
@@ -118,12 +118,12 @@ class ServeConfigClient:
         details = self.details()
         apps = details.get("applications") or {}
         if app not in apps:
-            raise LifecycleError(409, f"Serve application {app!r} not found; running: {sorted(apps)}")
+            raise RequestError(409, f"Serve application {app!r} not found; running: {sorted(apps)}")
         configs = []
         for name, info in apps.items():
             cfg = info.get("deployed_app_config")
             if cfg is None:
-                raise LifecycleError(
+                raise RequestError(
                     409, f"Serve application {name!r} was not deployed from a config file (serve deploy), so its "
                     "config cannot be updated in place; deploy the graph with `serve deploy <config>`"
                 )
@@ -144,9 +144,9 @@ class ServeConfigClient:
             r = httpx.put(f"{self.dashboard}/api/serve/applications/", json=body, headers=self.headers,
                           timeout=self.timeout_s)
         except httpx.HTTPError as exc:
-            raise LifecycleError(503, f"Serve REST API at {self.dashboard} is not reachable: {exc}") from None
+            raise RequestError(503, f"Serve REST API at {self.dashboard} is not reachable: {exc}") from None
         if r.status_code != 200:
-            raise LifecycleError(502, f"Serve REST API refused the update ({r.status_code}): {r.text[:1000]}")
+            raise RequestError(502, f"Serve REST API refused the update ({r.status_code}): {r.text[:1000]}")
         self.wait_healthy(app, deployment, user_config, timeout_s)
 
     def wait_healthy(self, app: str, deployment: str, user_config: dict[str, Any], timeout_s: float) -> None:
@@ -160,11 +160,11 @@ class ServeConfigClient:
             states = sorted({r.get("state") for r in replicas})
             last = f"app {info.get('status')}, {deployment} {dep.get('status')}, replicas {states}"
             if info.get("status") == "DEPLOY_FAILED" or dep.get("status") in ("UNHEALTHY", "DEPLOY_FAILED"):
-                raise LifecycleError(502, f"the update failed: {last}: {dep.get('message') or info.get('message')}")
+                raise RequestError(502, f"the update failed: {last}: {dep.get('message') or info.get('message')}")
             if target == user_config and dep.get("status") == "HEALTHY" and replicas and states == ["RUNNING"]:
                 return
             time.sleep(0.5)
-        raise LifecycleError(504, f"the update did not finish within {timeout_s:.0f}s ({last})")
+        raise RequestError(504, f"the update did not finish within {timeout_s:.0f}s ({last})")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ class Deployer:
         lora_dir = self.llm_lora_dir if kind == "llm_sft" else self.image_lora_dir
         if lora_dir is None:
             section = "llm" if kind == "llm_sft" else "image_gen"
-            raise LifecycleError(409, f"the profile has no {section}.lora_dir: this server cannot serve {kind} adapters")
+            raise RequestError(409, f"the profile has no {section}.lora_dir: this server cannot serve {kind} adapters")
         return lora_dir
 
     # ---- checks before anything changes -----------------------------------------------------------
@@ -197,9 +197,9 @@ class Deployer:
             try:
                 id2label = json.loads((folder / "config.json").read_text())["id2label"]
             except (OSError, ValueError, KeyError):
-                raise LifecycleError(409, f"{folder.name}: not a sequence-classifier folder (config.json id2label)") from None
+                raise RequestError(409, f"{folder.name}: not a sequence-classifier folder (config.json id2label)") from None
             if set(id2label.values()) != set(self.profile.classifier.labels):
-                raise LifecycleError(
+                raise RequestError(
                     409, f"{folder.name} predicts {sorted(id2label.values())}, but the router dispatches on "
                     f"{sorted(self.profile.classifier.labels)}; refusing to deploy it"
                 )
@@ -207,9 +207,9 @@ class Deployer:
             try:
                 rank = int(json.loads((folder / "adapter_config.json").read_text())["r"])
             except (OSError, ValueError, KeyError):
-                raise LifecycleError(409, f"{folder.name}: not a PEFT LoRA adapter (adapter_config.json)") from None
+                raise RequestError(409, f"{folder.name}: not a PEFT LoRA adapter (adapter_config.json)") from None
             if rank > self.profile.llm.max_lora_rank:
-                raise LifecycleError(
+                raise RequestError(
                     409, f"{folder.name} has LoRA rank {rank}; the LLM server allows at most "
                     f"{self.profile.llm.max_lora_rank} (llm.max_lora_rank)"
                 )
@@ -217,7 +217,7 @@ class Deployer:
             from adgenesis.engines.image_gen import ADAPTER_META, ADAPTER_WEIGHTS
 
             if not ((folder / ADAPTER_META).is_file() and (folder / ADAPTER_WEIGHTS).is_file()):
-                raise LifecycleError(409, f"{folder.name}: not a FLUX adapter folder ({ADAPTER_META} + {ADAPTER_WEIGHTS})")
+                raise RequestError(409, f"{folder.name}: not a FLUX adapter folder ({ADAPTER_META} + {ADAPTER_WEIGHTS})")
 
     # ---- switch -----------------------------------------------------------------------------------
 

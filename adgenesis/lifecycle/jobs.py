@@ -25,7 +25,7 @@ from typing import Any, get_args
 
 from adgenesis import paths
 from adgenesis.lifecycle.dashboard import dashboard_address
-from adgenesis.lifecycle.errors import LifecycleError
+from adgenesis.errors import RequestError
 from adgenesis.lifecycle.registry import RegistryService
 from adgenesis.paths import PathEscape, is_safe_name, safe_child
 from adgenesis.protocol import (
@@ -69,10 +69,10 @@ def config_path(request: TrainJobRequest, settings: LifecycleSettings) -> Path:
     try:
         path = safe_child(root, name)
     except PathEscape as exc:
-        raise LifecycleError(422, f"config: {exc}") from None
+        raise RequestError(422, f"config: {exc}") from None
     if path.parent != root.resolve() or not path.is_file():
         known = sorted(p.stem for p in root.glob("*.yaml"))
-        raise LifecycleError(422, f"config {request.config!r} is not a file in {TRAIN_CONFIG_DIR}/; known: {known}")
+        raise RequestError(422, f"config {request.config!r} is not a file in {TRAIN_CONFIG_DIR}/; known: {known}")
     return path
 
 
@@ -88,9 +88,9 @@ def override_args(request: TrainJobRequest) -> list[str]:
     sets = []
     for key, value in request.overrides.items():
         if not isinstance(key, str) or not _KEY.match(key):
-            raise LifecycleError(422, f"override key {key!r}: use dotted field names, e.g. scaling.num_workers")
+            raise RequestError(422, f"override key {key!r}: use dotted field names, e.g. scaling.num_workers")
         if key in PROTECTED_KEYS:
-            raise LifecycleError(
+            raise RequestError(
                 422, f"override {key!r} is set by the server (it ties the job to this server's run store); drop it"
             )
         sets.append(f"{key}={json.dumps(value)}")
@@ -102,19 +102,19 @@ def override_args(request: TrainJobRequest) -> list[str]:
 def dataset_args(kind: str, dataset: str) -> list[str]:
     """A folder under data/ -> the recipe's data fields; refuses anything outside the data root."""
     if ".." in Path(dataset).parts or "\\" in dataset:
-        raise LifecycleError(422, f"dataset {dataset!r}: '..' is not allowed; name a folder under data/")
+        raise RequestError(422, f"dataset {dataset!r}: '..' is not allowed; name a folder under data/")
     try:
         folder = safe_child(paths.DATA_DIR, dataset.rstrip("/"))
     except PathEscape as exc:
-        raise LifecycleError(422, f"dataset: {exc}") from None
+        raise RequestError(422, f"dataset: {exc}") from None
     if not folder.is_dir():
-        raise LifecycleError(422, f"dataset {dataset!r} is not a folder under data/")
+        raise RequestError(422, f"dataset {dataset!r} is not a folder under data/")
     rel = folder.relative_to(paths.DATA_DIR.resolve()).as_posix()
     if kind == "flux_lora":
         return [f"data.images={json.dumps(rel)}"]
     missing = [f for f in ("train.jsonl", "validation.jsonl") if not (folder / f).is_file()]
     if missing:
-        raise LifecycleError(422, f"dataset {dataset!r} needs train.jsonl and validation.jsonl; missing {missing}")
+        raise RequestError(422, f"dataset {dataset!r} needs train.jsonl and validation.jsonl; missing {missing}")
     return [f"data.train={json.dumps(rel + '/train.jsonl')}", f"data.validation={json.dumps(rel + '/validation.jsonl')}"]
 
 
@@ -125,7 +125,7 @@ def validate(request: TrainJobRequest, config: Path, sets: list[str]) -> None:
     try:
         load_config(config, sets, recipe=request.kind)
     except TrainConfigError as exc:
-        raise LifecycleError(422, str(exc)) from None
+        raise RequestError(422, str(exc)) from None
 
 
 def parse_progress(logs: str) -> TrainProgress | None:
@@ -155,13 +155,13 @@ def tail(text: str, lines: int) -> tuple[str, int, bool]:
 
 
 def job_client(address: str):
-    """Ray's job API at `address`; a 503 LifecycleError when it does not answer."""
+    """Ray's job API at `address`; a 503 RequestError when it does not answer."""
     from ray.job_submission import JobSubmissionClient
 
     try:
         return JobSubmissionClient(address)
     except Exception as exc:  # noqa: BLE001 - connection errors of any kind
-        raise LifecycleError(503, f"Ray Jobs API at {address} is not reachable: {exc}") from None
+        raise RequestError(503, f"Ray Jobs API at {address} is not reachable: {exc}") from None
 
 
 def census(infos, kinds, now: float) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
@@ -260,27 +260,27 @@ class TrainingJobs:
         try:
             self.client.submit_job(entrypoint=entrypoint, submission_id=job_id, runtime_env=runtime_env,
                                    metadata=metadata)
-        except LifecycleError:
+        except RequestError:
             raise
         except Exception as exc:  # noqa: BLE001 - the job API's errors are RuntimeErrors with the HTTP text
-            raise LifecycleError(502, f"Ray Jobs refused the submission: {exc}") from None
+            raise RequestError(502, f"Ray Jobs refused the submission: {exc}") from None
         return self.get(job_id, details=False)
 
     # ---- read -------------------------------------------------------------------------------------
 
     def _info(self, job_id: str):
         if not is_safe_name(job_id):
-            raise LifecycleError(404, f"no training job {job_id!r}")
+            raise RequestError(404, f"no training job {job_id!r}")
         try:
             info = self.client.get_job_info(job_id)
-        except LifecycleError:
+        except RequestError:
             raise
         except Exception as exc:  # noqa: BLE001
             if "404" in str(exc) or "does not exist" in str(exc):
-                raise LifecycleError(404, f"no training job {job_id!r}") from None
-            raise LifecycleError(502, f"Ray Jobs API error: {exc}") from None
+                raise RequestError(404, f"no training job {job_id!r}") from None
+            raise RequestError(502, f"Ray Jobs API error: {exc}") from None
         if (info.metadata or {}).get(METADATA_MARK) != "training":
-            raise LifecycleError(404, f"no training job {job_id!r} (that Ray job was not submitted by this API)")
+            raise RequestError(404, f"no training job {job_id!r} (that Ray job was not submitted by this API)")
         return info
 
     def _job(self, info, *, logs: str | None = None, details: bool = True) -> TrainJob:
@@ -356,10 +356,10 @@ class TrainingJobs:
     def list(self) -> TrainJobList:
         try:
             infos = self.client.list_jobs()
-        except LifecycleError:
+        except RequestError:
             raise
         except Exception as exc:  # noqa: BLE001
-            raise LifecycleError(502, f"Ray Jobs API error: {exc}") from None
+            raise RequestError(502, f"Ray Jobs API error: {exc}") from None
         ours = [i for i in infos if (i.metadata or {}).get(METADATA_MARK) == "training" and i.submission_id]
         ours.sort(key=lambda i: i.start_time or 0, reverse=True)
         return TrainJobList(jobs=[self._job(i, details=False) for i in ours])
@@ -379,11 +379,11 @@ class TrainingJobs:
         info = self._info(job_id)
         status = str(getattr(info.status, "value", info.status))
         if status in TERMINAL:
-            raise LifecycleError(409, f"job {job_id} already ended ({status}); nothing to cancel")
+            raise RequestError(409, f"job {job_id} already ended ({status}); nothing to cancel")
         try:
             self.client.stop_job(job_id)
         except Exception as exc:  # noqa: BLE001
-            raise LifecycleError(502, f"Ray Jobs could not stop {job_id}: {exc}") from None
+            raise RequestError(502, f"Ray Jobs could not stop {job_id}: {exc}") from None
         deadline = time.monotonic() + wait_s
         while True:
             info = self._info(job_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from adgenesis import registry as store
-from adgenesis.lifecycle.errors import LifecycleError
+from adgenesis.errors import RequestError
 from adgenesis.paths import is_safe_name
 from adgenesis.protocol import (
     MetricComparison,
@@ -32,7 +32,7 @@ MAX_HISTORY = 50
 
 def check_name(name: str) -> str:
     if not is_safe_name(name):
-        raise LifecycleError(404, f"no registered model {name!r} (names are letters, digits, '.', '_', '-')")
+        raise RequestError(404, f"no registered model {name!r} (names are letters, digits, '.', '_', '-')")
     return name
 
 
@@ -90,7 +90,7 @@ class RegistryService:
         try:
             return self.client.get_registered_model(name)
         except MlflowException:
-            raise LifecycleError(404, f"no registered model {name!r}") from None
+            raise RequestError(404, f"no registered model {name!r}") from None
 
     def _versions(self, name: str) -> list:
         return sorted(self.client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
@@ -139,12 +139,12 @@ class RegistryService:
         try:
             number = int(version)
         except (TypeError, ValueError):
-            raise LifecycleError(422, f"version must be a number, got {version!r}") from None
+            raise RequestError(422, f"version must be a number, got {version!r}") from None
         try:
             return self.client.get_model_version(name, str(number))
         except MlflowException:
             known = [int(v.version) for v in self._versions(name)]
-            raise LifecycleError(404, f"registered model {name!r} has no version {number}; versions: {known}") from None
+            raise RequestError(404, f"registered model {name!r} has no version {number}; versions: {known}") from None
 
     def version(self, name: str, version: int | str) -> ModelVersionInfo:
         mv = self.get(name, version)
@@ -192,7 +192,7 @@ class RegistryService:
         """(current production, what a rollback would serve: the previous version, or None = the default)."""
         history = self.history(name)
         if not history:
-            raise LifecycleError(409, f"{name!r} has no production version to roll back from")
+            raise RequestError(409, f"{name!r} has no production version to roll back from")
         return history[-1], (history[-2] if len(history) > 1 else None)
 
     def record_rollback(self, name: str) -> tuple[int | None, int | None]:
