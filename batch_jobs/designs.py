@@ -5,7 +5,8 @@
 Each row runs the API's own design code (`engines.design`: the same limits, prompts, schemas, retries and quality
 checks as `/v1/designs`) on a vLLM engine the job holds in a Ray Data actor, built from the profile's LLM settings
 as the Serve replica's is (`deployments.llm.engine_setup`): the same base model folder, LoRA adapters and
-promoted aliases (`design-llm:production`), resolved per row as the API resolves them per request.
+promoted aliases (`design-llm:production`), resolved per row as the API resolves them per request
+(`engines.design.DesignModels.plan`).
 
 Why an engine of its own and not the running app (2-core CPU machine, 199 catalogue rows,
 benchmarks/batch_throughput.py, docs/batch.md): through the app's handle the job made 1.25x the API's rows/min at
@@ -22,20 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import threading
 import uuid
 from pathlib import Path
 
-from adgenesis.engines.design import Answer, Ask, Completion, NoLayout, admit, make_layouts
+from adgenesis.engines.design import Answer, Ask, Completion, DesignModels, admit, make_layouts
 from adgenesis.errors import RequestError
-from adgenesis.lifecycle.aliases import AliasResolver
-from adgenesis.paths import resolve
 from adgenesis.protocol import DesignRequest
-from adgenesis.schema import UnknownCanvas, canvas_for
 from adgenesis.settings import load_profile
 from batch_jobs.common import Row, Worker, cli, read_rows
-from deployments.llm import UnknownAdapter, adapter_for, engine_setup, model_folder
+from deployments.llm import engine_setup, model_folder
 
 
 class DesignRow(Row, DesignRequest):
@@ -58,8 +55,8 @@ class Designer(Worker):
         # LoRA slows every decoding step on CPU (64 rows: 38.4 rows/min with it, 48.6 without): on only when a row
         # names an adapter. The default model is the merged fine-tuned one, no adapter.
         llm = load_profile().llm
-        aliases = AliasResolver(resolve(llm.lora_dir) if llm.lora_dir else None)
-        return {"lora": any(aliases.resolve_model(row.model or llm.model_id) != llm.model_id for row in rows)}
+        models = DesignModels(llm)
+        return {"lora": any(models.resolve(row.model) != llm.model_id for row in rows)}
 
     def __init__(self, output: str, lora: bool = True):
         super().__init__(output)
@@ -67,8 +64,7 @@ class Designer(Worker):
         self.settings, self.limits = profile.llm, profile.limits
         if not lora:
             self.settings = self.settings.model_copy(update={"lora_dir": None})
-        self.lora_dir = resolve(profile.llm.lora_dir) if profile.llm.lora_dir else None
-        self.aliases = AliasResolver(self.lora_dir)
+        self.models = DesignModels(profile.llm)  # the profile's adapters even with LoRA off: a 409, not a 404
         self.adapters: dict[str, object] = {}  # model id -> vLLM LoRARequest
         # One event loop in a thread of its own: the engine lives there, and each call's rows are gathered on it.
         self.loop = asyncio.new_event_loop()
@@ -114,19 +110,10 @@ class Designer(Worker):
     async def _design(self, row: dict) -> dict:
         req = admit(DesignRequest(**{k: v for k, v in row.items() if k != "id"}), self.limits.max_prompt_chars,
                     self.limits.max_designs_per_request)
-        try:
-            canvas = canvas_for(req.platform, req.format)
-        except UnknownCanvas as exc:
-            raise RequestError(422, str(exc)) from None
-        model = self.aliases.resolve_model(req.model or self.settings.model_id)
-        try:
-            lora = self._lora(model, adapter_for(self.settings.model_id, self.lora_dir, model))
-        except UnknownAdapter as exc:
-            raise RequestError(404, str(exc)) from None
+        plan = self.models.plan(req)
+        lora = self._lora(plan.model, plan.adapter)
         if lora is not None and not self.settings.lora_dir:  # an alias promoted to an adapter after the job began
-            raise RequestError(409, f"{req.model!r} became adapter {model!r} after this job started; run it again")
-        budget = self.settings.brief_max_tokens if req.mode == "brief" else self.settings.design_max_tokens
-        seed = req.seed if req.seed is not None else random.randrange(2**31)
+            raise RequestError(409, f"{req.model!r} became adapter {plan.model!r} after this job started; run it again")
 
         async def complete(ask: Ask) -> Completion:
             from vllm import SamplingParams, TokensPrompt
@@ -145,13 +132,10 @@ class Designer(Worker):
             return Completion([Answer(o.text, o.finish_reason) for o in final.outputs], len(final.prompt_token_ids),
                               sum(len(o.token_ids) for o in final.outputs))
 
-        try:
-            result = await make_layouts(req.prompt, canvas, req.mode, req.n, seed, budget, complete)
-        except NoLayout as exc:
-            raise RequestError(422, str(exc)) from None
+        result = await make_layouts(req.prompt, plan.canvas, req.mode, req.n, plan.seed, plan.max_tokens, complete)
         return {"designs": [c.design.model_dump(mode="json") for c in result.chosen],
                 "quality": [c.report.model_dump(mode="json") for c in result.chosen],
-                "model": model}
+                "model": plan.model}
 
 
 def main() -> None:

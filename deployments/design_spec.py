@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import random
 import time
 
 from PIL import Image
@@ -22,15 +21,13 @@ from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
 
 from adgenesis import metrics
 from adgenesis.checksum import folder_version
-from adgenesis.engines.design import Answer, Ask, Completion, NoLayout, make_layouts
+from adgenesis.engines.design import Answer, Ask, Completion, DesignModels, NoLayout, make_layouts
 from adgenesis.engines.render import render_png
 from adgenesis.errors import RETRY_AFTER_S, RequestError
-from adgenesis.lifecycle.aliases import AliasResolver
 from adgenesis.paths import resolve
 from adgenesis.protocol import DesignRequest, DesignResponse
-from adgenesis.schema import Design, UnknownCanvas, canvas_for
+from adgenesis.schema import Design
 from adgenesis.settings import LLMSettings
-from deployments.llm import UnknownAdapter, adapter_for
 
 
 def _last_line(exc: Exception) -> str:
@@ -47,8 +44,7 @@ class DesignSpec:
     def __init__(self, llm: DeploymentHandle, image_gen: DeploymentHandle, settings: dict):
         self._settings = LLMSettings.model_validate(settings)
         self._image_gen = image_gen
-        self._lora_dir = resolve(self._settings.lora_dir) if self._settings.lora_dir else None
-        self._aliases = AliasResolver(self._lora_dir)
+        self._models = DesignModels(self._settings)
         self._llm = llm.options(stream=True)
         metrics.ServedModel(self._settings.model_id).set(folder_version(resolve(self._settings.model_source)))
 
@@ -56,14 +52,6 @@ class DesignSpec:
         """True once the LLM server answers: its replica only starts serving after vLLM has loaded."""
         await self._llm.options(stream=False).check_health.remote()
         return True
-
-    def _handle(self, model: str) -> DeploymentHandle:
-        try:
-            adapter = adapter_for(self._settings.model_id, self._lora_dir, model)
-        except UnknownAdapter as exc:
-            raise RequestError(404, str(exc)) from None
-        # Multiplexing routes an adapter's requests to replicas that already hold it.
-        return self._llm if adapter is None else self._llm.options(multiplexed_model_id=model)
 
     async def _complete(self, handle: DeploymentHandle, request: ChatCompletionRequest):
         try:
@@ -83,16 +71,10 @@ class DesignSpec:
     async def generate(self, req: DesignRequest) -> DesignResponse:
         """Layouts for the request (`engines.design.make_layouts`: a layout that misses a check gets another try)."""
         start = time.perf_counter()
-        try:
-            canvas = canvas_for(req.platform, req.format)
-        except UnknownCanvas as exc:
-            raise RequestError(422, str(exc)) from None
-        requested = req.model or self._settings.model_id
-        # Per request: a promotion takes effect with the next request, under a model id no replica has cached yet.
-        model = self._aliases.resolve_model(requested)
-        handle = self._handle(model)
-        budget = self._settings.brief_max_tokens if req.mode == "brief" else self._settings.design_max_tokens
-        seed = req.seed if req.seed is not None else random.randrange(2**31)
+        plan = self._models.plan(req)
+        model = plan.model
+        # Multiplexing routes an adapter's requests to replicas that already hold it.
+        handle = self._llm if plan.adapter is None else self._llm.options(multiplexed_model_id=model)
 
         async def complete(ask: Ask) -> Completion:
             response = await self._complete(handle, ChatCompletionRequest(
@@ -102,19 +84,19 @@ class DesignSpec:
                               response.usage.prompt_tokens, response.usage.completion_tokens)
 
         try:
-            result = await make_layouts(req.prompt, canvas, req.mode, req.n, seed, budget, complete)
+            result = await make_layouts(req.prompt, plan.canvas, req.mode, req.n, plan.seed, plan.max_tokens, complete)
         except NoLayout as exc:
             for _ in range(exc.invalid):
                 metrics.record_design("invalid", req.mode, model)
             metrics.record_design("refused", req.mode, model)
-            raise RequestError(422, str(exc)) from None
+            raise
         for _ in range(result.invalid):
             metrics.record_design("invalid", req.mode, model)
         for chosen in result.chosen:
             metrics.record_design(chosen.outcome, req.mode, model,
                                   tokens=result.usage["completion_tokens"] // len(result.chosen))
         return DesignResponse(
-            model=requested,
+            model=plan.requested,
             model_version=model,
             designs=[c.design for c in result.chosen],
             quality=[c.report for c in result.chosen],

@@ -14,45 +14,12 @@ from ray.llm._internal.serve.core.configs.llm_config import DiskMultiplexConfig
 from ray.llm._internal.serve.utils.lora_serve_utils import LoraModelLoader, global_id_manager
 from ray.serve.llm import LLMConfig, build_llm_deployment
 
-from adgenesis.paths import PathEscape, resolve, safe_child
+from adgenesis.engines.adapters import adapter_names, adapter_path  # noqa: F401 - ingress imports adapter_names here
+from adgenesis.paths import resolve
 from adgenesis.settings import LLMSettings
 
 LORA_DIR_ENV = "ADGENESIS_LLM_LORA_DIR"
 ENGINE_CLS = "deployments.llm_engine.LoraSafeVLLMEngine"
-
-
-def adapter_names(lora_dir: Path | None) -> list[str]:
-    """Adapters are subfolders holding a PEFT `adapter_config.json`."""
-    if lora_dir is None or not lora_dir.is_dir():
-        return []
-    return sorted(p.name for p in lora_dir.iterdir() if (p / "adapter_config.json").is_file())
-
-
-class UnknownAdapter(LookupError):
-    pass
-
-
-def adapter_path(lora_dir: Path | None, model_id: str) -> Path:
-    """`design-llm:<name>` -> `<lora_dir>/<name>`, refusing names that would leave the folder."""
-    _, _, name = model_id.partition(":")
-    if lora_dir is None:
-        raise UnknownAdapter(f"model {model_id!r}: no LoRA adapters are configured")
-    try:
-        path = safe_child(lora_dir, name)
-    except PathEscape as exc:
-        raise UnknownAdapter(f"model {model_id!r}: {exc}") from None
-    if not (path / "adapter_config.json").is_file():
-        raise UnknownAdapter(f"model {model_id!r}: no adapter named {name!r}; available: {adapter_names(lora_dir)}")
-    return path
-
-
-def adapter_for(model_id: str, lora_dir: Path | None, model: str) -> Path | None:
-    """None for the base model `model_id`, the adapter's folder for `<model_id>:<name>`; UnknownAdapter otherwise."""
-    if model == model_id:
-        return None
-    if model.partition(":")[0] != model_id:
-        raise UnknownAdapter(f"unknown model {model!r}; this server serves {model_id!r} and its adapters")
-    return adapter_path(lora_dir, model)
 
 
 class LocalLoraLoader(LoraModelLoader):

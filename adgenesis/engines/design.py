@@ -8,7 +8,8 @@ Two modes (`DesignMode`):
   Schema; for large production models that can place elements themselves.
 
 The LLM itself runs elsewhere (vLLM behind `ray.serve.llm` for the API, a vLLM engine of the batch job's
-own in `batch_jobs.designs`); this module is what both share: the prompts, the JSON Schemas that constrain
+own in `batch_jobs.designs`); this module is what both share: `DesignModels.plan()`, which resolves a request's
+canvas, model (aliases, LoRA adapter), token budget and seed, the prompts, the JSON Schemas that constrain
 decoding, the parsing, repair and validation that make every returned layout valid, and `make_layouts()`, which
 asks the LLM (through a `Complete` callable) and retries layouts that miss a quality check.
 """
@@ -16,15 +17,22 @@ asks the LLM (through a `Complete` callable) and retries layouts that miss a qua
 from __future__ import annotations
 
 import json
+import random
+from pathlib import Path
 from typing import Any, Awaitable, Callable, NamedTuple
 
 from pydantic import ValidationError
 
+from adgenesis.engines.adapters import UnknownAdapter, adapter_for
 from adgenesis.engines.layout import LayoutError, lay_out, palette_names
 from adgenesis.errors import RequestError
 from adgenesis.engines.quality import QualityReport, check
+from adgenesis.lifecycle.aliases import AliasResolver
+from adgenesis.paths import resolve
 from adgenesis.protocol import DesignRequest
-from adgenesis.schema import BRIEF_LIMITS, Brief, Canvas, Design, DesignMode, canvas_for, layout_json_schema, repair
+from adgenesis.schema import (BRIEF_LIMITS, Brief, Canvas, Design, DesignMode, UnknownCanvas, canvas_for,
+                              layout_json_schema, repair)
+from adgenesis.settings import LLMSettings
 
 BRIEF_SYSTEM_PROMPT = "You write the copy of an ad as JSON."
 FREE_SYSTEM_PROMPT = (
@@ -155,12 +163,15 @@ class Designs(NamedTuple):
     invalid: int  # answers that could not be made into a valid layout
 
 
-class NoLayout(LayoutError):
-    """Fewer valid layouts than asked for, after the retries."""
+class NoLayout(RequestError):
+    """Fewer valid layouts than asked for, after the retries: a 422, as the model cannot make what was asked."""
 
     def __init__(self, message: str, invalid: int):
-        super().__init__(message)
+        super().__init__(422, message)
         self.invalid = invalid
+
+    def __reduce__(self):  # raised in the design replica, pickled to the ingress: rebuilt from its own arguments
+        return NoLayout, (self.message, self.invalid)
 
 
 def admit(req: DesignRequest, max_prompt_chars: int, max_designs: int) -> DesignRequest:
@@ -175,6 +186,48 @@ def admit(req: DesignRequest, max_prompt_chars: int, max_designs: int) -> Design
     return req.model_copy(update={"prompt": prompt})
 
 
+class Plan(NamedTuple):
+    """A design request resolved, before the LLM is asked."""
+
+    canvas: Canvas
+    requested: str  # the model the request named, or the default
+    model: str  # what it resolves to: `design-llm:production` -> `design-llm:<name>-v<N>`
+    adapter: Path | None  # the LoRA folder to decode with; None for the base model
+    max_tokens: int
+    seed: int
+
+
+class DesignModels:
+    """The design LLM as requests name it: `model_id`, `<model_id>:<adapter>` (a folder of `lora_dir`) or
+    `<model_id>:<alias>` (`adgenesis.lifecycle.aliases`). The API's replica and the designs batch job both plan
+    their requests here, so a request gets the same canvas, model, budget and seed, or the same error, on either."""
+
+    def __init__(self, settings: LLMSettings):
+        self.settings = settings
+        self.lora_dir = resolve(settings.lora_dir) if settings.lora_dir else None
+        self.aliases = AliasResolver(self.lora_dir)
+
+    def resolve(self, model: str | None) -> str:
+        """The model id a request's `model` is served by (aliases resolved)."""
+        # Per request: a promotion takes effect with the next request, under a model id no replica has cached yet.
+        return self.aliases.resolve_model(model or self.settings.model_id)
+
+    def plan(self, req: DesignRequest) -> Plan:
+        """Raises RequestError: 422 for an unknown platform/format, 404 for an unknown model or adapter."""
+        try:
+            canvas = canvas_for(req.platform, req.format)
+        except UnknownCanvas as exc:
+            raise RequestError(422, str(exc)) from None
+        model = self.resolve(req.model)
+        try:
+            adapter = adapter_for(self.settings.model_id, self.lora_dir, model)
+        except UnknownAdapter as exc:
+            raise RequestError(404, str(exc)) from None
+        budget = self.settings.brief_max_tokens if req.mode == "brief" else self.settings.design_max_tokens
+        seed = req.seed if req.seed is not None else random.randrange(2**31)
+        return Plan(canvas, req.model or self.settings.model_id, model, adapter, budget, seed)
+
+
 RETRIES = 1  # each missing layout gets one more try, with another seed
 SEED_STEP = 7919  # a retry's seed: seed + attempt * SEED_STEP (a prime, so retries do not repeat a request's seeds)
 
@@ -182,7 +235,7 @@ SEED_STEP = 7919  # a retry's seed: seed + attempt * SEED_STEP (a prime, so retr
 async def make_layouts(prompt: str, canvas: Canvas, mode: DesignMode, n: int, seed: int, max_tokens: int,
                  complete: Complete) -> Designs:
     """`n` layouts for the prompt: the ones that pass every quality check first, then valid ones that miss a check.
-    Raises NoLayout when fewer than `n` valid layouts came out of 1 + RETRIES calls."""
+    Raises NoLayout (a 422) when fewer than `n` valid layouts came out of 1 + RETRIES calls."""
     kept: list[Designed] = []  # passed every check
     spare: list[Designed] = []  # valid, but missed a check
     usage, errors = {"prompt_tokens": 0, "completion_tokens": 0}, []
@@ -212,5 +265,6 @@ async def make_layouts(prompt: str, canvas: Canvas, mode: DesignMode, n: int, se
     return Designs(chosen, usage, len(errors))
 
 
-__all__ = ["Answer", "Ask", "Complete", "Completion", "Designed", "Designs", "NoLayout", "build_messages",
-           "admit", "canvas_for", "finish", "make_layouts", "Finished", "parse_brief", "response_format", "DesignMode", "LayoutError"]
+__all__ = ["Answer", "Ask", "Complete", "Completion", "Designed", "DesignModels", "Designs", "NoLayout", "Plan",
+           "build_messages", "admit", "canvas_for", "finish", "make_layouts", "Finished", "parse_brief",
+           "response_format", "DesignMode", "LayoutError"]
