@@ -27,6 +27,10 @@ from adgenesis.checksum import folder_checksum
 CHECKSUM_TAG = "sha256"
 DB_NAME = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
+# How far a training run has got, logged by its workers (train_jobs/common.py WorkerLogger) and read by the
+# training-jobs API (adgenesis/lifecycle/jobs.py): the fraction of the planned steps done, and the plan.
+PROGRESS_METRIC = "progress"
+STEPS_PER_EPOCH_METRIC = "steps_per_epoch"
 
 
 class ChecksumMismatch(RuntimeError):

@@ -154,7 +154,8 @@ def start_run(cfg: TrainConfig) -> Run:
 def trainer(train_loop: Callable[[dict[str, Any]], None], cfg: TrainConfig, run: Run, tracker: Tracker, *,
             datasets: dict[str, Any], score: str | None = None, mode: str = "min", dataset_config=None,
             **loop_config: Any):
-    """The recipe's TorchTrainer: workers get `cfg`, the MLflow run to log steps to and `loop_config`."""
+    """The recipe's TorchTrainer: workers get `cfg`, the MLflow run to log steps to and `loop_config`
+    (a `steps_per_epoch` there is the run's plan, which the workers' progress is logged against)."""
     from ray.train.torch import TorchTrainer
 
     return TorchTrainer(
@@ -306,7 +307,10 @@ def worker_context(config: dict[str, Any]) -> tuple[int, int, WorkerLogger]:
 
     ctx = ray.train.get_context()
     rank = ctx.get_world_rank()
-    return rank, ctx.get_world_size(), WorkerLogger(config["tracking_uri"], config["mlflow_run_id"], rank)
+    log = WorkerLogger(config["tracking_uri"], config["mlflow_run_id"], rank)
+    if "steps_per_epoch" in config:  # planned on the driver; a recipe that plans in the worker calls log.plan
+        log.plan(config["cfg"].epochs, config["steps_per_epoch"])
+    return rank, ctx.get_world_size(), log
 
 
 def say(line: str) -> None:
@@ -321,22 +325,37 @@ def say(line: str) -> None:
 
 
 class WorkerLogger:
-    """Rank-0 console progress + per-step MLflow metrics from inside a Ray Train worker."""
+    """Rank-0 console progress + per-step MLflow metrics from inside a Ray Train worker.
+
+    Once the recipe has told it the run's length (`plan`), every step also logs `progress`, the fraction
+    of the planned optimizer steps done: the training-jobs API shows a job's progress from it.
+    """
 
     def __init__(self, tracking_uri: str | None, run_id: str | None, rank: int):
         self.enabled = rank == 0
         self.client = None
         self.run_id = run_id
+        self.total_steps = 0
         if self.enabled and tracking_uri and run_id:
             from mlflow.tracking import MlflowClient
 
             self.client = MlflowClient(tracking_uri=tracking_uri)
+
+    def plan(self, epochs: int, steps_per_epoch: int) -> None:
+        """The run's length; `step` numbers count optimizer steps from the run's start (resumes included)."""
+        self.total_steps = epochs * steps_per_epoch
+        self._log(0, {registry.STEPS_PER_EPOCH_METRIC: steps_per_epoch})
 
     def step(self, step: int, metrics: dict[str, float], line: str | None = None) -> None:
         if not self.enabled:
             return
         if line:
             say(line)
+        if self.total_steps:
+            metrics = {**metrics, registry.PROGRESS_METRIC: min(1.0, step / self.total_steps)}
+        self._log(step, metrics)
+
+    def _log(self, step: int, metrics: dict[str, float]) -> None:
         if self.client is not None:
             from mlflow.entities import Metric
 

@@ -205,6 +205,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     model = ray.train.torch.prepare_model(transformer)
     n = data["latents"].shape[0]
     steps_per_epoch = math.ceil(n / cfg.batch_size)
+    log.plan(cfg.epochs, steps_per_epoch)
     if rank == 0:
         common.say(f"[flux_lora] {world} worker(s) on {device}; {sum(p.numel() for p in params):,} LoRA parameters; "
                    f"{n} images per worker, {steps_per_epoch} steps per epoch")
