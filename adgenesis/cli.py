@@ -35,6 +35,7 @@ from adgenesis.protocol import (
     PromotionResponse,
     TrainJob,
     TrainJobRequest,
+    TrainProgress,
 )
 from adgenesis.settings import TRAIN_KINDS
 from adgenesis.train_config import (
@@ -72,13 +73,16 @@ def table(rows: list[list[Any]], header: list[str], empty: str | None = None) ->
     return "\n".join(lines)
 
 
+def show_progress(p: TrainProgress) -> str:
+    return f"{p.fraction:.0%}  epoch {p.epoch}/{p.epochs}  step {p.step}/{p.steps}"
+
+
 def show_job(job: TrainJob) -> str:
     out = [f"job       {job.id}", f"kind      {job.kind}", f"status    {job.status}"]
     if job.message:
         out.append(f"message   {job.message}")
     if job.progress:
-        p = job.progress
-        out.append(f"progress  {p.fraction:.0%}  ({p.line})")
+        out.append(f"progress  {show_progress(job.progress)}")
     out.append(f"started   {_when(job.submitted_at)}   duration {job.duration_s or 0:.0f} s")
     if job.overrides or job.dataset:
         out.append(f"config    {job.config}  overrides {json.dumps(job.overrides)}  dataset {job.dataset or '-'}")
@@ -145,7 +149,7 @@ def cmd_train_submit(client: LifecycleClient, args: argparse.Namespace) -> int:
     last = [""]
 
     def progress(j: TrainJob) -> None:
-        line = f"{j.status} {j.progress.fraction:.0%} {j.progress.line}" if j.progress else j.status
+        line = f"{j.status} {show_progress(j.progress)}" if j.progress else j.status
         if line != last[0]:
             print(f"  {line}", file=sys.stderr)
             last[0] = line

@@ -145,12 +145,13 @@ class TrainJobRequest(_Request):
 
 
 class TrainProgress(BaseModel):
-    epoch: int
+    """How far the job's MLflow run has trained (the `progress` metric its workers log with every step)."""
+
+    epoch: int = Field(description="the epoch of the latest step, from 1")
     epochs: int
-    step: int | None = None
-    steps: int | None = None
-    fraction: float = Field(description="0..1, from the recipe's progress lines")
-    line: str = Field(description="the latest progress line")
+    step: int = Field(description="optimizer steps done (a resumed run counts the earlier run's too)")
+    steps: int = Field(description="optimizer steps planned: epochs x steps per epoch")
+    fraction: float = Field(description="0..1: step / steps; 1 once the job has SUCCEEDED (even if it stopped early)")
 
 
 class TrainJob(BaseModel):

@@ -1,5 +1,5 @@
 """The model lifecycle's pure parts, without Ray: API keys, request checks (kinds, datasets, overrides),
-progress parsing, adapter aliases, the registry service and promote/rollback against a temporary
+job progress read from MLflow, adapter aliases, the registry service and promote/rollback against a temporary
 sqlite MLflow store, the Serve config update (over a mock transport), and the CLI over a mock server.
 
 The end-to-end test on a real `ray start --head` cluster is tests/e2e/test_lifecycle_e2e.py.
@@ -8,7 +8,9 @@ The end-to-end test on a real `ray start --head` cluster is tests/e2e/test_lifec
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -27,10 +29,10 @@ from adgenesis.lifecycle.deploy import (
 )
 from adgenesis.errors import RequestError
 from adgenesis.lifecycle.jobs import (
+    TrainingJobs,
     config_path,
     dataset_args,
     override_args,
-    parse_progress,
     tail,
     validate,
 )
@@ -148,14 +150,7 @@ def test_bad_override_values_are_422_before_anything_is_submitted():
         validate(req, config_path(req, LifecycleSettings()), [])
 
 
-def test_progress_from_the_recipes_lines():
-    logs = "[classifier] run x (new)\n(RayTrainWorker pid=1) [classifier] epoch 1/2 step 4/8 loss 0.9 lr 1e-4"
-    p = parse_progress(logs)
-    assert (p.epoch, p.epochs, p.step, p.steps, p.fraction) == (1, 2, 4, 8, 0.25)
-    assert parse_progress(logs + "\n[classifier] epoch 1/2 done: train loss 0.5").fraction == 0.5
-    assert parse_progress("[llm_sft] epoch 2/3 step 1/3 (global 4) loss 1.2").fraction == pytest.approx(0.4444, abs=1e-3)
-    assert parse_progress("[flux_lora] epoch 3/8 step 12 loss 0.2 4s").fraction == 0.375
-    assert parse_progress("starting up") is None
+def test_log_tail():
     assert tail("a\nb\nc", 2) == ("b\nc", 2, True)
 
 
@@ -254,6 +249,71 @@ def lifecycle(tmp_path, shared_registry):
     deployer = Deployer(Profile.model_validate(raw), reg, "http://127.0.0.1:1", "adgenesis")
     deployer.serve = FakeServe()
     return reg, deployer, tmp_path
+
+
+class FakeRayJobs:
+    """Ray's job API answering for jobs this server submitted."""
+
+    def __init__(self, *infos):
+        self.infos = {i.submission_id: i for i in infos}
+
+    def list_jobs(self):
+        return list(self.infos.values())
+
+    def get_job_info(self, job_id):
+        return self.infos[job_id]
+
+
+def _ray_job(job_id: str, status: str, started_s: float):
+    # job_id None: no Ray job id yet, so no state-API call for live actors
+    return SimpleNamespace(submission_id=job_id, job_id=None, status=SimpleNamespace(value=status),
+                           metadata={"adgenesis": "training", "kind": "classifier"}, start_time=started_s * 1000,
+                           end_time=None, message=None, entrypoint="python -m train_jobs.classifier")
+
+
+def test_job_progress_is_read_from_the_mlflow_run_the_recipe_logs_to(shared_registry, tmp_path, monkeypatch):
+    from train_jobs.common import Tracker, WorkerLogger
+
+    submitted = time.time() - 1
+    cfg = load_config(paths.REPO_ROOT / "configs/train/classifier_smoke.yaml",
+                      [f"run.runs_dir={tmp_path}", f"tracking.tracking_uri={shared_registry.tracking_uri}",
+                       "epochs=2", "tracking.registered_model=progress-test"])
+
+    def recipe_run(name: str, steps) -> tuple[Tracker, WorkerLogger]:
+        """What a recipe does: the driver's tracker, rank 0's logger planning 2 epochs of 4 steps, its steps."""
+        tracker = Tracker(cfg, name, resuming=False)
+        log = WorkerLogger(tracker.uri, tracker.run_id, rank=0)
+        log.plan(cfg.epochs, 4)
+        for step in steps:
+            log.step(step, {"train_loss": 1.0 / step})
+        return tracker, log
+
+    _, running = recipe_run("progress-running", [1, 2, 3])
+    stopped_early, _ = recipe_run("progress-stopped-early", [1, 2, 3, 4])
+    stopped_early.register(_classifier_folder(tmp_path, "early"), {"accuracy": 0.9})
+    stopped_early.finish()
+
+    service = TrainingJobs(LifecycleSettings(ray_dashboard="http://127.0.0.1:1"), shared_registry)
+    service._client = FakeRayJobs(_ray_job("progress-running", "RUNNING", submitted),
+                                  _ray_job("progress-stopped-early", "SUCCEEDED", submitted),
+                                  _ray_job("progress-pending", "PENDING", submitted))
+    searches = []
+    search_runs = shared_registry.client.search_runs
+    monkeypatch.setattr(shared_registry.client, "search_runs", lambda *a, **kw: searches.append(a) or search_runs(*a, **kw))
+
+    jobs = {job.id: job for job in service.list().jobs}
+    assert len(searches) == 1  # one search for the whole list, not one per job
+    p = jobs["progress-running"].progress
+    assert (p.epoch, p.epochs, p.step, p.steps, p.fraction) == (1, 2, 3, 8, 0.375)
+    assert jobs["progress-running"].metrics["train_loss"] == pytest.approx(1 / 3)
+    done = jobs["progress-stopped-early"]
+    assert (done.progress.step, done.progress.fraction) == (4, 1.0)  # SUCCEEDED is done, even if it stopped early
+    assert (done.registered_model, done.registered_version, done.mlflow_run_status) == ("progress-test", 1, "FINISHED")
+    assert jobs["progress-pending"].progress is None and jobs["progress-pending"].mlflow_run_id is None
+
+    running.step(6, {"train_loss": 0.2})  # into the second epoch
+    p = service.get("progress-running").progress
+    assert (p.epoch, p.step, p.fraction) == (2, 6, 0.75)
 
 
 def test_registry_lists_versions_with_metrics_and_compares(lifecycle):

@@ -2,7 +2,7 @@
 API and reads status, progress, metrics and logs back. Nothing trains in the web process.
 
 A job's id is also its Ray Train run name (`--set run.name=<id>`) and hence the MLflow run's
-`ray_run_name` tag, which is how a job finds its MLflow run, metrics and registered version.
+`ray_run_name` tag, which is how a job finds its MLflow run, progress, metrics and registered version.
 The job gets the server's MLflow store and runs/models folders through its environment, so what it
 registers is what the registry endpoints see.
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import re
 import secrets
@@ -28,6 +29,7 @@ from adgenesis.lifecycle.dashboard import dashboard_address
 from adgenesis.errors import RequestError
 from adgenesis.lifecycle.registry import RegistryService
 from adgenesis.paths import PathEscape, is_safe_name, safe_child
+from adgenesis.registry import PROGRESS_METRIC, STEPS_PER_EPOCH_METRIC
 from adgenesis.protocol import (
     TERMINAL,
     JobStatus,
@@ -44,10 +46,6 @@ METADATA_MARK = "adgenesis"
 # Set by the server for every job; a request may not change them (they tie the job to this server's store).
 PROTECTED_KEYS = {"recipe", "run", "run.name", "run.runs_dir", "tracking", "tracking.tracking_uri"}
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_PROGRESS = re.compile(
-    r"\[(?P<recipe>\w+)\] epoch (?P<epoch>\d+)/(?P<epochs>\d+)"
-    r"(?: step (?P<step>\d+)(?:/(?P<steps>\d+))?)?(?P<done> done)?"
-)
 STATUSES = get_args(JobStatus)
 
 
@@ -128,24 +126,26 @@ def validate(request: TrainJobRequest, config: Path, sets: list[str]) -> None:
         raise RequestError(422, str(exc)) from None
 
 
-def parse_progress(logs: str) -> TrainProgress | None:
-    """The latest `[recipe] epoch e/E [step s[/S]] [done]` line of a job's output, as a fraction."""
-    for line in reversed(logs.splitlines()):
-        m = _PROGRESS.search(line)
-        if not m:
-            continue
-        epoch, epochs = int(m["epoch"]), max(1, int(m["epochs"]))
-        step = int(m["step"]) if m["step"] else None
-        steps = int(m["steps"]) if m["steps"] else None
-        if m["done"] or (step is not None and steps is None):  # end-of-epoch lines
-            fraction = epoch / epochs
-        elif step is not None and steps:
-            fraction = (epoch - 1 + min(step, steps) / steps) / epochs
-        else:
-            fraction = (epoch - 1) / epochs
-        return TrainProgress(epoch=epoch, epochs=epochs, step=step, steps=steps,
-                             fraction=round(min(1.0, fraction), 4), line=m.group(0))
-    return None
+def progress_of(run) -> TrainProgress | None:
+    """How far a recipe's MLflow run has got: the `progress` fraction its workers log with every step,
+    against the run's plan (the `steps_per_epoch` metric and the config's `epochs` param)."""
+    fraction = run.data.metrics.get(PROGRESS_METRIC)
+    per_epoch = int(run.data.metrics.get(STEPS_PER_EPOCH_METRIC, 0))
+    if fraction is None or per_epoch < 1 or "epochs" not in run.data.params:
+        return None
+    epochs = int(run.data.params["epochs"])
+    step = round(fraction * epochs * per_epoch)
+    return TrainProgress(epoch=max(1, math.ceil(step / per_epoch)), epochs=epochs, step=step,
+                         steps=epochs * per_epoch, fraction=round(fraction, 4))
+
+
+def runs_filter(jobs: list[TrainJob]) -> str:
+    """An MLflow search for the jobs' runs by their `ray_run_name` tag (the job id). MLflow cannot match a
+    tag against a list: for several jobs, every tagged run started since the oldest job was submitted."""
+    if len(jobs) == 1:
+        return f"tags.ray_run_name = '{jobs[0].id}'"
+    since = min((job.submitted_at for job in jobs if job.submitted_at), default=0)
+    return f"tags.ray_run_name IS NOT NULL AND attributes.start_time >= {int(since * 1000)}"
 
 
 def tail(text: str, lines: int) -> tuple[str, int, bool]:
@@ -264,7 +264,7 @@ class TrainingJobs:
             raise
         except Exception as exc:  # noqa: BLE001 - the job API's errors are RuntimeErrors with the HTTP text
             raise RequestError(502, f"Ray Jobs refused the submission: {exc}") from None
-        return self.get(job_id, details=False)
+        return self._job(self._info(job_id))
 
     # ---- read -------------------------------------------------------------------------------------
 
@@ -283,7 +283,8 @@ class TrainingJobs:
             raise RequestError(404, f"no training job {job_id!r} (that Ray job was not submitted by this API)")
         return info
 
-    def _job(self, info, *, logs: str | None = None, details: bool = True) -> TrainJob:
+    def _job(self, info) -> TrainJob:
+        """What Ray knows of a job."""
         meta = info.metadata or {}
         status = str(getattr(info.status, "value", info.status))
         start = info.start_time / 1000 if info.start_time else None
@@ -301,14 +302,11 @@ class TrainingJobs:
             ended_at=end,
             duration_s=round((end or time.time()) - start, 1) if start else None,
         )
-        if not details:
-            return job
-        if logs is None:
-            logs = self._logs(info.submission_id)
-        job.progress = parse_progress(logs)
-        if status == "SUCCEEDED" and job.progress is not None:
-            job.progress.fraction = 1.0
-        self._add_mlflow(job)
+        return job
+
+    def _detailed(self, info) -> TrainJob:
+        job = self._job(info)
+        self._add_mlflow([job])
         job.workers_alive = self._alive_actors(info.job_id)
         return job
 
@@ -318,23 +316,36 @@ class TrainingJobs:
         except Exception:  # noqa: BLE001 - logs are best effort (e.g. the job has not started)
             return ""
 
-    def _add_mlflow(self, job: TrainJob) -> None:
+    def _add_mlflow(self, jobs: list[TrainJob]) -> None:
+        """Each job's MLflow run: its progress, metrics and registered version. One search of runs and one
+        of versions however many jobs there are: the studio polls the job list every few seconds."""
+        if not jobs:
+            return
         try:
             client = self.registry.client
             experiments = [e.experiment_id for e in client.search_experiments()]
-            runs = client.search_runs(experiments, filter_string=f"tags.ray_run_name = '{job.id}'", max_results=1) if experiments else []
+            # Newest first, so a run name used twice (a run resumed by hand) maps to its latest run.
+            runs = client.search_runs(experiments, filter_string=runs_filter(jobs),
+                                      order_by=["attributes.start_time DESC"]) if experiments else []
+            latest = {}
+            for run in runs:
+                latest.setdefault(run.data.tags["ray_run_name"], run)
+            ids = ", ".join(f"'{run.info.run_id}'" for run in latest.values())
+            versions = client.search_model_versions(f"run_id IN ({ids})") if ids else []
         except Exception:  # noqa: BLE001 - the store may not exist before the first run
             return
-        if not runs:
-            return
-        run = runs[0]
-        job.mlflow_run_id = run.info.run_id
-        job.mlflow_run_status = run.info.status
-        job.metrics = {k: float(v) for k, v in run.data.metrics.items()}
-        versions = client.search_model_versions(f"run_id='{run.info.run_id}'")
-        if versions:
-            latest = max(versions, key=lambda v: int(v.version))
-            job.registered_model, job.registered_version = latest.name, int(latest.version)
+        newest_version = {v.run_id: v for v in sorted(versions, key=lambda v: int(v.version))}
+        for job in jobs:
+            run = latest.get(job.id)
+            if run is None:
+                continue
+            job.mlflow_run_id, job.mlflow_run_status = run.info.run_id, run.info.status
+            job.metrics = {k: float(v) for k, v in run.data.metrics.items()}
+            job.progress = progress_of(run)
+            if job.status == "SUCCEEDED" and job.progress is not None:
+                job.progress.fraction = 1.0
+            if version := newest_version.get(run.info.run_id):
+                job.registered_model, job.registered_version = version.name, int(version.version)
 
     def _alive_actors(self, ray_job_id: str | None) -> int | None:
         if not ray_job_id:
@@ -350,8 +361,8 @@ class TrainingJobs:
         # autoscaling coordinators); they outlive every job by design and are not its workers.
         return sum(1 for a in actors if not a.is_detached)
 
-    def get(self, job_id: str, *, details: bool = True) -> TrainJob:
-        return self._job(self._info(job_id), details=details)
+    def get(self, job_id: str) -> TrainJob:
+        return self._detailed(self._info(job_id))
 
     def list(self) -> TrainJobList:
         try:
@@ -362,7 +373,9 @@ class TrainingJobs:
             raise RequestError(502, f"Ray Jobs API error: {exc}") from None
         ours = [i for i in infos if (i.metadata or {}).get(METADATA_MARK) == "training" and i.submission_id]
         ours.sort(key=lambda i: i.start_time or 0, reverse=True)
-        return TrainJobList(jobs=[self._job(i, details=False) for i in ours])
+        jobs = [self._job(i) for i in ours]
+        self._add_mlflow(jobs)
+        return TrainJobList(jobs=jobs)
 
     def logs(self, job_id: str, lines: int | None = None) -> TrainJobLogs:
         info = self._info(job_id)
@@ -390,5 +403,5 @@ class TrainingJobs:
             alive = self._alive_actors(info.job_id)
             done = str(getattr(info.status, "value", info.status)) in TERMINAL and not alive
             if done or time.monotonic() > deadline:
-                return self._job(info)
+                return self._detailed(info)
             time.sleep(0.5)
