@@ -73,8 +73,7 @@ class Designer(Worker):
         self.tokenizer = self.engine.get_tokenizer()
 
     async def _start(self):
-        from vllm import AsyncEngineArgs
-        from vllm.v1.engine.async_llm import AsyncLLM
+        from adgenesis.ray_compat import AsyncEngineArgs, AsyncLLM
 
         kwargs, env = engine_setup(self.settings)
         os.environ.update(env)
@@ -99,7 +98,7 @@ class Designer(Worker):
         return self._wait(every_row())
 
     def _lora(self, model: str, folder: Path | None):
-        from vllm.lora.request import LoRARequest
+        from adgenesis.ray_compat import LoRARequest
 
         if folder is None:
             return None
@@ -116,8 +115,7 @@ class Designer(Worker):
             raise RequestError(409, f"{req.model!r} became adapter {plan.model!r} after this job started; run it again")
 
         async def complete(ask: Ask) -> Completion:
-            from vllm import SamplingParams, TokensPrompt
-            from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+            from adgenesis.ray_compat import RequestOutputKind, SamplingParams, StructuredOutputsParams, TokensPrompt
 
             # Tokenized as vLLM's OpenAI server does for /v1/chat/completions: the chat template, no extra specials.
             text = self.tokenizer.apply_chat_template(ask.messages, add_generation_prompt=True, tokenize=False)

@@ -9,13 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ray.llm._internal.serve.constants import RAYLLM_VLLM_ENGINE_CLS_ENV
-from ray.llm._internal.serve.core.configs.llm_config import DiskMultiplexConfig
-from ray.llm._internal.serve.utils.lora_serve_utils import LoraModelLoader, global_id_manager
 from ray.serve.llm import LLMConfig, build_llm_deployment
 
 from adgenesis.engines.adapters import adapter_names, adapter_path  # noqa: F401 - ingress imports adapter_names here
 from adgenesis.paths import resolve
+from adgenesis.ray_compat import RAYLLM_VLLM_ENGINE_CLS_ENV, DiskMultiplexConfig, LoraModelLoader, global_id_manager
 from adgenesis.settings import LLMSettings
 
 LORA_DIR_ENV = "ADGENESIS_LLM_LORA_DIR"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
-from ray.llm._internal.serve.engines.vllm.vllm_engine import VLLMEngine
+from adgenesis.ray_compat import VLLMEngine
 
 
 class LoraSafeVLLMEngine(VLLMEngine):

@@ -15,7 +15,7 @@ def dashboard_address(configured: str | None = None) -> str:
             import ray
 
             if ray.is_initialized():
-                from ray._private.services import get_webui_url_from_internal_kv
+                from adgenesis.ray_compat import get_webui_url_from_internal_kv
 
                 address = get_webui_url_from_internal_kv()
                 host, _, port = (address or "").rpartition(":")
@@ -29,10 +29,10 @@ def dashboard_address(configured: str | None = None) -> str:
 
 def auth_headers() -> dict[str, str]:
     """Ray's own token auth (on by default since Ray 2.5x when ~/.ray/auth_token or RAY_AUTH_TOKEN exists):
-    {"authorization": "Bearer <token>"}, or {} without a token. Ray's SDK clients add it themselves;
-    plain HTTP calls to the dashboard need it."""
+    {"authorization": "Bearer <token>"}, or {} without a token. Ray's SDK clients add it themselves only when
+    this process runs with RAY_AUTH_MODE=token; given to them as `headers`, it is sent either way."""
     try:
-        from ray._raylet import AuthenticationTokenLoader
+        from adgenesis.ray_compat import AuthenticationTokenLoader
 
         return dict(AuthenticationTokenLoader.instance().get_token_for_http_header(ignore_auth_mode=True) or {})
     except Exception:  # noqa: BLE001 - no token support in this Ray build

