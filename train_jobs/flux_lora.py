@@ -124,7 +124,8 @@ def predict_velocity(transformer, batch: dict[str, torch.Tensor], *, sigmas: tor
     pred = transformer(hidden_states=packed, timestep=sigmas, guidance=guidance,
                        pooled_projections=batch["pooled"], encoder_hidden_states=batch["prompt_embeds"],
                        txt_ids=batch["text_ids"], img_ids=img_ids, return_dict=False)[0]
-    return pred.view(b, h // 2, w // 2, c, 2, 2).permute(0, 3, 1, 4, 2, 5).reshape(b, c, h, w)  # unpack
+    # The pipeline's own unpacking, given latent (not pixel) sizes: a scale factor of 1.
+    return FluxPipeline._unpack_latents(pred, h, w, vae_scale_factor=1)
 
 
 def flow_matching_loss(transformer, batch: dict[str, torch.Tensor], *, sigmas: torch.Tensor, noise: torch.Tensor,
