@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from adgenesis.engines.design import SEED_STEP
 from adgenesis.errors import RequestError
 from batch_jobs.common import InputError, Output, error_message, read_rows
 from batch_jobs.designs import Designer, DesignRow
@@ -97,10 +98,10 @@ BRIEF = {"headline": "30% off linen shirts this spring", "subline": "Breathable 
 
 
 class FakeEngine:
-    """vLLM's AsyncLLM as the designs job uses it: a tokenizer, and final outputs per request."""
+    """vLLM's AsyncLLM as the designs job uses it: a tokenizer, and final outputs (`text`) per request."""
 
     def __init__(self):
-        self.requests = []
+        self.requests, self.text = [], json.dumps(BRIEF)
 
     def get_tokenizer(self):
         return SimpleNamespace(apply_chat_template=lambda messages, **_: json.dumps(messages),
@@ -108,7 +109,7 @@ class FakeEngine:
 
     async def generate(self, prompt, params, request_id, lora_request=None):
         self.requests.append((params, lora_request))
-        out = SimpleNamespace(text=json.dumps(BRIEF), finish_reason="stop", token_ids=[0] * 60)
+        out = SimpleNamespace(text=self.text, finish_reason="stop", token_ids=[0] * 60)
         yield SimpleNamespace(outputs=[out] * params.n, prompt_token_ids=prompt["prompt_token_ids"])
 
     def shutdown(self):
@@ -134,6 +135,17 @@ def test_the_designs_job_runs_the_apis_design_code_on_its_own_engine(tmp_path):
     (first, no_lora), (_, lora) = designer.engine.requests
     assert first.seed == 3 and first.n == 2 and first.max_tokens == designer.settings.brief_max_tokens
     assert no_lora is None and lora.lora_name == "design-llm:base"
+
+
+def test_a_row_no_valid_layout_comes_of_is_a_422_and_an_adapter_without_lora_a_409(tmp_path):
+    designer = FakeDesigner(str(tmp_path), lora=False)
+    designer.engine.text = '{"headline": "30% off'
+    no_layout, adapter = designer.outcomes([GOOD | {"id": "a", "seed": 3},
+                                            GOOD | {"id": "b", "model": "design-llm:base"}])
+    assert error_message(no_layout)[0] == 422 and "could not produce 1 valid layout" in error_message(no_layout)[1]
+    assert [params.seed for params, _ in designer.engine.requests] == [3, 3 + SEED_STEP]
+    assert error_message(adapter) == (409, "'design-llm:base' became adapter 'design-llm:base' after this job "
+                                           "started; run it again")
 
 
 def test_the_designs_engine_loads_lora_only_for_rows_that_name_an_adapter():

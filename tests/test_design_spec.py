@@ -10,12 +10,17 @@ from types import SimpleNamespace
 
 import pytest
 from PIL import Image
+from ray.exceptions import ActorUnavailableError, RayActorError, RayError
+from ray.serve.exceptions import BackPressureError
+from ray.serve.llm.openai_api_models import ErrorResponse
 
 from adgenesis import metrics
+from adgenesis.engines.design import SEED_STEP
+from adgenesis.errors import RETRY_AFTER_S, RequestError
+from adgenesis.lifecycle.aliases import set_aliases
 from adgenesis.protocol import DesignRequest
 from adgenesis.settings import load_profile
 from deployments.design_spec import DesignSpec
-from adgenesis.errors import RequestError
 
 GOOD = {"headline": "30% off carbon-plate running shoes", "subline": "Carbon plate, 40% more energy return.",
         "cta": "Shop now", "image": "neon running shoe on a track", "palette": "energetic"}
@@ -24,25 +29,33 @@ PROMPT = "Instagram post for Stride Labs' carbon-plate running shoes, 30% off"
 
 
 class FakeLLM:
-    """Answers chat requests from a queue of contents, one per choice, and records the requests."""
+    """The LLM server's handle: answers chat requests from a queue of contents, one per choice (or yields
+    `error`), and records the requests and the handle options they were sent with."""
 
-    def __init__(self, answers: list[str]):
-        self.answers, self.requests = list(answers), []
+    def __init__(self, answers: list[str], error: Exception | ErrorResponse | None = None):
+        self.answers, self.requests, self.error, self.multiplexed = list(answers), [], error, []
         self.chat = SimpleNamespace(remote=self._chat)
 
-    def options(self, **_):
+    def options(self, **kw):
+        if "multiplexed_model_id" in kw:
+            self.multiplexed.append(kw["multiplexed_model_id"])
         return self
 
     async def _chat(self, request, _raw):
         self.requests.append(request)
+        if isinstance(self.error, Exception):
+            raise self.error
+        if self.error is not None:
+            yield self.error
+            return
         choices = [SimpleNamespace(message=SimpleNamespace(content=self.answers.pop(0)), finish_reason="stop")
                    for _ in range(request.n)]
         yield SimpleNamespace(choices=choices, usage=SimpleNamespace(prompt_tokens=50, completion_tokens=60 * request.n))
 
 
-def spec(answers: list[str], image_gen=None) -> tuple[DesignSpec, FakeLLM]:
-    llm = FakeLLM(answers)
-    return DesignSpec.func_or_class(llm, image_gen, load_profile("local").llm.model_dump()), llm
+def spec(answers: list[str], image_gen=None, error=None, **settings) -> tuple[DesignSpec, FakeLLM]:
+    llm = FakeLLM(answers, error)
+    return DesignSpec.func_or_class(llm, image_gen, load_profile("local").llm.model_dump() | settings), llm
 
 
 def generate(design_spec: DesignSpec, **kw):
@@ -60,11 +73,28 @@ def test_brief_mode_sends_the_brief_prompt_and_schema_and_reports_quality():
     assert out.usage == {"prompt_tokens": 50, "completion_tokens": 60}
 
 
-def test_a_layout_that_misses_a_check_gets_one_more_try_with_another_seed():
-    s, llm = spec([json.dumps(OFF_TOPIC), json.dumps(GOOD)])
+@pytest.mark.parametrize("first", [json.dumps(OFF_TOPIC), '{"headline": "30% off', json.dumps(GOOD | {"cta": 7})],
+                         ids=["misses a check", "cut off", "invalid brief"])
+def test_a_layout_that_misses_a_check_or_is_invalid_gets_one_more_try_with_another_seed(first):
+    s, llm = spec([first, json.dumps(GOOD)])
     out = generate(s)
     assert out.quality[0].passed and out.designs[0].elements[1].text == GOOD["headline"]
-    assert [r.seed for r in llm.requests] == [1, 1 + 7919]
+    assert [r.seed for r in llm.requests] == [1, 1 + SEED_STEP]
+
+
+def test_n_layouts_are_distinct_siblings_and_a_retry_asks_only_for_the_missing_ones():
+    s, llm = spec([json.dumps(GOOD), json.dumps(OFF_TOPIC), json.dumps(GOOD), json.dumps(GOOD)])
+    out = generate(s, n=3, seed=5)
+    assert [(r.n, r.seed) for r in llm.requests] == [(3, 5), (1, 5 + SEED_STEP)]
+    assert all(q.passed for q in out.quality)
+    assert len({d.model_dump_json() for d in out.designs}) == 3  # same brief, each laid out as its own variant
+
+
+def test_a_request_without_a_seed_gets_a_fresh_one():
+    s, llm = spec([json.dumps(GOOD), json.dumps(GOOD)])
+    generate(s, seed=None)
+    generate(s, seed=None)
+    assert llm.requests[0].seed != llm.requests[1].seed
 
 
 def test_when_retries_run_out_the_best_valid_layout_is_returned_with_its_failed_checks():
@@ -91,12 +121,65 @@ def test_free_mode_sends_the_layout_schema_and_budget():
     assert out.designs[0].elements[0].text == "Run" and not out.quality[0].passed  # one element: no CTA
 
 
-@pytest.mark.parametrize("model, words", [("gpt-4", "unknown model"), ("design-llm:../x", "adapter")])
+@pytest.mark.parametrize("model, words", [("gpt-4", "unknown model"), ("design-llm:../x", "adapter"),
+                                          ("design-llm:nope", "no adapter named 'nope'")])
 def test_unknown_models_are_404(model, words):
-    s, _ = spec([])
+    s, llm = spec([])
     with pytest.raises(RequestError) as exc:
         generate(s, model=model)
     assert exc.value.status_code == 404 and words in exc.value.message
+    assert llm.requests == []  # refused before the LLM is asked
+
+
+def test_an_unknown_canvas_is_422():
+    s, llm = spec([])
+    with pytest.raises(RequestError) as exc:
+        generate(s, platform="myspace")
+    assert exc.value.status_code == 422 and "myspace" in exc.value.message and llm.requests == []
+
+
+def test_an_adapter_is_asked_of_the_replicas_that_hold_it_and_the_base_model_of_any():
+    s, llm = spec([json.dumps(GOOD), json.dumps(GOOD)])
+    assert generate(s).model_version == "design-llm" and llm.multiplexed == []
+    out = generate(s, model="design-llm:base")
+    assert llm.multiplexed == ["design-llm:base"] and llm.requests[1].model == "design-llm:base"
+    assert (out.model, out.model_version) == ("design-llm:base", "design-llm:base")
+
+
+def test_a_promoted_alias_is_served_by_the_version_it_points_at(tmp_path):
+    (tmp_path / "brand-v2").mkdir()
+    (tmp_path / "brand-v2" / "adapter_config.json").write_text("{}")
+    set_aliases(tmp_path, ["production"], "brand-v2")
+    s, llm = spec([json.dumps(GOOD)], lora_dir=str(tmp_path))
+    out = generate(s, model="design-llm:production")
+    assert (out.model, out.model_version) == ("design-llm:production", "design-llm:brand-v2")
+    assert llm.multiplexed == ["design-llm:brand-v2"] and llm.requests[0].model == "design-llm:brand-v2"
+
+
+@pytest.mark.parametrize("error, words", [
+    (BackPressureError(num_queued_requests=8, max_queued_requests=8), "at capacity"),
+    (RayActorError(), "replica was lost"),
+    (ActorUnavailableError("the actor is restarting", None), "replica was lost"),
+])
+def test_a_full_queue_or_a_lost_llm_replica_is_a_503_to_retry(error, words):
+    s, _ = spec([], error=error)
+    with pytest.raises(RequestError) as exc:
+        generate(s)
+    assert exc.value.status_code == 503 and words in exc.value.message
+    assert exc.value.headers == {"Retry-After": str(RETRY_AFTER_S)}
+
+
+@pytest.mark.parametrize("error, status, message", [
+    (ErrorResponse(error={"message": "prompt too long", "type": "BadRequest", "code": 400}), 400, "prompt too long"),
+    (ErrorResponse(error={"message": "engine died", "type": "Internal", "code": 500}), 502, "engine died"),
+    (RayError("Traceback ...\n  in load_lora\nValueError: adapter rank 64 > max_lora_rank 8"), 502,
+     "LLM server error: ValueError: adapter rank 64 > max_lora_rank 8"),
+])
+def test_llm_server_errors_keep_its_4xx_and_are_otherwise_a_502(error, status, message):
+    s, _ = spec([], error=error)
+    with pytest.raises(RequestError) as exc:
+        generate(s)
+    assert (exc.value.status_code, exc.value.message) == (status, message) and not exc.value.headers
 
 
 def test_render_fills_image_slots_from_the_image_deployment():
