@@ -334,6 +334,18 @@ def test_cancel_stops_the_job_and_its_workers(server, api):
 
 
 def test_report(server):
+    """What the tests above measured, kept in the run's folder; every measurement there and sane (a test above that
+    failed or did not run leaves its keys out, so this fails too and says which)."""
     print(f"\n[e2e] lifecycle results: {REPORT}")
     out = Path(server.root) / "report.txt"
     out.write_text(repr(REPORT))
+    durations = ["submit_classifier_s", "submit_llm_sft_s", "classifier_job_s", "llm_job_s", "cancel_s"]
+    swaps = {"classifier_promote": "promote_s", "classifier_rollback": "rollback_s", "llm_promote": "promote_s"}
+    missing = {*durations, *swaps, "cancelled_worker_pids"} - set(REPORT)
+    assert not missing, f"not measured: {sorted(missing)}; {REPORT}"
+    for key in durations:
+        assert isinstance(REPORT[key], (int, float)) and REPORT[key] > 0, (key, REPORT[key])
+    for key, took in swaps.items():
+        swap = REPORT[key]
+        assert swap["failed"] == 0 and swap["before"] > 0 and swap["after"] > 0 and swap[took] > 0, (key, swap)
+    assert len(REPORT["cancelled_worker_pids"]) >= 2, REPORT["cancelled_worker_pids"]  # the job's 2 Train workers
