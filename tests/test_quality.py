@@ -50,11 +50,37 @@ def failed(report):
     return {name for name, ok in report.checks.items() if not ok}
 
 
+def fails_only(name, elements, problem, *also, **layout):
+    """The layout fails check `name` and no other, with a problem that starts with `problem` and holds `also`."""
+    report = check(design(elements, **layout), PROMPT)
+    assert failed(report) == {name}, report.problems
+    assert any(p.startswith(problem) and all(a in p for a in also) for p in report.problems), report.problems
+
+
 def test_good_layout_passes_every_check():
     report = check(design(good_elements()), PROMPT)
     assert report.passed, report.problems
     assert list(report.checks) == list(CHECKS)
     assert report.problems == []
+
+
+@pytest.mark.parametrize("index, flawed, name, problem, also", [
+    pytest.param(1, text("Feel the difference", 90, 600, 900, 64, weight="bold"), "headline",
+                 "elements.1 headline 'Feel the difference' shares no word", (), id="off-topic headline"),
+    pytest.param(2, text("running  SHOES 30% off", 90, 700, 900, 32, color="#C9D3E0"), "elements",
+                 "elements.2 text 'running SHOES 30% off' repeats elements.1", (), id="two identical texts"),
+    pytest.param(2, text("Lightweight trainers for every run, every day, in every weather", 90, 700, 900, 32,
+                         color="#C9D3E0", height=40), "fit", "elements.2 text", ("lines", "40 px high"),
+                 id="text that overflows its box"),
+    pytest.param(2, text("Lightweight", 490, 700, 100, 32, color="#C9D3E0", height=40), "fit",
+                 "elements.2 text 'Lightweight' has a word wider", (), id="a word wider than its box"),
+    pytest.param(2, text("Lightweight trainers for every run", 90, 700, 900, 16, color="#C9D3E0"), "fit",
+                 "elements.2 text", ("16 px < 24 px",), id="fine print below the legible size"),
+])
+def test_one_flawed_text_fails_its_check_alone(index, flawed, name, problem, also):
+    els = good_elements()
+    els[index] = flawed
+    fails_only(name, els, problem, *also)
 
 
 # --- headline ---------------------------------------------------------------------------------------
@@ -66,9 +92,7 @@ def test_small_headline_on_a_story_fails_headline():
            text("Lightweight trainers for every run", 90, 1100, 900, 28, color="#C9D3E0"),
            shape(340, 1500, 400, 100),
            text("Shop now", 340, 1500, 400, 32, color=NAVY, weight="bold", role="cta", height=100)]
-    report = check(design(els, fmt="story"), PROMPT)
-    assert failed(report) == {"headline"}
-    assert any(p.startswith("elements.1 headline") and "40 px < 49 px" in p for p in report.problems)
+    fails_only("headline", els, "elements.1 headline", "40 px < 49 px", fmt="story")
 
 
 def test_tiny_headline_fails_headline_and_fit():
@@ -79,14 +103,6 @@ def test_tiny_headline_fails_headline_and_fit():
     report = check(design(els), PROMPT)
     assert not report.checks["headline"] and not report.checks["fit"]
     assert any(p.startswith("elements.1 headline") for p in report.problems)
-
-
-def test_off_topic_headline_fails_headline():
-    els = good_elements()
-    els[1] = text("Feel the difference", 90, 600, 900, 64, weight="bold")
-    report = check(design(els), PROMPT)
-    assert failed(report) == {"headline"}
-    assert any("elements.1 headline 'Feel the difference' shares no word" in p for p in report.problems)
 
 
 def test_request_words_do_not_make_a_headline_on_topic():
@@ -117,9 +133,7 @@ def test_a_prompt_with_no_subject_cannot_be_strayed_from():
 # --- cta --------------------------------------------------------------------------------------------
 
 def test_no_call_to_action_fails_cta():
-    report = check(design(good_elements()[:3]), PROMPT)
-    assert failed(report) == {"cta"}
-    assert any("no call to action" in p for p in report.problems)
+    fails_only("cta", good_elements()[:3], "no call to action")
 
 
 def test_a_short_label_on_a_button_is_a_cta_without_its_role():
@@ -145,20 +159,10 @@ def test_one_element_fails_elements():
     assert any(p.startswith("1 elements") for p in report.problems)
 
 
-def test_two_identical_texts_fail_elements():
-    els = good_elements()
-    els[2] = text("running  SHOES 30% off", 90, 700, 900, 32, color="#C9D3E0")
-    report = check(design(els), PROMPT)
-    assert failed(report) == {"elements"}
-    assert any("elements.2 text 'running SHOES 30% off' repeats elements.1" in p for p in report.problems)
-
-
 def test_overlapping_text_boxes_fail_elements():
     els = good_elements()
     els[2]["y"] = els[1]["y"] + els[1]["height"] - 10
-    report = check(design(els), PROMPT)
-    assert failed(report) == {"elements"}
-    assert any("elements.1 and elements.2 text boxes overlap by 900x10 px" in p for p in report.problems)
+    fails_only("elements", els, "elements.1 and elements.2 text boxes overlap by 900x10 px")
 
 
 def test_touching_text_boxes_do_not_overlap():
@@ -169,39 +173,12 @@ def test_touching_text_boxes_do_not_overlap():
 
 # --- fit --------------------------------------------------------------------------------------------
 
-def test_text_that_overflows_its_box_fails_fit():
-    els = good_elements()
-    els[2] = text("Lightweight trainers for every run, every day, in every weather", 90, 700, 900, 32,
-                  color="#C9D3E0", height=40)
-    report = check(design(els), PROMPT)
-    assert failed(report) == {"fit"}
-    assert any(p.startswith("elements.2 text") and "lines" in p and "40 px high" in p for p in report.problems)
-
-
-def test_a_word_wider_than_its_box_fails_fit():
-    els = good_elements()
-    els[2] = text("Lightweight", 490, 700, 100, 32, color="#C9D3E0", height=40)
-    report = check(design(els), PROMPT)
-    assert failed(report) == {"fit"}
-    assert any(p.startswith("elements.2 text 'Lightweight' has a word wider") for p in report.problems)
-
-
-def test_fine_print_below_the_legible_size_fails_fit():
-    els = good_elements()
-    els[2] = text("Lightweight trainers for every run", 90, 700, 900, 16, color="#C9D3E0")
-    report = check(design(els), PROMPT)
-    assert failed(report) == {"fit"}
-    assert any(p.startswith("elements.2 text") and "16 px < 24 px" in p for p in report.problems)
-
-
 # --- contrast ---------------------------------------------------------------------------------------
 
 def test_white_text_on_white_fails_contrast():
     els = good_elements()
     els[2]["color"] = "#333333"
-    report = check(design(els, bg=WHITE), PROMPT)
-    assert failed(report) == {"contrast"}
-    assert any(p.startswith("elements.1 text 'Running shoes 30% off' contrast 1.00:1 < 3:1") for p in report.problems)
+    fails_only("contrast", els, "elements.1 text 'Running shoes 30% off' contrast 1.00:1 < 3:1", bg=WHITE)
 
 
 def _card(text_y):
