@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from adgenesis import registry
+from adgenesis.lifecycle.jobs import progress_of
 from adgenesis.paths import MODELS_DIR, REPO_ROOT
 from adgenesis.train_config import load_config
 
@@ -160,6 +161,14 @@ def test_classifier_reaches_90_percent(runs):
     assert_tracked(out, cfg, runs, ["accuracy", "macro_f1", "train_loss"],
                    ["model", "eval_report.json", "loss_curve.png"])
     assert (Path(out["model_dir"]) / "model.safetensors").is_file()
+    # The progress the training-jobs API shows: logged by rank 0 with every step, all the planned steps done.
+    client = registry.connect(None, runs)
+    progress = progress_of(client.get_run(out["mlflow_run_id"]))
+    assert (progress.epoch, progress.epochs, progress.step, progress.fraction) == (cfg.epochs, cfg.epochs,
+                                                                                   progress.steps, 1.0)
+    history = client.get_metric_history(out["mlflow_run_id"], registry.PROGRESS_METRIC)
+    assert {m.step for m in history} == set(range(1, progress.steps + 1))
+    assert all(m.value == m.step / progress.steps for m in history)
 
 
 def test_classifier_search_with_tune_and_optuna(runs):
