@@ -1,6 +1,6 @@
 """The model lifecycle's pure parts, without Ray: API keys, request checks (kinds, datasets, overrides),
 job progress read from MLflow, adapter aliases, the registry service and promote/rollback against a temporary
-sqlite MLflow store, the Serve config update (over a mock transport), and the CLI over a mock server.
+sqlite MLflow store, the Serve config update (against a stand-in dashboard), and the CLI over a mock server.
 
 The end-to-end test on a real `ray start --head` cluster is tests/e2e/test_lifecycle_e2e.py.
 """
@@ -8,7 +8,10 @@ The end-to-end test on a real `ray start --head` cluster is tests/e2e/test_lifec
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -418,11 +421,45 @@ def test_incompatible_or_tampered_versions_are_refused(lifecycle):
 
 
 # --------------------------------------------------------------------------------------------------
-# Serve config update (REST API over a mock transport)
+# Serve config update (Ray's Serve REST client against a stand-in dashboard)
 # --------------------------------------------------------------------------------------------------
 
 
-def test_serve_update_changes_only_the_classifier_user_config(monkeypatch):
+@pytest.fixture()
+def dashboard():
+    """A stand-in Ray dashboard on a free port: `answer(method, body) -> (status, json)` answers the Serve REST
+    API, and `requests` records (method, path, headers, body) of every call, Ray's version check included."""
+    state = SimpleNamespace(answer=None, requests=[])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            length = int(self.headers.get("content-length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            state.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            status, answer = (200, {"ray_version": "2.60.0"}) if self.path == "/api/ray/version" else \
+                state.answer(self.command, body)
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_PUT = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_port}"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def test_serve_update_changes_only_the_classifier_user_config(dashboard, monkeypatch):
+    monkeypatch.setattr("adgenesis.lifecycle.deploy.auth_headers", lambda: {"authorization": "Bearer t0ken"})
     app_cfg = {"name": "adgenesis", "route_prefix": "/", "import_path": "graphs.app:build_app",
                "args": {"profile": "local"}, "runtime_env": {"env_vars": {"A": "1"}},
                "deployments": [{"name": "Classifier", "max_ongoing_requests": 64}, {"name": "ImageGen"}]}
@@ -435,24 +472,37 @@ def test_serve_update_changes_only_the_classifier_user_config(monkeypatch):
                     "deployments": {"Classifier": {"status": "HEALTHY", "replicas": [{"state": "RUNNING"}],
                                                    "deployment_config": {"user_config": state["user_config"]}}}}}}
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.method == "PUT":
-            body = json.loads(request.content)
+    def answer(method, body):
+        if method == "PUT":
             state["puts"].append(body)
             state["user_config"] = body["applications"][0]["deployments"][0]["user_config"]
-            return httpx.Response(200)
-        return httpx.Response(200, json=details())
+            return 200, {}
+        return 200, details()
 
-    transport = httpx.MockTransport(handler)
-    real = httpx.Client
-    monkeypatch.setattr(httpx, "get", lambda url, **kw: real(transport=transport).get(url))
-    monkeypatch.setattr(httpx, "put", lambda url, json=None, **kw: real(transport=transport).put(url, json=json))
-    ServeConfigClient("http://dash").set_user_config("adgenesis", "Classifier", {"model_path": "/m/v2"}, 5)
+    dashboard.answer = answer
+    ServeConfigClient(dashboard.url).set_user_config("adgenesis", "Classifier", {"model_path": "/m/v2"}, 5)
     (put,) = state["puts"]
     expected = json.loads(json.dumps(app_cfg))
     expected["deployments"][0]["user_config"] = {"model_path": "/m/v2"}
     assert put["applications"] == [expected]  # everything else exactly as deployed: no code/runtime change
     assert put["proxy_location"] == "HeadOnly" and put["http_options"]["port"] == 8000
+    assert {path for _, path, _, _ in dashboard.requests} == {"/api/ray/version", "/api/serve/applications/"}
+    assert all(headers.get("authorization") == "Bearer t0ken" for _, _, headers, _ in dashboard.requests)
+
+
+def test_serve_update_failures_are_request_errors_with_a_status(dashboard):
+    dashboard.answer = lambda method, body: (500, {"error": "controller is down"}) if method == "PUT" else \
+        (200, {"applications": {"adgenesis": {"deployed_app_config": {"name": "adgenesis"}}}})
+    with pytest.raises(RequestError) as exc:
+        ServeConfigClient(dashboard.url).set_user_config("adgenesis", "Classifier", {"model_path": "/m"}, 5)
+    assert exc.value.status_code == 502 and "500" in exc.value.message and "controller is down" in exc.value.message
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(RequestError) as exc:
+        ServeConfigClient(closed).details()
+    assert exc.value.status_code == 503 and "not reachable" in exc.value.message
 
 
 # --------------------------------------------------------------------------------------------------

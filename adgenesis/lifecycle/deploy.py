@@ -30,12 +30,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
+from ray.exceptions import AuthenticationError
 
 from adgenesis import registry as store
+from adgenesis.errors import RequestError
 from adgenesis.lifecycle import aliases
 from adgenesis.lifecycle.dashboard import auth_headers
-from adgenesis.errors import RequestError
+from adgenesis.ray_compat import ServeSubmissionClient
 from adgenesis.lifecycle.registry import PRODUCTION, RegistryService
 from adgenesis.paths import resolve
 from adgenesis.protocol import Deployment, PromotionResponse
@@ -94,19 +95,25 @@ def materialize(registry: RegistryService, mv, dest_dir: Path) -> Path:
 
 
 class ServeConfigClient:
-    def __init__(self, dashboard: str, timeout_s: float = 30.0):
+    """The Serve REST API through Ray's own client (the one `serve deploy` and `serve status` use), with Ray's
+    auth token header whatever this process's RAY_AUTH_MODE (`dashboard.auth_headers`)."""
+
+    def __init__(self, dashboard: str):
         self.dashboard = dashboard.rstrip("/")
-        self.timeout_s = timeout_s
-        self.headers = auth_headers()
+        self._client: ServeSubmissionClient | None = None
+
+    def _call(self, what: str, request: Callable[[ServeSubmissionClient], Any]) -> Any:
+        try:
+            if self._client is None:  # made on first use: Ray's client asks the dashboard for its version when made
+                self._client = ServeSubmissionClient(self.dashboard, headers=auth_headers())
+            return request(self._client)
+        except OSError as exc:  # refused, unresolvable, reset: `requests`' errors are OSErrors too
+            raise RequestError(503, f"Serve REST API at {self.dashboard} is not reachable: {exc}") from None
+        except (RuntimeError, AuthenticationError) as exc:  # Ray's client: "Request failed with status code N: ..."
+            raise RequestError(502, f"Serve REST API: {what}: {str(exc)[:1000]}") from None
 
     def details(self) -> dict[str, Any]:
-        try:
-            r = httpx.get(f"{self.dashboard}/api/serve/applications/", headers=self.headers, timeout=self.timeout_s)
-        except httpx.HTTPError as exc:
-            raise RequestError(503, f"Serve REST API at {self.dashboard} is not reachable: {exc}") from None
-        if r.status_code != 200:
-            raise RequestError(502, f"Serve REST API: GET applications -> {r.status_code}: {r.text[:500]}")
-        return r.json()
+        return self._call("GET applications", lambda client: client.get_serve_details())
 
     def user_config(self, app: str, deployment: str) -> Any:
         dep = self.details()["applications"].get(app, {}).get("deployments", {}).get(deployment, {})
@@ -140,13 +147,7 @@ class ServeConfigClient:
         for key in ("proxy_location", "http_options", "grpc_options", "target_capacity"):
             if details.get(key) is not None:
                 body[key] = details[key]
-        try:
-            r = httpx.put(f"{self.dashboard}/api/serve/applications/", json=body, headers=self.headers,
-                          timeout=self.timeout_s)
-        except httpx.HTTPError as exc:
-            raise RequestError(503, f"Serve REST API at {self.dashboard} is not reachable: {exc}") from None
-        if r.status_code != 200:
-            raise RequestError(502, f"Serve REST API refused the update ({r.status_code}): {r.text[:1000]}")
+        self._call("the update was refused", lambda client: client.deploy_applications(body))
         self.wait_healthy(app, deployment, user_config, timeout_s)
 
     def wait_healthy(self, app: str, deployment: str, user_config: dict[str, Any], timeout_s: float) -> None:
