@@ -18,8 +18,6 @@ from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from PIL import Image
-from ray.llm._internal.serve.core.configs.openai_api_models import ChatCompletionRequest as OpenAIChatRequest
-from ray.llm._internal.serve.core.configs.openai_api_models import CompletionRequest, ModelCard, ModelList
 from ray.exceptions import ActorUnavailableError, RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
@@ -62,6 +60,8 @@ from adgenesis.protocol import (
     VersionComparison,
 )
 from adgenesis.paths import resolve
+from adgenesis.ray_compat import ChatCompletionRequest as OpenAIChatRequest
+from adgenesis.ray_compat import CompletionRequest, ModelCard, ModelList
 from adgenesis.schema import CANVAS_PRESETS
 from adgenesis.settings import Limits, LLMSettings, Profile
 from deployments.llm import adapter_names
@@ -590,7 +590,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 
 
 def make_ingress():
-    from ray.llm._internal.serve.core.ingress.ingress import DEFAULT_ENDPOINTS, init
+    from adgenesis.ray_compat import DEFAULT_ENDPOINTS, init
 
     app = init()
     app.add_exception_handler(RequestValidationError, _validation_error)

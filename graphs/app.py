@@ -14,9 +14,9 @@ Used by both Serve configs: `import_path: graphs.app:build_app` with `args: {pro
 from __future__ import annotations
 
 from ray import serve
-from ray.llm._internal.serve.core.configs.openai_api_models import to_model_metadata
 from ray.serve.llm.ingress import OpenAiIngress
 
+from adgenesis.ray_compat import to_model_metadata
 from adgenesis.settings import load_profile
 from deployments.captioner import Captioner
 from deployments.classifier import Classifier
