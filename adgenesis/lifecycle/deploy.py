@@ -16,17 +16,24 @@
      already running finish on the adapter they started with.
 3. Rolling back past the first promotion serves the profile's default again (the classifier folder of
    the profile; the base LLM / no adapter).
+4. A promotion interrupted at any point (its process killed, the swap failed) ends with the registry's state
+   served: the model is marked pending from before the switch until the registry is written, and the
+   marked model is put back to what the registry says (`restore`): at once after a failure, or by `recover`,
+   which the one writer runs when it starts and before every promotion.
 
-All of it blocks (downloads, hashing, HTTP): the ingress calls it in a thread.
+All of it blocks (downloads, hashing, HTTP): the Lifecycle deployment (deployments/lifecycle.py), the one
+writer, calls it in a thread.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -272,10 +279,12 @@ class Deployer:
 def promote(registry: RegistryService, deployer: Deployer, name: str, version: int,
             confirm: Callable[[Deployment], None] | None = None) -> PromotionResponse:
     """Deploy, confirm (optional), then record in the registry: the registry never claims what is not served."""
-    deployment = deployer.deploy_version(name, version)
-    if confirm is not None:
-        confirm(deployment)
-    production, previous = registry.record_promotion(name, version)
+    kind = kind_of(registry.get(name, version))
+    with pending(registry, deployer, name, kind, confirm):
+        deployment = deployer.deploy_version(name, version)
+        if confirm is not None:
+            confirm(deployment)
+        production, previous = registry.record_promotion(name, version)
     return PromotionResponse(name=name, action="promote", production_version=production, previous_version=previous,
                              deployment=deployment)
 
@@ -284,14 +293,87 @@ def rollback(registry: RegistryService, deployer: Deployer, name: str,
              confirm: Callable[[Deployment], None] | None = None) -> PromotionResponse:
     """Serve the previous production version again (or the profile's default past the first promotion)."""
     current, target = registry.plan_rollback(name)
-    if target is not None:
-        deployment = deployer.deploy_version(name, target)
-    else:
-        kind = kind_of(registry.get(name, current))
-        folders = {version_folder(name, int(v.version)) for v in registry.client.search_model_versions(f"name='{name}'")}
-        deployment = deployer.deploy_default(name, kind, folders)
-    if confirm is not None:
-        confirm(deployment)
-    production, previous = registry.record_rollback(name)
+    kind = kind_of(registry.get(name, current))
+    with pending(registry, deployer, name, kind, confirm):
+        deployment = serve_version(registry, deployer, name, kind, target)
+        if confirm is not None:
+            confirm(deployment)
+        production, previous = registry.record_rollback(name)
     return PromotionResponse(name=name, action="rollback", production_version=production, previous_version=previous,
                              deployment=deployment)
+
+
+def serve_version(registry: RegistryService, deployer: Deployer, name: str, kind: str, version: int | None) -> Deployment:
+    """Serve `name` v`version`, or with None what the profile serves without any promotion of `name`."""
+    if version is not None:
+        return deployer.deploy_version(name, version)
+    folders = {version_folder(name, int(v.version)) for v in registry.client.search_model_versions(f"name='{name}'")}
+    return deployer.deploy_default(name, kind, folders)
+
+
+# --------------------------------------------------------------------------------------------------
+# Interrupted promotions: the registry wins
+# --------------------------------------------------------------------------------------------------
+
+PENDING_TAG = "adgenesis.promotion_pending"  # on the registered model, its kind as the value
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def pending(registry: RegistryService, deployer: Deployer, name: str, kind: str,
+            confirm: Callable[[Deployment], None] | None) -> Iterator[None]:
+    """Mark `name` for the time the graph may serve what its registry entry does not say (from the switch until
+    the promotion is recorded). A refusal (4xx) changed nothing and unmarks it; any other failure puts the
+    registry's state back at once; a killed process leaves the mark for `recover`."""
+    registry.client.set_registered_model_tag(name, PENDING_TAG, kind)
+    try:
+        yield
+    except RequestError as exc:
+        if exc.status_code >= 500:
+            _restore_after(exc, registry, deployer, name, kind, confirm)
+        else:
+            registry.client.delete_registered_model_tag(name, PENDING_TAG)
+        raise
+    except Exception as exc:
+        _restore_after(exc, registry, deployer, name, kind, confirm)
+        raise
+    registry.client.delete_registered_model_tag(name, PENDING_TAG)
+
+
+def _restore_after(failure: Exception, registry: RegistryService, deployer: Deployer, name: str, kind: str,
+                   confirm: Callable[[Deployment], None] | None) -> None:
+    try:
+        restore(registry, deployer, name, kind, confirm)
+    except Exception:  # noqa: BLE001 - the failure is the caller's answer; the mark stays for `recover`
+        logger.exception("%s: could not put back the registry's version after %r; left for the next start", name,
+                         failure)
+
+
+def restore(registry: RegistryService, deployer: Deployer, name: str, kind: str,
+            confirm: Callable[[Deployment], None] | None = None) -> Deployment:
+    """Serve what the registry says is `name`'s production version (the profile's default without one), write
+    its aliases again so that they agree with its history, and unmark it."""
+    history = registry.history(name)
+    deployment = serve_version(registry, deployer, name, kind, history[-1] if history else None)
+    if confirm is not None:
+        confirm(deployment)
+    if history:
+        registry.record_promotion(name, history[-1])
+    registry.client.delete_registered_model_tag(name, PENDING_TAG)
+    return deployment
+
+
+def recover(registry: RegistryService, deployer: Deployer,
+            confirm: Callable[[Deployment], None] | None = None) -> dict[str, Deployment]:
+    """At the start of the one writer: restore every model a killed predecessor left marked, and drop the
+    half-downloaded versions it left in the staging folders."""
+    for folder in (deployer.classifier_dir, deployer.llm_lora_dir, deployer.image_lora_dir):
+        if folder is not None:
+            shutil.rmtree(folder / STAGING, ignore_errors=True)
+    restored = {}
+    for model in registry.client.search_registered_models(max_results=1000):
+        kind = (model.tags or {}).get(PENDING_TAG)
+        if kind:
+            logger.warning("%s: a promotion was interrupted; serving the registry's version again", model.name)
+            restored[model.name] = restore(registry, deployer, model.name, kind, confirm)
+    return restored

@@ -1,0 +1,134 @@
+"""The model lifecycle's single owner: training jobs, the registry, promotions and OpenAI batches.
+
+Every ingress replica checks the API key and forwards here (deployments/lifecycle_routes.py), and the Serve
+configs run exactly one replica (num_replicas: 1), so whichever ingress replica took a request:
+- promotions have one writer: one lock orders them, and two cannot interleave on the Serve config, the
+  adapter aliases or the registry;
+- a promotion its replica was killed in is undone by the next one: `recover` (adgenesis/lifecycle/deploy.py)
+  puts back what the registry says, when the replica starts and again before every promotion;
+- the cluster's jobs are counted once for `adgenesis_jobs`.
+
+Everything here blocks (MLflow, the dashboard's HTTP APIs, downloads, hashing). The plain methods run in
+Serve's thread pool, so reads are answered while a promotion swaps models; promote and rollback are
+coroutines only to wait for the lock, and run their work in a thread too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from adgenesis import protocol
+from adgenesis.errors import RequestError
+from adgenesis.lifecycle import deploy
+from adgenesis.lifecycle.batches import Batches
+from adgenesis.lifecycle.dashboard import dashboard_address
+from adgenesis.lifecycle.jobs import TrainingJobs, watch_jobs
+from adgenesis.lifecycle.registry import RegistryService
+from adgenesis.settings import Profile
+
+logger = logging.getLogger("ray.serve")
+
+CONFIRM_STREAK = 8  # answers in a row from the new classifier before a swap counts as done
+
+
+def _service(service: str, method: str):
+    """An operation that is one method of a service (`self._jobs.submit`): a plain method, so Serve runs it in its
+    thread pool."""
+
+    def operation(self, *args):
+        return getattr(getattr(self, service), method)(*args)
+
+    return operation
+
+
+# Replicas (exactly one), resources and queue limits: the Serve configs (configs/serve_local.yaml, serve_config.yaml).
+@serve.deployment
+class Lifecycle:
+    def __init__(self, profile: dict[str, Any], classifier: DeploymentHandle):
+        self._profile = Profile.model_validate(profile)
+        settings = self._profile.lifecycle
+        self._classifier = classifier
+        self._registry = RegistryService()
+        self._jobs = TrainingJobs(settings, self._registry)
+        self._batches = Batches(settings, self._profile.limits.max_upload_bytes)
+        try:
+            app_name = serve.get_replica_context().app_name
+        except Exception:  # noqa: BLE001 - outside Serve (tests)
+            app_name = "adgenesis"
+        self._deployer = deploy.Deployer(self._profile, self._registry, dashboard_address(settings.ray_dashboard),
+                                         app_name)
+        self._promotion_lock = asyncio.Lock()
+        # One thread for recoveries, so that the one before each promotion waits for the one started here.
+        self._recovery = ThreadPoolExecutor(max_workers=1, thread_name_prefix="adgenesis-recover")
+        self._recovery.submit(self._recover_at_start)
+        self._stop_watching_jobs = threading.Event()
+        threading.Thread(target=watch_jobs, args=(settings, self._stop_watching_jobs), daemon=True,
+                         name="adgenesis-job-metrics").start()
+
+    def __del__(self):
+        self._stop_watching_jobs.set()
+
+    # ---- promotions: one at a time, after whatever a killed predecessor left half done -------------
+
+    def _recover(self) -> dict[str, protocol.Deployment]:
+        return deploy.recover(self._registry, self._deployer, self._confirm)
+
+    def _recover_at_start(self) -> None:
+        try:
+            self._recover()
+        except Exception:  # noqa: BLE001 - e.g. the dashboard is not up yet: tried again before the next promotion
+            logger.exception("could not put back what an interrupted promotion left; trying again before the next one")
+
+    def _confirm(self, deployment: protocol.Deployment, timeout_s: float = 120.0) -> None:
+        """After a classifier swap: every answer now comes from the new model (checked through the handle)."""
+        if deployment.kind != "classifier":
+            return
+        deadline, streak = time.monotonic() + timeout_s, 0
+        while streak < CONFIRM_STREAK:
+            version = self._classifier.model_version.remote().result(timeout_s=30)
+            streak = streak + 1 if version == deployment.model_version else 0
+            if time.monotonic() > deadline:
+                raise RequestError(504, f"replicas still answer with {version}, not {deployment.model_version}")
+            time.sleep(0.05)
+
+    async def _one_at_a_time(self, swap, *args) -> protocol.PromotionResponse:
+        async with self._promotion_lock:
+            # Whatever an interrupted promotion left marked is put back first (usually nothing: one registry
+            # search); if that fails, its error is this call's answer.
+            await asyncio.wrap_future(self._recovery.submit(self._recover))
+            return await asyncio.to_thread(swap, self._registry, self._deployer, *args, self._confirm)
+
+    async def promote(self, name: str, version: int) -> protocol.PromotionResponse:
+        return await self._one_at_a_time(deploy.promote, name, version)
+
+    async def rollback(self, name: str) -> protocol.PromotionResponse:
+        return await self._one_at_a_time(deploy.rollback, name)
+
+    # ---- everything else: one service method each, as it is ---------------------------------------
+
+    submit_job = _service("_jobs", "submit")
+    cancel_job = _service("_jobs", "cancel")
+    list_jobs = _service("_jobs", "list")
+    get_job = _service("_jobs", "get")
+    job_logs = _service("_jobs", "logs")
+    create_file = _service("_batches", "create_file")
+    get_file = _service("_batches", "get_file")
+    create_batch = _service("_batches", "create")
+    cancel_batch = _service("_batches", "cancel")
+    list_batches = _service("_batches", "list")
+    get_batch = _service("_batches", "get")
+    list_models = _service("_registry", "list_models")
+    model_versions = _service("_registry", "versions")
+    compare = _service("_registry", "compare")
+
+    def file_content(self, file_id: str) -> bytes:
+        # The bytes, not the path: this replica and the ingress replica may be on different nodes.
+        return self._batches.file_content(file_id).read_bytes()
