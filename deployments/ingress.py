@@ -1,7 +1,8 @@
 """The HTTP front door: AdGenesis routes plus ray.serve.llm's OpenAI-compatible ones, on one FastAPI app.
 
 `OpenAiIngress` (Ray's own) provides /v1/chat/completions, /v1/completions and /v1/models; this class
-adds the product's routes and delegates each to the deployment that owns the model.
+adds the product's routes and delegates each to the deployment that owns the model. The model lifecycle's
+routes (training, registry, promotions, batches) are a mixin of their own, deployments/lifecycle_routes.py.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ import asyncio
 import base64
 import json
 import logging
-import threading
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from PIL import Image
@@ -23,49 +23,33 @@ from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
 from ray.serve.llm.ingress import OpenAiIngress, make_fastapi_ingress
 from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.formparsers import MultiPartException, MultiPartParser
 
 from adgenesis.engines.design import admit
 from adgenesis.errors import RETRY_AFTER_S, RequestError
 from adgenesis.images import decode_base64_image, load_image
 from adgenesis.lifecycle.aliases import AliasResolver
-from adgenesis.lifecycle.auth import ApiKeyAuth
 from adgenesis.protocol import (
-    Batch,
-    BatchCreateRequest,
-    BatchList,
     CaptionResponse,
     ClassifyRequest,
     ClassifyResponse,
-    Deployment,
     DesignRequest,
     DesignResponse,
-    FileObject,
     GenerateRequest,
     GenerateResponse,
     ImageRequest,
     LegacyGenerateRequest,
-    ModelVersionList,
     ProductDescriptionResponse,
-    PromoteRequest,
     RenderRequest,
-    PromotionResponse,
-    RegisteredModelList,
-    TrainJob,
-    TrainJobList,
-    TrainJobLogs,
-    TrainJobRequest,
-    VersionComparison,
 )
 from adgenesis.paths import resolve
 from adgenesis.ray_compat import ChatCompletionRequest as OpenAIChatRequest
 from adgenesis.ray_compat import CompletionRequest, ModelCard, ModelList
 from adgenesis.schema import CANVAS_PRESETS
-from adgenesis.settings import Limits, LLMSettings, Profile
+from adgenesis.settings import Limits, LLMSettings
+from deployments import lifecycle_routes, studio_routes, telemetry
 from deployments.llm import adapter_names
-from deployments import studio_routes, telemetry
+from deployments.uploads import FRAMING_BYTES, MULTIPART, Upload, capped, read_form
 
 logger = logging.getLogger("ray.serve")
 
@@ -77,21 +61,7 @@ DESCRIPTION_PROMPT = (
 )
 
 
-if TYPE_CHECKING:
-    from adgenesis.lifecycle.batches import Batches
-    from adgenesis.lifecycle.deploy import Deployer
-    from adgenesis.lifecycle.jobs import TrainingJobs
-    from adgenesis.lifecycle.registry import RegistryService
-
-
-class LifecycleServices(NamedTuple):
-    registry: RegistryService
-    jobs: TrainingJobs
-    deployer: Deployer
-    batches: Batches
-
-
-class AdGenesisIngress(OpenAiIngress):
+class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
     def __init__(
         self,
         llm_deployments: dict[str, DeploymentHandle],
@@ -103,7 +73,8 @@ class AdGenesisIngress(OpenAiIngress):
         captioner: DeploymentHandle,
         llm_settings: dict,
         limits: dict,
-        profile: dict | None = None,
+        lifecycle: DeploymentHandle | None = None,
+        lifecycle_settings: dict | None = None,
     ):
         super().__init__(llm_deployments, model_cards)
         self._llm_settings = LLMSettings.model_validate(llm_settings)
@@ -115,7 +86,8 @@ class AdGenesisIngress(OpenAiIngress):
         self._captioner = captioner
         self._llm = llm_deployments[self._llm_settings.model_id]
         self._adapter_aliases = AliasResolver(self._lora_dir)
-        self._init_lifecycle(profile)
+        # Training jobs, registry, promotions and batches: answered by the one Lifecycle replica.
+        self._init_lifecycle(lifecycle, lifecycle_settings)
 
     # ---- helpers -------------------------------------------------------------------------------
 
@@ -129,20 +101,22 @@ class AdGenesisIngress(OpenAiIngress):
             )
         return prompt
 
-    async def _call(self, method, *args, **kwargs) -> Any:
+    async def _call(self, method, *args, retry_lost: bool = True, **kwargs) -> Any:
         """Await a deployment call, turning a caller's mistake raised there into its HTTP status.
 
-        Every call made here is free of side effects (inference on the request's inputs), so one that a dying
-        replica dropped is sent once more; Serve routes it to a live replica. A full queue, or a second loss,
-        is a 503 with Retry-After: the client's to retry, never a 500."""
-        for attempt in range(1 + REPLICA_LOSS_RETRIES):
+        A call free of side effects (inference on the request's inputs, a lifecycle read) that a dying replica
+        dropped is sent once more; Serve routes it to a live replica. A full queue, a second loss, or the loss
+        of a call with side effects (`retry_lost=False`) is a 503 with Retry-After: the client's to retry,
+        never a 500."""
+        retries = REPLICA_LOSS_RETRIES if retry_lost else 0
+        for attempt in range(1 + retries):
             try:
                 return await method.remote(*args, **kwargs)
             except BackPressureError:
                 raise RequestError(503, "the server is at capacity; retry shortly", RETRY_AFTER_S) from None
             except (RayActorError, ActorUnavailableError, DeploymentUnavailableError) as exc:
-                if attempt == REPLICA_LOSS_RETRIES:
-                    raise RequestError(503, f"a model replica was lost ({type(exc).__name__}); retry shortly",
+                if attempt == retries:
+                    raise RequestError(503, f"a replica was lost ({type(exc).__name__}); retry shortly",
                                        RETRY_AFTER_S) from None
                 logger.warning("replica lost during %s (%s); retrying once", method, type(exc).__name__)
 
@@ -159,20 +133,6 @@ class AdGenesisIngress(OpenAiIngress):
             return (response.choices[0].message.content or "").strip()
         raise HTTPException(502, "LLM returned no response")
 
-    async def _read_body(self, request: Request) -> bytes:
-        """Read the body, refusing it as soon as it is known to be over the upload limit."""
-        limit = self._limits.max_upload_bytes + 64 * 1024  # room for multipart framing
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise HTTPException(413, f"request body of {declared} bytes is over the {limit}-byte limit")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise HTTPException(413, f"request body is over the {limit}-byte limit")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     async def _image_from_request(self, request: Request) -> tuple[Image.Image, str | None]:
         """An image from a multipart upload (`file`) or base64 (`image_base64`, JSON or form), plus `prompt`.
 
@@ -180,25 +140,25 @@ class AdGenesisIngress(OpenAiIngress):
         captioner is a copy no larger than MAX_FORWARD_SIDE (BLIP looks at 384x384 anyway).
         """
         content_type = request.headers.get("content-type", "")
-        body = await self._read_body(request)
-        try:
-            if content_type.startswith("multipart/form-data"):
-                fields = await self._parse_multipart(request, body)
-            elif content_type.startswith("application/json"):
-                fields = json.loads(body or b"null")
-                if not isinstance(fields, dict):
-                    raise HTTPException(400, 'JSON body must be an object: {"image_base64": "...", "prompt"?: "..."}')
-            else:
-                raise HTTPException(415, "send multipart/form-data with a `file` part, or JSON with `image_base64`")
-            upload, encoded, prompt = fields.get("file"), fields.get("image_base64"), fields.get("prompt")
-            if isinstance(upload, UploadFile):
-                image = self._decode(await upload.read())
-            elif isinstance(encoded, str):
-                image = self._decode(encoded)
-            else:
-                raise HTTPException(400, "send the image as a multipart `file` part or as `image_base64`")
-        except (ValueError, MultiPartException) as exc:  # malformed JSON or multipart framing (e.g. no boundary)
-            raise HTTPException(400, f"malformed body: {exc}") from None
+        limit = self._limits.max_upload_bytes + FRAMING_BYTES
+        if content_type.startswith(MULTIPART):
+            fields = await read_form(request, limit)
+        elif content_type.startswith("application/json"):
+            try:
+                fields = json.loads(await capped(request, limit).body() or b"null")
+            except ValueError as exc:  # not JSON, or not UTF-8
+                raise RequestError(400, f"malformed body: {exc}") from None
+            if not isinstance(fields, dict):
+                raise RequestError(400, 'JSON body must be an object: {"image_base64": "...", "prompt"?: "..."}')
+        else:
+            raise RequestError(415, "send multipart/form-data with a `file` part, or JSON with `image_base64`")
+        upload, encoded, prompt = fields.get("file"), fields.get("image_base64"), fields.get("prompt")
+        if isinstance(upload, Upload):
+            image = self._decode(upload.data)
+        elif isinstance(encoded, str):
+            image = self._decode(encoded)
+        else:
+            raise RequestError(400, "send the image as a multipart `file` part or as `image_base64`")
         return image, (str(prompt) if prompt else None)
 
     def _decode(self, data: bytes | str) -> Image.Image:
@@ -206,15 +166,6 @@ class AdGenesisIngress(OpenAiIngress):
         image = load_image(data, self._limits) if isinstance(data, bytes) else decode_base64_image(data, self._limits)
         image.thumbnail((MAX_FORWARD_SIDE, MAX_FORWARD_SIDE))
         return image
-
-    async def _parse_multipart(self, request: Request, body: bytes):
-        async def replay():
-            yield body
-
-        parser = MultiPartParser(
-            request.headers, replay(), max_files=1, max_fields=4, max_part_size=self._limits.max_upload_bytes
-        )
-        return await parser.parse()
 
     # ---- health --------------------------------------------------------------------------------
 
@@ -372,150 +323,6 @@ class AdGenesisIngress(OpenAiIngress):
     async def completions(self, body: CompletionRequest, request: Request) -> Response:
         return await super().completions(body.model_copy(update={"model": self._resolve_model(body.model)}), request)
 
-    # ---- model lifecycle: training jobs (Ray Jobs), registry (MLflow), promote / rollback ---------
-    #
-    # Everything blocking (HTTP to the dashboard, MLflow's sqlite, downloads) runs in a thread, so the
-    # product routes above keep being served while a promotion swaps models. See docs/lifecycle.md.
-
-    def _init_lifecycle(self, profile: dict | None) -> None:
-        self._profile = Profile.model_validate(profile) if profile else None
-        settings = self._profile.lifecycle if self._profile else None
-        self._auth = ApiKeyAuth(settings.api_key_env, settings.read_requires_key) if settings else None
-        self._lifecycle_services: LifecycleServices | None = None
-        self._promotion_lock = asyncio.Lock()
-        if settings is not None:
-            from adgenesis.lifecycle.jobs import watch_jobs
-
-            self._stop_watching_jobs = threading.Event()
-            threading.Thread(target=watch_jobs, args=(settings, self._stop_watching_jobs), daemon=True,
-                             name="adgenesis-job-metrics").start()
-
-    def _services(self) -> LifecycleServices:
-        """Created on first use (MLflow and the job client load lazily); callers go through `_lifecycle`,
-        which refuses first when the profile has no lifecycle section."""
-        if self._lifecycle_services is None:
-            from ray import serve
-
-            from adgenesis.lifecycle.batches import Batches
-            from adgenesis.lifecycle.dashboard import dashboard_address
-            from adgenesis.lifecycle.deploy import Deployer
-            from adgenesis.lifecycle.jobs import TrainingJobs
-            from adgenesis.lifecycle.registry import RegistryService
-
-            settings = self._profile.lifecycle
-            registry = RegistryService()
-            dashboard = dashboard_address(settings.ray_dashboard)
-            try:
-                app_name = serve.get_replica_context().app_name
-            except Exception:  # noqa: BLE001 - outside Serve (tests)
-                app_name = "adgenesis"
-            self._lifecycle_services = LifecycleServices(registry, TrainingJobs(settings, registry),
-                                                         Deployer(self._profile, registry, dashboard, app_name),
-                                                         Batches(settings, self._limits.max_upload_bytes))
-        return self._lifecycle_services
-
-    async def _lifecycle(self, request: Request, write: bool, fn, *args, **kwargs):
-        """Check the API key, then run a blocking lifecycle call in a thread (a RequestError is its answer)."""
-        if self._auth is None:
-            raise RequestError(503, "model lifecycle endpoints are not configured on this server")
-        self._auth.check(request.headers, write=write)
-        return await asyncio.to_thread(fn, *args, **kwargs)
-
-    def _confirm(self, deployment: Deployment, timeout_s: float = 120.0) -> None:
-        """After a classifier swap: every answer now comes from the new model (checked through the handle)."""
-        if deployment.kind != "classifier":
-            return
-        deadline, streak = time.monotonic() + timeout_s, 0
-        while streak < 8:
-            version = self._classifier.model_version.remote().result(timeout_s=30)
-            streak = streak + 1 if version == deployment.model_version else 0
-            if time.monotonic() > deadline:
-                raise RequestError(504, f"replicas still answer with {version}, not {deployment.model_version}")
-            time.sleep(0.05)
-
-    async def train_submit(self, body: TrainJobRequest, request: Request) -> TrainJob:
-        return await self._lifecycle(request, True, lambda: self._services().jobs.submit(body))
-
-    async def train_list(self, request: Request) -> TrainJobList:
-        return await self._lifecycle(request, False, lambda: self._services().jobs.list())
-
-    async def train_get(self, job_id: str, request: Request) -> TrainJob:
-        return await self._lifecycle(request, False, lambda: self._services().jobs.get(job_id))
-
-    async def train_logs(self, job_id: str, request: Request, lines: int | None = None) -> TrainJobLogs:
-        if lines is not None and lines < 1:
-            raise HTTPException(422, "lines must be >= 1")
-        return await self._lifecycle(request, False, lambda: self._services().jobs.logs(job_id, lines))
-
-    async def train_cancel(self, job_id: str, request: Request) -> TrainJob:
-        return await self._lifecycle(request, True, lambda: self._services().jobs.cancel(job_id))
-
-    # ---- OpenAI Batch API subset: files and batches, run as Ray Jobs (adgenesis/lifecycle/batches.py) ----
-
-    async def files_create(self, request: Request) -> FileObject:
-        await self._lifecycle(request, True, lambda: None)  # the key first: no upload is read for a caller without one
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise HTTPException(415, "send multipart/form-data with `file` and `purpose` (as the openai client does)")
-        try:
-            fields = await self._parse_multipart(request, await self._read_body(request))
-        except MultiPartException as exc:
-            raise HTTPException(400, f"malformed body: {exc}") from None
-        upload = fields.get("file")
-        if not isinstance(upload, UploadFile):
-            raise HTTPException(400, "send the batch input as a multipart `file` part")
-        data, purpose = await upload.read(), str(fields.get("purpose", ""))
-        return await self._lifecycle(request, True, lambda: self._services().batches.create_file(upload.filename or "", data, purpose))
-
-    async def file_get(self, file_id: str, request: Request) -> FileObject:
-        return await self._lifecycle(request, False, lambda: self._services().batches.get_file(file_id))
-
-    async def file_content(self, file_id: str, request: Request) -> Response:
-        path = await self._lifecycle(request, False, lambda: self._services().batches.file_content(file_id))
-        return Response(content=await asyncio.to_thread(path.read_bytes), media_type="application/jsonl")
-
-    async def batches_create(self, body: BatchCreateRequest, request: Request) -> Batch:
-        return await self._lifecycle(request, True, lambda: self._services().batches.create(body))
-
-    async def batches_list(self, request: Request) -> BatchList:
-        return await self._lifecycle(request, False, lambda: self._services().batches.list())
-
-    async def batches_get(self, batch_id: str, request: Request) -> Batch:
-        return await self._lifecycle(request, False, lambda: self._services().batches.get(batch_id))
-
-    async def batches_cancel(self, batch_id: str, request: Request) -> Batch:
-        return await self._lifecycle(request, True, lambda: self._services().batches.cancel(batch_id))
-
-    async def registry_models(self, request: Request) -> RegisteredModelList:
-        return await self._lifecycle(request, False, lambda: self._services().registry.list_models())
-
-    async def registry_versions(self, name: str, request: Request) -> ModelVersionList:
-        return await self._lifecycle(request, False, lambda: self._services().registry.versions(name))
-
-    async def registry_compare(self, name: str, request: Request, a: int, b: int) -> VersionComparison:
-        return await self._lifecycle(request, False, lambda: self._services().registry.compare(name, a, b))
-
-    async def registry_promote(self, name: str, body: PromoteRequest, request: Request) -> PromotionResponse:
-        from adgenesis.lifecycle.deploy import promote
-
-        def swap():
-            services = self._services()
-            return promote(services.registry, services.deployer, name, body.version, self._confirm)
-
-        await self._lifecycle(request, True, lambda: None)  # the key before the lock: no caller without one waits in line
-        async with self._promotion_lock:  # one swap at a time (per ingress replica)
-            return await self._lifecycle(request, True, swap)
-
-    async def registry_rollback(self, name: str, request: Request) -> PromotionResponse:
-        from adgenesis.lifecycle.deploy import rollback
-
-        def swap():
-            services = self._services()
-            return rollback(services.registry, services.deployer, name, self._confirm)
-
-        await self._lifecycle(request, True, lambda: None)
-        async with self._promotion_lock:
-            return await self._lifecycle(request, True, swap)
-
 
 _OPENAI_ROUTES = ("models", "model_data", "completions", "chat")
 PNG = {"content": {"image/png": {}}}
@@ -543,36 +350,8 @@ _ROUTES = {
     # ---- AdGenesis Studio, the web page (docs/studio.md) ----
     "studio": lambda app: app.get("/studio", include_in_schema=False),
     "studio_asset": lambda app: app.get("/studio/{asset}", include_in_schema=False),
-    # ---- model lifecycle (docs/lifecycle.md); write routes need the API key ----
-    "train_submit": lambda app: app.post("/v1/training/jobs", response_model=TrainJob, status_code=201, tags=["training"]),
-    "train_list": lambda app: app.get("/v1/training/jobs", response_model=TrainJobList, tags=["training"]),
-    "train_get": lambda app: app.get("/v1/training/jobs/{job_id}", response_model=TrainJob, tags=["training"]),
-    "train_logs": lambda app: app.get("/v1/training/jobs/{job_id}/logs", response_model=TrainJobLogs, tags=["training"]),
-    "train_cancel": lambda app: app.post("/v1/training/jobs/{job_id}/cancel", response_model=TrainJob, tags=["training"]),
-    # ---- OpenAI Batch API subset (docs/batch.md); same API key rules as training ----
-    "files_create": lambda app: app.post("/v1/files", response_model=FileObject, tags=["batch"],
-                                         summary="Upload a batch input file (multipart: file, purpose=batch)"),
-    "file_get": lambda app: app.get("/v1/files/{file_id}", response_model=FileObject, tags=["batch"]),
-    "file_content": lambda app: app.get(
-        "/v1/files/{file_id}/content", response_class=Response, responses={200: {"content": {"application/jsonl": {}}}},
-        tags=["batch"]),
-    "batches_create": lambda app: app.post("/v1/batches", response_model=Batch, tags=["batch"]),
-    "batches_list": lambda app: app.get("/v1/batches", response_model=BatchList, tags=["batch"]),
-    "batches_get": lambda app: app.get("/v1/batches/{batch_id}", response_model=Batch, tags=["batch"]),
-    "batches_cancel": lambda app: app.post("/v1/batches/{batch_id}/cancel", response_model=Batch, tags=["batch"]),
-    "registry_models": lambda app: app.get("/v1/registry/models", response_model=RegisteredModelList, tags=["registry"]),
-    "registry_versions": lambda app: app.get(
-        "/v1/registry/models/{name}/versions", response_model=ModelVersionList, tags=["registry"]
-    ),
-    "registry_compare": lambda app: app.get(
-        "/v1/registry/models/{name}/compare", response_model=VersionComparison, tags=["registry"]
-    ),
-    "registry_promote": lambda app: app.post(
-        "/v1/registry/models/{name}/promote", response_model=PromotionResponse, tags=["registry"]
-    ),
-    "registry_rollback": lambda app: app.post(
-        "/v1/registry/models/{name}/rollback", response_model=PromotionResponse, tags=["registry"]
-    ),
+    # ---- model lifecycle and OpenAI batches (docs/lifecycle.md, docs/batch.md): deployments/lifecycle_routes.py ----
+    **lifecycle_routes.ROUTES,
 }
 
 
@@ -589,10 +368,11 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
     return Response(json.dumps(body, default=str), status_code=400, media_type="application/json")
 
 
-def make_ingress():
+def make_ingress(app: FastAPI | None = None):
+    """The ingress deployment's class, its routes on `app` (default: ray.serve.llm's OpenAI app, as served)."""
     from adgenesis.ray_compat import DEFAULT_ENDPOINTS, init
 
-    app = init()
+    app = init() if app is None else app
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, telemetry.http_error)
     app.add_exception_handler(RequestError, telemetry.request_error)

@@ -6,7 +6,8 @@
       |              -> image gen (filled image slots when a layout is rendered)
       |- LLM                    (chat, completions, product descriptions)
       |- image gen              (FLUX + LoRA)
-      '- captioner              (BLIP, batched)
+      |- captioner              (BLIP, batched)
+      '- lifecycle              (one replica: training jobs, registry, promotions -> classifier, batches)
 
 Used by both Serve configs: `import_path: graphs.app:build_app` with `args: {profile: local|production}`.
 """
@@ -23,6 +24,7 @@ from deployments.classifier import Classifier
 from deployments.design_spec import DesignSpec
 from deployments.image_gen import ImageGen
 from deployments.ingress import make_ingress
+from deployments.lifecycle import Lifecycle
 from deployments.llm import build_llm_server
 
 
@@ -32,15 +34,18 @@ def build_app(args: dict | None = None):
     model_id = profile.llm.model_id
     ingress = serve.deployment(make_ingress(), name="AdGenesisIngress")
     image_gen = ImageGen.bind(profile.image_gen.model_dump())
+    classifier = Classifier.bind(profile.classifier.model_dump())
     return ingress.options(**OpenAiIngress.get_deployment_options([llm_config])).bind(
         {model_id: llm},
         {model_id: to_model_metadata(model_id, llm_config)},
         design=DesignSpec.bind(llm, image_gen, profile.llm.model_dump()),
-        classifier=Classifier.bind(profile.classifier.model_dump()),
+        classifier=classifier,
         image_gen=image_gen,
         captioner=Captioner.bind(profile.captioner.model_dump(), profile.limits.model_dump()),
         llm_settings=profile.llm.model_dump(),
         limits=profile.limits.model_dump(),
-        # Training jobs, registry and hot deploy (lifecycle section of the profile; docs/lifecycle.md).
-        profile=profile.model_dump(mode="json"),
+        # Training jobs, registry, hot deploy and batches (lifecycle section of the profile; docs/lifecycle.md):
+        # the ingress checks the API key, the one Lifecycle replica does the work.
+        lifecycle=Lifecycle.bind(profile.model_dump(mode="json"), classifier),
+        lifecycle_settings=profile.lifecycle.model_dump(mode="json"),
     )

@@ -53,7 +53,14 @@ def test_serve_config_matches_serve_schema(path):
     raw = yaml.safe_load(path.read_text())
     ServeDeploySchema.model_validate(raw)
     names = {d["name"] for app in raw["applications"] for d in app["deployments"]}
-    assert {"Classifier", "ImageGen", "Captioner", "DesignSpec", "AdGenesisIngress"} <= names
+    assert {"Classifier", "ImageGen", "Captioner", "DesignSpec", "AdGenesisIngress", "Lifecycle"} <= names
+
+
+@pytest.mark.parametrize("path", SERVE_CONFIGS, ids=lambda p: p.name)
+def test_lifecycle_runs_exactly_one_replica(path):
+    """The single writer of promotions: a second replica would bring back racing promotions."""
+    by_name = {d["name"]: d for d in yaml.safe_load(path.read_text())["applications"][0]["deployments"]}
+    assert by_name["Lifecycle"]["num_replicas"] == 1 and "autoscaling_config" not in by_name["Lifecycle"]
 
 
 @pytest.fixture

@@ -1,0 +1,146 @@
+"""The model lifecycle's HTTP routes: training jobs, the registry, promotions and the OpenAI Batch API subset.
+
+A mixin of the ingress, with its route table (ROUTES, merged into the ingress's): each route checks the API
+key in the ingress replica that took the request, before anything else, then forwards the call through the
+handle of the single Lifecycle replica, which owns the services (deployments/lifecycle.py). See
+docs/lifecycle.md and docs/batch.md.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Request
+from fastapi.responses import Response
+from ray.serve.handle import DeploymentHandle
+
+from adgenesis import protocol
+from adgenesis.errors import RequestError
+from adgenesis.lifecycle.auth import ApiKeyAuth
+from adgenesis.settings import LifecycleSettings
+from deployments.uploads import MULTIPART, FRAMING_BYTES, Upload, read_form
+
+READ, WRITE = False, True
+
+
+class LifecycleRoutes:
+    """Mixed into AdGenesisIngress, whose `_call` sends a call through a handle and whose `_limits` cap uploads."""
+
+    _lifecycle: DeploymentHandle | None
+    _auth: ApiKeyAuth | None
+
+    def _init_lifecycle(self, lifecycle: DeploymentHandle | None, settings: dict | None) -> None:
+        settings = LifecycleSettings.model_validate(settings) if settings is not None else None
+        self._lifecycle = lifecycle if settings is not None else None
+        self._auth = ApiKeyAuth(settings.api_key_env, settings.read_requires_key) if settings is not None else None
+
+    def _check_key(self, request: Request, write: bool) -> None:
+        if self._lifecycle is None or self._auth is None:
+            raise RequestError(503, "model lifecycle endpoints are not configured on this server")
+        self._auth.check(request.headers, write=write)
+
+    async def _write(self, request: Request, operation: str, *args):
+        """The key first, so that no caller without one waits in the owner's queue or behind its promotion lock.
+        Not sent again when the owner is lost: it may have been done (an interrupted promotion is undone by the
+        next owner, docs/lifecycle.md); the 503 leaves the choice to the client."""
+        self._check_key(request, WRITE)
+        return await self._call(getattr(self._lifecycle, operation), *args, retry_lost=False)
+
+    async def _read(self, request: Request, operation: str, *args):
+        """The key first when reads need one (lifecycle.read_requires_key); sent once more if the owner is lost."""
+        self._check_key(request, READ)
+        return await self._call(getattr(self._lifecycle, operation), *args)
+
+    # ---- reads (GET): open unless lifecycle.read_requires_key ---------------------------------------
+
+    async def train_list(self, request: Request) -> protocol.TrainJobList:
+        return await self._read(request, "list_jobs")
+
+    async def train_get(self, job_id: str, request: Request) -> protocol.TrainJob:
+        return await self._read(request, "get_job", job_id)
+
+    async def train_logs(self, job_id: str, request: Request, lines: int | None = None) -> protocol.TrainJobLogs:
+        if lines is not None and lines < 1:
+            raise HTTPException(422, "lines must be >= 1")
+        return await self._read(request, "job_logs", job_id, lines)
+
+    async def file_get(self, file_id: str, request: Request) -> protocol.FileObject:
+        return await self._read(request, "get_file", file_id)
+
+    async def file_content(self, file_id: str, request: Request) -> Response:
+        return Response(content=await self._read(request, "file_content", file_id), media_type="application/jsonl")
+
+    async def batches_list(self, request: Request) -> protocol.BatchList:
+        return await self._read(request, "list_batches")
+
+    async def batches_get(self, batch_id: str, request: Request) -> protocol.Batch:
+        return await self._read(request, "get_batch", batch_id)
+
+    async def registry_models(self, request: Request) -> protocol.RegisteredModelList:
+        return await self._read(request, "list_models")
+
+    async def registry_versions(self, name: str, request: Request) -> protocol.ModelVersionList:
+        return await self._read(request, "model_versions", name)
+
+    async def registry_compare(self, name: str, request: Request, a: int, b: int) -> protocol.VersionComparison:
+        return await self._read(request, "compare", name, a, b)
+
+    # ---- writes (POST): the key always -------------------------------------------------------------
+
+    async def train_submit(self, body: protocol.TrainJobRequest, request: Request) -> protocol.TrainJob:
+        return await self._write(request, "submit_job", body)
+
+    async def train_cancel(self, job_id: str, request: Request) -> protocol.TrainJob:
+        return await self._write(request, "cancel_job", job_id)
+
+    async def files_create(self, request: Request) -> protocol.FileObject:
+        # Not FastAPI's UploadFile/Form parameters: FastAPI would read and spool the whole upload before this
+        # runs; here the key and the content-length are checked first, and only then is the form parsed.
+        self._check_key(request, WRITE)
+        if not request.headers.get("content-type", "").startswith(MULTIPART):
+            raise RequestError(415, "send multipart/form-data with `file` and `purpose` (as the openai client does)")
+        fields = await read_form(request, self._limits.max_upload_bytes + FRAMING_BYTES)
+        upload = fields.get("file")
+        if not isinstance(upload, Upload):
+            raise RequestError(400, "send the batch input as a multipart `file` part")
+        return await self._write(request, "create_file", upload.filename, upload.data, str(fields.get("purpose", "")))
+
+    async def batches_create(self, body: protocol.BatchCreateRequest, request: Request) -> protocol.Batch:
+        return await self._write(request, "create_batch", body)
+
+    async def batches_cancel(self, batch_id: str, request: Request) -> protocol.Batch:
+        return await self._write(request, "cancel_batch", batch_id)
+
+    async def registry_promote(self, name: str, body: protocol.PromoteRequest,
+                               request: Request) -> protocol.PromotionResponse:
+        return await self._write(request, "promote", name, body.version)
+
+    async def registry_rollback(self, name: str, request: Request) -> protocol.PromotionResponse:
+        return await self._write(request, "rollback", name)
+
+
+def route(method: str, path: str, response_model, tag: str, **options):
+    """An entry of the route table: `app.<method>(path, response_model=..., tags=[tag], ...)`."""
+    return lambda app: getattr(app, method)(path, response_model=response_model, tags=[tag], **options)
+
+
+JSONL = {200: {"content": {"application/jsonl": {}}}}
+ROUTES = {
+    "train_submit": route("post", "/v1/training/jobs", protocol.TrainJob, "training", status_code=201),
+    "train_list": route("get", "/v1/training/jobs", protocol.TrainJobList, "training"),
+    "train_get": route("get", "/v1/training/jobs/{job_id}", protocol.TrainJob, "training"),
+    "train_logs": route("get", "/v1/training/jobs/{job_id}/logs", protocol.TrainJobLogs, "training"),
+    "train_cancel": route("post", "/v1/training/jobs/{job_id}/cancel", protocol.TrainJob, "training"),
+    # ---- OpenAI Batch API subset (docs/batch.md); same API key rules as training ----
+    "files_create": route("post", "/v1/files", protocol.FileObject, "batch",
+                          summary="Upload a batch input file (multipart: file, purpose=batch)"),
+    "file_get": route("get", "/v1/files/{file_id}", protocol.FileObject, "batch"),
+    "file_content": route("get", "/v1/files/{file_id}/content", None, "batch", response_class=Response, responses=JSONL),
+    "batches_create": route("post", "/v1/batches", protocol.Batch, "batch"),
+    "batches_list": route("get", "/v1/batches", protocol.BatchList, "batch"),
+    "batches_get": route("get", "/v1/batches/{batch_id}", protocol.Batch, "batch"),
+    "batches_cancel": route("post", "/v1/batches/{batch_id}/cancel", protocol.Batch, "batch"),
+    "registry_models": route("get", "/v1/registry/models", protocol.RegisteredModelList, "registry"),
+    "registry_versions": route("get", "/v1/registry/models/{name}/versions", protocol.ModelVersionList, "registry"),
+    "registry_compare": route("get", "/v1/registry/models/{name}/compare", protocol.VersionComparison, "registry"),
+    "registry_promote": route("post", "/v1/registry/models/{name}/promote", protocol.PromotionResponse, "registry"),
+    "registry_rollback": route("post", "/v1/registry/models/{name}/rollback", protocol.PromotionResponse, "registry"),
+}
