@@ -52,6 +52,8 @@ def server(tmp_path_factory) -> Server:
     def edit(cfg: dict) -> None:
         app = cfg["applications"][0]
         app["args"]["profile"] = str(profile_path)
+        # Two ingress replicas, as production runs: their promotions meet in the one Lifecycle replica.
+        next(d for d in app["deployments"] if d["name"] == "AdGenesisIngress")["num_replicas"] = 2
         app["runtime_env"]["env_vars"].update({
             "ADGENESIS_API_KEY": api_key,
             "ADGENESIS_RUNS_DIR": str(runs),

@@ -9,27 +9,37 @@ on it (conftest.py), everything over HTTP (and the `adgenesis` CLI):
 - an LLM LoRA job does the same through `/v1/designs` with `model: design-llm:production`: the alias
   moves from a hand-made adapter (registered as v1 through the same registry code) to the trained one
   (v2) under load, without a failed request;
-- cancelling a running job leaves it STOPPED with its Ray Train worker processes gone.
+- cancelling a running job leaves it STOPPED with its Ray Train worker processes gone;
+- the Lifecycle replica, the one owner of promotions, killed mid-promotion: once it is replaced the registry's
+  production version and the classifier's answers agree, and two promotions sent at once through the two
+  ingress replicas are answered one after the other.
 
 Jobs use the smoke configs with fewer steps. The measured numbers are printed at the end (-s).
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
 import psutil
 import pytest
+import ray
+from ray.util.state import list_actors
 
 from adgenesis import registry as store
+from adgenesis.checksum import folder_checksum, short
 from adgenesis.lifecycle.client import ApiError, LifecycleClient
+from adgenesis.lifecycle.deploy import PENDING_TAG, ServeConfigClient
 from tools.local_cluster import cluster_processes
 from adgenesis.paths import MODELS_DIR
 from adgenesis.protocol import TrainJob, TrainJobRequest
@@ -331,6 +341,122 @@ def test_cancel_stops_the_job_and_its_workers(server, api):
     with pytest.raises(ApiError) as exc:
         api.cancel(job.id)
     assert exc.value.status_code == 409
+
+
+OWNER_MODEL = "router-classifier-owner"
+OWNER_BOUND_S = 90
+
+
+@pytest.fixture(scope="module")
+def owner_versions(server) -> dict[int, str]:
+    """Three versions of the router classifier registered by hand, each a copy of the served folder plus a file of
+    its own, so each has its own checksum and so its own model_version. -> {version: model_version}"""
+    client = store.connect(f"sqlite:///{server.root / 'runs' / 'mlflow.db'}")
+    exp = store.ensure_experiment(client, "e2e-owner")
+    versions = {}
+    for n in (1, 2, 3):
+        folder = server.root / "owner" / f"variant-{n}"
+        shutil.copytree(MODELS_DIR / "router-classifier", folder)
+        (folder / "variant.txt").write_text(str(n))
+        run = client.create_run(exp, run_name=f"owner-{n}")
+        mv = store.register_folder(client, run.info.run_id, folder, OWNER_MODEL, tags={"recipe": "classifier"})
+        client.set_terminated(run.info.run_id)
+        versions[int(mv.version)] = short(folder_checksum(folder))
+    return versions
+
+
+@contextmanager
+def driver(address: str) -> Iterator[None]:
+    """This process connected to the test cluster, to find and kill an actor."""
+    ray.init(address=address, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def replicas(deployment: str) -> list[str]:
+    return [a.name for a in list_actors(filters=[("state", "=", "ALIVE")], limit=10_000)
+            if a.class_name == f"ServeReplica:adgenesis:{deployment}"]
+
+
+def test_an_owner_killed_mid_promotion_is_replaced_and_promotions_stay_one_at_a_time(server, api, http, owner_versions):
+    """Issue 11: one writer for promotions, and an interrupted promotion leaves the registry and the served
+    version consistent (docs/lifecycle.md: the registry wins)."""
+    started = time.monotonic()
+    text = {"text": "Make an Instagram story ad for our bakery's new croissant"}
+    mlflow = store.connect(f"sqlite:///{server.root / 'runs' / 'mlflow.db'}")
+    serve_api = ServeConfigClient(server.head.dashboard)
+
+    def served() -> str:
+        return http.post("/v1/classify", json=text).json()["model_version"]
+
+    def consistent() -> bool:
+        """The registry's production version is the one the classifier answers with, and nothing is pending."""
+        try:
+            production = api.versions(OWNER_MODEL).model.production_version
+        except ApiError:  # the owner is being replaced
+            return False
+        marked = (mlflow.get_registered_model(OWNER_MODEL).tags or {}).get(PENDING_TAG)
+        return production is not None and served() == owner_versions[production] and not marked
+
+    api.promote(OWNER_MODEL, 1)
+    assert served() == owner_versions[1]
+    with driver(server.head.address):
+        (victim,) = replicas("Lifecycle")
+        outcome: dict[str, object] = {}
+
+        def promote_v2():
+            with LifecycleClient(server.url, api_key=server.api_key, timeout=300) as client:
+                try:
+                    outcome["answer"] = client.promote(OWNER_MODEL, 2)
+                except ApiError as exc:
+                    outcome["error"] = exc
+
+        promoting = threading.Thread(target=promote_v2)
+        promoting.start()
+        # Killed once Serve has the new classifier config: served and registry differ until something repairs it.
+        deadline = time.monotonic() + 30
+        while not str((serve_api.user_config("adgenesis", "Classifier") or {}).get("model_path")).endswith(
+                f"{OWNER_MODEL}-v2"):
+            assert time.monotonic() < deadline and promoting.is_alive(), f"the swap never reached Serve: {outcome}"
+            time.sleep(0.05)
+        ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
+        killed = time.monotonic()
+        promoting.join(timeout=60)
+        assert isinstance(outcome.get("error"), ApiError) and outcome["error"].status_code == 503, (
+            f"the promotion was not interrupted: {outcome}")
+        deadline = killed + 60
+        while replicas("Lifecycle") in ([], [victim]):
+            assert time.monotonic() < deadline, "the Lifecycle replica was not replaced"
+            time.sleep(0.5)
+    while not consistent():
+        assert time.monotonic() < deadline, "registry and served classifier still disagree after the owner's restart"
+        time.sleep(0.5)
+    REPORT["owner_killed_to_consistent_s"] = round(time.monotonic() - killed, 1)
+    REPORT["owner_production_after_kill"] = api.versions(OWNER_MODEL).model.production_version
+
+    # Two clients promote at once (through the two ingress replicas): one after the other, never interleaved.
+    current = api.versions(OWNER_MODEL).model.production_version
+    answers: dict[int, tuple[float, object]] = {}
+
+    def promote(version: int):
+        with LifecycleClient(server.url, api_key=server.api_key, timeout=300) as client:
+            answers[version] = (time.monotonic(), client.promote(OWNER_MODEL, version))
+
+    clients = [threading.Thread(target=promote, args=(v,)) for v in owner_versions if v != current]
+    for t in clients:
+        t.start()
+    for t in clients:
+        t.join(timeout=120)
+    assert len(answers) == 2, f"both promotions answer: {answers}"
+    (_, first), (_, second) = sorted(answers.values(), key=lambda answer: answer[0])
+    assert first.previous_version == current, (first, current)
+    assert second.previous_version == first.production_version, f"interleaved: {first} / {second}"
+    assert api.versions(OWNER_MODEL).model.production_version == second.production_version
+    assert served() == owner_versions[second.production_version] == second.deployment.model_version
+    REPORT["owner_test_s"] = round(time.monotonic() - started, 1)
+    assert REPORT["owner_test_s"] < OWNER_BOUND_S, REPORT
 
 
 def test_report(server):
