@@ -1,9 +1,12 @@
 """Faults on the shared local graph: a model replica killed under load costs no request (the ingress sends a
-call that a dying replica dropped once more), and a deployment's full queue is a fast 503 with Retry-After,
-never a 500 or a wait without bound."""
+call that a dying replica dropped once more), a deployment's full queue is a fast 503 with Retry-After,
+never a 500 or a wait without bound, and a client that hangs up frees the vLLM sequences it started."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +16,7 @@ import ray
 from ray.util.state import list_actors
 
 from adgenesis.errors import RETRY_AFTER_S
+from tools.monitor import SERVICE_DISCOVERY_FILE
 
 LOAD_CLIENTS = 4
 RECOVERY_BOUND_S = 10  # issue 11: service on the route back within this after the kill
@@ -80,3 +84,38 @@ def test_a_full_queue_is_a_fast_503_with_retry_after(serve_app):
     print(f"\nimages: {len(served)} served (median {served[len(served) // 2]:.1f} s), {len(shed)} shed, "
           f"slowest 503 in {slowest_shed:.2f} s")
     assert slowest_shed < served[len(served) // 2]  # refused at once, not after waiting its turn
+
+
+def vllm_running(session_dir) -> float:
+    """vLLM's running-requests gauge, summed over the cluster's metrics agents (Ray exports every 10 s)."""
+    targets = json.loads((session_dir / SERVICE_DISCOVERY_FILE).read_text())
+    total = 0.0
+    for address in (a for group in targets for a in group["targets"]):
+        text = httpx.get(f"http://{address}/metrics", timeout=10).text
+        total += sum(float(m[1]) for m in re.finditer(r"^ray_vllm_num_requests_running\{[^}]*\} (\S+)$", text, re.M))
+    return total
+
+
+def test_a_client_that_hangs_up_frees_its_vllm_sequences(serve_app, ray_cluster):
+    # Free mode: the LLM writes whole layouts (up to 700 tokens each), minutes of decoding for 3 x 4 of them here.
+    body = {"prompt": "Spring sale on linen shirts, 20% off this weekend", "platform": "instagram",
+            "format": "square", "mode": "free", "n": 4}
+
+    async def start_and_hang_up() -> None:
+        async with httpx.AsyncClient(base_url=serve_app, timeout=900) as c:
+            calls = [asyncio.create_task(c.post("/v1/designs", json={**body, "seed": seed})) for seed in range(3)]
+            deadline = time.monotonic() + 120
+            while vllm_running(ray_cluster.session_dir) < 3:
+                assert time.monotonic() < deadline, "vLLM never ran the designs"
+                assert not any(call.done() for call in calls), [call.result() for call in calls if call.done()]
+                await asyncio.sleep(1)
+            for call in calls:
+                call.cancel()  # closes its connection: the proxy sees the client go
+            await asyncio.gather(*calls, return_exceptions=True)
+
+    asyncio.run(start_and_hang_up())
+    hung_up = time.monotonic()
+    while (running := vllm_running(ray_cluster.session_dir)) > 0:
+        assert time.monotonic() - hung_up < 45, f"{running} sequences still decoding for clients that left"
+        time.sleep(1)
+    print(f"\nvLLM's running requests back to 0 {time.monotonic() - hung_up:.0f} s after the clients hung up")
