@@ -141,7 +141,7 @@ class LifecycleSettings(_Strict):
     max_log_lines: int = Field(2000, ge=10, description="most log lines one logs request returns")
     batch_max_requests: int = Field(50_000, ge=1, description="most requests in one /v1/batches input file")
     jobs_metrics_interval_s: float = Field(
-        15.0, gt=0, description="how often the ingress counts the cluster's jobs for `adgenesis_jobs` (metrics)"
+        15.0, gt=0, description="how often the Lifecycle replica counts the cluster's jobs for `adgenesis_jobs` (metrics)"
     )
 
 

@@ -7,7 +7,8 @@
 
 Ids are made here and checked against their pattern before they touch a path, so no id can name a path.
 The output and error files are served under ids derived from the batch's. Every call blocks (files,
-HTTP to the dashboard): the ingress runs them in a thread, behind the same API key as training jobs.
+HTTP to the dashboard): the Lifecycle replica runs them (deployments/lifecycle.py), behind the same API key as
+training jobs.
 """
 
 from __future__ import annotations
