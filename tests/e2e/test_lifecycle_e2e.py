@@ -34,15 +34,15 @@ from typing import Self
 import psutil
 import pytest
 import ray
-from ray.util.state import list_actors
 
 from adgenesis import registry as store
 from adgenesis.checksum import folder_checksum, short
 from adgenesis.lifecycle.client import ApiError, LifecycleClient
 from adgenesis.lifecycle.deploy import PENDING_TAG, ServeConfigClient
-from tools.local_cluster import cluster_processes
 from adgenesis.paths import MODELS_DIR
 from adgenesis.protocol import TrainJob, TrainJobRequest
+from tools.faults import kill_replica, replicas
+from tools.local_cluster import cluster_processes
 
 pytestmark = pytest.mark.integration
 
@@ -375,11 +375,6 @@ def driver(address: str) -> Iterator[None]:
         ray.shutdown()
 
 
-def replicas(deployment: str) -> list[str]:
-    return [a.name for a in list_actors(filters=[("state", "=", "ALIVE")], limit=10_000)
-            if a.class_name == f"ServeReplica:adgenesis:{deployment}"]
-
-
 def test_an_owner_killed_mid_promotion_is_replaced_and_promotions_stay_one_at_a_time(server, api, http, owner_versions):
     """Issue 11: one writer for promotions, and an interrupted promotion leaves the registry and the served
     version consistent (docs/lifecycle.md: the registry wins)."""
@@ -421,7 +416,7 @@ def test_an_owner_killed_mid_promotion_is_replaced_and_promotions_stay_one_at_a_
                 f"{OWNER_MODEL}-v2"):
             assert time.monotonic() < deadline and promoting.is_alive(), f"the swap never reached Serve: {outcome}"
             time.sleep(0.05)
-        ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
+        kill_replica(victim)
         killed = time.monotonic()
         promoting.join(timeout=60)
         assert isinstance(outcome.get("error"), ApiError) and outcome["error"].status_code == 503, (

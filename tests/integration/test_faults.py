@@ -7,60 +7,27 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import ray
-from ray.util.state import list_actors
 
 from adgenesis.errors import RETRY_AFTER_S
+from tools.faults import kill_under_load
 from tools.monitor import SERVICE_DISCOVERY_FILE
 
 LOAD_CLIENTS = 4
 RECOVERY_BOUND_S = 10  # issue 11: service on the route back within this after the kill
 
 
-def replicas(deployment: str) -> list[str]:
-    return [a.name for a in list_actors(filters=[("state", "=", "ALIVE")], limit=10_000)
-            if a.class_name == f"ServeReplica:adgenesis:{deployment}"]
-
-
-def test_a_killed_classifier_replica_costs_no_request(client, serve_app):
-    answers: list[tuple[float, int]] = []
-    stop = threading.Event()
-
-    def load():
-        while not stop.is_set():
-            status = client.post("/v1/classify", json={"text": "Instagram post for our new running shoes"}).status_code
-            answers.append((time.monotonic(), status))
-
-    threads = [threading.Thread(target=load) for _ in range(LOAD_CLIENTS)]
-    for t in threads:
-        t.start()
-    try:
-        # The load scales the classifier to its 2 replicas (configs/serve_local.yaml); then one dies.
-        deadline = time.monotonic() + 120
-        while len(replicas("Classifier")) < 2 and time.monotonic() < deadline:
-            time.sleep(1)
-        time.sleep(2)  # the new replica takes requests
-        victim = replicas("Classifier")[0]
-        killed_at = time.monotonic()
-        ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
-        while time.monotonic() - killed_at < RECOVERY_BOUND_S + 5 and victim in replicas("Classifier"):
-            time.sleep(0.5)
-        time.sleep(3)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
-    assert [s for _, s in answers if s != 200] == [], "requests failed while a replica died"
-    served = [killed_at] + sorted(t for t, s in answers if t > killed_at)
-    assert len(served) > 1, "no request finished after the kill"
-    longest_gap = max(b - a for a, b in zip(served, served[1:]))
-    print(f"\nclassify: {len(answers)} requests, 0 failed; longest wait for an answer after the kill {longest_gap:.1f} s")
-    assert longest_gap < RECOVERY_BOUND_S
+def test_a_killed_classifier_replica_costs_no_request(serve_app):
+    # The load scales the classifier to its 2 replicas (configs/serve_local.yaml); then one dies.
+    run = kill_under_load(serve_app, "Classifier", "/v1/classify",
+                          {"text": "Instagram post for our new running shoes"}, clients=LOAD_CLIENTS)
+    assert run.failed == [], "requests failed while a replica died"
+    print(f"\nclassify: {len(run.answers)} requests, 0 failed; longest wait for an answer after the kill "
+          f"{run.longest_wait_s:.1f} s")
+    assert run.longest_wait_s < RECOVERY_BOUND_S
 
 
 def test_a_full_queue_is_a_fast_503_with_retry_after(serve_app):

@@ -1,0 +1,72 @@
+"""Faults injected into a running local graph, shared by tests/integration/test_faults.py and
+benchmarks/resilience.py: find a deployment's replicas and kill one while clients keep calling a route."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+
+APP = "adgenesis"
+
+
+def replicas(deployment: str) -> list[str]:
+    """Actor names of the deployment's live replicas (every replica of the app when `deployment` is "")."""
+    from ray.util.state import list_actors
+
+    return [a.name for a in list_actors(filters=[("state", "=", "ALIVE")], limit=10_000)
+            if a.class_name.startswith(f"ServeReplica:{APP}:{deployment}")]
+
+
+def kill_replica(actor_name: str) -> None:
+    import ray
+
+    ray.kill(ray.get_actor(actor_name, namespace="serve"), no_restart=True)
+
+
+@dataclass
+class KillUnderLoad:
+    answers: list[tuple[float, int]]  # (when, status) of every request the clients sent
+    killed_at: float
+
+    @property
+    def failed(self) -> list[int]:
+        return [s for _, s in self.answers if s != 200]
+
+    @property
+    def longest_wait_s(self) -> float:
+        """The longest time after the kill with no request answered: how long the route was out."""
+        served = [self.killed_at] + sorted(t for t, s in self.answers if t > self.killed_at and s == 200)
+        return max((b - a for a, b in zip(served, served[1:])), default=float("inf"))
+
+
+def kill_under_load(url: str, deployment: str, path: str, body: dict, *, clients: int = 4, replicas_first: int = 2,
+                    after_s: float = 15.0) -> KillUnderLoad:
+    """`clients` closed-loop clients call `path`; once the deployment has `replicas_first` replicas (autoscaling
+    under this load), one of them is killed; the load goes on `after_s` seconds."""
+    answers: list[tuple[float, int]] = []
+    stop = threading.Event()
+
+    def load():
+        with httpx.Client(base_url=url, timeout=120) as c:
+            while not stop.is_set():
+                answers.append((time.monotonic(), c.post(path, json=body).status_code))
+
+    threads = [threading.Thread(target=load) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 120
+        while len(replicas(deployment)) < replicas_first and time.monotonic() < deadline:
+            time.sleep(1)
+        time.sleep(2)  # the new replica takes requests
+        killed_at = time.monotonic()
+        kill_replica(replicas(deployment)[0])
+        time.sleep(after_s)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    return KillUnderLoad(answers, killed_at)
