@@ -58,7 +58,10 @@ def vllm_running(session_dir) -> float:
     targets = json.loads((session_dir / SERVICE_DISCOVERY_FILE).read_text())
     total = 0.0
     for address in (a for group in targets for a in group["targets"]):
-        text = httpx.get(f"http://{address}/metrics", timeout=10).text
+        try:
+            text = httpx.get(f"http://{address}/metrics", timeout=10).text
+        except httpx.ConnectError:  # a listed exporter that is not up (Prometheus marks such a target down)
+            continue
         total += sum(float(m[1]) for m in re.finditer(r"^ray_vllm_num_requests_running\{[^}]*\} (\S+)$", text, re.M))
     return total
 
