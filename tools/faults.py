@@ -3,6 +3,8 @@ benchmarks/resilience.py: find a deployment's replicas and kill one while client
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -12,18 +14,28 @@ import httpx
 APP = "adgenesis"
 
 
-def replicas(deployment: str) -> list[str]:
-    """Actor names of the deployment's live replicas (every replica of the app when `deployment` is "")."""
+def _live_replicas(deployment: str, dashboard: str | None) -> dict[str, int]:
     from ray.util.state import list_actors
 
-    return [a.name for a in list_actors(filters=[("state", "=", "ALIVE")], limit=10_000)
-            if a.class_name.startswith(f"ServeReplica:{APP}:{deployment}")]
+    return {a.name: a.pid for a in list_actors(address=dashboard, filters=[("state", "=", "ALIVE")], limit=10_000,
+                                               detail=True)
+            if a.class_name.startswith(f"ServeReplica:{APP}:{deployment}")}
 
 
-def kill_replica(actor_name: str) -> None:
-    import ray
+def replicas(deployment: str, dashboard: str | None = None) -> list[str]:
+    """Actor names of the deployment's live replicas (every replica of the app when `deployment` is ""), from the
+    state API of the cluster this process is in, or of the one whose dashboard is given."""
+    return list(_live_replicas(deployment, dashboard))
 
-    ray.kill(ray.get_actor(actor_name, namespace="serve"), no_restart=True)
+
+def kill_replica(actor_name: str, dashboard: str | None = None) -> None:
+    """SIGKILL the replica's worker process, as a crash would: no driver connection needed, only the state API
+    (the machine's own processes: local clusters)."""
+    for deployment_actor, pid in _live_replicas("", dashboard).items():
+        if deployment_actor == actor_name:
+            os.kill(pid, signal.SIGKILL)
+            return
+    raise LookupError(f"no live replica named {actor_name}")
 
 
 @dataclass

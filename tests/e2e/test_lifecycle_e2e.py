@@ -25,15 +25,12 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
 import psutil
 import pytest
-import ray
 
 from adgenesis import registry as store
 from adgenesis.checksum import folder_checksum, short
@@ -365,16 +362,6 @@ def owner_versions(server) -> dict[int, str]:
     return versions
 
 
-@contextmanager
-def driver(address: str) -> Iterator[None]:
-    """This process connected to the test cluster, to find and kill an actor."""
-    ray.init(address=address, log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
 def test_an_owner_killed_mid_promotion_is_replaced_and_promotions_stay_one_at_a_time(server, api, http, owner_versions):
     """Issue 11: one writer for promotions, and an interrupted promotion leaves the registry and the served
     version consistent (docs/lifecycle.md: the registry wins)."""
@@ -397,34 +384,33 @@ def test_an_owner_killed_mid_promotion_is_replaced_and_promotions_stay_one_at_a_
 
     api.promote(OWNER_MODEL, 1)
     assert served() == owner_versions[1]
-    with driver(server.head.address):
-        (victim,) = replicas("Lifecycle")
-        outcome: dict[str, object] = {}
+    (victim,) = replicas("Lifecycle", server.head.dashboard)
+    outcome: dict[str, object] = {}
 
-        def promote_v2():
-            with LifecycleClient(server.url, api_key=server.api_key, timeout=300) as client:
-                try:
-                    outcome["answer"] = client.promote(OWNER_MODEL, 2)
-                except ApiError as exc:
-                    outcome["error"] = exc
+    def promote_v2():
+        with LifecycleClient(server.url, api_key=server.api_key, timeout=300) as client:
+            try:
+                outcome["answer"] = client.promote(OWNER_MODEL, 2)
+            except ApiError as exc:
+                outcome["error"] = exc
 
-        promoting = threading.Thread(target=promote_v2)
-        promoting.start()
-        # Killed once Serve has the new classifier config: served and registry differ until something repairs it.
-        deadline = time.monotonic() + 30
-        while not str((serve_api.user_config("adgenesis", "Classifier") or {}).get("model_path")).endswith(
-                f"{OWNER_MODEL}-v2"):
-            assert time.monotonic() < deadline and promoting.is_alive(), f"the swap never reached Serve: {outcome}"
-            time.sleep(0.05)
-        kill_replica(victim)
-        killed = time.monotonic()
-        promoting.join(timeout=60)
-        assert isinstance(outcome.get("error"), ApiError) and outcome["error"].status_code == 503, (
-            f"the promotion was not interrupted: {outcome}")
-        deadline = killed + 60
-        while replicas("Lifecycle") in ([], [victim]):
-            assert time.monotonic() < deadline, "the Lifecycle replica was not replaced"
-            time.sleep(0.5)
+    promoting = threading.Thread(target=promote_v2)
+    promoting.start()
+    # Killed once Serve has the new classifier config: served and registry differ until something repairs it.
+    deadline = time.monotonic() + 30
+    while not str((serve_api.user_config("adgenesis", "Classifier") or {}).get("model_path")).endswith(
+            f"{OWNER_MODEL}-v2"):
+        assert time.monotonic() < deadline and promoting.is_alive(), f"the swap never reached Serve: {outcome}"
+        time.sleep(0.05)
+    kill_replica(victim, server.head.dashboard)
+    killed = time.monotonic()
+    promoting.join(timeout=60)
+    assert isinstance(outcome.get("error"), ApiError) and outcome["error"].status_code == 503, (
+        f"the promotion was not interrupted: {outcome}")
+    deadline = killed + 60
+    while replicas("Lifecycle", server.head.dashboard) in ([], [victim]):
+        assert time.monotonic() < deadline, "the Lifecycle replica was not replaced"
+        time.sleep(0.5)
     while not consistent():
         assert time.monotonic() < deadline, "registry and served classifier still disagree after the owner's restart"
         time.sleep(0.5)
