@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import httpx
 
@@ -15,11 +15,21 @@ APP = "adgenesis"
 
 
 def _live_replicas(deployment: str, dashboard: str | None) -> dict[str, int]:
-    from ray.util.state import list_actors
+    """name -> pid. Another cluster's through its dashboard's state API over HTTP, with Ray's token header: this
+    process's Ray SDK reads RAY_AUTH_MODE once, before a test cluster with token auth exists."""
+    if dashboard is None:
+        from ray.util.state import list_actors
 
-    return {a.name: a.pid for a in list_actors(address=dashboard, filters=[("state", "=", "ALIVE")], limit=10_000,
-                                               detail=True)
-            if a.class_name.startswith(f"ServeReplica:{APP}:{deployment}")}
+        actors = [asdict(a) for a in list_actors(filters=[("state", "=", "ALIVE")], limit=10_000, detail=True)]
+    else:
+        from adgenesis.lifecycle.dashboard import auth_headers
+
+        r = httpx.get(f"{dashboard}/api/v0/actors", headers=auth_headers(), timeout=30,
+                      params={"filter_keys": "state", "filter_predicates": "=", "filter_values": "ALIVE",
+                              "detail": "true", "limit": 10_000})
+        r.raise_for_status()
+        actors = r.json()["data"]["result"]["result"]
+    return {a["name"]: a["pid"] for a in actors if a["class_name"].startswith(f"ServeReplica:{APP}:{deployment}")}
 
 
 def replicas(deployment: str, dashboard: str | None = None) -> list[str]:
