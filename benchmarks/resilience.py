@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 
+from adgenesis.lifecycle.dashboard import auth_headers  # noqa: E402
 from results import record  # noqa: E402
 from tools.faults import APP, kill_replica, kill_under_load, replicas  # noqa: E402
 from tools.local_cluster import deploy, local_ray  # noqa: E402
@@ -32,7 +33,10 @@ ROUTES = {  # what the overload phase sends: a route and its body
 
 def deployments(dashboard: str) -> dict[str, str]:
     """deployment -> status, from the Serve REST API (cheap enough to poll every half second)."""
-    apps = httpx.get(f"{dashboard}/api/serve/applications/", timeout=10).json().get("applications", {})
+    r = httpx.get(f"{dashboard}/api/serve/applications/", headers=auth_headers(), timeout=10)
+    if r.status_code != 200:  # the dashboard's Serve module is still starting
+        return {}
+    apps = r.json().get("applications", {})
     return {name: d["status"] for name, d in apps.get(APP, {}).get("deployments", {}).items()}
 
 
