@@ -148,15 +148,19 @@ class RayHead:
     client_env: dict[str, str]
 
 
-def cluster_processes(tag: str) -> list:
+def cluster_processes(tag: str, titled: str = "") -> list:
     """Every process of the cluster started with `tag`: found by the environment variable all of them
-    inherit (process titles change, `ray::ServeReplica...`), never by name."""
+    inherit (process titles change, `ray::ServeReplica...`), never by name. `titled` keeps those whose
+    command line (Ray's process title) contains it, read in the same guard: a process may exit between
+    being listed and being read."""
     import psutil
 
     found = []
     for proc in psutil.process_iter(["pid"]):
         try:
-            if proc.pid != os.getpid() and proc.environ().get(CLUSTER_TAG_ENV) == tag:
+            if proc.pid == os.getpid() or proc.environ().get(CLUSTER_TAG_ENV) != tag:
+                continue
+            if titled in " ".join(proc.cmdline()):
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue

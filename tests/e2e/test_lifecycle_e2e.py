@@ -320,7 +320,7 @@ def test_cancel_stops_the_job_and_its_workers(server, api):
     workers: list[psutil.Process] = []
     while time.monotonic() < deadline:  # until the Ray Train workers are stepping
         status = api.job(job.id)
-        workers = [p for p in cluster_processes(server.head.tag) if "RayTrainWorker" in " ".join(p.cmdline())]
+        workers = cluster_processes(server.head.tag, titled="RayTrainWorker")
         if status.progress and status.progress.step and len(workers) >= 2:
             break
         assert status.status in ("PENDING", "RUNNING"), status
