@@ -6,6 +6,7 @@ what gets exercised, including its per-deployment overrides.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -146,6 +147,7 @@ class RayHead:
     # What a client of this cluster needs in its environment: with a token in ~/.ray/auth_token, `ray start`
     # turns Ray's token auth on, and Ray's CLIs/SDKs only send the token when RAY_AUTH_MODE=token.
     client_env: dict[str, str]
+    env: dict[str, str]  # the environment its processes were started with (a node joining it gets the same)
 
 
 def cluster_processes(tag: str, titled: str = "") -> list:
@@ -195,27 +197,46 @@ def stop_cluster(tag: str, grace_s: float = 10.0) -> int:
     return len(procs) + len(late)
 
 
+def _ray_start(args: list[str], env: dict[str, str]) -> None:
+    out = subprocess.run([str(RAY_BIN), "start", *args], env=env, capture_output=True, text=True, timeout=300,
+                         check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"ray start failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+
+
+def _node_args(num_cpus: int, temp_dir: Path, object_store_bytes: int, resources: dict[str, float] | None,
+               port_names: tuple[str, ...]) -> list[str]:
+    """What every node of a local cluster is started with: loopback only, a private temp dir, and a free port for
+    each of Ray's default ones (two clusters, or two nodes, on one machine would collide there)."""
+    args = [f"--num-cpus={num_cpus}", f"--temp-dir={temp_dir}", "--node-ip-address=127.0.0.1",
+            "--min-worker-port=0", "--max-worker-port=0", f"--object-store-memory={object_store_bytes}",
+            "--disable-usage-stats", *(f"--{name}={free_port()}" for name in port_names)]
+    if resources:
+        args.append(f"--resources={json.dumps(resources)}")
+    return args
+
+
+NODE_PORTS = ("node-manager-port", "object-manager-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+              "runtime-env-agent-port", "metrics-export-port")
+
+
 @contextmanager
-def ray_head(num_cpus: int = LOCAL_NUM_CPUS, env: dict[str, str] | None = None,
-             object_store_bytes: int = 1 << 30) -> Iterator[RayHead]:
-    """`ray start --head` on free ports with a private temp dir; stopped (only it) on exit."""
+def ray_head(num_cpus: int = LOCAL_NUM_CPUS, env: dict[str, str] | None = None, object_store_bytes: int = 1 << 30,
+             resources: dict[str, float] | None = None) -> Iterator[RayHead]:
+    """`ray start --head` on free ports with a private temp dir; stopped (only it, and any node joined to it with
+    `ray_worker`) on exit."""
     tag = uuid.uuid4().hex
     temp_dir = Path(tempfile.mkdtemp(prefix="adg-ray-", dir="/tmp"))  # short: socket paths have a length limit
-    ports = {name: free_port() for name in ("port", "dashboard-port", "dashboard-agent-listen-port",
-                                            "dashboard-agent-grpc-port", "runtime-env-agent-port",
-                                            "metrics-export-port", "ray-client-server-port")}
-    cmd = [str(RAY_BIN), "start", "--head", f"--num-cpus={num_cpus}", f"--temp-dir={temp_dir}",
-           "--include-dashboard=true", "--dashboard-host=127.0.0.1", "--node-ip-address=127.0.0.1",
-           "--min-worker-port=0", "--max-worker-port=0", f"--object-store-memory={object_store_bytes}",
-           "--disable-usage-stats", *(f"--{k}={v}" for k, v in ports.items())]
+    gcs_port, dashboard_port = free_port(), free_port()
+    args = ["--head", f"--port={gcs_port}", f"--dashboard-port={dashboard_port}", "--include-dashboard=true",
+            "--dashboard-host=127.0.0.1", f"--ray-client-server-port={free_port()}",
+            *_node_args(num_cpus, temp_dir, object_store_bytes, resources, NODE_PORTS)]
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {}), CLUSTER_TAG_ENV: tag}
     for var in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS"):  # never point this head at another cluster
         full_env.pop(var, None)
-    dashboard = f"http://127.0.0.1:{ports['dashboard-port']}"
+    dashboard = f"http://127.0.0.1:{dashboard_port}"
     try:
-        out = subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=300, check=False)
-        if out.returncode != 0:
-            raise RuntimeError(f"ray start failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+        _ray_start(args, full_env)
         deadline = time.monotonic() + 120
         while True:  # the dashboard answers a little after `ray start` returns
             try:  # any answer will do (401: Ray's token auth is on and this probe sends no token)
@@ -227,8 +248,34 @@ def ray_head(num_cpus: int = LOCAL_NUM_CPUS, env: dict[str, str] | None = None,
             if time.monotonic() > deadline:
                 raise TimeoutError(f"dashboard {dashboard} did not answer")
             time.sleep(1)
-        yield RayHead(dashboard=dashboard, address=f"127.0.0.1:{ports['port']}", temp_dir=temp_dir, tag=tag,
-                      client_env={"RAY_AUTH_MODE": "token"} if status == 401 else {})
+        yield RayHead(dashboard=dashboard, address=f"127.0.0.1:{gcs_port}", temp_dir=temp_dir, tag=tag,
+                      client_env={"RAY_AUTH_MODE": "token"} if status == 401 else {}, env=full_env)
     finally:
         stop_cluster(tag)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class RayWorker:
+    temp_dir: Path  # its own, named in the command line of its raylet
+    tag: str  # the head's
+
+    def raylet(self):
+        """The node's raylet process."""
+        (found,) = [p for p in cluster_processes(self.tag, titled=str(self.temp_dir)) if p.name() == "raylet"]
+        return found
+
+
+@contextmanager
+def ray_worker(head: RayHead, num_cpus: int, object_store_bytes: int = 512 << 20,
+               resources: dict[str, float] | None = None) -> Iterator[RayWorker]:
+    """A second node joined to `head` with `ray start --address`, as a worker node of a real cluster joins (on this
+    machine: loopback, its own temp dir and ports). Its processes carry the head's tag, so they are stopped with
+    it; a raylet that cannot register within `ray start`'s own wait fails here."""
+    temp_dir = Path(tempfile.mkdtemp(prefix="adg-rayw-", dir="/tmp"))
+    try:
+        _ray_start([f"--address={head.address}", *_node_args(num_cpus, temp_dir, object_store_bytes, resources,
+                                                               NODE_PORTS)], {**head.env, **head.client_env})
+        yield RayWorker(temp_dir, head.tag)
+    finally:
         shutil.rmtree(temp_dir, ignore_errors=True)

@@ -1,5 +1,10 @@
-"""A Ray cluster started the way users start one (`ray start --head`), with the local graph deployed
-on it by `serve deploy`, an API key in the application's environment and a private MLflow store.
+"""A Ray cluster started the way users start one (`ray start --head`, then a worker node with `ray start
+--address`), with the local graph deployed on it by `serve deploy`, an API key in the application's
+environment and a private MLflow store.
+
+The worker node is small (1 logical CPU: the LLM's 2-CPU placement group cannot go there) and the model
+deployments other than the Classifier are held on the head (a custom resource only the head has), so what
+Serve spreads onto the worker is an ingress replica and a Classifier replica: test_node_loss.py kills it.
 
 Everything the tests write lives in a temporary folder: the MLflow store and runs, the adapter
 folders (a copy of the local profile points its lora_dirs there) and the promoted classifiers. Only
@@ -18,14 +23,19 @@ import pytest
 import yaml
 
 from adgenesis.lifecycle.client import LifecycleClient
-from tools.local_cluster import RayHead, deploy, ray_head, wait_ready
+from tools.local_cluster import RayHead, RayWorker, deploy, ray_head, ray_worker, wait_ready
 from adgenesis.paths import CONFIGS_DIR, MODELS_DIR
+
+
+HEAD_RESOURCE = "e2e_head"
+HELD_ON_HEAD = ("DesignSpec", "Lifecycle", "ImageGen", "Captioner")
 
 
 @dataclass(frozen=True)
 class Server:
     url: str
     head: RayHead
+    worker: RayWorker
     api_key: str
     root: Path  # the temporary folder: runs/, adapters, registry copies
     profile: Path
@@ -53,7 +63,11 @@ def server(tmp_path_factory) -> Server:
         app = cfg["applications"][0]
         app["args"]["profile"] = str(profile_path)
         # Two ingress replicas, as production runs: their promotions meet in the one Lifecycle replica.
-        next(d for d in app["deployments"] if d["name"] == "AdGenesisIngress")["num_replicas"] = 2
+        deployments = {d["name"]: d for d in app["deployments"]}
+        deployments["AdGenesisIngress"]["num_replicas"] = 2
+        deployments["Classifier"]["autoscaling_config"]["min_replicas"] = 2
+        for name in HELD_ON_HEAD:
+            deployments[name]["ray_actor_options"]["resources"] = {HEAD_RESOURCE: 0.01}
         app["runtime_env"]["env_vars"].update({
             "ADGENESIS_API_KEY": api_key,
             "ADGENESIS_RUNS_DIR": str(runs),
@@ -62,14 +76,14 @@ def server(tmp_path_factory) -> Server:
 
     # Keep the test's own environment from leaking a store or cluster into the app.
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{runs / 'mlflow.db'}", "ADGENESIS_RUNS_DIR": str(runs)}
-    with ray_head(num_cpus=8, env=env) as head:
+    with ray_head(num_cpus=8, env=env, resources={HEAD_RESOURCE: 1}) as head, ray_worker(head, num_cpus=1) as worker:
         saved = {k: os.environ.get(k) for k in head.client_env}
         os.environ.update(head.client_env)  # as a user would `export RAY_AUTH_MODE=token` for `serve deploy`
         try:
             url = deploy(head.dashboard, workdir=root, edit=edit)
-            print(f"\n[e2e] ray start --head: dashboard {head.dashboard}, graph ready in "
+            print(f"\n[e2e] ray start --head + a worker node: dashboard {head.dashboard}, graph ready in "
                   f"{wait_ready(url, head.dashboard):.0f} s")
-            yield Server(url=url, head=head, api_key=api_key, root=root, profile=profile_path)
+            yield Server(url=url, head=head, worker=worker, api_key=api_key, root=root, profile=profile_path)
         finally:
             for k, v in saved.items():
                 if v is None:

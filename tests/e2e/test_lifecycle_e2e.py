@@ -25,9 +25,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
 
 import psutil
 import pytest
@@ -38,6 +36,7 @@ from adgenesis.lifecycle.client import ApiError, LifecycleClient
 from adgenesis.lifecycle.deploy import PENDING_TAG, ServeConfigClient
 from adgenesis.paths import MODELS_DIR
 from adgenesis.protocol import TrainJob, TrainJobRequest
+from tests.e2e.load import LoadLoop
 from tools.faults import kill_replica, replicas
 from tools.local_cluster import cluster_processes
 
@@ -53,77 +52,6 @@ CLASSIFIER_MODEL = "router-classifier-smoke"  # tracking.registered_model of the
 LLM_MODEL = "design-llm-lora-smoke"
 DESIGN = {"prompt": "Summer sale on running shoes, 30% off", "platform": "meta", "format": "square", "seed": 1}
 REPORT: dict[str, object] = {}
-
-
-# --------------------------------------------------------------------------------------------------
-# A bounded load loop (threads, loopback only)
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    thread: int
-    started: float
-    ended: float
-    status: int
-    version: str | None
-    error: str | None = None
-
-
-@dataclass
-class LoadLoop:
-    """`threads` clients posting `body` to `path` back to back until stopped, `max_requests` or `max_seconds`."""
-
-    url: str
-    path: str
-    body: dict
-    threads: int
-    max_requests: int
-    max_seconds: float
-    results: list[Result] = field(default_factory=list)
-
-    def __post_init__(self):
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._workers = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(self.threads)]
-        self._deadline = time.monotonic() + self.max_seconds
-
-    def _run(self, i: int) -> None:
-        import httpx
-
-        with httpx.Client(base_url=self.url, timeout=300) as client:
-            while not self._stop.is_set() and time.monotonic() < self._deadline and len(self.results) < self.max_requests:
-                t0 = time.time()
-                try:
-                    r = client.post(self.path, json=self.body)
-                    ok = r.status_code == 200
-                    res = Result(i, t0, time.time(), r.status_code, r.json().get("model_version") if ok else None,
-                                 None if ok else r.text[:300])
-                except Exception as exc:  # noqa: BLE001 - a failed request is a result, not a crash
-                    res = Result(i, t0, time.time(), 0, None, repr(exc)[:300])
-                with self._lock:
-                    self.results.append(res)
-
-    def __enter__(self) -> Self:
-        for w in self._workers:
-            w.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        for w in self._workers:
-            w.join(timeout=360)
-
-    def wait(self, predicate, what: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate(list(self.results)):
-            if time.monotonic() > deadline or all(not w.is_alive() for w in self._workers):
-                raise AssertionError(f"load loop: {what} not reached in {timeout_s:.0f}s; {self.summary()}")
-            time.sleep(0.2)
-
-    def summary(self) -> dict:
-        return {"requests": len(self.results), "status": dict(Counter(r.status for r in self.results)),
-                "versions": dict(Counter(r.version for r in self.results))}
 
 
 def assert_clean_swap(load: LoadLoop, promote_started: float, promote_ended: float, old: str, new: str) -> dict:
