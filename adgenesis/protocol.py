@@ -15,6 +15,11 @@ from adgenesis.schema import Design, DesignMode
 from adgenesis.settings import Route, TrainKind
 
 
+# Fixed by the product, not the profile: what the engine accepts too (engines.image_gen checks the same).
+MAX_GUIDANCE_SCALE = 30.0
+MAX_LORA_WEIGHT = 2.0
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -80,10 +85,10 @@ class ImageRequest(_Request):
     platform: str | None = Field(None, description="With `format`: the size preset nearest that canvas")
     format: str | None = None
     steps: int | None = Field(None, ge=1)
-    guidance_scale: float | None = Field(None, ge=0.0, le=30.0)
+    guidance_scale: float | None = Field(None, ge=0.0, le=MAX_GUIDANCE_SCALE)
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     lora: str | None = Field(None, description="Name of a FLUX LoRA adapter; its trigger word is prepended")
-    lora_weight: float = Field(1.0, ge=0.0, le=2.0)
+    lora_weight: float = Field(1.0, ge=0.0, le=MAX_LORA_WEIGHT)
 
 
 class GenerateRequest(_Request):

@@ -30,6 +30,7 @@ from PIL import Image
 
 from adgenesis.errors import RequestError
 from adgenesis.paths import SAFE_NAME_RULE, PathEscape, is_safe_name, resolve, safe_child
+from adgenesis.protocol import MAX_GUIDANCE_SCALE, MAX_LORA_WEIGHT
 from adgenesis.schema import CANVAS_PRESETS, UnknownCanvas, canvas_for
 from adgenesis.settings import ImageGenSettings
 
@@ -37,7 +38,6 @@ ADAPTER_META = "adgenesis.json"
 ADAPTER_WEIGHTS = "pytorch_lora_weights.safetensors"
 ADAPTER_FORMAT = 1
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-MAX_LORA_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
@@ -246,8 +246,8 @@ class ImageGenEngine:
             raise RequestError(422, f"width and height must be positive multiples of 16, got {width}x{height}")
         if width * height > self._max_pixels:
             raise RequestError(422, f"{width}x{height} is larger than the largest configured size ({self._max_pixels} pixels)")
-        if not 0.0 <= guidance_scale <= 30.0:
-            raise RequestError(422, f"guidance_scale must be in 0..30, got {guidance_scale}")
+        if not 0.0 <= guidance_scale <= MAX_GUIDANCE_SCALE:
+            raise RequestError(422, f"guidance_scale must be in 0..{MAX_GUIDANCE_SCALE}, got {guidance_scale}")
         if not 0.0 <= lora_weight <= MAX_LORA_WEIGHT:
             raise RequestError(422, f"lora_weight must be in 0..{MAX_LORA_WEIGHT}, got {lora_weight}")
 
