@@ -25,7 +25,7 @@ from tests.factories import make_flux_adapter
 PROFILE = load_profile("local")
 
 
-def routing_prompts(per_label: int = 10) -> list[str]:
+def routing_prompts(per_label: int = 4) -> list[str]:
     rows = [json.loads(l) for l in (DATA_DIR / "router" / "validation.jsonl").read_text().splitlines()]
     picked: dict[str, list[str]] = {}
     for row in rows:
@@ -59,8 +59,8 @@ def test_health_and_openapi(client):
 
 
 def test_routing_matches_classifier(client):
-    prompts = routing_prompts()
-    assert len(prompts) >= 30
+    prompts = routing_prompts()  # 4 per label: each is a whole generation (a layout takes ~10 s of decoding here)
+    assert len(prompts) == 12
 
     def one(prompt):
         label = client.post("/v1/classify", json={"text": prompt}).json()
