@@ -22,7 +22,7 @@ import psutil  # noqa: E402
 
 from adgenesis.lifecycle.dashboard import auth_headers  # noqa: E402
 from results import record  # noqa: E402
-from tools.faults import APP, kill_replica, kill_under_load, replicas  # noqa: E402
+from tools.faults import APP, crashed_replicas, kill_replica, kill_under_load, replicas  # noqa: E402
 from tools.local_cluster import deploy, local_ray  # noqa: E402
 
 ROUTES = {  # what the overload phase sends: a route and its body
@@ -55,15 +55,6 @@ def cold_start(dashboard: str, url: str, started: float, timeout_s: float = 900)
             pass
         time.sleep(0.5)
     raise TimeoutError(f"not ready after {timeout_s} s; healthy so far: {healthy}")
-
-
-def replica_crashes() -> int:
-    """Replicas that died other than by Serve's own stop (downscaling) or our ray.kill: OOM, a crashed worker."""
-    from ray.util.state import list_actors
-
-    dead = list_actors(filters=[("state", "=", "DEAD")], limit=10_000, detail=True)
-    return sum(1 for a in dead if a.class_name.startswith(f"ServeReplica:{APP}:")
-               and not any(k in str(a.death_cause) for k in ("RAY_KILL", "INTENDED", "exit_actor")))
 
 
 def classifier_kill(url: str) -> dict:
@@ -163,10 +154,10 @@ def main() -> None:
         print("classifier kill:", results["classifier_kill"], flush=True)
         for route, clients in (("images", 8), ("classify", 16)):
             cap = capacity(url, route, clients, args.seconds)
-            rss, crashes = replica_rss_mib(), replica_crashes()
+            rss, crashes = replica_rss_mib(), crashed_replicas()
             phase = overload(url, route, args.factor * cap, args.seconds)
             phase |= {"capacity_per_s": round(cap, 2), "replica_rss_mib_before": rss,
-                      "replica_rss_mib_after": replica_rss_mib(), "replicas_crashed": replica_crashes() - crashes}
+                      "replica_rss_mib_after": replica_rss_mib(), "replicas_crashed": crashed_replicas() - crashes}
             results[f"overload_{route}"] = phase
             print(f"overload {route}:", phase, flush=True)
         results["llm_kill"] = llm_kill(url)

@@ -14,22 +14,36 @@ import httpx
 APP = "adgenesis"
 
 
-def _live_replicas(deployment: str, dashboard: str | None) -> dict[str, int]:
-    """name -> pid. Another cluster's through its dashboard's state API over HTTP, with Ray's token header: this
-    process's Ray SDK reads RAY_AUTH_MODE once, before a test cluster with token auth exists."""
+def _replica_actors(state: str, dashboard: str | None) -> list[dict]:
+    """The app's replica actors in `state` (ALIVE, DEAD), as the state API lists them. Another cluster's through its
+    dashboard over HTTP, with Ray's token header: this process's Ray SDK reads RAY_AUTH_MODE once, before a test
+    cluster with token auth exists."""
     if dashboard is None:
         from ray.util.state import list_actors
 
-        actors = [asdict(a) for a in list_actors(filters=[("state", "=", "ALIVE")], limit=10_000, detail=True)]
+        actors = [asdict(a) for a in list_actors(filters=[("state", "=", state)], limit=10_000, detail=True)]
     else:
         from adgenesis.lifecycle.dashboard import auth_headers
 
         r = httpx.get(f"{dashboard}/api/v0/actors", headers=auth_headers(), timeout=30,
-                      params={"filter_keys": "state", "filter_predicates": "=", "filter_values": "ALIVE",
+                      params={"filter_keys": "state", "filter_predicates": "=", "filter_values": state,
                               "detail": "true", "limit": 10_000})
         r.raise_for_status()
         actors = r.json()["data"]["result"]["result"]
-    return {a["name"]: a["pid"] for a in actors if a["class_name"].startswith(f"ServeReplica:{APP}:{deployment}")}
+    return [a for a in actors if a["class_name"].startswith(f"ServeReplica:{APP}:")]
+
+
+def _live_replicas(deployment: str, dashboard: str | None) -> dict[str, int]:
+    """name -> pid."""
+    return {a["name"]: a["pid"] for a in _replica_actors("ALIVE", dashboard)
+            if a["class_name"].startswith(f"ServeReplica:{APP}:{deployment}")}
+
+
+def crashed_replicas(dashboard: str | None = None) -> int:
+    """Replicas that died other than by Serve's own stop (downscaling) or `ray.kill`: OOM, a crashed worker, and
+    `kill_replica`'s SIGKILL (count before and after what is measured)."""
+    return sum(1 for a in _replica_actors("DEAD", dashboard)
+               if not any(k in str(a.get("death_cause")) for k in ("RAY_KILL", "INTENDED", "exit_actor")))
 
 
 def replicas(deployment: str, dashboard: str | None = None) -> list[str]:
