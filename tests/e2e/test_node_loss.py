@@ -25,28 +25,25 @@ TEXT = {"text": "Make an Instagram story ad for our bakery's new croissant"}
 REPLACED_BOUND_S = 240  # the node's death is noticed in ~15-30 s (GCS health checks), then replicas start
 
 
-def placement(serve: ServeConfigClient) -> tuple[str, dict[str, list[dict]]]:
-    """(the head's node id, {deployment: its replicas as Serve reports them: state, node_id, actor_name})."""
+def deployments(serve: ServeConfigClient) -> tuple[str, dict[str, dict]]:
+    """(the head's node id, {deployment: Serve's details: status, replicas with their state and node_id})."""
     details = serve.details()
-    deployments = details["applications"][APP]["deployments"]
-    return details["controller_info"]["node_id"], {name: d["replicas"] for name, d in deployments.items()}
+    return details["controller_info"]["node_id"], details["applications"][APP]["deployments"]
 
 
 def test_the_graph_serves_from_the_head_after_its_worker_node_dies(server):
     serve = ServeConfigClient(server.head.dashboard)
-    head, before = placement(serve)
-    on_worker = {name: sum(r["node_id"] != head for r in reps) for name, reps in before.items()}
+    head, before = deployments(serve)
+    on_worker = {name: sum(r["node_id"] != head for r in d["replicas"]) for name, d in before.items()}
     on_worker = {name: n for name, n in on_worker.items() if n}
     assert on_worker, f"Serve put no replica on the worker node: {before}"
-    wanted = {name: len(reps) for name, reps in before.items()}
+    wanted = {name: len(d["replicas"]) for name, d in before.items()}
 
     def replaced() -> bool:
         """Every deployment has its replicas back, all RUNNING, all on the head, and reports HEALTHY."""
-        _, now = placement(serve)
-        statuses = serve.details()["applications"][APP]["deployments"]
-        return all(statuses[name]["status"] == "HEALTHY" and len(reps) == wanted[name]
-                   and all(r["state"] == "RUNNING" and r["node_id"] == head for r in reps)
-                   for name, reps in now.items())
+        return all(d["status"] == "HEALTHY" and len(d["replicas"]) == wanted[name]
+                   and all(r["state"] == "RUNNING" and r["node_id"] == head for r in d["replicas"])
+                   for name, d in deployments(serve)[1].items())
 
     with LoadLoop(server.url, "/v1/classify", TEXT, threads=4, max_requests=100_000, max_seconds=REPLACED_BOUND_S + 120) as load:
         load.wait(lambda rs: sum(r.status == 200 for r in rs) >= 20, "20 answers before the kill", 120)
@@ -56,7 +53,7 @@ def test_the_graph_serves_from_the_head_after_its_worker_node_dies(server):
         raylet.wait(timeout=10)
         while not replaced():
             assert time.time() - killed < REPLACED_BOUND_S, (
-                f"Serve had not replaced the worker node's replicas after {REPLACED_BOUND_S} s: {placement(serve)[1]}; "
+                f"Serve had not replaced the worker node's replicas after {REPLACED_BOUND_S} s: {deployments(serve)[1]}; "
                 f"{load.summary()}")
             time.sleep(1)
         replaced_at = time.time()
