@@ -18,6 +18,8 @@ Ray Serve LLM (`ray.serve.llm` exports LLMConfig and build_llm_deployment, but n
 - ChatCompletionRequest, CompletionRequest, ModelCard, ModelList: the types Ray's OpenAI routes take and return,
   which the ingress's own versions of those routes take and return too (`ray.serve.llm.openai_api_models` has
   subclasses of the requests, and no ModelCard or ModelList).
+- CallbackBase: the hooks LLMServer runs around engine start; deployments.llm.LocalModelCallback skips the per-node
+  model download task for a local folder (a vLLM-importing worker that returns the path unchanged).
 - to_model_metadata: the model card OpenAiIngress is bound with (graphs.app).
 - DEFAULT_ENDPOINTS, init: Ray's OpenAI route table and FastAPI app, which the ingress extends with its own routes.
 
@@ -46,6 +48,7 @@ _MODULES = {
     "LoraModelLoader": "ray.llm._internal.serve.utils.lora_serve_utils",
     "DiskMultiplexConfig": "ray.llm._internal.serve.core.configs.llm_config",
     "global_id_manager": "ray.llm._internal.common.models",
+    "CallbackBase": "ray.llm._internal.common.callbacks.base",
     "ChatCompletionRequest": "ray.llm._internal.serve.core.configs.openai_api_models",
     "CompletionRequest": "ray.llm._internal.serve.core.configs.openai_api_models",
     "ModelCard": "ray.llm._internal.serve.core.configs.openai_api_models",

@@ -1,7 +1,8 @@
 """The design LLM: vLLM behind Ray's own `ray.serve.llm.LLMServer`, configured from the typed profile.
 
 Ray's LoRA loader only fetches adapters from cloud storage; ours reads them from a local (or shared,
-mounted) folder, so `design-llm:<name>` serves `<lora_dir>/<name>/` with vLLM's multi-LoRA.
+mounted) folder, so `design-llm:<name>` serves `<lora_dir>/<name>/` with vLLM's multi-LoRA. And a base model
+that is a folder on the machine skips Ray's per-node "download" step (`LocalModelCallback`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from ray.serve.llm import LLMConfig, build_llm_deployment
 
 from adgenesis.engines.adapters import adapter_names, adapter_path  # noqa: F401 - ingress imports adapter_names here
 from adgenesis.paths import resolve
-from adgenesis.ray_compat import RAYLLM_VLLM_ENGINE_CLS_ENV, DiskMultiplexConfig, LoraModelLoader, global_id_manager
+from adgenesis.ray_compat import (
+    RAYLLM_VLLM_ENGINE_CLS_ENV,
+    CallbackBase,
+    DiskMultiplexConfig,
+    LoraModelLoader,
+    global_id_manager,
+)
 from adgenesis.settings import LLMSettings
 
 LORA_DIR_ENV = "ADGENESIS_LLM_LORA_DIR"
@@ -35,6 +42,15 @@ class LocalLoraLoader(LoraModelLoader):
         )
         self.disk_cache[lora_model_id] = config
         return config
+
+
+class LocalModelCallback(CallbackBase):
+    """Before starting its engine, Ray's LLM replica runs a task on each node of its placement group to download
+    the model; for a folder already on disk (no cloud mirror) that task returns the path unchanged, but it starts
+    a worker process that imports vLLM: 18 s of a 103 s LLM replica restart on 2 cores. Skipped for a local folder."""
+
+    async def on_before_node_init(self) -> None:
+        self.ctx.run_init_node = not Path(self.llm_config.model_loading_config.model_source).is_dir()
 
 
 def engine_setup(settings: LLMSettings) -> tuple[dict, dict[str, str]]:
@@ -80,6 +96,7 @@ def llm_config(settings: LLMSettings) -> LLMConfig:
         engine_kwargs=engine_kwargs,
         lora_config=lora,
         runtime_env={"env_vars": env},
+        callback_config={"callback_class": LocalModelCallback},
         deployment_config={
             "autoscaling_config": {
                 "min_replicas": settings.min_replicas,

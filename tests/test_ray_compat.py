@@ -4,6 +4,7 @@ module imports them: an upgrade of Ray or vLLM fails here, by name, instead of i
 from __future__ import annotations
 
 import ast
+import asyncio
 import dataclasses
 import inspect
 
@@ -36,7 +37,7 @@ def _params(fn) -> list[str]:
 def test_ray_serve_llm_internals_we_override_or_call():
     from ray.serve.llm import LLMConfig
 
-    from deployments.llm import LocalLoraLoader, llm_config
+    from deployments.llm import LocalLoraLoader, LocalModelCallback, llm_config
     from adgenesis.settings import load_profile
 
     resolve_lora = ray_compat.VLLMEngine.resolve_lora
@@ -56,6 +57,14 @@ def test_ray_serve_llm_internals_we_override_or_call():
     assert ray_compat.RAYLLM_VLLM_ENGINE_CLS_ENV in llm_server.__dict__.values()
     config = llm_config(load_profile("local").llm)
     assert isinstance(config, LLMConfig) and ray_compat.RAYLLM_VLLM_ENGINE_CLS_ENV in config.runtime_env["env_vars"]
+
+    # LLMServer skips its per-node download when the callback clears ctx.run_init_node (ours does for a folder).
+    callback = config.get_or_create_callback()
+    assert isinstance(callback, LocalModelCallback) and callback.ctx.run_init_node is True
+    asyncio.run(callback.run_callback("on_before_node_init"))
+    assert callback.ctx.run_init_node is False  # models/design-llm is a folder
+    source = inspect.getsource(ray_compat.VLLMEngine.start)
+    assert "callback.ctx.run_init_node" in source and '"on_before_node_init"' in source
 
 
 def test_ray_openai_ingress_internals_the_ingress_builds_on():
