@@ -204,20 +204,19 @@ def _ray_start(args: list[str], env: dict[str, str]) -> None:
         raise RuntimeError(f"ray start failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
 
 
-def _node_args(num_cpus: int, temp_dir: Path, object_store_bytes: int, resources: dict[str, float] | None,
-               port_names: tuple[str, ...]) -> list[str]:
+NODE_PORTS = ("node-manager-port", "object-manager-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+              "runtime-env-agent-port", "metrics-export-port")
+
+
+def _node_args(num_cpus: int, temp_dir: Path, object_store_bytes: int, resources: dict[str, float] | None) -> list[str]:
     """What every node of a local cluster is started with: loopback only, a private temp dir, and a free port for
     each of Ray's default ones (two clusters, or two nodes, on one machine would collide there)."""
     args = [f"--num-cpus={num_cpus}", f"--temp-dir={temp_dir}", "--node-ip-address=127.0.0.1",
             "--min-worker-port=0", "--max-worker-port=0", f"--object-store-memory={object_store_bytes}",
-            "--disable-usage-stats", *(f"--{name}={free_port()}" for name in port_names)]
+            "--disable-usage-stats", *(f"--{name}={free_port()}" for name in NODE_PORTS)]
     if resources:
         args.append(f"--resources={json.dumps(resources)}")
     return args
-
-
-NODE_PORTS = ("node-manager-port", "object-manager-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
-              "runtime-env-agent-port", "metrics-export-port")
 
 
 @contextmanager
@@ -230,7 +229,7 @@ def ray_head(num_cpus: int = LOCAL_NUM_CPUS, env: dict[str, str] | None = None, 
     gcs_port, dashboard_port = free_port(), free_port()
     args = ["--head", f"--port={gcs_port}", f"--dashboard-port={dashboard_port}", "--include-dashboard=true",
             "--dashboard-host=127.0.0.1", f"--ray-client-server-port={free_port()}",
-            *_node_args(num_cpus, temp_dir, object_store_bytes, resources, NODE_PORTS)]
+            *_node_args(num_cpus, temp_dir, object_store_bytes, resources)]
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {}), CLUSTER_TAG_ENV: tag}
     for var in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS"):  # never point this head at another cluster
         full_env.pop(var, None)
@@ -266,16 +265,13 @@ class RayWorker:
         return found
 
 
-@contextmanager
 def ray_worker(head: RayHead, num_cpus: int, object_store_bytes: int = 512 << 20,
-               resources: dict[str, float] | None = None) -> Iterator[RayWorker]:
+               resources: dict[str, float] | None = None) -> RayWorker:
     """A second node joined to `head` with `ray start --address`, as a worker node of a real cluster joins (on this
-    machine: loopback, its own temp dir and ports). Its processes carry the head's tag, so they are stopped with
-    it; a raylet that cannot register within `ray start`'s own wait fails here."""
-    temp_dir = Path(tempfile.mkdtemp(prefix="adg-rayw-", dir="/tmp"))
-    try:
-        _ray_start([f"--address={head.address}", *_node_args(num_cpus, temp_dir, object_store_bytes, resources,
-                                                               NODE_PORTS)], {**head.env, **head.client_env})
-        yield RayWorker(temp_dir, head.tag)
-    finally:
-        shutil.rmtree(temp_dir, ignore_errors=True)
+    machine: loopback, ports of its own, a temp dir inside the head's). Its processes carry the head's tag, so
+    `ray_head` stops them and removes its temp dir with its own; a raylet that cannot register within `ray start`'s
+    own wait fails here."""
+    temp_dir = Path(tempfile.mkdtemp(prefix="w", dir=head.temp_dir))
+    _ray_start([f"--address={head.address}", *_node_args(num_cpus, temp_dir, object_store_bytes, resources)],
+               {**head.env, **head.client_env})
+    return RayWorker(temp_dir, head.tag)

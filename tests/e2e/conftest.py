@@ -76,7 +76,8 @@ def server(tmp_path_factory) -> Server:
 
     # Keep the test's own environment from leaking a store or cluster into the app.
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{runs / 'mlflow.db'}", "ADGENESIS_RUNS_DIR": str(runs)}
-    with ray_head(num_cpus=8, env=env, resources={HEAD_RESOURCE: 1}) as head, ray_worker(head, num_cpus=1) as worker:
+    with ray_head(num_cpus=8, env=env, resources={HEAD_RESOURCE: 1}) as head:
+        worker = ray_worker(head, num_cpus=1)
         saved = {k: os.environ.get(k) for k in head.client_env}
         os.environ.update(head.client_env)  # as a user would `export RAY_AUTH_MODE=token` for `serve deploy`
         try:
