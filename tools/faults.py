@@ -14,8 +14,9 @@ import httpx
 APP = "adgenesis"
 
 
-def _replica_actors(state: str, dashboard: str | None) -> list[dict]:
-    """The app's replica actors in `state` (ALIVE, DEAD), as the state API lists them. Another cluster's through its
+def _replica_actors(state: str, dashboard: str | None, deployment: str = "") -> list[dict]:
+    """The replica actors in `state` (ALIVE, DEAD) of `deployment` (of the whole app when ""), as the state API
+    lists them. Another cluster's through its
     dashboard over HTTP, with Ray's token header: this process's Ray SDK reads RAY_AUTH_MODE once, before a test
     cluster with token auth exists."""
     if dashboard is None:
@@ -30,13 +31,12 @@ def _replica_actors(state: str, dashboard: str | None) -> list[dict]:
                               "detail": "true", "limit": 10_000})
         r.raise_for_status()
         actors = r.json()["data"]["result"]["result"]
-    return [a for a in actors if a["class_name"].startswith(f"ServeReplica:{APP}:")]
+    return [a for a in actors if a["class_name"].startswith(f"ServeReplica:{APP}:{deployment}")]
 
 
 def _live_replicas(deployment: str, dashboard: str | None) -> dict[str, int]:
     """name -> pid."""
-    return {a["name"]: a["pid"] for a in _replica_actors("ALIVE", dashboard)
-            if a["class_name"].startswith(f"ServeReplica:{APP}:{deployment}")}
+    return {a["name"]: a["pid"] for a in _replica_actors("ALIVE", dashboard, deployment)}
 
 
 def crashed_replicas(dashboard: str | None = None) -> int:
