@@ -59,8 +59,11 @@ def test_ray_serve_llm_internals_we_override_or_call():
     assert isinstance(config, LLMConfig) and ray_compat.RAYLLM_VLLM_ENGINE_CLS_ENV in config.runtime_env["env_vars"]
 
     # LLMServer skips its per-node download when the callback clears ctx.run_init_node (ours does for a folder).
-    callback = config.get_or_create_callback()
-    assert isinstance(callback, LocalModelCallback) and callback.ctx.run_init_node is True
+    # Built as LLMConfig.get_or_create_callback builds it, less the placement group (that would start Ray here).
+    assert config.callback_config.callback_class is LocalModelCallback
+    assert {"llm_config", "ctx_kwargs"} <= set(_params(ray_compat.CallbackBase.__init__))
+    callback = LocalModelCallback(llm_config=config, **config.callback_config.callback_kwargs)
+    assert callback.ctx.run_init_node is True
     asyncio.run(callback.run_callback("on_before_node_init"))
     assert callback.ctx.run_init_node is False  # models/design-llm is a folder
     source = inspect.getsource(ray_compat.VLLMEngine.start)
