@@ -5,7 +5,9 @@ against the online path (`POST /v1/designs` over HTTP at concurrency 8), the sam
     python benchmarks/batch_throughput.py --rows 50       # fewer rows
 
 The online path gets one warm-up row first (the app is deployed and loaded before it is timed); the batch job's
-time includes starting its engine, as a job's does. Numbers (rows/min each, the ratio, failed rows, the batch
+time includes starting its engine, as a job's does. Each path has the machine to itself: the app is shut down
+before the batch job starts (the job does not use it; idle, its replicas and Ray's OpenAI server would still take
+CPU from the job's engine on two cores). Numbers (rows/min each, the ratio, failed rows, the batch
 settings) go to benchmarks/results.jsonl with the machine and commit.
 """
 
@@ -22,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
+from ray import serve  # noqa: E402
 
 from tools.local_cluster import deploy, local_ray, wait_ready  # noqa: E402
 from adgenesis.paths import DATA_DIR  # noqa: E402
@@ -61,6 +64,7 @@ def main() -> None:
         online(base, [warm])
         seconds, failed = online(base, rows)
         results["online"] = {"seconds": round(seconds, 1), "rows_per_min": round(60 * len(rows) / seconds, 1), "failed": failed}
+        serve.shutdown()
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
             summary = run("designs", rows, Designer, Path(out) / "batch", args.batch_size, args.concurrency)
