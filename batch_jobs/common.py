@@ -165,10 +165,12 @@ class Output:
 
 class Worker:
     """A Ray Data actor: runs a batch of rows and writes the batch's part. Subclasses say how rows run
-    (`outcomes`), and what the actor needs: `BATCH_SIZE` rows per call, `CONCURRENCY` actors, `remote_args()`."""
+    (`outcomes`), and what the actor needs: `BATCH_SIZE` rows per call, `CONCURRENCY` actors, `IN_FLIGHT` calls
+    running at once in each (threads: `outcomes` must be thread-safe when above 1), `remote_args()`."""
 
     BATCH_SIZE = 16
     CONCURRENCY = 4
+    IN_FLIGHT = 1
 
     def __init__(self, output: str):
         self.output = Output(Path(output))
@@ -250,7 +252,11 @@ def run(job: str, rows: list[Row], worker: type[Worker], output: Path, batch_siz
             ray.init(address=os.environ.get("RAY_ADDRESS", "auto"), log_to_driver=False)
         ds = ray.data.from_items([{"row": row.model_dump_json()} for row in todo]).map_batches(
             worker, fn_constructor_kwargs={"output": str(out.folder), **worker.options(todo)}, batch_size=batch_size or worker.BATCH_SIZE,
-            concurrency=concurrency or worker.CONCURRENCY, **worker.remote_args())
+            # Ray Data runs one call of a class at a time per actor unless told it may run more (true threads).
+            compute=ray.data.ActorPoolStrategy(size=concurrency or worker.CONCURRENCY,
+                                               max_concurrent_calls_per_actor=worker.IN_FLIGHT,
+                                               enable_true_multi_threading=worker.IN_FLIGHT > 1),
+            **worker.remote_args())
         with tqdm(total=len(rows), initial=len(rows) - len(todo), desc=job, unit="row") as bar:
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 bar.update(len(batch["id"]))
