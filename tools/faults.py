@@ -16,9 +16,8 @@ APP = "adgenesis"
 
 def _replica_actors(state: str, dashboard: str | None, deployment: str = "") -> list[dict]:
     """The replica actors in `state` (ALIVE, DEAD) of `deployment` (of the whole app when ""), as the state API
-    lists them. Another cluster's through its
-    dashboard over HTTP, with Ray's token header: this process's Ray SDK reads RAY_AUTH_MODE once, before a test
-    cluster with token auth exists."""
+    lists them. Another cluster's through its dashboard over HTTP, with Ray's token header: this process's Ray SDK
+    reads RAY_AUTH_MODE once, before a test cluster with token auth exists."""
     if dashboard is None:
         from ray.util.state import list_actors
 
