@@ -12,7 +12,8 @@ Why an engine of its own and not the running app (2-core CPU machine, 199 catalo
 benchmarks/batch_throughput.py, docs/batch.md): through the app's handle the job made 1.25x the API's rows/min at
 concurrency 8 (121.1 vs 96.5), every row crossing the ingress, the design replica and Ray's OpenAI server on the
 cores the engine decodes on. With an engine of its own, on every core, two calls of 64 rows in flight, and the
-machine to itself (the app shut down), 1.99x in one run (51.9 vs 26.1 rows/min, its engine's start included).
+machine to itself (the app shut down), 2.48x and 2.66x in two runs (51.3 vs 20.7 and 56.4 vs 21.2 rows/min, its
+engine's start included).
 It holds a second copy of the model and KV cache (on a GPU cluster: a GPU of its own, `num_gpus` below) for as
 long as the job runs. Ray Data's own vLLM processor (`ray.data.llm`) reserves a GPU bundle per engine unless given
 a placement group, and runs tokenizing and detokenizing as stages of their own; this job needs the API's retries
