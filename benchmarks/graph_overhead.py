@@ -25,7 +25,7 @@ import httpx  # noqa: E402
 import yaml  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tools.local_cluster import SERVE_BIN, deploy, local_ray, serve_status, wait_ready  # noqa: E402
+from tools.local_cluster import SERVE_BIN, deploy, deployment_states, local_ray, wait_ready  # noqa: E402
 from adgenesis.paths import CONFIGS_DIR  # noqa: E402
 from adgenesis.settings import load_profile  # noqa: E402
 from results import percentiles, record  # noqa: E402
@@ -105,8 +105,7 @@ def redeploy_classifier(config: dict, path: Path, dashboard: str, max_batch_size
     subprocess.run([str(SERVE_BIN), "deploy", str(path), "--address", dashboard], check=True, capture_output=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        app = serve_status(dashboard)["applications"]["adgenesis"]
-        if app["status"] == "RUNNING" and app["deployments"]["Classifier"]["status"] == "HEALTHY":
+        if deployment_states(dashboard)["Classifier"]["status"] == "HEALTHY":
             return
         time.sleep(1)
     raise TimeoutError("classifier did not become healthy after reconfiguration")

@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 import httpx
 import yaml
 
+from adgenesis.lifecycle.deploy import ServeConfigClient
 from adgenesis.paths import CONFIGS_DIR, REPO_ROOT
 
 SERVE_BIN = Path(sys.executable).with_name("serve")
@@ -108,11 +109,12 @@ def deploy(dashboard: str, config: Path = CONFIGS_DIR / "serve_local.yaml", work
 
 
 def wait_ready(base_url: str, dashboard: str, timeout_s: float = 420) -> float:
-    """Poll /readyz until every model is loaded; returns seconds waited, or raises with `serve status`."""
+    """Poll /readyz until every model is loaded; returns seconds waited, or raises with Serve's view of the app."""
+    serve = ServeConfigClient(dashboard)
     started = time.monotonic()
     last: object = None
     while time.monotonic() - started < timeout_s:
-        app = serve_status(dashboard).get("applications", {}).get("adgenesis", {})
+        app = serve.details().get("applications", {}).get("adgenesis", {})
         if app.get("status") == "DEPLOY_FAILED":
             raise RuntimeError(f"deploy failed: {app.get('message', '')[-3000:]}")
         try:
@@ -122,15 +124,16 @@ def wait_ready(base_url: str, dashboard: str, timeout_s: float = 420) -> float:
         except httpx.HTTPError as exc:
             last = exc
         time.sleep(2)
-    status = subprocess.run(
-        [str(SERVE_BIN), "status", "--address", dashboard], capture_output=True, text=True
-    ).stdout
-    raise TimeoutError(f"graph not ready after {timeout_s:.0f} s; last /readyz: {last}\n{status}")
+    raise TimeoutError(f"graph not ready after {timeout_s:.0f} s; last /readyz: {last}\n"
+                       f"{yaml.safe_dump(deployment_states(dashboard))}")
 
 
-def serve_status(dashboard: str) -> dict:
-    out = subprocess.run([str(SERVE_BIN), "status", "--address", dashboard], capture_output=True, text=True).stdout
-    return yaml.safe_load(out) or {}
+def deployment_states(dashboard: str, app: str = "adgenesis") -> dict[str, dict]:
+    """{deployment: {status, replica states}} from the Serve REST API: one HTTP call, where `serve status` would
+    start a Python process that imports Ray (a core's worth of CPU for a poll loop, taken from what it waits on)."""
+    deployments = ServeConfigClient(dashboard).details().get("applications", {}).get(app, {}).get("deployments", {})
+    return {name: {"status": d["status"], "replicas": [r["state"] for r in d.get("replicas", [])]}
+            for name, d in deployments.items()}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -148,6 +151,11 @@ class RayHead:
     # turns Ray's token auth on, and Ray's CLIs/SDKs only send the token when RAY_AUTH_MODE=token.
     client_env: dict[str, str]
     env: dict[str, str]  # the environment its processes were started with (a node joining it gets the same)
+
+    @property
+    def session_dir(self) -> Path:
+        """The head's session folder: logs/ and prom_metrics_service_discovery.json (every node's metrics agent)."""
+        return self.temp_dir / "session_latest"
 
 
 def cluster_processes(tag: str, titled: str = "") -> list:
@@ -233,6 +241,11 @@ def ray_head(num_cpus: int = LOCAL_NUM_CPUS, env: dict[str, str] | None = None, 
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {}), CLUSTER_TAG_ENV: tag}
     for var in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS"):  # never point this head at another cluster
         full_env.pop(var, None)
+    if full_env.get("RAY_AUTH_MODE") == "token":  # `ray start` then needs a token; only `ray.init()` makes one itself
+        out = subprocess.run([str(RAY_BIN), "get-auth-token", "--generate"], env=full_env, capture_output=True,
+                             text=True, timeout=120, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"ray get-auth-token --generate failed: {out.stderr[-2000:]}")
     dashboard = f"http://127.0.0.1:{dashboard_port}"
     try:
         _ray_start(args, full_env)
