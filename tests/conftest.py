@@ -1,7 +1,196 @@
-"""Shared test setup. Tests never reach a model hub: every model is a local folder (`make models`)."""
+"""Shared test setup. Tests never reach a model hub: every model is a local folder (`make models`).
+
+The suite runs in tiers, cheapest first, so a broken unit fails in seconds and the costly cluster starts once:
+
+1. unit tests: no Ray (`make test-fast`);
+2. tests that start a Ray instance of their own (`pytest.mark.integration`, no `server`: tests/test_train_jobs.py);
+3. every test that uses `server`: one cluster for the whole session (`ray start --head` and a worker node, the local
+   graph `serve deploy`ed on it): tests/integration, then tests/e2e;
+4. tests marked `kills_node` (the worker node lost under load): last, the cluster has one node afterwards.
+
+Tests that use the cluster get the `integration` marker here, so `-m "not integration"` is the unit tier.
+"""
+
+from __future__ import annotations
 
 import os
+import secrets
+import shutil
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
 
 # Set before any test module imports transformers / diffusers / huggingface_hub (they read it at import).
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Ray's token auth, as Ray turns it on for a new local cluster, for every cluster the tests start and every client of
+# it (this process, read once when Ray is imported, and its children), whatever ~/.ray holds when the run starts.
+os.environ["RAY_AUTH_MODE"] = "token"
+
+HEAD_RESOURCE = "e2e_head"
+# Held on the head by a resource only the head has: what Serve can put on the worker node is an ingress replica and
+# a Classifier replica (tests/e2e/test_node_loss.py kills that node).
+HELD_ON_HEAD = ("DesignSpec", "Lifecycle", "ImageGen", "Captioner")
+MODEL_FOLDERS = ("design-llm", "router-classifier", "image-gen", "captioner")
+CI_STARTED_ENV = "ADGENESIS_CI_STARTED"  # epoch seconds, set by .ci/run: the run's total time is printed at the end
+SLOWEST = 10
+SESSION_STARTED = time.time()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "kills_node: breaks the shared cluster (loses its worker node); runs last")
+
+
+def _tier(item: pytest.Item) -> int:
+    if item.get_closest_marker("kills_node"):
+        return 3
+    if "server" in item.fixturenames:
+        return 2
+    return 1 if item.get_closest_marker("integration") else 0
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the cluster's tests carry the marker by then
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _tier(item) >= 2:
+            item.add_marker(pytest.mark.integration)
+    items.sort(key=_tier)  # stable: file order within a tier
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The slowest tests, setup + call + teardown together (a test's setup holds the fixtures it was first to need:
+    the shared cluster's start shows on the first test that uses it), and under .ci/run the time since it began."""
+    took: dict[str, float] = defaultdict(float)
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) in ("setup", "call", "teardown"):
+                took[report.nodeid] += report.duration
+    if took:
+        terminalreporter.section(f"{SLOWEST} slowest tests (setup + call + teardown)")
+        for nodeid, seconds in sorted(took.items(), key=lambda kv: -kv[1])[:SLOWEST]:
+            terminalreporter.write_line(f"{seconds:9.1f}s  {nodeid}")
+    if started := os.environ.get(CI_STARTED_ENV):
+        now = time.time()
+        terminalreporter.write_line(f"ci total {now - float(started):.0f} s: set-up and models "
+                                    f"{SESSION_STARTED - float(started):.0f} s, tests {now - SESSION_STARTED:.0f} s")
+
+
+# --------------------------------------------------------------------------------------------------
+# The shared cluster
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    head: "RayHead"  # noqa: F821 - tools.local_cluster, imported with the fixture (it imports httpx, yaml)
+    worker: "RayWorker"  # noqa: F821
+    api_key: str
+    root: Path  # the temporary folder: runs/ (MLflow store, jobs), adapters, registry copies
+    profile: Path  # the local profile with every folder the tests write moved into `root`
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Server:
+    """A cluster started the way users start one (`ray start --head`, then a worker node with `ray start --address`),
+    the local graph deployed on it with `serve deploy`, an API key in the application's environment and a private
+    MLflow store. This process is a driver of it too (Ray Data pipelines, the state API).
+
+    The worker node is small (1 logical CPU: the LLM's 2-CPU placement group cannot go there); the deployments in
+    HELD_ON_HEAD stay on the head. Only this cluster's processes are stopped at the end (never `ray stop`)."""
+    import ray
+    import yaml
+
+    from adgenesis.paths import CONFIGS_DIR, MODELS_DIR, resolve
+    from tools.local_cluster import deploy, ray_head, ray_worker, wait_ready
+
+    missing = [m for m in MODEL_FOLDERS if not (MODELS_DIR / m).is_dir()]
+    if missing:
+        pytest.fail(f"model folders {missing} not built; run `make models`")
+    root = tmp_path_factory.mktemp("cluster")
+    api_key = secrets.token_urlsafe(24)
+    runs = root / "runs"
+
+    profile = yaml.safe_load((CONFIGS_DIR / "local.yaml").read_text())
+    for section in ("llm", "image_gen"):  # a copy of the adapters `make models` built (`design-llm:base`, ...)
+        built = resolve(profile[section]["lora_dir"])
+        profile[section]["lora_dir"] = str(root / "adapters" / built.name)
+        if built.is_dir():
+            shutil.copytree(built, profile[section]["lora_dir"])
+    profile["lifecycle"]["classifier_versions_dir"] = str(root / "registry")
+    profile_path = root / "profile.yaml"
+    profile_path.write_text(yaml.safe_dump(profile, sort_keys=False))
+
+    def edit(cfg: dict) -> None:
+        app = cfg["applications"][0]
+        app["args"]["profile"] = str(profile_path)
+        deployments = {d["name"]: d for d in app["deployments"]}
+        # Two ingress replicas, as production runs: their promotions meet in the one Lifecycle replica.
+        deployments["AdGenesisIngress"]["num_replicas"] = 2
+        # Two Classifier replicas from the start (one can land on the worker node and be lost with it), a third
+        # under load (tests/integration/test_graph.py: autoscaling).
+        scaling = deployments["Classifier"]["autoscaling_config"]
+        scaling["min_replicas"], scaling["max_replicas"] = 2, 3
+        for name in HELD_ON_HEAD:
+            deployments[name]["ray_actor_options"]["resources"] = {HEAD_RESOURCE: 0.01}
+        app["runtime_env"]["env_vars"].update({
+            "ADGENESIS_API_KEY": api_key,
+            "ADGENESIS_RUNS_DIR": str(runs),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{runs / 'mlflow.db'}",
+        })
+
+    # Keep the test's own environment from leaking a store or cluster into the app.
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{runs / 'mlflow.db'}", "ADGENESIS_RUNS_DIR": str(runs)}
+    with ray_head(num_cpus=8, env=env, resources={HEAD_RESOURCE: 1}) as head:
+        worker = ray_worker(head, num_cpus=1)
+        client_env = {**head.client_env, "RAY_ADDRESS": head.address}
+        saved = {k: os.environ.get(k) for k in client_env}
+        os.environ.update(client_env)  # as a user would `export RAY_ADDRESS=...` for `serve deploy` and jobs
+        try:
+            url = deploy(head.dashboard, workdir=root, edit=edit)
+            ray.init(address=head.address, log_to_driver=False)
+            print(f"\n[cluster] ray start --head + a worker node: dashboard {head.dashboard}, graph ready in "
+                  f"{wait_ready(url, head.dashboard):.0f} s")
+            yield Server(url=url, head=head, worker=worker, api_key=api_key, root=root, profile=profile_path)
+        finally:
+            ray.shutdown()
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def serve_app(server) -> str:
+    """Base URL of the deployed graph, ready (every model loaded)."""
+    return server.url
+
+
+@pytest.fixture(scope="session")
+def api_key(server) -> str:
+    return server.api_key
+
+
+@pytest.fixture(scope="session")
+def dashboard(server) -> str:
+    return server.head.dashboard
+
+
+@pytest.fixture(scope="session")
+def profile(server):
+    """The profile the deployed graph runs (its adapter folders are the tests' own)."""
+    from adgenesis.settings import load_profile
+
+    return load_profile(str(server.profile))
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    import httpx
+
+    with httpx.Client(base_url=server.url, timeout=900) as c:  # CPU vLLM under load is slow
+        yield c

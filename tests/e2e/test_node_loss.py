@@ -1,11 +1,11 @@
-"""A worker node lost under load (issue 11): the e2e cluster's worker node (conftest.py) runs an ingress replica and
+"""A worker node lost under load (issue 11): the shared cluster's worker node (tests/conftest.py) runs an ingress replica and
 a Classifier replica; its raylet is SIGKILLed while four clients call /v1/classify. Ray marks the node dead,
 Serve starts the lost replicas again on the head, and the app goes on serving from the head.
 
 Measured and printed (-s): how long until the first answer after the kill, until Serve had replaced every lost
 replica, and the requests that failed in between (a request in flight on the dead node has no replica left to
-finish it; one that the ingress sends to the dead Classifier replica is retried once on another). Runs last in
-the e2e package: the cluster has one node afterwards.
+finish it; one that the ingress sends to the dead Classifier replica is retried once on another). Runs last
+(`kills_node`): the cluster has one node afterwards.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from adgenesis.lifecycle.deploy import ServeConfigClient
 from tests.e2e.load import LoadLoop
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.kills_node]
 
 APP = "adgenesis"
 TEXT = {"text": "Make an Instagram story ad for our bakery's new croissant"}

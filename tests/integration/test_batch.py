@@ -77,20 +77,20 @@ def test_images_and_product_descriptions_jobs(serve_app, tmp_path):
     assert broken["id"] == "broken" and broken["status"] == 400
 
 
-def batch_cli(ray_cluster, job: str, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "RAY_ADDRESS": ray_cluster.address}
+def batch_cli(server, job: str, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "RAY_ADDRESS": server.head.address}
     return subprocess.Popen([sys.executable, "-m", f"batch_jobs.{job}", *args], cwd=REPO_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def test_a_killed_job_rerun_finishes_every_row_exactly_once(serve_app, ray_cluster, tmp_path):
+def test_a_killed_job_rerun_finishes_every_row_exactly_once(server, tmp_path):
     # Parts, resume and the summary are batch_jobs.common's, the same for every job: the images job shows them
     # without paying twice for the designs job's engine start.
     rows = lines(CATALOGUE / "images.jsonl")[:10]
     source = jsonl(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out"
     args = ("--input", str(source), "--output", str(out), "--batch-size", "1", "--concurrency", "1")
-    first = batch_cli(ray_cluster, "images", *args)
+    first = batch_cli(server, "images", *args)
     deadline = time.monotonic() + 240
     while len(list((out / "parts").glob("*.jsonl"))) < 2:
         assert first.poll() is None, first.stdout.read()
@@ -98,7 +98,7 @@ def test_a_killed_job_rerun_finishes_every_row_exactly_once(serve_app, ray_clust
         time.sleep(0.2)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    second = batch_cli(ray_cluster, "images", *args)
+    second = batch_cli(server, "images", *args)
     output, _ = second.communicate(timeout=300)
     assert second.returncode == 0, output
     summary = json.loads((out / "summary.json").read_text())
@@ -109,10 +109,10 @@ def test_a_killed_job_rerun_finishes_every_row_exactly_once(serve_app, ray_clust
     assert sorted(parts) == sorted(ids)  # nothing twice, across the killed run's parts and the rerun's
 
 
-def test_malformed_input_is_refused_before_any_work(ray_cluster, tmp_path):
+def test_malformed_input_is_refused_before_any_work(server, tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps(catalogue_designs(1)[0]) + "\n{\"id\": \"x\", \"prompt\": \"y\"}\n")
-    proc = batch_cli(ray_cluster, "designs", "--input", str(source), "--output", str(tmp_path / "out"))
+    proc = batch_cli(server, "designs", "--input", str(source), "--output", str(tmp_path / "out"))
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode != 0 and "line 2" in output and "platform" in output
     assert not (tmp_path / "out").exists()

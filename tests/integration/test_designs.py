@@ -46,9 +46,9 @@ REQUESTS = [
 
 
 @pytest.fixture(scope="module")
-def tiny_adapter():
-    lora_dir = PROFILE.path(PROFILE.llm.lora_dir) / ADAPTER
-    make_llm_adapter(lora_dir, PROFILE.path(PROFILE.llm.model_source))
+def tiny_adapter(profile):
+    lora_dir = profile.path(profile.llm.lora_dir) / ADAPTER
+    make_llm_adapter(lora_dir, profile.path(profile.llm.model_source))
     yield ADAPTER
     shutil.rmtree(lora_dir, ignore_errors=True)
 
@@ -210,10 +210,10 @@ def test_lora_adapter_listed_and_changes_output(client, oai, tiny_adapter):
     assert design.json()["model"] == adapter_model
 
 
-def test_first_requests_for_a_new_adapter_arrive_together(oai, tiny_adapter):
+def test_first_requests_for_a_new_adapter_arrive_together(oai, tiny_adapter, profile):
     """After a promotion, several clients ask at once for an adapter no replica has loaded yet, while
     the engine is busy (vLLM loads an adapter between decoding steps, so the first load takes a while)."""
-    lora_dir = PROFILE.path(PROFILE.llm.lora_dir)
+    lora_dir = profile.path(profile.llm.lora_dir)
     fresh = f"{tiny_adapter}-together"
     shutil.copytree(lora_dir / tiny_adapter, lora_dir / fresh)
     try:

@@ -31,7 +31,8 @@ def test_a_killed_classifier_replica_costs_no_request(serve_app):
 
 
 def test_a_full_queue_is_a_fast_503_with_retry_after(serve_app):
-    # ImageGen takes 8 at once and queues 64 (configs/serve_local.yaml): 120 at once must overflow it.
+    # ImageGen takes 8 at once and queues 64 per caller (configs/serve_local.yaml; each of the 2 ingress replicas is
+    # one): 200 at once must overflow it.
     body = {"prompt": "a red lamp on a desk", "size": "square", "steps": 8, "seed": 1}
 
     def one(_):
@@ -39,8 +40,8 @@ def test_a_full_queue_is_a_fast_503_with_retry_after(serve_app):
         r = httpx.post(f"{serve_app}/v1/images", json=body, timeout=600)
         return r, time.perf_counter() - start
 
-    with ThreadPoolExecutor(120) as pool:
-        answers = list(pool.map(one, range(120)))
+    with ThreadPoolExecutor(200) as pool:
+        answers = list(pool.map(one, range(200)))
     statuses = [r.status_code for r, _ in answers]
     shed = [(r, s) for r, s in answers if r.status_code == 503]
     assert set(statuses) <= {200, 503}, statuses
@@ -66,16 +67,16 @@ def vllm_running(session_dir) -> float:
     return total
 
 
-def test_a_client_that_hangs_up_frees_its_vllm_sequences(serve_app, ray_cluster):
+def test_a_client_that_hangs_up_frees_its_vllm_sequences(server):
     # Free mode: the LLM writes whole layouts (up to 700 tokens each), minutes of decoding for 3 x 4 of them here.
     body = {"prompt": "Spring sale on linen shirts, 20% off this weekend", "platform": "instagram",
             "format": "square", "mode": "free", "n": 4}
 
     async def start_and_hang_up() -> None:
-        async with httpx.AsyncClient(base_url=serve_app, timeout=900) as c:
+        async with httpx.AsyncClient(base_url=server.url, timeout=900) as c:
             calls = [asyncio.create_task(c.post("/v1/designs", json={**body, "seed": seed})) for seed in range(3)]
             deadline = time.monotonic() + 120
-            while vllm_running(ray_cluster.session_dir) < 3:
+            while vllm_running(server.head.session_dir) < 3:
                 assert time.monotonic() < deadline, "vLLM never ran the designs"
                 assert not any(call.done() for call in calls), [call.result() for call in calls if call.done()]
                 await asyncio.sleep(1)
@@ -85,7 +86,7 @@ def test_a_client_that_hangs_up_frees_its_vllm_sequences(serve_app, ray_cluster)
 
     asyncio.run(start_and_hang_up())
     hung_up = time.monotonic()
-    while (running := vllm_running(ray_cluster.session_dir)) > 0:
+    while (running := vllm_running(server.head.session_dir)) > 0:
         assert time.monotonic() - hung_up < 45, f"{running} sequences still decoding for clients that left"
         time.sleep(1)
     print(f"\nvLLM's running requests back to 0 {time.monotonic() - hung_up:.0f} s after the clients hung up")

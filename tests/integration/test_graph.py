@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
-from tools.local_cluster import serve_status
+from tools.local_cluster import deployment_states
 from adgenesis.paths import DATA_DIR
 from adgenesis.schema import Design
 from adgenesis.settings import load_profile
@@ -42,9 +42,9 @@ def upload(fmt: str, size=(320, 240), colour=(200, 30, 60)) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def flux_adapter():
-    root = PROFILE.path(PROFILE.image_gen.lora_dir)
-    path = make_flux_adapter(root / "ci-brand", PROFILE.path(PROFILE.image_gen.model_path) / "transformer", "cibrand", 3)
+def flux_adapter(profile):
+    root = profile.path(profile.image_gen.lora_dir)
+    path = make_flux_adapter(root / "ci-brand", profile.path(profile.image_gen.model_path) / "transformer", "cibrand", 3)
     yield path.name
     shutil.rmtree(path, ignore_errors=True)
 
@@ -177,13 +177,14 @@ def test_bad_input_is_4xx_with_a_message(client, send, status, words):
 
 
 def _classifier_replicas(dashboard) -> int:
-    app = serve_status(dashboard)["applications"]["adgenesis"]
-    return app["deployments"]["Classifier"]["replica_states"].get("RUNNING", 0)
+    return deployment_states(dashboard)["Classifier"]["replicas"].count("RUNNING")
 
 
 def test_classifier_autoscales_up_and_back_down(client, dashboard):
-    """A bounded load loop: 16 clients for at most 90 s, stopped as soon as a second replica runs."""
-    assert _classifier_replicas(dashboard) == 1
+    """A bounded load loop: 16 clients for at most 90 s, stopped as soon as a third replica runs (the shared cluster
+    runs 2 to 3, tests/conftest.py)."""
+    low, high = 2, 3
+    assert _classifier_replicas(dashboard) == low
     stop = threading.Event()
     failures: list[int] = []
 
@@ -199,16 +200,16 @@ def test_classifier_autoscales_up_and_back_down(client, dashboard):
         t.start()
     try:
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and _classifier_replicas(dashboard) < 2:
+        while time.monotonic() < deadline and _classifier_replicas(dashboard) < high:
             time.sleep(1)
         peak = _classifier_replicas(dashboard)
     finally:
         stop.set()
         for t in threads:
             t.join()
-    assert peak == 2, "the classifier did not scale up under load"
+    assert peak == high, "the classifier did not scale up under load"
     assert not failures, f"requests failed while scaling: {failures[:5]}"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and _classifier_replicas(dashboard) > 1:
+    while time.monotonic() < deadline and _classifier_replicas(dashboard) > low:
         time.sleep(2)
-    assert _classifier_replicas(dashboard) == 1, "the classifier did not scale back down when idle"
+    assert _classifier_replicas(dashboard) == low, "the classifier did not scale back down when idle"

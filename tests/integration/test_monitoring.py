@@ -24,8 +24,8 @@ WAIT_S = 120  # Ray exports every 10 s; then a scrape
 
 
 @pytest.fixture(scope="module")
-def prom(ray_cluster, serve_app, tmp_path_factory):
-    with prometheus(ray_cluster.session_dir / SERVICE_DISCOVERY_FILE, tmp_path_factory.mktemp("prometheus"),
+def prom(server, tmp_path_factory):
+    with prometheus(server.head.session_dir / SERVICE_DISCOVERY_FILE, tmp_path_factory.mktemp("prometheus"),
                     port=free_port(), scrape_interval_s=SCRAPE_INTERVAL_S) as url:
         with httpx.Client(base_url=url, timeout=30) as c:
             yield c
@@ -85,23 +85,25 @@ def test_product_metrics_and_every_dashboard_query_in_prometheus(prom, client, a
     assert not empty, f"dashboard queries with no series: {empty}"
 
 
-def logged(ray_cluster, deployment: str, needle: str, timeout_s: float = 15) -> bool:
+def logged(server, deployment: str, needle: str, timeout_s: float = 15) -> bool:
+    """`needle` in a replica log of `deployment` on any node (the worker node's session is inside the head's
+    temp dir)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for log in (ray_cluster.session_dir / "logs" / "serve").glob(f"replica_adgenesis_{deployment}_*.log"):
+        for log in server.head.temp_dir.glob(f"**/logs/serve/replica_adgenesis_{deployment}_*.log"):
             if needle in log.read_text(errors="replace"):
                 return True
         time.sleep(0.5)
     return False
 
 
-def test_request_id_from_header_to_replica_logs_and_error_bodies(client, ray_cluster):
+def test_request_id_from_header_to_replica_logs_and_error_bodies(client, server):
     rid = f"test-{uuid.uuid4().hex[:12]}"
     ok = client.post("/v1/designs", headers={"x-request-id": rid},
                      json={"prompt": "Fresh coffee beans for home baristas", "platform": "meta", "format": "portrait"})
     assert ok.status_code == 200, ok.text
     assert ok.headers["x-request-id"] == rid
-    assert logged(ray_cluster, "AdGenesisIngress", rid) and logged(ray_cluster, "DesignSpec", rid)
+    assert logged(server, "AdGenesisIngress", rid) and logged(server, "DesignSpec", rid)
 
     # Without one the caller gets a fresh id, in the header and in every error body.
     for bad in (client.post("/v1/designs", json={"prompt": "x", "platform": "instagram", "format": "nope"}),
@@ -110,4 +112,4 @@ def test_request_id_from_header_to_replica_logs_and_error_bodies(client, ray_clu
         assert 400 <= bad.status_code < 500
         rid = bad.headers["x-request-id"]
         assert rid and bad.json()["request_id"] == rid, bad.text
-    assert logged(ray_cluster, "AdGenesisIngress", rid)
+    assert logged(server, "AdGenesisIngress", rid)
