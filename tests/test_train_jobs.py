@@ -1,7 +1,7 @@
 """The training recipes on a real local Ray cluster (CPU), each as short as it can be and still show its point.
 
-- LLM SFT, 2 workers (DDP over gloo): checkpoint -> a second run resumes from that checkpoint's step;
-  a worker killed mid-run -> Ray Train restores the group from the latest checkpoint and finishes.
+- LLM SFT, 2 workers (DDP over gloo): checkpoint -> a second run resumes from that checkpoint's step, and a
+  worker killed in it -> Ray Train restores the group from the run's latest checkpoint and finishes.
 - Classifier: >= 90% validation accuracy. Classifier search: Ray Tune + Optuna, 2 trials.
 - FLUX LoRA: the adapter loads in the image engine and changes its output.
 - Every run is in MLflow with metrics, artifacts and a registered version; a corrupted registered
@@ -89,7 +89,7 @@ def assert_tracked(result: dict, cfg, runs: Path, metrics: list[str], artifacts:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_llm_sft_checkpoint_then_resume(runs):
+def test_llm_sft_checkpoint_resume_and_a_killed_worker(runs, tmp_path):
     _need("design-llm")
     from train_jobs import llm_sft
 
@@ -116,32 +116,21 @@ def test_llm_sft_checkpoint_then_resume(runs):
                         ["model", "eval_report.json", "loss_curve.png", "train_config.yaml"])
     assert "metric.val_loss" in mv.tags
 
-    # Same run name, more epochs: continues from the checkpoint at step 2.
-    second_cfg = config("llm_sft_smoke.yaml", runs, "run.name=resume-me", "epochs=2", "max_steps_per_epoch=2",
-                        "generation_eval.num_prompts=0")
-    second = timed("llm_sft resumed run", llm_sft.main, second_cfg)
-    assert second["resumed_from_step"] == 2
-    assert second["global_step"] == 4
-    client = registry.connect(None, runs)
-    steps = [m.step for m in client.get_metric_history(second["mlflow_run_id"], "train_loss")]
-    assert steps == [3, 4], steps  # the second run trained steps 3 and 4 only
-    assert_tracked(second, second_cfg, runs, ["val_loss"], ["model", "eval_report.json"])
-
-
-def test_llm_sft_worker_killed_mid_run_restores_from_checkpoint(runs, tmp_path):
-    _need("design-llm")
-    from train_jobs import llm_sft
-
+    # Same run name, more epochs: continues from the checkpoint at step 2. Rank 1 is killed at step 5, after this
+    # run's own checkpoint at step 4: Ray Train restarts the group from that one (not from step 2, nor from 0).
     marker = tmp_path / "rank1-killed"
-    cfg = config("llm_sft_smoke.yaml", runs, "epochs=2", "max_steps_per_epoch=2", "generation_eval.num_prompts=0",
-                 "fault_injection.rank=1", "fault_injection.step=3", f"fault_injection.marker={marker}")
-    assert cfg.run.max_failures >= 1
-    out = timed("llm_sft worker killed", llm_sft.main, cfg)
-    assert marker.read_text().startswith("killed rank 1 at step 3")
-    # The restarted group started from the epoch-1 checkpoint (step 2), not from scratch, and finished.
-    assert out["resumed_from_step"] == 2
-    assert out["global_step"] == 4 and out["epochs_run"] == 2
-    assert_tracked(out, cfg, runs, ["val_loss"], ["model"])
+    second_cfg = config("llm_sft_smoke.yaml", runs, "run.name=resume-me", "epochs=3", "max_steps_per_epoch=2",
+                        "generation_eval.num_prompts=0", "fault_injection.rank=1", "fault_injection.step=5",
+                        f"fault_injection.marker={marker}")
+    assert second_cfg.run.max_failures >= 1
+    second = timed("llm_sft resumed run, a worker killed", llm_sft.main, second_cfg)
+    assert marker.read_text().startswith("killed rank 1 at step 5")
+    assert second["resumed_from_step"] == 4  # the restarted group's start: the checkpoint after step 4
+    assert second["global_step"] == 6 and second["epochs_run"] == 3
+    client = registry.connect(None, runs)
+    steps = {m.step for m in client.get_metric_history(second["mlflow_run_id"], "train_loss")}
+    assert steps == {3, 4, 5, 6}, steps  # the second run trained from step 3 on only (step 5 again after the kill)
+    assert_tracked(second, second_cfg, runs, ["val_loss"], ["model", "eval_report.json"])
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,14 +1,15 @@
-"""Model lifecycle end to end, on a cluster started with `ray start --head` and the graph `serve deploy`ed
-on it (conftest.py), everything over HTTP (and the `adgenesis` CLI):
+"""Model lifecycle end to end, on the shared cluster started with `ray start --head` and the graph `serve deploy`ed
+on it (tests/conftest.py), everything over HTTP (and the `adgenesis` CLI):
 
 - bad input is a 4xx with a message (kind, dataset paths, overrides, unknown version/job, API key);
 - a classifier job submitted over HTTP trains on the cluster (Ray Jobs), reaches SUCCEEDED and registers
   a version with metrics; promoting it swaps the running Classifier in place while a concurrent load
   loop sees zero failed requests and every request after the promotion answers with the new version;
   rolling back (CLI) swaps back the same way;
-- an LLM LoRA job does the same through `/v1/designs` with `model: design-llm:production`: the alias
-  moves from a hand-made adapter (registered as v1 through the same registry code) to the trained one
-  (v2) under load, without a failed request;
+- an LLM LoRA version is promoted the same way through `/v1/designs` with `model: design-llm:production`: the
+  alias moves from one registered adapter (v1) to another (v2) under load, without a failed request (both
+  registered through the registry code the recipes use; the llm_sft recipe itself trains, checkpoints, resumes
+  and registers in tests/test_train_jobs.py, and a job over HTTP is the classifier's above);
 - cancelling a running job leaves it STOPPED with its Ray Train worker processes gone;
 - the Lifecycle replica, the one owner of promotions, killed mid-promotion: once it is replaced the registry's
   production version and the classifier's answers agree, and two promotions sent at once through the two
@@ -46,8 +47,6 @@ pytestmark = pytest.mark.integration
 # kills workers when the node runs short, whoever uses the memory.
 CLASSIFIER_JOB = TrainJobRequest(kind="classifier", config="classifier_smoke",
                                  overrides={"epochs": 1, "scaling.num_workers": 1})
-LLM_JOB = TrainJobRequest(kind="llm_sft", config="llm_sft_smoke",
-                          overrides={"generation_eval.num_prompts": 0, "scaling.num_workers": 1})
 CLASSIFIER_MODEL = "router-classifier-smoke"  # tracking.registered_model of the smoke configs
 LLM_MODEL = "design-llm-lora-smoke"
 DESIGN = {"prompt": "Summer sale on running shoes, 30% off", "platform": "meta", "format": "square", "seed": 1}
@@ -70,7 +69,7 @@ def assert_clean_swap(load: LoadLoop, promote_started: float, promote_ended: flo
 
 
 # --------------------------------------------------------------------------------------------------
-# Fixtures: one classifier job and one LLM job, submitted together
+# Fixtures: a classifier job, and two LLM adapter versions
 # --------------------------------------------------------------------------------------------------
 
 
@@ -82,20 +81,22 @@ def wait_job(api: LifecycleClient, job_id: str, timeout_s: float = 480) -> tuple
 
 
 @pytest.fixture(scope="module")
-def handmade_llm_v1(server):
-    """A real LoRA adapter of the design LLM, registered as v1 of the smoke model through the same
-    registry code the recipes use (register_folder: artifact + sha256 + recipe tag), so that the
-    trained job's adapter becomes v2 and the swap under load goes from one adapter to another."""
+def llm_versions(server) -> tuple[int, int]:
+    """Two real LoRA adapters of the design LLM (different weights), registered as versions of the smoke model through
+    the registry code the recipes use (register_folder: artifact + sha256 + recipe tag, a metric each)."""
     from tests.factories import make_llm_adapter
 
-    folder = make_llm_adapter(server.root / "handmade" / "adapter", MODELS_DIR / "design-llm", seed=3)
     client = store.connect(f"sqlite:///{server.root / 'runs' / 'mlflow.db'}")
-    exp = store.ensure_experiment(client, "e2e-handmade")
-    run = client.create_run(exp, run_name="handmade")
-    mv = store.register_folder(client, run.info.run_id, folder, LLM_MODEL, metrics={"handmade": 1.0},
-                               tags={"recipe": "llm_sft"})
-    client.set_terminated(run.info.run_id)
-    return int(mv.version)
+    exp = store.ensure_experiment(client, "e2e-adapters")
+    versions = []
+    for seed in (3, 4):
+        folder = make_llm_adapter(server.root / "adapters-made" / f"seed-{seed}", MODELS_DIR / "design-llm", seed=seed)
+        run = client.create_run(exp, run_name=f"adapter-seed-{seed}")
+        mv = store.register_folder(client, run.info.run_id, folder, LLM_MODEL, metrics={"val_loss": 1.0 + seed},
+                                   tags={"recipe": "llm_sft"})
+        client.set_terminated(run.info.run_id)
+        versions.append(int(mv.version))
+    return versions[0], versions[1]
 
 
 JOBS: dict[str, str] = {}
@@ -125,6 +126,7 @@ def jobs(api) -> dict[str, str]:
 
 def test_bad_input_is_4xx_with_a_message(server, api, http):
     anon = LifecycleClient(server.url, api_key="")
+    jobs_before = {j.id for j in anon.jobs().jobs}
     wrong = LifecycleClient(server.url, api_key="not-the-key")
     cases = [
         (lambda: anon.submit(TrainJobRequest(kind="classifier")), 401, "API key"),
@@ -152,7 +154,7 @@ def test_bad_input_is_4xx_with_a_message(server, api, http):
     r = http.get(f"/v1/registry/models/{CLASSIFIER_MODEL}/compare", params={"a": 1})
     assert r.status_code in (400, 422) and "b" in r.text
     # Reads are open in the local profile; nothing was submitted by the refused requests.
-    assert anon.jobs().jobs == []
+    assert {j.id for j in anon.jobs().jobs} == jobs_before
 
 
 def test_submit_answers_at_once_and_lists_jobs(api, jobs):
@@ -170,8 +172,6 @@ def test_classifier_job_promote_swaps_without_failures_and_rolls_back(server, ap
     assert job.mlflow_run_status == "FINISHED" and {"accuracy", "macro_f1"} <= set(job.metrics)
     assert (job.registered_model, job.registered_version) == (CLASSIFIER_MODEL, 1)
     assert job.workers_alive == 0
-    # The LLM job trains while the classifier is swapped under load (one job at a time: memory).
-    submit_once(api, LLM_JOB)
 
     versions = api.versions(CLASSIFIER_MODEL)
     (v1,) = versions.versions
@@ -210,24 +210,19 @@ def test_classifier_job_promote_swaps_without_failures_and_rolls_back(server, ap
     assert out.returncode == 0 and "SUCCEEDED" in out.stdout and f"{CLASSIFIER_MODEL} v1" in out.stdout
 
 
-def test_llm_job_promote_swaps_the_production_adapter_without_failures(server, api, http, handmade_llm_v1):
+def test_llm_promote_swaps_the_production_adapter_without_failures(server, api, http, llm_versions):
+    v1_number, v2_number = llm_versions
     production = {**DESIGN, "model": "design-llm:production"}
     # Nothing promoted yet: the alias does not exist.
     assert http.post("/v1/designs", json=production).status_code == 404
-    first = api.promote(LLM_MODEL, handmade_llm_v1)
-    v1 = f"design-llm:{LLM_MODEL}-v{handmade_llm_v1}"
+    first = api.promote(LLM_MODEL, v1_number)
+    v1 = f"design-llm:{LLM_MODEL}-v{v1_number}"
     assert first.deployment.model_version == v1
     r = http.post("/v1/designs", json=production)
     assert r.status_code == 200 and r.json()["model_version"] == v1 and r.json()["model"] == "design-llm:production"
 
-    job, fractions = wait_job(api, submit_once(api, LLM_JOB))
-    assert job.status == "SUCCEEDED", f"{job.message}\n{api.logs(job.id, lines=40).logs}"
-    REPORT["llm_job_s"] = job.duration_s
-    assert fractions and {"val_loss", "final_train_loss"} <= set(job.metrics)
-    assert (job.registered_model, job.registered_version) == (LLM_MODEL, handmade_llm_v1 + 1)
-    v2_number = job.registered_version
-    cmp = api.compare(LLM_MODEL, handmade_llm_v1, v2_number)
-    assert not cmp.same_weights and cmp.metrics["val_loss"].a is None and cmp.metrics["val_loss"].b > 0
+    cmp = api.compare(LLM_MODEL, v1_number, v2_number)
+    assert not cmp.same_weights and cmp.metrics["val_loss"].b > cmp.metrics["val_loss"].a
 
     with LoadLoop(server.url, "/v1/designs", production, threads=2, max_requests=200, max_seconds=420) as load:
         load.wait(lambda rs: len(rs) >= 2, "2 designs before the promotion", 180)
@@ -236,7 +231,7 @@ def test_llm_job_promote_swaps_the_production_adapter_without_failures(server, a
         t1 = time.time()
         load.wait(lambda rs: {r.thread for r in rs if r.started > t1} == {0, 1}, "a design per thread after it", 240)
     v2 = promoted.deployment.model_version
-    assert v2 == f"design-llm:{LLM_MODEL}-v{v2_number}" and promoted.previous_version == handmade_llm_v1
+    assert v2 == f"design-llm:{LLM_MODEL}-v{v2_number}" and promoted.previous_version == v1_number
     REPORT["llm_promote"] = {**assert_clean_swap(load, t0, t1, v1, v2), "promote_s": round(t1 - t0, 2)}
     models = {m["id"]: m for m in http.get("/v1/models").json()["data"]}
     assert models["design-llm:production"]["metadata"]["alias_of"] == v2
@@ -374,7 +369,7 @@ def test_report(server):
     print(f"\n[e2e] lifecycle results: {REPORT}")
     out = Path(server.root) / "report.txt"
     out.write_text(repr(REPORT))
-    durations = ["submit_classifier_s", "submit_llm_sft_s", "classifier_job_s", "llm_job_s", "cancel_s"]
+    durations = ["submit_classifier_s", "classifier_job_s", "cancel_s"]
     swaps = {"classifier_promote": "promote_s", "classifier_rollback": "rollback_s", "llm_promote": "promote_s"}
     missing = {*durations, *swaps, "cancelled_worker_pids"} - set(REPORT)
     assert not missing, f"not measured: {sorted(missing)}; {REPORT}"
