@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/setup_env.sh | sha1sum | cut -c1-12)
 
-.PHONY: setup models serve monitor test bench train-design clean-models
+.PHONY: setup models serve monitor test test-fast bench train-design clean-models
 
 setup: $(STAMP)
 
@@ -23,8 +23,14 @@ serve: models
 monitor: setup
 	$(BIN)/python -m tools.monitor
 
+# Everything CI runs, in tiers (tests/conftest.py): unit tests, the training recipes on a Ray instance of their own,
+# then the integration and e2e tests on one shared cluster with the graph deployed once.
 test: models
-	$(BIN)/python -m pytest -q -ra --durations=15
+	$(BIN)/python -m pytest -q -ra
+
+# The inner loop: the unit tests alone (no Ray cluster).
+test-fast: models
+	$(BIN)/python -m pytest -q -ra -m "not integration"
 
 bench: models
 	$(BIN)/python benchmarks/llm_throughput.py

@@ -40,9 +40,10 @@ def percentiles(values: list[float]) -> dict:
     return {"p50": statistics.median(ordered), "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]}
 
 
-def record(benchmark: str, results: dict) -> dict:
+def record(benchmark: str, results: dict, measured_commit: str | None = None) -> dict:
+    """Append one entry; `measured_commit` when the code measured is not this checkout's HEAD (a clone of it)."""
     entry = {"benchmark": benchmark, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-             "commit": commit(), "machine": machine(), "results": results}
+             "commit": measured_commit or commit(), "machine": machine(), "results": results}
     with RESULTS.open("a") as f:
         f.write(json.dumps(entry) + "\n")
     print(json.dumps(entry, indent=2))
