@@ -46,9 +46,9 @@ def pytest_configure(config):
 
 def _tier(item: pytest.Item) -> int:
     if item.get_closest_marker("kills_node"):
-        return 3
-    if "server" in item.fixturenames:
-        return 2
+        return 4
+    if "server" in item.fixturenames:  # the integration tests first: the e2e ones promote models and kill replicas
+        return 3 if "e2e" in item.path.parts else 2
     return 1 if item.get_closest_marker("integration") else 0
 
 
