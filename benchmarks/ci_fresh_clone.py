@@ -29,8 +29,10 @@ SLOWEST = re.compile(r"^\s*(?P<seconds>[\d.]+)s\s+(?P<test>tests/\S+)$")
 
 
 def counts(summary: str) -> dict[str, int]:
-    found = {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|skipped|errors?|deselected)", summary)}
-    return {k: found.get(k, 0) for k in ("passed", "failed", "skipped", "error", "errors")}
+    """pytest's closing counts: 'N passed, N failed, N skipped, N errors' (one error is 'error')."""
+    found = {word.rstrip("s") if word.startswith("error") else word: int(n)
+             for n, word in re.findall(r"(\d+) (passed|failed|skipped|errors?)", summary)}
+    return {k: found.get(k, 0) for k in ("passed", "failed", "skipped", "error")}
 
 
 def main() -> None:

@@ -25,7 +25,8 @@ import httpx  # noqa: E402
 import yaml  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tools.local_cluster import SERVE_BIN, deploy, deployment_states, local_ray, wait_ready  # noqa: E402
+from adgenesis.lifecycle.deploy import ServeConfigClient  # noqa: E402
+from tools.local_cluster import SERVE_BIN, deploy, local_ray, wait_ready  # noqa: E402
 from adgenesis.paths import CONFIGS_DIR  # noqa: E402
 from adgenesis.settings import load_profile  # noqa: E402
 from results import percentiles, record  # noqa: E402
@@ -103,9 +104,11 @@ def redeploy_classifier(config: dict, path: Path, dashboard: str, max_batch_size
     import subprocess
 
     subprocess.run([str(SERVE_BIN), "deploy", str(path), "--address", dashboard], check=True, capture_output=True)
+    serve = ServeConfigClient(dashboard)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if deployment_states(dashboard)["Classifier"]["status"] == "HEALTHY":
+        app = serve.details()["applications"]["adgenesis"]
+        if app["status"] == "RUNNING" and app["deployments"]["Classifier"]["status"] == "HEALTHY":
             return
         time.sleep(1)
     raise TimeoutError("classifier did not become healthy after reconfiguration")

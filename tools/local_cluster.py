@@ -205,11 +205,11 @@ def stop_cluster(tag: str, grace_s: float = 10.0) -> int:
     return len(procs) + len(late)
 
 
-def _ray_start(args: list[str], env: dict[str, str]) -> None:
-    out = subprocess.run([str(RAY_BIN), "start", *args], env=env, capture_output=True, text=True, timeout=300,
-                         check=False)
+def _ray(args: list[str], env: dict[str, str]) -> None:
+    """Ray's CLI (`ray start ...`, `ray get-auth-token ...`); raises with its output when it fails."""
+    out = subprocess.run([str(RAY_BIN), *args], env=env, capture_output=True, text=True, timeout=300, check=False)
     if out.returncode != 0:
-        raise RuntimeError(f"ray start failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+        raise RuntimeError(f"ray {args[0]} failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
 
 
 NODE_PORTS = ("node-manager-port", "object-manager-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
@@ -242,13 +242,10 @@ def ray_head(num_cpus: int = LOCAL_NUM_CPUS, env: dict[str, str] | None = None, 
     for var in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS"):  # never point this head at another cluster
         full_env.pop(var, None)
     if full_env.get("RAY_AUTH_MODE") == "token":  # `ray start` then needs a token; only `ray.init()` makes one itself
-        out = subprocess.run([str(RAY_BIN), "get-auth-token", "--generate"], env=full_env, capture_output=True,
-                             text=True, timeout=120, check=False)
-        if out.returncode != 0:
-            raise RuntimeError(f"ray get-auth-token --generate failed: {out.stderr[-2000:]}")
+        _ray(["get-auth-token", "--generate"], full_env)
     dashboard = f"http://127.0.0.1:{dashboard_port}"
     try:
-        _ray_start(args, full_env)
+        _ray(["start", *args], full_env)
         deadline = time.monotonic() + 120
         while True:  # the dashboard answers a little after `ray start` returns
             try:  # any answer will do (401: Ray's token auth is on and this probe sends no token)
@@ -285,6 +282,6 @@ def ray_worker(head: RayHead, num_cpus: int, object_store_bytes: int = 512 << 20
     `ray_head` stops them and removes its temp dir with its own; a raylet that cannot register within `ray start`'s
     own wait fails here."""
     temp_dir = Path(tempfile.mkdtemp(prefix="w", dir=head.temp_dir))
-    _ray_start([f"--address={head.address}", *_node_args(num_cpus, temp_dir, object_store_bytes, resources)],
+    _ray(["start", f"--address={head.address}", *_node_args(num_cpus, temp_dir, object_store_bytes, resources)],
                {**head.env, **head.client_env})
     return RayWorker(temp_dir, head.tag)
