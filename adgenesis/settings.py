@@ -44,6 +44,9 @@ class LLMSettings(_Strict):
     max_queued_requests: int = Field(
         256, ge=1, description="requests waiting for the LLM replica past its 2 x max_num_seqs; more are a 503")
     cpu_kvcache_gib: int = Field(2, ge=1, description="VLLM_CPU_KVCACHE_SPACE on CPU replicas")
+    cpu_threads_bind: str = Field(
+        "auto", description='VLLM_CPU_OMP_THREADS_BIND on CPU replicas: "auto" (vLLM\'s: every core but one, left to '
+        'its scheduler), "all" (every core of the node), or a core list such as "0-3"')
     min_replicas: int = Field(1, ge=0)
     max_replicas: int = Field(1, ge=1)
     target_ongoing_requests: int = Field(16, ge=1)

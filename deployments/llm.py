@@ -70,6 +70,8 @@ def engine_setup(settings: LLMSettings) -> tuple[dict, dict[str, str]]:
         engine_kwargs.update(enable_lora=True, max_loras=settings.max_loras, max_lora_rank=settings.max_lora_rank)
     if settings.accelerator == "cpu":
         env["VLLM_CPU_KVCACHE_SPACE"] = str(settings.cpu_kvcache_gib)
+        bind = settings.cpu_threads_bind
+        env["VLLM_CPU_OMP_THREADS_BIND"] = f"0-{os.cpu_count() - 1}" if bind == "all" else bind
         # After a partial (chunked) prefill vLLM drops the sampled token and rewinds a seeded request's generator;
         # CPU generators cannot rewind ("CPU Generator does not use offset") and the engine dies. Seen with 64
         # seeded briefs in flight (every design request has a seed). Whole prefills only, then.
