@@ -34,6 +34,7 @@ HEAD_RESOURCE = "e2e_head"
 # Held on the head by a resource only the head has: what Serve can put on the worker node is an ingress replica and
 # a Classifier replica (tests/e2e/test_node_loss.py kills that node).
 HELD_ON_HEAD = ("DesignSpec", "Lifecycle", "ImageGen", "Captioner")
+IMAGE_QUEUE = 8
 MODEL_FOLDERS = ("design-llm", "router-classifier", "image-gen", "captioner")
 CI_STARTED_ENV = "ADGENESIS_CI_STARTED"  # epoch seconds, set by .ci/run: the run's total time is printed at the end
 SLOWEST = 10
@@ -134,6 +135,9 @@ def server(tmp_path_factory) -> Server:
         # under load (tests/integration/test_graph.py: autoscaling).
         scaling = deployments["Classifier"]["autoscaling_config"]
         scaling["min_replicas"], scaling["max_replicas"] = 2, 3
+        # A short ImageGen queue (8 per caller instead of 64): a few dozen requests show the shedding
+        # (tests/integration/test_faults.py), not a few hundred that then all have to be drawn.
+        deployments["ImageGen"]["max_queued_requests"] = IMAGE_QUEUE
         for name in HELD_ON_HEAD:
             deployments[name]["ray_actor_options"]["resources"] = {HEAD_RESOURCE: 0.01}
         app["runtime_env"]["env_vars"].update({

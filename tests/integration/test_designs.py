@@ -72,8 +72,8 @@ def test_served_default_passes_every_quality_check_on_validation_prompts(client)
         i, row = item
         return client.post("/v1/designs", json={**row, "seed": i})
 
-    # Concurrent, as real clients are: vLLM batches them.
-    with ThreadPoolExecutor(8) as pool:
+    # All at once, as a team's clients may send them: vLLM batches them.
+    with ThreadPoolExecutor(len(rows)) as pool:
         responses = list(pool.map(request, enumerate(rows)))
     passed, problems = 0, []
     for row, r in zip(rows, responses):
@@ -92,26 +92,28 @@ def test_served_default_passes_every_quality_check_on_validation_prompts(client)
 
 def test_ordinary_briefs_get_on_topic_layouts_fast(client):
     """Briefs written the way people type them (not from the training generator), one at a time."""
+    briefs = REQUESTS[:5]
     latencies, on_topic = [], 0
-    for i, (prompt, platform, fmt) in enumerate(REQUESTS[:8]):
+    for i, (prompt, platform, fmt) in enumerate(briefs):
         t0 = time.perf_counter()
         r = client.post("/v1/designs", json={"prompt": prompt, "platform": platform, "format": fmt, "seed": i})
         latencies.append(time.perf_counter() - t0)
         assert r.status_code == 200, r.text
         report = check(Design.model_validate(r.json()["designs"][0]), prompt)
         on_topic += report.checks["headline"]
-    print(f"\nlatencies {sorted(round(x, 2) for x in latencies)}; on-topic headlines {on_topic}/8")
-    assert on_topic >= 6
+    print(f"\nlatencies {sorted(round(x, 2) for x in latencies)}; on-topic headlines {on_topic}/{len(briefs)}")
+    assert on_topic >= len(briefs) - 1
     # The benchmark's goal is 3 s on a quiet machine (2.14 s measured); a slow CI host measured 10.1 s.
     assert sorted(latencies)[len(latencies) // 2] < 20
 
 
 def test_base_model_and_free_mode_stay_reachable(client):
     row = validation_prompts(1)[0]
-    base = client.post("/v1/designs", json={**row, "model": "design-llm:base", "seed": 1})
+    with ThreadPoolExecutor(2) as pool:  # together: the engine decodes both in one batch
+        base, free = pool.map(lambda extra: client.post("/v1/designs", json={**row, **extra, "seed": 1}),
+                              [{"model": "design-llm:base"}, {"mode": "free"}])
     assert base.status_code == 200, base.text
     assert base.json()["model_version"] == "design-llm:base"
-    free = client.post("/v1/designs", json={**row, "mode": "free", "seed": 1})
     assert free.status_code in (200, 422), free.text  # free mode: a small model may not manage a layout
     if free.status_code == 200:
         Design.model_validate(free.json()["designs"][0])
@@ -223,8 +225,8 @@ def test_first_requests_for_a_new_adapter_arrive_together(oai, tiny_adapter, pro
         def ask(i):
             if i == 0:  # keeps the engine decoding
                 long = [{"role": "user", "content": "Write a long story about a lighthouse."}]
-                return oai.chat.completions.create(model=PROFILE.llm.model_id, messages=long, max_tokens=200,
-                                                   extra_body={"min_tokens": 200})
+                return oai.chat.completions.create(model=PROFILE.llm.model_id, messages=long, max_tokens=120,
+                                                   extra_body={"min_tokens": 120})
             time.sleep(2)
             return oai.chat.completions.create(model=model, messages=messages, max_tokens=4, temperature=0)
 

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from adgenesis.errors import RETRY_AFTER_S
+from tests.conftest import IMAGE_QUEUE
 from tools.faults import kill_under_load
 from tools.monitor import SERVICE_DISCOVERY_FILE
 
@@ -31,8 +32,9 @@ def test_a_killed_classifier_replica_costs_no_request(serve_app):
 
 
 def test_a_full_queue_is_a_fast_503_with_retry_after(serve_app):
-    # ImageGen takes 8 at once and queues 64 per caller (configs/serve_local.yaml; each of the 2 ingress replicas is
-    # one): 200 at once must overflow it.
+    # ImageGen takes 8 at once and, on the test cluster, queues IMAGE_QUEUE per caller (each of the 2 ingress replicas
+    # is one): three times that capacity at once must overflow it.
+    calls = 3 * (8 + 2 * IMAGE_QUEUE)
     body = {"prompt": "a red lamp on a desk", "size": "square", "steps": 8, "seed": 1}
 
     def one(_):
@@ -40,8 +42,8 @@ def test_a_full_queue_is_a_fast_503_with_retry_after(serve_app):
         r = httpx.post(f"{serve_app}/v1/images", json=body, timeout=600)
         return r, time.perf_counter() - start
 
-    with ThreadPoolExecutor(200) as pool:
-        answers = list(pool.map(one, range(200)))
+    with ThreadPoolExecutor(calls) as pool:
+        answers = list(pool.map(one, range(calls)))
     statuses = [r.status_code for r, _ in answers]
     shed = [(r, s) for r, s in answers if r.status_code == 503]
     assert set(statuses) <= {200, 503}, statuses

@@ -67,7 +67,7 @@ def test_routing_matches_classifier(client):
         routed = client.post("/v1/generate", json={"prompt": prompt, "seed": 1})
         return prompt, label, routed
 
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(len(prompts)) as pool:
         results = list(pool.map(one, prompts))
     routes = set()
     for prompt, label, routed in results:
