@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/setup_env.sh | sha1sum | cut -c1-12)
 
-.PHONY: setup models serve monitor test test-fast bench train-design clean-models
+.PHONY: setup models serve monitor test test-fast bench train-design clean-models kuberay
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ test: models
 # The inner loop: the unit tests alone (no Ray cluster).
 test-fast: models
 	$(BIN)/python -m pytest -q -ra -m "not integration"
+
+# deploy/kuberay/rayservice.yaml's serveConfigV2, written from serve_config.yaml (docs/deploy.md).
+kuberay: setup
+	$(BIN)/python -m tools.kuberay
 
 bench: models
 	$(BIN)/python benchmarks/llm_throughput.py
