@@ -319,6 +319,40 @@ def test_job_progress_is_read_from_the_mlflow_run_the_recipe_logs_to(shared_regi
     assert (p.epoch, p.step, p.fraction) == (2, 6, 0.75)
 
 
+class PendingThenRunning(FakeRayJobs):
+    """Ray's job API as it treats a stop: ignored while the job is PENDING (ray-project/ray#58353), obeyed once the
+    driver runs. The job leaves PENDING on the third status read."""
+
+    def __init__(self, info):
+        super().__init__(info)
+        self.reads, self.stops = 0, []
+
+    def get_job_info(self, job_id):
+        self.reads += 1
+        info = self.infos[job_id]
+        if info.status.value == "PENDING" and self.reads >= 3:
+            info.status = SimpleNamespace(value="RUNNING")
+        return info
+
+    def stop_job(self, job_id):
+        info = self.infos[job_id]
+        self.stops.append(info.status.value)
+        if info.status.value == "RUNNING":
+            info.status = SimpleNamespace(value="STOPPED")
+        return True
+
+
+def test_cancelling_a_job_still_pending_stops_it_once_it_runs(shared_registry):
+    service = TrainingJobs(LifecycleSettings(ray_dashboard="http://127.0.0.1:1"), shared_registry)
+    service._client = ray_jobs = PendingThenRunning(_ray_job("cancel-pending", "PENDING", time.time()))
+    job = service.cancel("cancel-pending", wait_s=10, poll_s=0.01)
+    assert job.status == "STOPPED"
+    assert ray_jobs.stops == ["PENDING", "PENDING", "RUNNING"]  # the stops sent while pending did nothing
+    with pytest.raises(RequestError) as exc:
+        service.cancel("cancel-pending")
+    assert exc.value.status_code == 409
+
+
 def test_registry_lists_versions_with_metrics_and_compares(lifecycle):
     reg, _, tmp = lifecycle
     v1 = _register(reg.client, _classifier_folder(tmp / "src", "a"), "listed", "classifier", {"accuracy": 0.9})

@@ -160,6 +160,8 @@ class Batches:
         status = _STATUS.get(job_status, "in_progress")
         if status in ("validating", "in_progress") and meta.get("cancelling_at"):
             status = "cancelling"
+            # Ray ignores a stop sent while the job was PENDING (ray-project/ray#58353): send it again until it ends.
+            self._stop(batch_id)
         hexid = batch_id.removeprefix("batch_")
         done = status == "completed" and (folder / "output.jsonl").is_file()
         end = int(info.end_time / 1000) if info.end_time else None
@@ -181,11 +183,14 @@ class Batches:
         if not meta.get("cancelling_at"):
             meta["cancelling_at"] = int(time.time())
             (self.root / batch_id / "batch.json").write_text(json.dumps(meta))
+        self._stop(batch_id)
+        return self.get(batch_id)
+
+    def _stop(self, batch_id: str) -> None:
         try:
             self.client.stop_job(batch_id)
         except Exception as exc:  # noqa: BLE001
             raise RequestError(502, f"Ray Jobs API error: {exc}") from None
-        return self.get(batch_id)
 
     def list(self) -> BatchList:
         ids = sorted((p.parent.name for p in self.root.glob("batch_*/batch.json")),

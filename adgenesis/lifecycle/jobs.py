@@ -386,22 +386,25 @@ class TrainingJobs:
 
     # ---- cancel -----------------------------------------------------------------------------------
 
-    def cancel(self, job_id: str, wait_s: float = 60.0) -> TrainJob:
+    def cancel(self, job_id: str, wait_s: float = 60.0, poll_s: float = 0.5) -> TrainJob:
         """Stop the job (its driver's process group; Ray then ends the workers it owned) and wait,
-        bounded, until Ray reports it STOPPED and none of its actors is alive."""
+        bounded, until Ray reports it STOPPED and none of its actors is alive.
+
+        A job still PENDING (its runtime env being set up) ignores a stop: Ray answers True and starts the
+        driver anyway (ray-project/ray#58353). So the stop is sent again while the job has not ended."""
         info = self._info(job_id)
         status = str(getattr(info.status, "value", info.status))
         if status in TERMINAL:
             raise RequestError(409, f"job {job_id} already ended ({status}); nothing to cancel")
-        try:
-            self.client.stop_job(job_id)
-        except Exception as exc:  # noqa: BLE001
-            raise RequestError(502, f"Ray Jobs could not stop {job_id}: {exc}") from None
         deadline = time.monotonic() + wait_s
         while True:
+            if status not in TERMINAL:
+                try:
+                    self.client.stop_job(job_id)
+                except Exception as exc:  # noqa: BLE001
+                    raise RequestError(502, f"Ray Jobs could not stop {job_id}: {exc}") from None
+            time.sleep(poll_s)
             info = self._info(job_id)
-            alive = self._alive_actors(info.job_id)
-            done = str(getattr(info.status, "value", info.status)) in TERMINAL and not alive
-            if done or time.monotonic() > deadline:
+            status = str(getattr(info.status, "value", info.status))
+            if (status in TERMINAL and not self._alive_actors(info.job_id)) or time.monotonic() > deadline:
                 return self._detailed(info)
-            time.sleep(0.5)

@@ -246,8 +246,10 @@ def test_models_training_job_and_registry(page, client, api_key):
     expect(row).to_be_visible(timeout=30_000)
     expect(row.locator("progress")).to_have_count(1)
     shot(page, "models")
-    # Do not leave a training run on the shared machine.
-    client.post(f"/v1/training/jobs/{job_id}/cancel", headers={"Authorization": f"Bearer {api_key}"}, timeout=120)
+    # Do not leave a training run on the shared machine. The job is likely still PENDING: it must stop all the same.
+    cancelled = client.post(f"/v1/training/jobs/{job_id}/cancel", headers={"Authorization": f"Bearer {api_key}"},
+                            timeout=120)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "STOPPED", cancelled.text
 
 
 # ---- layout, keyboard, network -------------------------------------------------------------------
