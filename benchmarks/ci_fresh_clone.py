@@ -48,6 +48,9 @@ def main() -> None:
     started = time.monotonic()
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
     env = {**os.environ, "CI": "true"}
+    crds = REPO.parent / "shared" / "kuberay"  # the clone is elsewhere: point tests/test_kuberay.py at the CRDs
+    if crds.is_dir():
+        env.setdefault("ADGENESIS_KUBERAY_CRDS", str(crds))
     env.pop("VIRTUAL_ENV", None)
     with log_path.open("w") as log:
         proc = subprocess.Popen(["bash", ".ci/run"], cwd=clone, env=env, stdin=subprocess.DEVNULL,
