@@ -105,6 +105,12 @@ def test_router_classifier_validation_accuracy():
     recorded = json.loads((path / "eval.json").read_text())
     assert recorded["n"] == len(rows)
     assert abs(recorded["accuracy"] - accuracy) <= 1 / len(rows)  # batching may flip at most a near-tie
+    # The recipe's evaluation (train_jobs.classifier.evaluate wrote this): every row once in the confusion matrix,
+    # its diagonal the correct ones, each true label's row its support.
+    confusion = recorded["confusion"]
+    assert sum(sum(r.values()) for r in confusion.values()) == recorded["n"]
+    assert sum(confusion[label][label] for label in confusion) == recorded["correct"]
+    assert all(sum(confusion[label].values()) == recorded["per_class"][label]["support"] for label in confusion)
 
 
 def test_captioner_captions_an_image():
