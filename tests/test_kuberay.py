@@ -66,10 +66,14 @@ def unknown_fields(value, schema: dict, path: str = "") -> list[str]:
     return found
 
 
+def ray_groups(doc: dict) -> list[dict]:
+    """The head group and the worker groups of a RayService's or a RayJob's cluster."""
+    cluster = doc["spec"].get("rayClusterConfig") or doc["spec"]["rayClusterSpec"]
+    return [cluster["headGroupSpec"], *cluster.get("workerGroupSpecs", [])]
+
+
 def pod_templates(doc: dict) -> list[dict]:
-    spec = doc["spec"]
-    cluster = spec.get("rayClusterConfig") or spec["rayClusterSpec"]
-    return [cluster["headGroupSpec"]["template"]] + [g["template"] for g in cluster.get("workerGroupSpecs", [])]
+    return [group["template"] for group in ray_groups(doc)]
 
 
 @pytest.mark.parametrize("name", RAY_MANIFESTS)
@@ -143,8 +147,7 @@ def test_every_ray_pod_is_scraped():
             assert template["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
             (container,) = template["spec"]["containers"]
             assert endpoint["port"] in {p["name"] for p in container["ports"]}, (name, container["name"])
-        cluster = doc["spec"].get("rayClusterConfig") or doc["spec"]["rayClusterSpec"]
-        for group in [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]:
+        for group in ray_groups(doc):
             assert group["rayStartParams"]["metrics-export-port"] == "8080"
 
 
