@@ -17,7 +17,7 @@ from batch_jobs.designs import Designer, DesignRow
 from batch_jobs.images import ImageRow
 from batch_jobs.openai_batch import RequestLine, write_openai_files
 
-GOOD = {"prompt": "Spring sale on linen shirts", "platform": "meta", "format": "square"}
+GOOD = {"prompt": "Spring sale on linen shirts, 30% off", "platform": "meta", "format": "square"}
 
 
 def write_jsonl(path, rows):

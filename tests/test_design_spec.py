@@ -22,7 +22,7 @@ from adgenesis.protocol import DesignRequest
 from adgenesis.settings import load_profile
 from deployments.design_spec import DesignSpec
 
-GOOD = {"headline": "30% off carbon-plate running shoes", "subline": "Carbon plate, 40% more energy return.",
+GOOD = {"headline": "30% off carbon-plate running shoes", "subline": "Carbon plate, light on your feet.",
         "cta": "Shop now", "image": "neon running shoe on a track", "palette": "energetic"}
 OFF_TOPIC = GOOD | {"headline": "Hello there friend"}
 PROMPT = "Instagram post for Stride Labs' carbon-plate running shoes, 30% off"

@@ -24,7 +24,7 @@ PROMPT = "Instagram post for Stride Labs' carbon-plate running shoes, 30% off th
 
 
 def brief(**kw) -> Brief:
-    return Brief(**({"headline": "30% off carbon-plate running shoes", "subline": "Carbon plate, 40% more energy return.",
+    return Brief(**({"headline": "30% off shoes this weekend", "subline": "Carbon-plate speed for race day.",
                      "cta": "Shop now", "image": "neon running shoe mid-stride on a track", "palette": "energetic"} | kw))
 
 

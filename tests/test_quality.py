@@ -40,7 +40,7 @@ def good_elements():
     return [
         image(0, 0, 1080, 540),
         text("Running shoes 30% off", 90, 600, 900, 64, weight="bold", role="headline"),
-        text("Lightweight trainers for every run", 90, 700, 900, 32, color="#C9D3E0", role="body"),
+        text("Lightweight trainers, 30% off", 90, 700, 900, 32, color="#C9D3E0", role="body"),
         shape(340, 860, 400, 100),
         text("Shop now", 340, 860, 400, 40, color=NAVY, weight="bold", role="cta", height=100),
     ]

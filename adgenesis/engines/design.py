@@ -24,6 +24,8 @@ from typing import Any, Awaitable, Callable, NamedTuple
 from pydantic import ValidationError
 
 from adgenesis.engines.adapters import UnknownAdapter, adapter_for
+from adgenesis.engines.copy import ground, lead_with_offer
+from adgenesis.engines.facts import digit_pattern
 from adgenesis.engines.layout import LayoutError, lay_out, palette_names
 from adgenesis.errors import RequestError
 from adgenesis.engines.quality import QualityReport, check
@@ -52,16 +54,23 @@ def build_messages(prompt: str, canvas: Canvas, mode: DesignMode = "brief") -> l
     return [{"role": "system", "content": system}, {"role": "user", "content": user_message(prompt, canvas)}]
 
 
-def brief_json_schema() -> dict[str, Any]:
-    """`Brief`'s JSON Schema with the palette names as an enum, so decoding can only name a known one."""
+def brief_json_schema(prompt: str | None = None) -> dict[str, Any]:
+    """`Brief`'s JSON Schema with the palette names as an enum, so decoding can only name a known one; given the
+    request, the copy's digits can only be the request's numbers (`facts.digit_pattern`). A pattern replaces the
+    field's maxLength (xgrammar does not hold both): the length is bounded in the pattern, and `_trim_brief` cuts
+    what runs over at a word boundary, where the grammar's maxLength would have cut mid-word."""
     schema = Brief.model_json_schema()
     schema["properties"]["palette"] = {"enum": palette_names(), "type": "string"}
+    if prompt is not None:
+        for key in ("headline", "subline", "cta"):
+            schema["properties"][key] = {"type": "string", "pattern": digit_pattern(prompt, BRIEF_LIMITS[key])}
     return schema
 
 
-def response_format(canvas: Canvas, mode: DesignMode = "brief") -> dict[str, Any]:
-    """OpenAI `response_format` that makes vLLM decode only JSON valid against the mode's schema."""
-    schema = brief_json_schema() if mode == "brief" else layout_json_schema(canvas)
+def response_format(canvas: Canvas, mode: DesignMode = "brief", prompt: str | None = None) -> dict[str, Any]:
+    """OpenAI `response_format` that makes vLLM decode only JSON valid against the mode's schema (for the request's
+    `prompt`, when given: see `brief_json_schema`)."""
+    schema = brief_json_schema(prompt) if mode == "brief" else layout_json_schema(canvas)
     name = "ad_brief" if mode == "brief" else "ad_layout"
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
@@ -114,12 +123,22 @@ class Finished(NamedTuple):
 
 
 def finish(text: str, canvas: Canvas, mode: DesignMode = "brief", finish_reason: str | None = None,
-           variant: int = 0) -> Finished:
-    """One model answer -> a valid `Design`. Raises LayoutError; never returns an invalid layout."""
+           variant: int = 0, prompt: str | None = None) -> Finished:
+    """One model answer -> a valid `Design`, its brief made faithful to the request's `prompt` when given
+    (`copy.ground`). Raises LayoutError; never returns an invalid layout."""
     raw = _parse(text, finish_reason)
     if mode == "brief":
         brief, cut = _brief(raw)
-        return Finished(lay_out(brief, canvas, variant), cut)
+        fixes = []
+        if prompt is not None:
+            try:
+                brief, fixes = ground(brief, prompt)
+            except ValueError as exc:
+                raise LayoutError(str(exc)) from None
+        design = lay_out(brief, canvas, variant)
+        if prompt is not None and (led := lead_with_offer(brief, prompt, design)):
+            design, fixes = lay_out(led, canvas, variant), [*fixes, "led with the offer"]
+        return Finished(design, cut or bool(fixes))
     fixed = repair(raw, canvas)
     try:
         return Finished(Design.from_layout(fixed, canvas), fixed != raw)
@@ -243,13 +262,13 @@ async def make_layouts(prompt: str, canvas: Canvas, mode: DesignMode, n: int, se
         missing = n - len(kept)
         if missing == 0:
             break
-        done = await complete(Ask(build_messages(prompt, canvas, mode), response_format(canvas, mode), max_tokens,
-                                  missing, seed + attempt * SEED_STEP))
+        done = await complete(Ask(build_messages(prompt, canvas, mode), response_format(canvas, mode, prompt),
+                                  max_tokens, missing, seed + attempt * SEED_STEP))
         usage["prompt_tokens"] += done.prompt_tokens
         usage["completion_tokens"] += done.completion_tokens
         for i, answer in enumerate(done.answers):
             try:
-                layout, repaired = finish(answer.text, canvas, mode, answer.finish_reason, variant=seed + i + attempt)
+                layout, repaired = finish(answer.text, canvas, mode, answer.finish_reason, seed + i + attempt, prompt)
             except LayoutError as exc:
                 errors.append(str(exc))
                 continue

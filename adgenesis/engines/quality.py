@@ -21,11 +21,21 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from adgenesis import paths
-from adgenesis.engines import fonts, render
+from adgenesis.engines import facts, fonts, render
 from adgenesis.schema import Design, ShapeElement, TextElement
 
-CHECKS = ("headline", "cta", "elements", "fit", "contrast", "alignment")
+CHECKS = ("headline", "cta", "elements", "fit", "contrast", "alignment", "grounded", "offer", "copy")
 RULES_PATH = "configs/design/quality.yaml"
+
+
+class Intent(BaseModel):
+    """What a brief asks the viewer to do: read from `keywords` in the request; a CTA with one of `verbs` fits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keywords: tuple[str, ...]
+    verbs: tuple[str, ...]
+    default: str
 
 
 class QualityRules(BaseModel):
@@ -44,6 +54,12 @@ class QualityRules(BaseModel):
     large_text_fraction: float = Field(0.05, ge=0, lt=1)
     large_text_bold_factor: float = Field(0.8, gt=0, le=1)
     align_tolerance_fraction: float = Field(0.01, ge=0, lt=0.5)
+    name_match_ratio: float = Field(0.8, gt=0, le=1)
+    max_word_repeats: int = Field(2, ge=1)
+    field_labels: tuple[str, ...] = ()
+    cta_any: tuple[str, ...] = ()
+    cta_default: str = "Learn more"
+    intents: dict[str, Intent] = {}
     stopwords: tuple[str, ...] = ()
 
 
@@ -256,6 +272,99 @@ class _Context:
                 problems.append(f"elements.{i} {el.type} at x={el.x} y={el.y} ({el.width}x{el.height}) aligns "
                                 f"with no other element nor the canvas edges or centre")
         return problems
+
+
+    # ---- the words: what a lawyer and a copy editor check ----
+
+    def grounded(self) -> list[str]:
+        given = facts.facts_of(self.prompt, number_words=True)
+        names, offer = facts.names_of(self.prompt), facts.offer_of(self.prompt)
+        problems = []
+        for i, el in self.texts:
+            if bad := facts.ungrounded(el.text, given):
+                problems.append(f"elements.{i} text {_q(el.text)} states what the request does not give: "
+                                f"{', '.join(bad)}")
+            if i != self.cta_index:  # "Start free trial" on a button is the offer's name, not a restatement
+                problems += [f"elements.{i} text {_q(el.text)} states the offer as {d}"
+                             for d in facts.distorted(el.text, offer)]
+            for wrong, right in facts.misspelt(el.text, names, self.r.name_match_ratio):
+                problems.append(f"elements.{i} text {_q(el.text)} spells {right!r} as {wrong!r}")
+        return problems
+
+    def offer(self) -> list[str]:
+        offer = facts.offer_of(self.prompt)
+        if offer is None:
+            return []
+        copy = " ".join(el.text for i, el in self.texts if i != self.cta_index)
+        missing = facts.missing_from(offer, copy)
+        return [f"the offer {_q(offer.text, 48)} is not stated in the headline or supporting text "
+                f"(missing {', '.join(missing)})"] if missing else []
+
+    def copy(self) -> list[str]:
+        problems = [f"elements.{i} text {_q(el.text)}: {p}" for i, el in self.texts
+                    for p in copy_problems(el.text, self.prompt, self.r, button=i == self.cta_index)]
+        if self.cta_index is not None and not cta_fits(self.d.elements[self.cta_index].text, self.prompt, self.r):
+            wanted = " or ".join(intents_of(self.prompt, self.r))
+            problems.append(f"elements.{self.cta_index} cta {_q(self.d.elements[self.cta_index].text)} does not "
+                            f"fit what the brief asks ({wanted})")
+        return problems
+
+    @property
+    def cta_index(self) -> int | None:
+        for i, el in self.texts:
+            if i != self.head and self._short(el) and (el.role == "cta" or self.hosts[i]):
+                return i
+        return None
+
+
+def copy_problems(text: str, prompt: str, rules: QualityRules, button: bool = False) -> list[str]:
+    """A copy editor's objections to one text (`button`: a CTA's label): a leaked field label, a word repeated, a
+    last word cut short."""
+    problems = []
+    labels = "|".join(map(re.escape, rules.field_labels))
+    if labels and (m := re.search(rf"\b({labels})\s*:", text, re.IGNORECASE)):
+        problems.append(f"the field label {m.group(0)!r} leaked into the copy")
+    ws = words(text)
+    stop = _stop_forms(rules.stopwords)
+    content = [stem(w) for w in ws if w not in stop]
+    # Doubled with only a space between ("toolbox toolbox"; "Bloom Spa: Spa day" is a brand and its subject), or
+    # on a button, any word twice ("Shop the shop").
+    if re.search(r"\b(\w+)\s+\1\b", text, re.IGNORECASE) or (button and len(set(content)) < len(content)):
+        problems.append("a word is repeated")
+    elif (most := max(map(content.count, content), default=0)) > rules.max_word_repeats:
+        problems.append(f"a word is used {most} times")
+    if ws and is_cut(ws[-1], prompt, rules):
+        problems.append(f"the last word {ws[-1]!r} is cut short")
+    return problems
+
+
+def is_cut(word: str, prompt: str, rules: QualityRules) -> bool:
+    """A last word that only begins a word of the request ("St. M" of "St. Mary's", "Winter co" of "coats"):
+    text cut mid-word. One or two letters only, and none of the ordinary ones ("go" is not "goals" cut)."""
+    if word.isdigit() or word in _stop_forms(rules.stopwords) or word in rules.cta_any:
+        return False
+    if len(word) == 1:
+        return word not in ("a", "i")
+    asked = set(words(prompt))
+    return len(word) == 2 and word not in asked and any(len(w) > 3 and w.startswith(word) for w in asked)
+
+
+def intents_of(prompt: str, rules: QualityRules) -> list[str]:
+    """The intents (`QualityRules.intents`) whose keywords the request uses, in the rules' order."""
+    asked = {stem(w) for w in words(prompt)} | set(words(prompt))
+    return [name for name, intent in rules.intents.items() if asked & set(intent.keywords)]
+
+
+def cta_fits(cta: str, prompt: str, rules: QualityRules) -> bool:
+    """The CTA does not ask for something else than the brief: it fails only when it uses another intent's verb
+    ("Book a table" for a language app) and none of a detected intent's verbs or of `cta_any`."""
+    intents = intents_of(prompt, rules)
+    if not intents or " ".join(words(cta)) in " ".join(words(prompt)):  # no clear intent, or the brief's own CTA
+        return True
+    said = set(words(cta))
+    fitting = set(rules.cta_any).union(*(rules.intents[name].verbs for name in intents))
+    other = set().union(*(i.verbs for name, i in rules.intents.items() if name not in intents)) - fitting
+    return bool(said & fitting) or not said & other
 
 
 # --------------------------------------------------------------------------------------------------
