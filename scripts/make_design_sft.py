@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -33,7 +34,9 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from adgenesis.engines.layout import lay_out  # noqa: E402
+from adgenesis.engines import facts  # noqa: E402
+from adgenesis.engines.copy import ground, lead_with_offer  # noqa: E402
+from adgenesis.engines.layout import LayoutError, lay_out  # noqa: E402
 from adgenesis.engines.quality import check, content_words, default_rules  # noqa: E402
 from adgenesis.schema import BRIEF_LIMITS, CANVAS_PRESETS, Brief, canvas_for  # noqa: E402
 
@@ -70,11 +73,17 @@ def cap(s: str) -> str:
 def draw_details(rng: random.Random, p: dict) -> dict:
     """What this marketer asks for, beyond the product."""
     offer = rng.choice(p["offers"])
-    d = {"offer": offer, "pct": rng.choice(W["percents"]) if offer == "discount" else 0,
-         "days": rng.choice(W["trial_days"]) if offer == "trial" else 0, "deadline": None, "audience": None,
-         "mood": p["moods"][0], "mood_word": None, "colors": None, "cta": None, "headline": None}
-    if offer in ("discount", "shipping", "match") and rng.random() < 0.5:
+    if offer == "discount":  # a product that sells at a discount also sells with a code, or at a price
+        offer = rng.choices(["discount", "code", "price"], weights=[5, 3, 2])[0]
+    pct = rng.choice(W["percents"]) if offer in ("discount", "code") else 0
+    d = {"offer": offer, "pct": pct, "days": rng.choice(W["trial_days"]) if offer == "trial" else 0,
+         "code": rng.choice(W["codes"]).format(pct=pct, BRAND=re.sub(r"\W", "", p["brand"].split()[0]).upper()),
+         "price": rng.choice(W["prices"]), "deadline": None, "audience": None, "mood": p["moods"][0],
+         "mood_word": None, "colors": None, "cta": None, "headline": None, "fact": None}
+    if offer in ("discount", "code", "price", "shipping", "match") and rng.random() < 0.5:
         d["deadline"] = rng.choice(W["deadlines"])
+    if rng.random() < 0.35:  # the product's selling point, in the request: the only way it may reach the copy
+        d["fact"] = p["benefit"]
     if rng.random() < 0.5:
         d["audience"] = rng.choice(p["audiences"])
     if rng.random() < 0.6:
@@ -96,8 +105,9 @@ def write_prompt(rng: random.Random, p: dict, d: dict, platform: str, fmt: str) 
     event = p.get("event", ["", ""])
     slots = dict(pct=d["pct"], days=d["days"], noun=p.get("noun", ""), event=event[0], brand=p["brand"],
                  d=d["deadline"][0] if d["deadline"] else "", a=d["audience"] or "", m=d["mood_word"] or "",
-                 c=d["colors"] or "", cta=d["cta"] or "", h=d["headline"] or "")
-    keys = [k for k in ("audience", "mood", "colors", "cta", "headline")
+                 c=d["colors"] or "", cta=d["cta"] or "", h=d["headline"] or "", code=d["code"], price=d["price"],
+                 f=d["fact"] or "")
+    keys = [k for k in ("audience", "mood", "colors", "cta", "headline", "fact")
             if d["mood_word" if k == "mood" else k]]
     rng.shuffle(keys)
     if d["deadline"]:  # the deadline belongs right after the offer
@@ -149,8 +159,11 @@ def write_brief(p: dict, d: dict, prompt: str) -> dict:
     deadline = d["deadline"][1] if d["deadline"] else None
     offer = d["offer"]
     item = p["item"].removeprefix("new ")
+    pct, code, price = d["pct"], d["code"], d["price"]
     headlines = {
         "discount": [f"{d['pct']}% off {noun}", f"{d['pct']}% off at {brand}", f"Save {d['pct']}%"],
+        "code": [f"{pct}% off with code {code}", f"{pct}% off {noun}", f"Save {pct}%"],
+        "price": [f"{cap(item)} from ${price}", f"{brand}, from ${price}", f"From ${price}"],
         "trial": [f"Try {brand} free for {d['days']} days", f"{d['days']} days of {brand}, free",
                   f"{d['days']}-day free trial"],
         "launch": [f"New: {item}", f"New from {brand}"],
@@ -166,7 +179,14 @@ def write_brief(p: dict, d: dict, prompt: str) -> dict:
                      f"Free shipping on every order. {p['benefit']}", "Free shipping on every order."],
         "match": [f"Every gift matched 2x. {deadline}." if deadline else None,
                   f"Every gift matched 2x. {p['benefit']}", "Every gift matched 2x."],
-    }.get(offer, []) + [p["benefit"]]
+        "code": [f"Use code {code}. {deadline}." if deadline else None, f"Use code {code}. {p['benefit']}",
+                 f"Use code {code} at checkout."],
+        "price": [f"Only ${price}. {deadline}." if deadline else None, f"Only ${price}. {p['benefit']}",
+                  f"Only ${price}."],
+    }.get(offer, []) + [p["benefit"], f"{cap(item)} from {brand}.", f"From {brand}."]
+    # Only what the request gives: a selling point with a number the request never said is an invented claim.
+    given, stated = facts.facts_of(prompt, number_words=True), facts.offer_of(prompt)
+    sub = [s for s in sub if s and not facts.ungrounded(s, given) and not facts.distorted(s, stated)]
     if d["cta"]:
         cta = d["cta"]
     elif offer == "trial" and not any(w in p["ctas"][0].lower() for w in ("free", "trial")):
@@ -174,7 +194,8 @@ def write_brief(p: dict, d: dict, prompt: str) -> dict:
     else:
         cta = p["ctas"][0]
     return {
-        "headline": first_fitting([h for h in headlines if h and on_topic(h, prompt)], BRIEF_LIMITS["headline"]),
+        "headline": first_fitting([h for h in headlines if h and on_topic(h, prompt) and not facts.ungrounded(h, given)],
+                                  BRIEF_LIMITS["headline"]),
         "subline": first_fitting(sub, BRIEF_LIMITS["subline"]),
         "cta": cta,
         "image": shorten(p["image"], BRIEF_LIMITS["image"]),
@@ -182,14 +203,30 @@ def write_brief(p: dict, d: dict, prompt: str) -> dict:
     }
 
 
+class Unfit(Exception):
+    """No brief for this request passes the checks on its canvas (e.g. a code and a deadline on a thumbnail, which
+    has room for a headline only): the request is drawn again, and counted."""
+
+
 def gate(row: dict, variant: int) -> dict:
-    """The brief must be valid, and its layout must pass every quality check for its request."""
-    brief = Brief.model_validate(row["response"])
-    design = lay_out(brief, canvas_for(row["platform"], row["format"]), variant=variant)
+    """The brief must be valid, and its layout must pass every quality check for its request. The copy goes through
+    what the serving path does to a model's brief (`copy.ground`, `copy.lead_with_offer`), so the model learns
+    the briefs the path would keep as they are."""
+    canvas = canvas_for(row["platform"], row["format"])
+    try:
+        brief, _ = ground(Brief.model_validate(row["response"]), row["prompt"])
+        design = lay_out(brief, canvas, variant=variant)
+        if led := lead_with_offer(brief, row["prompt"], design):
+            brief, design = led, lay_out(led, canvas, variant=variant)
+    except (ValueError, LayoutError) as exc:
+        raise Unfit(f"{exc}\n{json.dumps(row)}") from None
     report = check(design, row["prompt"])
     if not report.passed:
-        raise SystemExit(f"example fails the quality checks: {report.problems}\n{json.dumps(row)}")
+        raise Unfit(f"example fails the quality checks: {report.problems}\n{json.dumps(row)}")
     return brief.model_dump(mode="json")  # the schema's key order: the order the LLM decodes in
+
+
+UNFIT: Counter = Counter()
 
 
 def generate() -> tuple[list[dict], list[dict]]:
@@ -215,7 +252,11 @@ def generate() -> tuple[list[dict], list[dict]]:
                         continue
                     seen.add(prompt)
                     row = {"prompt": prompt, "platform": platform, "format": fmt, "response": write_brief(p, d, prompt)}
-                    row["response"] = gate(row, variant=made)
+                    try:
+                        row["response"] = gate(row, variant=made)
+                    except Unfit:
+                        UNFIT[split] += 1
+                        continue
                     splits[split].append(row)
                     made += 1
     return splits["train"], splits["validation"]
@@ -235,6 +276,7 @@ def main() -> int:
     n_val_products = len(PRODUCTS[VAL_EVERY - 1::VAL_EVERY])
     print(f"{total} examples: train {len(train)} ({len(PRODUCTS) - n_val_products} products), "
           f"validation {len(validation)} ({n_val_products} held-out products)")
+    print("requests drawn again (no brief fits their canvas):", dict(UNFIT))
     print("palettes:", dict(Counter(r["response"]["palette"] for r in train + validation).most_common()))
     for key in ("headline", "subline", "cta", "image"):
         lengths = sorted(len(r["response"][key]) for r in train + validation)

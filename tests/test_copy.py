@@ -125,3 +125,11 @@ def test_the_checks_fail_invented_facts_a_lost_offer_and_bad_words():
     assert failed(cta="Book a table") == {"copy"}
     assert cta_fits("Download now", "a language app, Lingora", default_rules())
     assert not cta_fits("Book a table", "a language app, Lingora", default_rules())
+
+
+def test_every_training_target_states_only_what_its_request_gives():
+    for split in ("train", "validation"):
+        for line in (DATA_DIR / "design_sft" / f"{split}.jsonl").open():
+            row = json.loads(line)
+            copy = " ".join(row["response"][k] for k in ("headline", "subline", "cta"))
+            assert not facts.ungrounded(copy, facts.facts_of(row["prompt"], number_words=True)), row
