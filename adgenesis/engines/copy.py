@@ -22,6 +22,11 @@ from adgenesis.schema import BRIEF_LIMITS, Brief, Design, TextElement
 _CLAUSE = re.compile(r"(?<=[.!?;,:])\s+|\s+[-\u2013\u2014|]\s+")
 
 
+def _overlaps(clause: str, said: facts.Facts) -> bool:
+    have = facts.facts_of(clause, number_words=True)
+    return bool(set(have.numbers) & set(said.numbers) or have.codes & said.codes or have.words & said.words)
+
+
 def _untrue(text: str, given: facts.Facts, offer: facts.Offer | None) -> bool:
     return bool(facts.ungrounded(text, given) or facts.distorted(text, offer))
 
@@ -44,6 +49,14 @@ def _clean(text: str, names: set[str], rules: QualityRules) -> str:
 def _sentence(phrase: str) -> str:
     phrase = phrase.strip()
     return phrase[:1].upper() + phrase[1:] + ("" if phrase.endswith((".", "!", "?")) else ".")
+
+
+def _offer_line(offer: facts.Offer, limit: int) -> str:
+    """The offer as the request words it, when that fits (one stretch of the request, in one sentence), else its
+    phrases joined: "$15 (normally $32) with code LEAFY15" rather than "$15, $32, with code LEAFY15"."""
+    span = " ".join(offer.span.split())
+    text = span if len(span) < limit and not re.search(r"[.!?;]\s", span) else offer.text
+    return _sentence(text)
 
 
 def ground(brief: Brief, prompt: str, rules: QualityRules | None = None) -> tuple[Brief, list[str]]:
@@ -69,15 +82,18 @@ def ground(brief: Brief, prompt: str, rules: QualityRules | None = None) -> tupl
         fields["cta"] = rules.intents[intents[0]].default if intents else rules.cta_default
         fixes.append("replaced the CTA")
     if offer and facts.missing_from(offer, f"{fields['headline']} {fields['subline']}"):
-        stated = _sentence(offer.text)
-        with_rest = f"{stated} {fields['subline']}".strip()
+        stated = _offer_line(offer, BRIEF_LIMITS["subline"])
+        # What the supporting line said of the offer is said again in full: keep only its other clauses.
+        said = facts.facts_of(stated, number_words=True)
+        rest = [c for c in _CLAUSE.split(fields["subline"]) if c.strip() and not _overlaps(c, said)]
+        with_rest = " ".join([stated, *rest]).strip()
         if len(with_rest) <= BRIEF_LIMITS["subline"]:
             fields["subline"] = with_rest
         elif len(stated) <= BRIEF_LIMITS["subline"]:
             fields["subline"] = stated
         fixes.append("stated the offer")
-    if not fields["subline"] and offer and len(_sentence(offer.text)) <= BRIEF_LIMITS["subline"]:
-        fields["subline"] = _sentence(offer.text)
+    if not fields["subline"] and offer and len(_offer_line(offer, BRIEF_LIMITS["subline"])) <= BRIEF_LIMITS["subline"]:
+        fields["subline"] = _offer_line(offer, BRIEF_LIMITS["subline"])
     empty = [k for k in ("headline", "subline", "cta") if not fields[k]]
     if empty:
         raise ValueError(f"nothing grounded left in the brief's {', '.join(empty)}")
@@ -91,7 +107,7 @@ def lead_with_offer(brief: Brief, prompt: str, design: Design) -> Brief | None:
     shown = " ".join(el.text for el in design.elements if isinstance(el, TextElement) and el.role != "cta")
     if offer is None or not facts.missing_from(offer, shown):
         return None
-    headline = _sentence(offer.text).rstrip(".")
+    headline = _offer_line(offer, BRIEF_LIMITS["headline"]).rstrip(".")
     if len(headline) > BRIEF_LIMITS["headline"] or headline == brief.headline:
         return None
     return brief.model_copy(update={"headline": headline})

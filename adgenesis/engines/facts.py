@@ -182,6 +182,7 @@ class Offer:
     parts: list[tuple[str, str]]  # (kind, phrase as written), in the request's order
     facts: Facts
     free: bool  # "free" is part of it ("free shipping over $40"): the ad must say free too
+    span: str  # the request from the offer's first phrase to its last: "$15 (normally $32) with code LEAFY15"
 
     @property
     def text(self) -> str:
@@ -194,18 +195,20 @@ class Offer:
 
 def offer_of(text: str) -> Offer | None:
     """The offer a request carries (discount, price, free X, n-for-m, deadline, code), or None."""
-    parts = []
+    parts, bounds = [], []
     for m in _OFFER.finditer(text):
         kind = m.lastgroup
         phrase = m.group(0).strip(" ,.;'\"")
         if kind == "free" and re.fullmatch(r"free(?:\s+(?:to|of|and|for))?", phrase, re.IGNORECASE):
             continue  # "free to play" is a product fact, "free" alone says nothing
         parts.append((kind, phrase))
+        start = text.index(phrase, m.start())
+        bounds.append((start, start + len(phrase)))
     if not parts:
         return None
     joined = " ".join(p for _, p in parts)
     return Offer(parts, facts_of(joined, number_words=True), any(k == "free" for k, _ in parts)
-                 or bool(re.search(r"\bfree\b", joined, re.IGNORECASE)))
+                 or bool(re.search(r"\bfree\b", joined, re.IGNORECASE)), text[bounds[0][0]:bounds[-1][1]])
 
 
 def distorted(text: str, offer: Offer | None) -> list[str]:
