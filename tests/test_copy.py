@@ -61,6 +61,7 @@ def test_the_offer_extractor_on_held_out_briefs_written_apart_from_it():
     ("2 pizzas for $19.99", []), ("30% off", []), ("Code FALL30", []), ("Ends Nov 15", []),
     ("$30 off", ["$30"]), ("Ends Nov 16", ["16"]), ("Ends Dec 15", ["Dec"]), ("Code SAVE20", ["SAVE20"]),
     ("$28k-$54k", ["$28k", "$54k"]), ("1,000+ models", ["1,000"]), ("Ends Sunday", ["Sunday"]),
+    ("Just launched. 30% off", ["launched"]), ("New: pizzas for $19.99", ["New"]),
 ])
 def test_an_ad_states_only_the_requests_facts(ad, bad):
     given = facts.facts_of("two large pizzas for $19.99, 30% off, code FALL30 ends Nov 15", number_words=True)
@@ -93,6 +94,9 @@ def test_ground_drops_invented_claims_states_the_offer_and_fixes_the_words():
     hiring, _ = ground(brief(headline="Quillory is hiring", subline="Salary $28k-$54k. Remote first.",
                              cta="Book a table"), "Hiring backend engineers at Quillory, remote")
     assert (hiring.subline, hiring.cta) == ("Remote first.", "Apply now")
+    launched, _ = ground(brief(subline="Just launched. Warm layers."), "Winter coats clearance at Nordvik")
+    assert launched.subline == "Warm layers."
+    assert ground(brief(headline="New: winter coats"), "Our new winter coats")[1] == []
     kept, fixes = ground(brief(headline="Up to 60% off coats"), "Winter coats clearance, up to 60% off")
     assert kept == brief(headline="Up to 60% off coats") and fixes == []
     with pytest.raises(ValueError, match="headline"):
@@ -133,3 +137,9 @@ def test_every_training_target_states_only_what_its_request_gives():
             row = json.loads(line)
             copy = " ".join(row["response"][k] for k in ("headline", "subline", "cta"))
             assert not facts.ungrounded(copy, facts.facts_of(row["prompt"], number_words=True)), row
+
+
+def test_ad_sizes_are_not_facts_to_state():
+    assert facts.facts_of("a 160x600 skyscraper, a 4:5 Instagram post, 30% off").numbers == {"30": {"%"}}
+    pattern = re.compile(facts.digit_pattern("a 970x250 billboard, 30% off", 40))
+    assert pattern.fullmatch("30% off today") and not pattern.fullmatch("970x30 billboard")

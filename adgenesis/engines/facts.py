@@ -35,6 +35,9 @@ _NUMBER = re.compile(
     rf"(?P<cur>[{CURRENCY}]\s?)?(?<![A-Za-z\d])(?P<num>\d+(?:[.,:]\d+)*)(?P<k>[kKmM]\b)?\s?(?P<unit>%|percent\b|per cent\b|[ap]\.?m\b\.?)?",
     re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+# "New" and "Just launched" are claims too: a product is new only when its request says so.
+_LAUNCH = re.compile(r"\b(?:new|launch(?:ed|es|ing)?|introducing|debut(?:s|ing)?|just (?:landed|dropped|released))\b",
+                     re.IGNORECASE)
 _CODE = re.compile(r"\b(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*\d)[A-Z0-9]{4,}\b")  # SPRING24, WELCOME10
 _CODE_AFTER = re.compile(r"\bcode:?\s+[\"']?(?P<code>[A-Za-z0-9]{3,})", re.IGNORECASE)
 
@@ -67,17 +70,27 @@ class Facts:
     numbers: dict[str, set[str]] = field(default_factory=dict)
     words: set[str] = field(default_factory=set)  # months (3-letter) and weekdays
     codes: set[str] = field(default_factory=set)  # upper-cased
+    launch: bool = False  # says the product is new ("launch", "new", "introducing")
 
     def add(self, value: str, unit: str) -> None:
         self.numbers.setdefault(value, set()).add(unit)
 
     def __bool__(self) -> bool:
-        return bool(self.numbers or self.words or self.codes)
+        return bool(self.numbers or self.words or self.codes or self.launch)
+
+
+_DIMENSIONS = re.compile(r"\b\d+\s?[x\u00d7]\s?\d+\b|\b\d+:\d+\s+(?=[A-Za-z]*\s*(?:ad|post|creative|frame|banner|image))")
+
+
+def _without_dimensions(text: str) -> str:
+    """The text without ad sizes ("1080x1080", "a 4:5 post"): they place the ad, they are not facts to state."""
+    return _DIMENSIONS.sub(" ", text)
 
 
 def facts_of(text: str, number_words: bool = False) -> Facts:
     """The facts `text` states. `number_words`: "two" counts as 2 (a request's wording, not an ad's copy)."""
     out = Facts()
+    text = _without_dimensions(text)
     for m in _NUMBER.finditer(text):  # "11/30" is two numbers
         out.add(_value(m["num"], m["k"]), _unit(m))
     for w in _WORD.findall(text.casefold()):
@@ -89,6 +102,7 @@ def facts_of(text: str, number_words: bool = False) -> Facts:
                                                                 "sept", "octo", "nove", "dece"))):
             if w != "may" or re.search(r"\bmay\s+\d", text, re.IGNORECASE):  # "may" is a verb far more often
                 out.words.add(w[:3])
+    out.launch = bool(_LAUNCH.search(text))
     out.codes |= {c.upper() for c in _CODE.findall(text)}
     out.codes |= {m["code"].upper() for m in _CODE_AFTER.finditer(text) if any(ch.isdigit() for ch in m["code"])
                   or m["code"].isupper()}
@@ -107,6 +121,8 @@ def ungrounded(text: str, request: Facts) -> list[str]:
     ad = facts_of(text)
     out += sorted(w.title() for w in ad.words - request.words)
     out += sorted(ad.codes - request.codes)
+    if not request.launch and (m := _LAUNCH.search(text)):
+        out.append(m.group(0))
     return out
 
 
@@ -247,6 +263,7 @@ def digit_pattern(request: str, max_chars: int) -> str:
     """A regex for a string of at most ~`max_chars` whose digits are only the request's numbers, as written there:
     decoding under it cannot state a number the request does not give (units and the rest are checked after, by
     `ungrounded`). A number counts as one character of the bound, so it may run a few over: trimmed after."""
+    request = _without_dimensions(request)
     spans = sorted({m["num"] for m in _NUMBER.finditer(request)} | facts_of(request).codes | {
         NUMBER_WORDS[w] for w in _WORD.findall(request.casefold()) if w in NUMBER_WORDS}, key=len, reverse=True)
     alternatives = "".join(f"|{re.escape(s)}" for s in spans)

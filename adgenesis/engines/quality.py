@@ -196,7 +196,7 @@ class _Context:
             problems.append(f"{n} elements; an ad has {self.r.min_elements} to {self.r.max_elements}")
         seen: dict[str, int] = {}
         for i, el in self.texts:
-            key = " ".join(el.text.casefold().split())
+            key = " ".join(words(el.text))  # "30% off shoes" and "30% off shoes." are one text twice
             if key in seen:
                 problems.append(f"elements.{i} text {_q(el.text)} repeats elements.{seen[key]}")
             seen.setdefault(key, i)
