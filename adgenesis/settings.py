@@ -53,6 +53,9 @@ class LLMSettings(_Strict):
     lora_dir: str | None = Field(None, description="folder whose subfolders are LoRA adapters of this base")
     max_loras: int = Field(4, ge=1)
     max_lora_rank: int = Field(16, ge=1)
+    speculative_ngram_tokens: int = Field(
+        0, ge=0, le=8, description="prompt-lookup (n-gram) speculative decoding: tokens proposed per step from the "
+        "request's own text (ad copy repeats the brief's words); 0 = off")
     design_max_tokens: int = Field(700, ge=64, description="token budget of a whole layout (mode free)")
     brief_max_tokens: int = Field(96, ge=32, description="token budget of a brief (mode brief; ~60 are used)")
     chat_max_tokens: int = Field(256, ge=16)

@@ -65,6 +65,9 @@ def engine_setup(settings: LLMSettings) -> tuple[dict, dict[str, str]]:
         # Without this the small model pads JSON with whitespace until the token budget runs out.
         "structured_outputs_config": {"backend": "xgrammar", "disable_any_whitespace": True},
     }
+    if settings.speculative_ngram_tokens:
+        engine_kwargs["speculative_config"] = {"method": "ngram", "num_speculative_tokens": settings.speculative_ngram_tokens,
+                                               "prompt_lookup_min": 2, "prompt_lookup_max": 4}
     env = {}
     if settings.lora_dir:
         engine_kwargs.update(enable_lora=True, max_loras=settings.max_loras, max_lora_rank=settings.max_lora_rank)

@@ -96,10 +96,14 @@ def test_vllm_names_the_designs_batch_job_uses(tmp_path):
     from deployments.llm import engine_setup
     from adgenesis.settings import load_profile
 
-    llm = load_profile("local").llm.model_copy(update={"lora_dir": str(tmp_path)})  # every engine argument
+    # every engine argument, the off-by-default prompt-lookup speculation included
+    llm = load_profile("local").llm.model_copy(update={"lora_dir": str(tmp_path), "speculative_ngram_tokens": 4})
     engine_kwargs, _ = engine_setup(llm)
     fields = {f.name for f in dataclasses.fields(ray_compat.AsyncEngineArgs)}
     assert {"model", "disable_log_stats", *engine_kwargs} <= fields
+    from vllm.config import SpeculativeConfig
+
+    assert set(engine_kwargs["speculative_config"]) <= {f.name for f in dataclasses.fields(SpeculativeConfig)}
     for method in ("from_engine_args", "generate", "get_tokenizer", "shutdown"):
         assert callable(getattr(ray_compat.AsyncLLM, method)), method
     assert "lora_request" in _params(ray_compat.AsyncLLM.generate)
