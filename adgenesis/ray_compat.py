@@ -33,6 +33,8 @@ vLLM (the designs batch job runs an engine of its own, batch_jobs.designs):
 - SamplingParams, StructuredOutputsParams, RequestOutputKind, TokensPrompt: one JSON-schema constrained request,
   final output only, on an already tokenized chat prompt.
 - LoRARequest: a LoRA adapter by folder.
+- PunicaWrapperCPU, CpuPlatform: vLLM's CPU LoRA math and the platform that names it; deployments.vllm_cpu_lora
+  (a vLLM plugin) subclasses the one and points the other at the subclass.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ _MODULES = {
     "RequestOutputKind": "vllm.sampling_params",
     "TokensPrompt": "vllm",
     "LoRARequest": "vllm.lora.request",
+    "PunicaWrapperCPU": "vllm.lora.punica_wrapper.punica_cpu",
+    "CpuPlatform": "vllm.platforms.cpu",
 }
 
 __all__ = ["CHECKED_WITH", *_MODULES]
