@@ -50,6 +50,9 @@ _DEFINED: dict[str, tuple[type, str, str, tuple[str, ...], list[float] | None]] 
              ("kind", "status"), None),
     "job_running_seconds": (Gauge, "adgenesis_job_longest_running_seconds",
                             "How long the oldest running job of a kind has run.", ("kind",), None),
+    "fallbacks": (Counter, "adgenesis_fallbacks",
+                  "Requests sent to a route's upstream model, by why the local model could not answer and what the "
+                  "upstream did (served, failed, refused: breaker open).", ("route", "reason", "outcome"), None),
     "model_info": (Gauge, "adgenesis_model_info",
                    "1 for the model version a deployment serves now, 0 for the ones it served before.",
                    ("model", "version"), None),
@@ -82,6 +85,10 @@ def record_design(outcome: str, mode: str, model: str, tokens: int | None = None
     _metric("designs").inc(tags={"outcome": outcome, "mode": mode, "model": model})
     if tokens is not None:
         _metric("design_tokens").observe(tokens, tags={"mode": mode})
+
+
+def record_fallback(route: str, reason: str, outcome: str) -> None:
+    _metric("fallbacks").inc(tags={"route": route, "reason": reason, "outcome": outcome})
 
 
 def record_image(width: int, height: int, steps: int, lora: str | None) -> None:

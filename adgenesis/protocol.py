@@ -18,6 +18,7 @@ from adgenesis.settings import Route, TrainKind
 # Fixed by the product, not the profile: what the engine accepts too (engines.image_gen checks the same).
 MAX_GUIDANCE_SCALE = 30.0
 MAX_LORA_WEIGHT = 2.0
+ServedBy = Literal["local", "upstream"]  # which model answered: ours, or the route's upstream (engines/upstream.py)
 
 
 class _Request(BaseModel):
@@ -65,6 +66,8 @@ class DesignResponse(BaseModel):
     quality: list[QualityReport] = Field(
         default_factory=list, description="per design: the checks a designer would sign off on (docs/design.md)"
     )
+    served_by: ServedBy = Field("local", description='"upstream" when the profile\'s upstream model answered because '
+                                "the local one could not (docs/reliability.md)")
     latency_ms: float
 
 
@@ -107,6 +110,7 @@ class GenerateResponse(BaseModel):
     design: Design | None = None
     image: dict | None = Field(None, description="width, height, seed, ... and b64_png")
     message: str | None = None
+    served_by: ServedBy | None = Field(None, description="for a design or a message: which model answered")
     latency_ms: float
 
 
@@ -119,6 +123,7 @@ class ProductDescriptionResponse(BaseModel):
     caption: CaptionResponse
     description: str
     model: str
+    served_by: ServedBy = "local"
 
 
 # --------------------------------------------------------------------------------------------------

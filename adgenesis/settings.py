@@ -151,6 +151,25 @@ class LifecycleSettings(_Strict):
     )
 
 
+UpstreamRoute = Literal["design_spec", "conversation"]  # the routes the design LLM answers
+
+
+class UpstreamSettings(_Strict):
+    """An OpenAI-compatible endpoint a route falls back to when the local LLM cannot answer (docs/reliability.md)."""
+
+    base_url: str = Field(description='the endpoint\'s API root, e.g. "https://api.openai.com/v1"')
+    model: str = Field(description="the model the upstream serves; it must take a json_schema response_format")
+    api_key_env: str = Field(
+        "ADGENESIS_UPSTREAM_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable holding the upstream's API key (read by the replicas)")
+    timeout_s: float = Field(60.0, gt=0, description="how long one upstream call may take")
+    failures_to_open: int = Field(
+        3, ge=1, description="consecutive upstream failures after which it is not called for `open_s` (circuit breaker)")
+    open_s: float = Field(30.0, gt=0, description="how long a tripped breaker refuses calls before one is tried again")
+    replica_check_s: float = Field(
+        1.0, gt=0, description="how long a look at the local LLM's running replicas stays fresh (Serve's status)")
+
+
 class Profile(_Strict):
     name: str
     llm: LLMSettings
@@ -159,6 +178,8 @@ class Profile(_Strict):
     captioner: CaptionerSettings
     limits: Limits = Limits()
     lifecycle: LifecycleSettings = LifecycleSettings()
+    upstream: dict[UpstreamRoute, UpstreamSettings] = Field(
+        default_factory=dict, description="per route, an upstream to fall back to; none = the local model's errors")
 
     def path(self, configured: str) -> Path:
         return resolve(configured)

@@ -14,25 +14,20 @@ import time
 from PIL import Image
 
 from ray import serve
-from ray.exceptions import ActorUnavailableError, RayActorError, RayError
-from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
-from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
+from ray.serve.llm.openai_api_models import ChatCompletionRequest
 
 from adgenesis import metrics
 from adgenesis.checksum import folder_version
-from adgenesis.engines.design import Answer, Ask, Completion, DesignModels, NoLayout, make_layouts
+from adgenesis.engines.design import Answer, Ask, Complete, Completion, DesignModels, Designs, NoLayout, Plan, make_layouts
 from adgenesis.engines.render import render_png
-from adgenesis.errors import RETRY_AFTER_S, RequestError
+from adgenesis.engines.upstream import Upstream
 from adgenesis.paths import resolve
 from adgenesis.protocol import DesignRequest, DesignResponse
 from adgenesis.schema import Design
 from adgenesis.settings import LLMSettings
-
-
-def _last_line(exc: Exception) -> str:
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    return lines[-1][:500] if lines else type(exc).__name__
+from deployments.fallback import make_fallback
+from deployments.llm import chat_once
 
 
 @serve.deployment(
@@ -41,11 +36,14 @@ def _last_line(exc: Exception) -> str:
     autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 16},
 )
 class DesignSpec:
-    def __init__(self, llm: DeploymentHandle, image_gen: DeploymentHandle, settings: dict):
+    def __init__(self, llm: DeploymentHandle, image_gen: DeploymentHandle, settings: dict,
+                 upstream: dict | None = None):
         self._settings = LLMSettings.model_validate(settings)
         self._image_gen = image_gen
         self._models = DesignModels(self._settings)
         self._llm = llm.options(stream=True)
+        # Layouts from an upstream model when the local one cannot make them (Profile.upstream, docs/reliability.md).
+        self._fallback = make_fallback("design_spec", upstream, llm)
         metrics.ServedModel(self._settings.model_id).set(folder_version(resolve(self._settings.model_source)))
 
     async def ready(self) -> bool:
@@ -53,36 +51,56 @@ class DesignSpec:
         await self._llm.options(stream=False).check_health.remote()
         return True
 
-    async def _complete(self, handle: DeploymentHandle, request: ChatCompletionRequest):
-        try:
-            async for response in handle.chat.remote(request, None):
-                if isinstance(response, ErrorResponse):
-                    code = response.error.code if 400 <= response.error.code < 500 else 502
-                    raise RequestError(code, response.error.message)
-                return response
-        except BackPressureError:
-            raise RequestError(503, "the design model is at capacity; retry shortly", RETRY_AFTER_S) from None
-        except (RayActorError, ActorUnavailableError):  # a layout is minutes of work at worst: the client retries
-            raise RequestError(503, "the design model's replica was lost; retry shortly", RETRY_AFTER_S) from None
-        except RayError as exc:  # the LLM replica raised (e.g. an adapter failed to load): its message, not a bare 500
-            raise RequestError(502, f"LLM server error: {_last_line(exc)}") from None
-        raise RequestError(502, "LLM server returned no response")
-
     async def generate(self, req: DesignRequest) -> DesignResponse:
-        """Layouts for the request (`engines.design.make_layouts`: a layout that misses a check gets another try)."""
+        """Layouts for the request (`engines.design.make_layouts`: a layout that misses a check gets another try),
+        from the upstream when the local LLM cannot make them and the profile names one."""
         start = time.perf_counter()
         plan = self._models.plan(req)
-        model = plan.model
+
+        async def local() -> Designs:
+            return await self._layouts(req, plan, self._local_complete(plan), plan.model)
+
+        async def upstream(up: Upstream) -> Designs:
+            return await self._layouts(req, plan, self._upstream_complete(up), up.settings.model)
+
+        if self._fallback is None:
+            result, served_by = await local(), "local"
+        else:
+            result, served_by = await self._fallback.run(local, upstream)
+        return DesignResponse(
+            model=plan.requested,
+            model_version=plan.model if served_by == "local" else self._fallback.upstream.settings.model,
+            served_by=served_by,
+            designs=[c.design for c in result.chosen],
+            quality=[c.report for c in result.chosen],
+            usage=result.usage,
+            latency_ms=(time.perf_counter() - start) * 1000,
+        )
+
+    def _local_complete(self, plan: Plan) -> Complete:
         # Multiplexing routes an adapter's requests to replicas that already hold it.
-        handle = self._llm if plan.adapter is None else self._llm.options(multiplexed_model_id=model)
+        handle = self._llm if plan.adapter is None else self._llm.options(multiplexed_model_id=plan.model)
 
         async def complete(ask: Ask) -> Completion:
-            response = await self._complete(handle, ChatCompletionRequest(
-                model=model, messages=ask.messages, response_format=ask.response_format, max_tokens=ask.max_tokens,
-                temperature=self._settings.temperature, n=ask.n, seed=ask.seed))
+            response = await chat_once(handle, ChatCompletionRequest(
+                model=plan.model, messages=ask.messages, response_format=ask.response_format,
+                max_tokens=ask.max_tokens, temperature=self._settings.temperature, n=ask.n, seed=ask.seed))
             return Completion([Answer(c.message.content or "", c.finish_reason) for c in response.choices],
                               response.usage.prompt_tokens, response.usage.completion_tokens)
+        return complete
 
+    def _upstream_complete(self, upstream: Upstream) -> Complete:
+        async def complete(ask: Ask) -> Completion:
+            response = await upstream.chat(ask.messages, response_format=ask.response_format,
+                                           max_tokens=ask.max_tokens, temperature=self._settings.temperature,
+                                           n=ask.n, seed=ask.seed)
+            usage = response.usage
+            return Completion([Answer(c.message.content or "", c.finish_reason) for c in response.choices],
+                              usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+        return complete
+
+    async def _layouts(self, req: DesignRequest, plan: Plan, complete: Complete, model: str) -> Designs:
+        """`make_layouts` with the outcome of every layout counted under the model that made it."""
         try:
             result = await make_layouts(req.prompt, plan.canvas, req.mode, req.n, plan.seed, plan.max_tokens, complete)
         except NoLayout as exc:
@@ -95,14 +113,7 @@ class DesignSpec:
         for chosen in result.chosen:
             metrics.record_design(chosen.outcome, req.mode, model,
                                   tokens=result.usage["completion_tokens"] // len(result.chosen))
-        return DesignResponse(
-            model=plan.requested,
-            model_version=model,
-            designs=[c.design for c in result.chosen],
-            quality=[c.report for c in result.chosen],
-            usage=result.usage,
-            latency_ms=(time.perf_counter() - start) * 1000,
-        )
+        return result
 
     async def render(self, design: Design, images: bool = False, seed: int | None = None) -> bytes:
         """The layout as a PNG; with `images`, each image slot drawn by the image model from its description."""

@@ -26,6 +26,7 @@ from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adgenesis.engines.design import admit
+from adgenesis.engines.upstream import Upstream
 from adgenesis.errors import RETRY_AFTER_S, RequestError
 from adgenesis.images import decode_base64_image, load_image
 from adgenesis.lifecycle.aliases import AliasResolver
@@ -41,6 +42,7 @@ from adgenesis.protocol import (
     LegacyGenerateRequest,
     ProductDescriptionResponse,
     RenderRequest,
+    ServedBy,
 )
 from adgenesis.paths import resolve
 from adgenesis.ray_compat import ChatCompletionRequest as OpenAIChatRequest
@@ -48,7 +50,8 @@ from adgenesis.ray_compat import CompletionRequest, ModelCard, ModelList
 from adgenesis.schema import CANVAS_PRESETS
 from adgenesis.settings import Limits, LLMSettings
 from deployments import lifecycle_routes, studio_routes, telemetry
-from deployments.llm import adapter_names
+from deployments.fallback import make_fallback
+from deployments.llm import adapter_names, chat_once
 from deployments.uploads import FRAMING_BYTES, MULTIPART, Upload, capped, read_form
 
 logger = logging.getLogger("ray.serve")
@@ -75,6 +78,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
         limits: dict,
         lifecycle: DeploymentHandle | None = None,
         lifecycle_settings: dict | None = None,
+        chat_upstream: dict | None = None,
     ):
         super().__init__(llm_deployments, model_cards)
         self._llm_settings = LLMSettings.model_validate(llm_settings)
@@ -85,6 +89,8 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
         self._image_gen = image_gen
         self._captioner = captioner
         self._llm = llm_deployments[self._llm_settings.model_id]
+        # Messages from an upstream model when the local LLM cannot answer (Profile.upstream, docs/reliability.md).
+        self._chat_fallback = make_fallback("conversation", chat_upstream, self._llm)
         self._adapter_aliases = AliasResolver(self._lora_dir)
         # Training jobs, registry, promotions and batches: answered by the one Lifecycle replica.
         self._init_lifecycle(lifecycle, lifecycle_settings)
@@ -120,18 +126,22 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
                                        RETRY_AFTER_S) from None
                 logger.warning("replica lost during %s (%s); retrying once", method, type(exc).__name__)
 
-    async def _chat(self, user: str, system: str = CHAT_SYSTEM_PROMPT) -> str:
-        request = ChatCompletionRequest(
-            model=self._llm_settings.model_id,
-            messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
-            max_tokens=self._llm_settings.chat_max_tokens,
-            temperature=self._llm_settings.temperature,
-        )
-        async for response in self._llm.options(stream=True).chat.remote(request, None):
-            if isinstance(response, ErrorResponse):
-                raise HTTPException(502, f"LLM error: {response.error.message}")
-            return (response.choices[0].message.content or "").strip()
-        raise HTTPException(502, "LLM returned no response")
+    async def _chat(self, user: str, system: str = CHAT_SYSTEM_PROMPT) -> tuple[str, ServedBy]:
+        """The LLM's answer to one message, and which model gave it (the upstream when ours could not)."""
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        params = {"max_tokens": self._llm_settings.chat_max_tokens, "temperature": self._llm_settings.temperature}
+
+        async def local() -> str:
+            request = ChatCompletionRequest(model=self._llm_settings.model_id, messages=messages, **params)
+            return (await chat_once(self._llm.options(stream=True), request)).choices[0].message.content or ""
+
+        async def upstream(up: Upstream) -> str:
+            return (await up.chat(messages, **params)).choices[0].message.content or ""
+
+        if self._chat_fallback is None:
+            return (await local()).strip(), "local"
+        text, served_by = await self._chat_fallback.run(local, upstream)
+        return text.strip(), served_by
 
     async def _image_from_request(self, request: Request) -> tuple[Image.Image, str | None]:
         """An image from a multipart upload (`file`) or base64 (`image_base64`, JSON or form), plus `prompt`.
@@ -225,7 +235,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
             design = await self.designs(
                 DesignRequest(prompt=prompt, platform=body.platform, format=body.format, seed=body.seed, model=body.model)
             )
-            result["design"] = design.designs[0]
+            result["design"], result["served_by"] = design.designs[0], design.served_by
         elif route == "image":
             image = await self._call(
                 self._image_gen.generate, prompt, platform=body.platform, format=body.format, seed=body.seed
@@ -233,7 +243,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
             result["image"] = {**image, "png": None, "b64_png": base64.b64encode(image["png"]).decode()}
             del result["image"]["png"]
         else:
-            result["message"] = await self._chat(prompt)
+            result["message"], result["served_by"] = await self._chat(prompt)
         return GenerateResponse(
             route=route,
             forced=body.route is not None,
@@ -269,8 +279,9 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
         if isinstance(image, bytes):
             image = self._decode(image)
         caption = CaptionResponse(**await self._call(self._captioner.caption, image, None))
-        description = await self._chat(DESCRIPTION_PROMPT.format(caption=caption.caption))
-        return ProductDescriptionResponse(caption=caption, description=description, model=self._llm_settings.model_id)
+        description, served_by = await self._chat(DESCRIPTION_PROMPT.format(caption=caption.caption))
+        model = self._llm_settings.model_id if served_by == "local" else self._chat_fallback.upstream.settings.model
+        return ProductDescriptionResponse(caption=caption, description=description, model=model, served_by=served_by)
 
     # ---- studio: the marketers' web page, static files (deployments/studio_routes.py) ----------
 

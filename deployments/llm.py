@@ -10,9 +10,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ray.exceptions import ActorUnavailableError, RayActorError, RayError
+from ray.serve.exceptions import BackPressureError
+from ray.serve.handle import DeploymentHandle
 from ray.serve.llm import LLMConfig, build_llm_deployment
+from ray.serve.llm.openai_api_models import ChatCompletionRequest, ChatCompletionResponse, ErrorResponse
 
 from adgenesis.engines.adapters import adapter_names, adapter_path  # noqa: F401 - ingress imports adapter_names here
+from adgenesis.engines.upstream import LocalUnavailable
+from adgenesis.errors import RequestError
 from adgenesis.paths import resolve
 from adgenesis.ray_compat import (
     RAYLLM_VLLM_ENGINE_CLS_ENV,
@@ -119,3 +125,27 @@ def build_llm_server(settings: LLMSettings):
     """The bound `LLMServer` deployment; pass it to other deployments' `.bind()` to get its handle."""
     config = llm_config(settings)
     return build_llm_deployment(config, bind_kwargs={"model_downloader": LocalLoraLoader}), config
+
+
+def _last_line(exc: Exception) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[-1][:500] if lines else type(exc).__name__
+
+
+async def chat_once(handle: DeploymentHandle, request: ChatCompletionRequest) -> ChatCompletionResponse:
+    """One non-streaming chat completion from the LLM server's handle (opened with `stream=True`, as Ray's
+    `LLMServer.chat` yields). A full queue or a lost replica is LocalUnavailable (a 503 an upstream may answer
+    instead), the engine's refusal of the request its 4xx, anything else the server raised a 502."""
+    try:
+        async for response in handle.chat.remote(request, None):
+            if isinstance(response, ErrorResponse):
+                code = response.error.code if 400 <= response.error.code < 500 else 502
+                raise RequestError(code, response.error.message)
+            return response
+    except BackPressureError:
+        raise LocalUnavailable("overloaded", "the LLM is at capacity; retry shortly") from None
+    except (RayActorError, ActorUnavailableError):  # a layout is seconds of work: the client retries
+        raise LocalUnavailable("replica_lost", "the LLM's replica was lost; retry shortly") from None
+    except RayError as exc:  # the LLM replica raised (e.g. an adapter failed to load): its message, not a bare 500
+        raise RequestError(502, f"LLM server error: {_last_line(exc)}") from None
+    raise RequestError(502, "LLM server returned no response")

@@ -33,12 +33,16 @@ def build_app(args: dict | None = None):
     llm, llm_config = build_llm_server(profile.llm)
     model_id = profile.llm.model_id
     ingress = serve.deployment(make_ingress(), name="AdGenesisIngress")
+
+    def upstream(route: str) -> dict | None:  # the route's fallback model, when the profile names one
+        return profile.upstream[route].model_dump() if route in profile.upstream else None
+
     image_gen = ImageGen.bind(profile.image_gen.model_dump())
     classifier = Classifier.bind(profile.classifier.model_dump())
     return ingress.options(**OpenAiIngress.get_deployment_options([llm_config])).bind(
         {model_id: llm},
         {model_id: to_model_metadata(model_id, llm_config)},
-        design=DesignSpec.bind(llm, image_gen, profile.llm.model_dump()),
+        design=DesignSpec.bind(llm, image_gen, profile.llm.model_dump(), upstream("design_spec")),
         classifier=classifier,
         image_gen=image_gen,
         captioner=Captioner.bind(profile.captioner.model_dump(), profile.limits.model_dump()),
@@ -48,4 +52,5 @@ def build_app(args: dict | None = None):
         # the ingress checks the API key, the one Lifecycle replica does the work.
         lifecycle=Lifecycle.bind(profile.model_dump(mode="json"), classifier),
         lifecycle_settings=profile.lifecycle.model_dump(mode="json"),
+        chat_upstream=upstream("conversation"),
     )

@@ -35,6 +35,7 @@ HEAD_RESOURCE = "e2e_head"
 # a Classifier replica (tests/e2e/test_node_loss.py kills that node).
 HELD_ON_HEAD = ("DesignSpec", "Lifecycle", "ImageGen", "Captioner")
 IMAGE_QUEUE = 8
+UPSTREAM_MODEL, UPSTREAM_KEY = "upstream-design", secrets.token_urlsafe(16)
 MODEL_FOLDERS = ("design-llm", "router-classifier", "image-gen", "captioner")
 CI_STARTED_ENV = "ADGENESIS_CI_STARTED"  # epoch seconds, set by .ci/run: the run's total time is printed at the end
 SLOWEST = 10
@@ -106,7 +107,7 @@ def server(tmp_path_factory) -> Server:
     import yaml
 
     from adgenesis.paths import CONFIGS_DIR, MODELS_DIR, resolve
-    from tools.local_cluster import deploy, ray_head, ray_worker, wait_ready
+    from tools.local_cluster import deploy, free_port, ray_head, ray_worker, wait_ready
 
     missing = [m for m in MODEL_FOLDERS if not (MODELS_DIR / m).is_dir()]
     if missing:
@@ -122,6 +123,11 @@ def server(tmp_path_factory) -> Server:
         if built.is_dir():
             shutil.copytree(built, profile[section]["lora_dir"])
     profile["lifecycle"]["classifier_versions_dir"] = str(root / "registry")
+    # An upstream for the LLM's routes, a vLLM server tests/integration/test_fallback.py starts while it needs it;
+    # until then nothing listens there, and only that test makes the local model fail.
+    upstream = {"base_url": f"http://127.0.0.1:{free_port()}/v1", "model": UPSTREAM_MODEL, "failures_to_open": 2,
+                "open_s": 60}
+    profile["upstream"] = {"design_spec": upstream, "conversation": upstream}
     profile_path = root / "profile.yaml"
     profile_path.write_text(yaml.safe_dump(profile, sort_keys=False))
 
@@ -144,6 +150,7 @@ def server(tmp_path_factory) -> Server:
             "ADGENESIS_API_KEY": api_key,
             "ADGENESIS_RUNS_DIR": str(runs),
             "MLFLOW_TRACKING_URI": f"sqlite:///{runs / 'mlflow.db'}",
+            "ADGENESIS_UPSTREAM_API_KEY": UPSTREAM_KEY,
         })
 
     # Keep the test's own environment from leaking a store or cluster into the app.

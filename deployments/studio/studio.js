@@ -337,7 +337,8 @@
         lastDesignRequest = body;
         releaseUrls("design");
         const usage = answer.usage || {};
-        $("design-meta").textContent = `Model ${answer.model_version || answer.model} · seed ${body.seed ?? "random"} · `
+        const upstream = answer.served_by === "upstream" ? " (upstream: ours could not answer)" : "";
+        $("design-meta").textContent = `Model ${answer.model_version || answer.model}${upstream} · seed ${body.seed ?? "random"} · `
           + `${usage.completion_tokens ?? "?"} tokens · ${(answer.latency_ms / 1000).toFixed(1)} s`;
         const cards = answer.designs.map((design, i) => {
           const name = `adgenesis-${slug(design.platform)}-${slug(design.format)}-seed${body.seed ?? "x"}-${i + 1}`;

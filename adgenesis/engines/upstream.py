@@ -1,0 +1,140 @@
+"""Falling back to an upstream OpenAI-compatible model when the local LLM cannot answer (docs/reliability.md).
+
+Per route (`Profile.upstream`): the local model is asked first; when it is overloaded, its replica is lost or not
+running, or (designs) its layouts miss the checks after the retry, the same request goes to the upstream, whose
+answers take the same path after it (for designs: parsing, layout engine, checks). A circuit breaker stops calling
+an upstream that keeps failing for a while; the caller then gets a 503 with Retry-After at once.
+No Ray here: the deployments give `Fallback.run` their local call and their check for a running replica.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any, Awaitable, Callable, TypeVar
+
+import openai
+
+from adgenesis.engines.design import NoLayout
+from adgenesis.errors import RETRY_AFTER_S, RequestError
+from adgenesis.protocol import ServedBy
+from adgenesis.settings import UpstreamSettings
+
+# Why a request went upstream (`adgenesis_fallbacks_total{reason}`): the local LLM's queue was full, its replica died
+# under the request, no replica was running when it came, or its layouts missed a check after the retry.
+FALLBACK_REASONS = ("overloaded", "replica_lost", "no_replica", "missed_checks")
+# What the upstream did with it: answered, failed (counts toward the breaker), or was not called (breaker open).
+FALLBACK_OUTCOMES = ("served", "failed", "refused")
+
+T = TypeVar("T")
+
+
+class LocalUnavailable(RequestError):
+    """The local LLM could not take the request (`reason`: overloaded, replica_lost): a 503 with Retry-After."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(503, message, RETRY_AFTER_S)
+        self.reason = reason
+
+    def __reduce__(self):  # raised in the design replica, pickled to the ingress: rebuilt from its own arguments
+        return LocalUnavailable, (self.reason, self.message)
+
+
+class CircuitBreaker:
+    """Closed until `failures_to_open` calls in a row fail; then open (calls refused) for `open_s`; then one call
+    is let through, and its outcome closes the breaker or opens it again."""
+
+    def __init__(self, failures_to_open: int, open_s: float, clock: Callable[[], float] = time.monotonic):
+        self.failures_to_open, self.open_s, self._clock = failures_to_open, open_s, clock
+        self._failures = 0
+        self._open_until = 0.0
+
+    def retry_after_s(self) -> float | None:
+        """Seconds until a call may be made again; None when one may be made now."""
+        left = self._open_until - self._clock()
+        return left if left > 0 else None
+
+    def record(self, ok: bool) -> None:
+        if ok:
+            self._failures = 0
+            return
+        self._failures += 1
+        if self._failures >= self.failures_to_open:
+            self._failures = self.failures_to_open - 1  # once half-open, one more failure opens it again
+            self._open_until = self._clock() + self.open_s
+
+
+class Upstream:
+    """One upstream endpoint behind a circuit breaker; the OpenAI client is made on first use, in the replica."""
+
+    def __init__(self, settings: UpstreamSettings):
+        self.settings = settings
+        self.breaker = CircuitBreaker(settings.failures_to_open, settings.open_s)
+        self._client: openai.AsyncOpenAI | None = None
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(
+                base_url=self.settings.base_url, api_key=os.environ.get(self.settings.api_key_env) or "unset",
+                timeout=self.settings.timeout_s, max_retries=0)  # the breaker, not the client, decides on retries
+        return self._client
+
+    def refusal(self) -> RequestError | None:
+        """The 503 for a call made while the breaker is open; None when a call may be made."""
+        wait = self.breaker.retry_after_s()
+        if wait is None:
+            return None
+        return RequestError(503, f"the upstream model failed {self.breaker.failures_to_open} times in a row and is "
+                            f"not called for {math.ceil(wait)} s more", math.ceil(wait))
+
+    async def chat(self, messages: list[dict[str, str]], **params: Any):
+        """One chat completion from the upstream (OpenAI's `ChatCompletion`), or RequestError 503 with Retry-After
+        when the breaker is open or the call fails."""
+        if (refusal := self.refusal()) is not None:
+            raise refusal
+        try:
+            response = await self.client.chat.completions.create(model=self.settings.model, messages=messages, **params)
+        except openai.OpenAIError as exc:
+            self.breaker.record(ok=False)
+            wait = self.breaker.retry_after_s()
+            raise RequestError(503, f"the upstream model failed: {type(exc).__name__}: {str(exc)[:300]}",
+                               math.ceil(wait) if wait is not None else RETRY_AFTER_S) from None
+        self.breaker.record(ok=True)
+        return response
+
+
+class Fallback:
+    """A route's local LLM first, its upstream when the local one cannot answer."""
+
+    def __init__(self, upstream: Upstream, local_running: Callable[[], Awaitable[bool]],
+                 record: Callable[[str, str], None]):
+        self.upstream = upstream
+        self._local_running = local_running  # is a replica of the local LLM running now?
+        self._record = record  # (reason, outcome) -> metrics
+
+    async def run(self, local: Callable[[], Awaitable[T]],
+                  upstream: Callable[[Upstream], Awaitable[T]]) -> tuple[T, ServedBy]:
+        missed: NoLayout | None = None
+        if not await self._local_running():
+            reason = "no_replica"
+        else:
+            try:
+                return await local(), "local"
+            except LocalUnavailable as exc:
+                reason = exc.reason
+            except NoLayout as exc:
+                reason, missed = "missed_checks", exc
+        # When the upstream cannot answer either, a local model that had an answer of its own gives it (its layouts
+        # missed the checks: a 422); one that had none, the upstream's 503.
+        if (refusal := self.upstream.refusal()) is not None:
+            self._record(reason, "refused")
+            raise missed or refusal
+        try:
+            answer = await upstream(self.upstream)
+        except RequestError as exc:
+            self._record(reason, "failed")
+            raise (missed or exc) from None
+        self._record(reason, "served")
+        return answer, "upstream"

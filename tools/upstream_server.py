@@ -1,0 +1,105 @@
+"""A second OpenAI-compatible server to fall back to: vLLM's own API server on the profile's design model, with
+the engine arguments the LLM replica runs (`deployments.llm.engine_setup`), so its briefs decode alike.
+
+The upstream of the tests' graph (tests/integration/test_fallback.py), and a way to try `Profile.upstream` on one
+machine:
+
+    python -m tools.upstream_server --port 8123 --model upstream-design   # then point `upstream:` at it
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import httpx
+
+from adgenesis.paths import REPO_ROOT
+from adgenesis.settings import LLMSettings, load_profile
+from deployments.llm import engine_setup, model_folder
+
+KVCACHE_GIB = 1  # a handful of briefs at a time
+
+
+def command(settings: LLMSettings, port: int, model: str, api_key: str | None) -> tuple[list[str], dict[str, str]]:
+    """`python -m vllm.entrypoints.openai.api_server ...` and its environment, for the profile's base model."""
+    # No adapters (the base folder is what `make models` built) and one core: the upstream stands beside the graph.
+    settings = settings.model_copy(update={"lora_dir": None, "cpu_threads_bind": "auto", "cpu_kvcache_gib": KVCACHE_GIB})
+    engine_kwargs, env = engine_setup(settings)
+    args = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model_folder(settings),
+            "--served-model-name", model, "--host", "127.0.0.1", "--port", str(port)]
+    for key, value in engine_kwargs.items():
+        flag = key.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(f"--{flag}" if value else f"--no-{flag}")
+        else:
+            args += [f"--{flag}", json.dumps(value) if isinstance(value, dict) else str(value)]
+    if api_key:
+        args += ["--api-key", api_key]
+    return args, env
+
+
+@contextmanager
+def upstream_server(settings: LLMSettings, port: int, model: str, api_key: str | None = None,
+                    timeout_s: float = 300) -> Iterator[subprocess.Popen]:
+    """The server, up (its /v1/models answers) until the block ends; then stopped."""
+    args, env = command(settings, port, model, api_key)
+    log = tempfile.TemporaryFile("w+")  # not a pipe: a server that logs on would fill it and stall
+    proc = subprocess.Popen(args, env={**os.environ, **env}, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"the upstream server exited ({proc.returncode}): {log.read()[-2000:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/models", headers=headers, timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the upstream server did not answer within {timeout_s:.0f} s")
+            time.sleep(0.5)
+        yield proc
+    finally:
+        stop(proc)
+        log.close()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="local")
+    parser.add_argument("--port", type=int, default=8123)
+    parser.add_argument("--model", default="upstream-design", help="the name it serves the model as")
+    parser.add_argument("--api-key-env", default="ADGENESIS_UPSTREAM_API_KEY",
+                        help="environment variable with the key it requires (unset: none)")
+    args = parser.parse_args()
+    with upstream_server(load_profile(args.profile).llm, args.port, args.model, os.environ.get(args.api_key_env)) as proc:
+        print(f"upstream: http://127.0.0.1:{args.port}/v1, model {args.model!r} (Ctrl-C stops it)", flush=True)
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
