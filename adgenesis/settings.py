@@ -144,6 +144,9 @@ class LifecycleSettings(_Strict):
         "a multi-node cluster",
     )
     deploy_timeout_s: float = Field(300.0, gt=0, description="how long a promotion waits for the swap")
+    cancel_settle_s: float = Field(
+        15.0, ge=0, description="how long a cancelled training job must stay stopped before the cancel answers (Ray "
+        "may start a PENDING job's driver after reporting it stopped: adgenesis/lifecycle/jobs.py)")
     max_log_lines: int = Field(2000, ge=10, description="most log lines one logs request returns")
     batch_max_requests: int = Field(50_000, ge=1, description="most requests in one /v1/batches input file")
     jobs_metrics_interval_s: float = Field(

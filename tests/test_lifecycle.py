@@ -345,12 +345,41 @@ class PendingThenRunning(FakeRayJobs):
 def test_cancelling_a_job_still_pending_stops_it_once_it_runs(shared_registry):
     service = TrainingJobs(LifecycleSettings(ray_dashboard="http://127.0.0.1:1"), shared_registry)
     service._client = ray_jobs = PendingThenRunning(_ray_job("cancel-pending", "PENDING", time.time()))
-    job = service.cancel("cancel-pending", wait_s=10, poll_s=0.01)
+    job = service.cancel("cancel-pending", wait_s=10, poll_s=0.01, settle_s=0.05)
     assert job.status == "STOPPED"
     assert ray_jobs.stops == ["PENDING", "PENDING", "RUNNING"]  # the stops sent while pending did nothing
     with pytest.raises(RequestError) as exc:
         service.cancel("cancel-pending")
     assert exc.value.status_code == 409
+
+
+class StoppedThenStarted(FakeRayJobs):
+    """Ray's job API as a loaded machine showed it once: a stop of a PENDING job reported STOPPED, then its driver
+    started all the same (RUNNING on the fifth status read), and a stop then was obeyed."""
+
+    def __init__(self, info):
+        super().__init__(info)
+        self.reads, self.stops = 0, []
+
+    def get_job_info(self, job_id):
+        self.reads += 1
+        info = self.infos[job_id]
+        if self.reads == 5:
+            info.status = SimpleNamespace(value="RUNNING")
+        return info
+
+    def stop_job(self, job_id):
+        info = self.infos[job_id]
+        self.stops.append(info.status.value)
+        info.status = SimpleNamespace(value="STOPPED")
+        return True
+
+
+def test_a_cancelled_job_that_starts_after_all_is_stopped_again_before_the_cancel_answers(shared_registry):
+    service = TrainingJobs(LifecycleSettings(ray_dashboard="http://127.0.0.1:1"), shared_registry)
+    service._client = ray_jobs = StoppedThenStarted(_ray_job("cancel-late", "PENDING", time.time()))
+    job = service.cancel("cancel-late", wait_s=10, poll_s=0.01, settle_s=0.1)
+    assert job.status == "STOPPED" and ray_jobs.stops == ["PENDING", "RUNNING"]
 
 
 def test_registry_lists_versions_with_metrics_and_compares(lifecycle):

@@ -386,17 +386,21 @@ class TrainingJobs:
 
     # ---- cancel -----------------------------------------------------------------------------------
 
-    def cancel(self, job_id: str, wait_s: float = 60.0, poll_s: float = 0.5) -> TrainJob:
+    def cancel(self, job_id: str, wait_s: float = 60.0, poll_s: float = 0.5, settle_s: float | None = None) -> TrainJob:
         """Stop the job (its driver's process group; Ray then ends the workers it owned) and wait,
-        bounded, until Ray reports it STOPPED and none of its actors is alive.
+        bounded, until Ray reports it STOPPED and none of its actors is alive, for `settle_s` in a row.
 
         A job still PENDING (its runtime env being set up) ignores a stop: Ray answers True and starts the
-        driver anyway (ray-project/ray#58353). So the stop is sent again while the job has not ended."""
+        driver anyway (ray-project/ray#58353), even after it has reported the job STOPPED (seen once on a loaded
+        2-core machine: the cancelled job trained to the end). So the stop is sent again whenever the job is
+        not ended, until it has stayed ended for `settle_s` (`LifecycleSettings.cancel_settle_s`)."""
+        settle_s = self.settings.cancel_settle_s if settle_s is None else settle_s
         info = self._info(job_id)
         status = str(getattr(info.status, "value", info.status))
         if status in TERMINAL:
             raise RequestError(409, f"job {job_id} already ended ({status}); nothing to cancel")
         deadline = time.monotonic() + wait_s
+        ended_since: float | None = None
         while True:
             if status not in TERMINAL:
                 try:
@@ -406,5 +410,7 @@ class TrainingJobs:
             time.sleep(poll_s)
             info = self._info(job_id)
             status = str(getattr(info.status, "value", info.status))
-            if (status in TERMINAL and not self._alive_actors(info.job_id)) or time.monotonic() > deadline:
+            ended = status in TERMINAL and not self._alive_actors(info.job_id)
+            ended_since = (ended_since or time.monotonic()) if ended else None
+            if (ended and time.monotonic() - ended_since >= settle_s) or time.monotonic() > deadline:
                 return self._detailed(info)

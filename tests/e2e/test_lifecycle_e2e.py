@@ -353,11 +353,11 @@ def test_an_owner_killed_mid_promotion_is_replaced_and_promotions_stay_one_at_a_
 
     # Two clients promote at once (through the two ingress replicas): one after the other, never interleaved.
     current = api.versions(OWNER_MODEL).model.production_version
-    answers: dict[int, tuple[float, object]] = {}
+    answers: dict[int, object] = {}
 
     def promote(version: int):
         with LifecycleClient(server.url, api_key=server.api_key, timeout=300) as client:
-            answers[version] = (time.monotonic(), client.promote(OWNER_MODEL, version))
+            answers[version] = client.promote(OWNER_MODEL, version)
 
     clients = [threading.Thread(target=promote, args=(v,)) for v in owner_versions if v != current]
     for t in clients:
@@ -365,7 +365,9 @@ def test_an_owner_killed_mid_promotion_is_replaced_and_promotions_stay_one_at_a_
     for t in clients:
         t.join(timeout=120)
     assert len(answers) == 2, f"both promotions answer: {answers}"
-    (_, first), (_, second) = sorted(answers.values(), key=lambda answer: answer[0])
+    # Which ran first is told by the answers themselves (the order they reach two client threads is not): the one
+    # that replaced `current`. Interleaved, both would have replaced it.
+    first, second = sorted(answers.values(), key=lambda answer: answer.previous_version != current)
     assert first.previous_version == current, (first, current)
     assert second.previous_version == first.production_version, f"interleaved: {first} / {second}"
     assert api.versions(OWNER_MODEL).model.production_version == second.production_version
