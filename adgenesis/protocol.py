@@ -80,6 +80,7 @@ class ClassifyResponse(BaseModel):
     confidence: float
     scores: dict[str, float]
     model_version: str
+    sure: bool = Field(True, description="the confidence reaches the profile's classifier.min_confidence")
 
 
 class ImageRequest(_Request):
@@ -97,16 +98,33 @@ class ImageRequest(_Request):
 class GenerateRequest(_Request):
     prompt: str = Field(min_length=1)
     route: Route | None = Field(None, description="Force a route instead of asking the classifier")
+    default_route: Route | None = Field(
+        None, description="The route to take when the classifier is unsure (below classifier.min_confidence); "
+        "without it an unsure classifier answers with a `clarification` instead of guessing")
     platform: str = "meta"
     format: str = "square"
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     model: str | None = None
 
 
-class GenerateResponse(BaseModel):
+class RouteScore(BaseModel):
     route: Route
+    score: float
+
+
+class Clarification(BaseModel):
+    question: str
+    candidates: list[RouteScore] = Field(description="every route with the classifier's score, most likely first")
+
+
+class GenerateResponse(BaseModel):
+    route: Route | None = Field(description="the route taken; null when the classifier was unsure and asks instead")
     forced: bool
+    defaulted: bool = Field(False, description="the classifier was unsure and the request's default_route was taken")
     classification: ClassifyResponse | None
+    clarification: Clarification | None = Field(
+        None, description="when the classifier was unsure and no default_route was given: send the prompt again "
+        "with `route` set to the candidate meant")
     design: Design | None = None
     image: dict | None = Field(None, description="width, height, seed, ... and b64_png")
     message: str | None = None

@@ -69,6 +69,9 @@ class ClassifierSettings(_Strict):
     max_length: int = Field(128, ge=8)
     max_batch_size: int = Field(32, ge=1)
     batch_wait_timeout_s: float = Field(0.01, ge=0.0)
+    min_confidence: float = Field(
+        0.0, ge=0.0, le=1.0, description="below this confidence the router is unsure: /v1/generate asks which route "
+        "was meant (or takes the request's default_route) instead of guessing; 0 = always route")
 
 
 class ImageGenSettings(_Strict):

@@ -29,20 +29,22 @@ class Classifier:
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
     async def classify(self, texts: list[str]) -> list[dict[str, Any]]:
-        """Called with one text; Serve hands this method the batch. -> {label, confidence, scores, model_version}"""
-        engine = self.engine  # one model for the whole batch, even if `reconfigure` swaps it meanwhile
+        """Called with one text; Serve hands this method the batch. -> {label, confidence, scores, model_version,
+        sure}, `sure` being whether the confidence reaches the profile's `min_confidence`."""
+        engine, settings = self.engine, self.settings  # one model for the whole batch, even if `reconfigure` swaps it
         results = await asyncio.to_thread(engine.classify, texts)
         for r in results:
             metrics.record_classification(r.label, r.confidence)
         return [
-            {"label": r.label, "confidence": r.confidence, "scores": r.scores, "model_version": engine.version}
+            {"label": r.label, "confidence": r.confidence, "scores": r.scores, "model_version": engine.version,
+             "sure": r.confidence >= settings.min_confidence}
             for r in results
         ]
 
     async def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Hot deploy: `{"model_path": ...}` loads that folder, then swaps it in; requests keep being
-        served by the old model while the new one loads. Batching knobs may be changed the same way."""
-        allowed = {"model_path", "max_batch_size", "batch_wait_timeout_s", "max_length"}
+        served by the old model while the new one loads. Batching knobs and `min_confidence` may be changed the same way."""
+        allowed = {"model_path", "max_batch_size", "batch_wait_timeout_s", "max_length", "min_confidence"}
         unknown = set(user_config or {}) - allowed
         if unknown:
             raise ValueError(f"unknown user_config keys {sorted(unknown)}; allowed: {sorted(allowed)}")

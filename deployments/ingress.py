@@ -32,6 +32,7 @@ from adgenesis.images import decode_base64_image, load_image
 from adgenesis.lifecycle.aliases import AliasResolver
 from adgenesis.protocol import (
     CaptionResponse,
+    Clarification,
     ClassifyRequest,
     ClassifyResponse,
     DesignRequest,
@@ -42,6 +43,7 @@ from adgenesis.protocol import (
     LegacyGenerateRequest,
     ProductDescriptionResponse,
     RenderRequest,
+    RouteScore,
     ServedBy,
 )
 from adgenesis.paths import resolve
@@ -226,10 +228,17 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
         prompt = self._check_prompt(body.prompt)
         start = time.perf_counter()
         classification = None
-        route = body.route
+        route, defaulted = body.route, False
         if route is None:
             classification = ClassifyResponse(**await self._call(self._classifier.classify, prompt))
-            route = classification.label
+            if classification.sure:
+                route = classification.label
+            elif body.default_route is not None:
+                route, defaulted = body.default_route, True
+            else:  # not sure enough to spend a generation on a guess: ask
+                return GenerateResponse(route=None, forced=False, classification=classification,
+                                        clarification=clarify(classification),
+                                        latency_ms=(time.perf_counter() - start) * 1000)
         result: dict[str, Any] = {}
         if route == "design_spec":
             design = await self.designs(
@@ -247,6 +256,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
         return GenerateResponse(
             route=route,
             forced=body.route is not None,
+            defaulted=defaulted,
             classification=classification,
             latency_ms=(time.perf_counter() - start) * 1000,
             **result,
@@ -333,6 +343,16 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
 
     async def completions(self, body: CompletionRequest, request: Request) -> Response:
         return await super().completions(body.model_copy(update={"model": self._resolve_model(body.model)}), request)
+
+
+ROUTE_ASKS = {"design_spec": "an ad layout", "image": "an image", "conversation": "an answer in words"}
+
+
+def clarify(classification: ClassifyResponse) -> Clarification:
+    candidates = sorted(classification.scores.items(), key=lambda item: item[1], reverse=True)
+    asks = " or ".join(ROUTE_ASKS[route] for route, _ in candidates[:2])
+    return Clarification(question=f"Would you like {asks}? Send the prompt again with `route` set to the one you meant.",
+                         candidates=[RouteScore(route=route, score=score) for route, score in candidates])
 
 
 _OPENAI_ROUTES = ("models", "model_data", "completions", "chat")

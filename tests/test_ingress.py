@@ -146,6 +146,28 @@ def test_a_request_error_from_a_deployment_is_its_status_and_message(serve):
 # --------------------------------------------------------------------------------------------------
 
 
+UNSURE = {"label": "image", "confidence": 0.45, "scores": {"image": 0.45, "design_spec": 0.4, "conversation": 0.15},
+          "model_version": "abc123", "sure": False}
+
+
+def test_an_unsure_router_asks_instead_of_guessing_or_takes_the_default_route(serve):
+    ingress = make(classifier=handle(classify=FakeMethod(UNSURE)))
+    draw = FakeMethod({"png": image_bytes(), "width": 64, "height": 48, "seed": 3, "prompt": "x"})
+    ingress._image_gen = handle(generate=draw)
+    client = serve(ingress)
+    r = client.post("/v1/generate", json={"prompt": "a picture for my ad: a reading nook"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["route"] is None and body["classification"]["sure"] is False and draw.calls == []
+    assert [c["route"] for c in body["clarification"]["candidates"]] == ["image", "design_spec", "conversation"]
+    assert "an image or an ad layout?" in body["clarification"]["question"]
+
+    body = client.post("/v1/generate", json={"prompt": "a picture for my ad: a reading nook",
+                                             "default_route": "image"}).json()
+    assert (body["route"], body["defaulted"], body["forced"]) == ("image", True, False) and len(draw.calls) == 1
+    assert body["image"]["b64_png"] and body["clarification"] is None
+
+
 def test_a_multipart_upload_reaches_the_captioner_as_an_image_with_its_prompt(serve):
     caption = FakeMethod({"caption": "a red square", "model_version": "blip1"})
     client = serve(make(captioner=handle(caption=caption)))

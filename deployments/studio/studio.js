@@ -271,9 +271,22 @@
         const answer = await api("v1/generate", { method: "POST", json: body, signal });
         releaseUrls("create");
         const c = answer.classification;
+        if (answer.clarification) {  // the router was unsure: the marketer picks, and the same request goes again
+          const choose = (route) => {
+            $("create-route").value = route;
+            $("create-form").requestSubmit();
+          };
+          result.replaceChildren(el("div", { class: "clarify", id: "create-clarify", role: "group", "aria-label": "Which did you mean?" },
+            el("p", { text: `Not sure what you meant (router ${pct(c.confidence)} confident). Which would you like?` }),
+            answer.clarification.candidates.map((cand) => el("button", {
+              type: "button", "data-route": cand.route, onclick: () => choose(cand.route),
+            }, `${ROUTE_NAMES[cand.route] || cand.route} (${pct(cand.score)})`))));
+          return;
+        }
         const decision = el("p", { class: "decision", id: "create-decision" },
           el("strong", { text: `Route: ${ROUTE_NAMES[answer.route] || answer.route}` }),
           answer.forced ? " · chosen by you" : c ? ` · router ${pct(c.confidence)} confident (${c.label})` : "",
+          answer.served_by === "upstream" ? " · answered by the upstream model" : "",
           ` · ${(answer.latency_ms / 1000).toFixed(1)} s`);
         const parts = [decision];
         if (answer.design) {

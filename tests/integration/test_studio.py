@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 
 from adgenesis.paths import REPO_ROOT
+from tests.integration.test_graph import UNSURE_PROMPT
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -122,6 +123,17 @@ def test_create_routes_and_answers(page):
     else:
         expect(answer).not_to_be_empty()
     shot(page, "create")
+
+
+def test_an_unsure_router_asks_and_the_choice_answers(page):
+    page.get_by_label("What do you need?").fill(UNSURE_PROMPT)
+    page.get_by_role("button", name="Create", exact=True).click()
+    choices = page.locator("#create-clarify")
+    expect(choices).to_contain_text("Which would you like?", timeout=MODEL_CALL_MS)
+    choices.get_by_role("button", name="Ad layout").click()
+    expect(page.locator("#create-decision")).to_contain_text("chosen by you", timeout=MODEL_CALL_MS)
+    wait_images_loaded(page, "#create-result img.render", 1)
+    page.get_by_label("Answer as").select_option("")
 
 
 def test_design_alternatives_download_and_more(page):
