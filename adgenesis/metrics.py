@@ -27,6 +27,11 @@ GAUGE_REFRESH_S = 5.0
 
 # What happened to each layout a design request asked for (`adgenesis_designs_total{outcome}`).
 DESIGN_OUTCOMES = ("first_try", "repaired", "retried", "missed_checks", "invalid", "refused")
+# Why a request went to its route's upstream model (`adgenesis_fallbacks_total{reason}`): the local LLM's queue was
+# full, its replica died under the request, none was running when it came, or its layouts missed a check after the
+# retry; and what the upstream did (`outcome`): answered, failed (counts toward its breaker), not called (breaker open).
+FALLBACK_REASONS = ("overloaded", "replica_lost", "no_replica", "missed_checks")
+FALLBACK_OUTCOMES = ("served", "failed", "refused")
 
 
 # Every product metric: (type, name as Ray exports it before the `ray_` prefix, description, tag keys, buckets).
@@ -88,6 +93,7 @@ def record_design(outcome: str, mode: str, model: str, tokens: int | None = None
 
 
 def record_fallback(route: str, reason: str, outcome: str) -> None:
+    assert reason in FALLBACK_REASONS and outcome in FALLBACK_OUTCOMES, (reason, outcome)
     _metric("fallbacks").inc(tags={"route": route, "reason": reason, "outcome": outcome})
 
 

@@ -63,10 +63,7 @@ class DesignSpec:
         async def upstream(up: Upstream) -> Designs:
             return await self._layouts(req, plan, self._upstream_complete(up), up.settings.model)
 
-        if self._fallback is None:
-            result, served_by = await local(), "local"
-        else:
-            result, served_by = await self._fallback.run(local, upstream)
+        result, served_by = await self._fallback.run(local, upstream)
         return DesignResponse(
             model=plan.requested,
             model_version=plan.model if served_by == "local" else self._fallback.upstream.settings.model,

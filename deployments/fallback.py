@@ -32,10 +32,10 @@ class RunningReplicas:
         return self._running
 
 
-def make_fallback(route: str, settings: dict | None, llm: DeploymentHandle) -> Fallback | None:
-    """The route's fallback, or None when its profile names no upstream (the local model's errors, as before)."""
+def make_fallback(route: str, settings: dict | None, llm: DeploymentHandle) -> Fallback:
+    """The route's fallback; without an upstream in the profile, the local model alone (its errors, as before)."""
     if settings is None:
-        return None
+        return Fallback()
     upstream = UpstreamSettings.model_validate(settings)
     return Fallback(Upstream(upstream), RunningReplicas(llm, upstream.replica_check_s),
                     lambda reason, outcome: metrics.record_fallback(route, reason, outcome))

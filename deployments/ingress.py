@@ -140,8 +140,6 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
         async def upstream(up: Upstream) -> str:
             return (await up.chat(messages, **params)).choices[0].message.content or ""
 
-        if self._chat_fallback is None:
-            return (await local()).strip(), "local"
         text, served_by = await self._chat_fallback.run(local, upstream)
         return text.strip(), served_by
 

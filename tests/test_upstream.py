@@ -108,6 +108,7 @@ def test_a_local_failure_goes_upstream_and_is_counted_by_reason(local_error, rea
 
 
 def test_the_local_model_answers_when_it_can_and_no_replica_running_is_not_waited_for():
+    assert run(Fallback()) == ("ours", "local")  # no upstream in the profile: the local model alone
     fb, recorded = fallback(upstream(openai_stub(["theirs"])))
     assert run(fb) == ("ours", "local") and recorded == []
     fb, recorded = fallback(upstream(openai_stub(["theirs"])), running=False)
@@ -166,3 +167,14 @@ def test_a_design_made_upstream_goes_through_the_layout_engine_and_checks():
     assert out.quality[0].passed and out.designs[0].elements[1].text == GOOD["headline"]
     assert seen[0]["response_format"]["json_schema"]["name"] == "ad_brief" and seen[0]["seed"] == 1
     assert out.usage == {"prompt_tokens": 40, "completion_tokens": 30} and recorded == [("replica_lost", "served")]
+
+
+def test_the_fallbacks_errors_cross_replicas_intact():
+    import pickle
+
+    from adgenesis.engines.upstream import UpstreamRefused
+
+    for error in (LocalUnavailable("overloaded", "full"), UpstreamRefused(2, 29.2)):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and copy.status_code == 503 and "Retry-After" in copy.headers
+        assert (copy.message, copy.headers) == (error.message, error.headers)

@@ -9,9 +9,9 @@ localhost:3000 by default, so its Metrics views light up without more settings (
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import shutil
-import subprocess
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -21,12 +21,14 @@ import yaml
 
 from adgenesis.paths import CONFIGS_DIR, RUNS_DIR
 from tools.local_cluster import block_until_interrupted
+from tools.processes import http_service
 
 PROMETHEUS_CONFIG = CONFIGS_DIR / "monitoring" / "prometheus.yml"
 GRAFANA_DASHBOARD = CONFIGS_DIR / "monitoring" / "grafana" / "adgenesis.json"
 SERVICE_DISCOVERY_FILE = "prom_metrics_service_discovery.json"  # what Ray's head writes in its session dir
 RAY_TEMP_DIR = Path("/tmp/ray")
 PROMETHEUS_PORT = 9090
+PROMETHEUS_START_S = 60
 
 
 def prometheus_config(service_discovery: Path, scrape_interval_s: float | None = None) -> dict:
@@ -49,29 +51,25 @@ def prometheus(service_discovery: Path, data_dir: Path, port: int = PROMETHEUS_P
     config = data_dir / "prometheus.yml"
     config.write_text(yaml.safe_dump(prometheus_config(service_discovery, scrape_interval_s)))
     url = f"http://127.0.0.1:{port}"
-    log = (data_dir / "prometheus.log").open("w")
-    proc = subprocess.Popen([binary, f"--config.file={config}", f"--storage.tsdb.path={data_dir / 'data'}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=2d"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"prometheus did not start; see {data_dir / 'prometheus.log'}")
-            time.sleep(0.5)
+    with http_service("prometheus", [binary, f"--config.file={config}", f"--storage.tsdb.path={data_dir / 'data'}",
+                                     f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=2d"],
+                      f"{url}/-/ready", data_dir / "prometheus.log", timeout_s=PROMETHEUS_START_S):
         yield url
-    finally:
-        proc.terminate()
+
+
+def agent_metric(session_dir: Path, name: str, label: str = "") -> float:
+    """A metric as the cluster's Ray metrics agents export it now (every 10 s), summed over agents and series:
+    `name` as exported (`ray_` prefix), `label` (e.g. 'outcome="served"') a label the series must carry."""
+    targets = json.loads((session_dir / SERVICE_DISCOVERY_FILE).read_text())
+    total = 0.0
+    for address in (a for group in targets for a in group["targets"]):
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            text = httpx.get(f"http://{address}/metrics", timeout=10).text
+        except httpx.ConnectError:  # a listed exporter that is not up (Prometheus marks such a target down)
+            continue
+        total += sum(float(m[2]) for m in re.finditer(rf"^{re.escape(name)}\{{([^}}]*)\}} (\S+)$", text, re.M)
+                     if label in m[1])
+    return total
 
 
 def provision_grafana(session_dir: Path) -> Path | None:

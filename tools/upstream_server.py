@@ -14,16 +14,14 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
-import httpx
-
-from adgenesis.paths import REPO_ROOT
+from adgenesis.paths import REPO_ROOT, RUNS_DIR
 from adgenesis.settings import LLMSettings, load_profile
 from deployments.llm import engine_setup, model_folder
+from tools.processes import http_service
 
 KVCACHE_GIB = 1  # a handful of briefs at a time
 
@@ -47,42 +45,14 @@ def command(settings: LLMSettings, port: int, model: str, api_key: str | None) -
 
 
 @contextmanager
-def upstream_server(settings: LLMSettings, port: int, model: str, api_key: str | None = None,
+def upstream_server(settings: LLMSettings, port: int, model: str, log: Path, api_key: str | None = None,
                     timeout_s: float = 300) -> Iterator[subprocess.Popen]:
-    """The server, up (its /v1/models answers) until the block ends; then stopped."""
+    """The server, up (its /v1/models answers) until the block ends, its output in `log`; then stopped."""
     args, env = command(settings, port, model, api_key)
-    log = tempfile.TemporaryFile("w+")  # not a pipe: a server that logs on would fill it and stall
-    proc = subprocess.Popen(args, env={**os.environ, **env}, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            text=True)
-    try:
-        deadline = time.monotonic() + timeout_s
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"the upstream server exited ({proc.returncode}): {log.read()[-2000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/models", headers=headers, timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the upstream server did not answer within {timeout_s:.0f} s")
-            time.sleep(0.5)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+    with http_service("the upstream server", args, f"http://127.0.0.1:{port}/v1/models", log, timeout_s=timeout_s,
+                      headers=headers, env={**os.environ, **env}, cwd=REPO_ROOT) as proc:
         yield proc
-    finally:
-        stop(proc)
-        log.close()
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def main() -> None:
@@ -93,8 +63,12 @@ def main() -> None:
     parser.add_argument("--api-key-env", default="ADGENESIS_UPSTREAM_API_KEY",
                         help="environment variable with the key it requires (unset: none)")
     args = parser.parse_args()
-    with upstream_server(load_profile(args.profile).llm, args.port, args.model, os.environ.get(args.api_key_env)) as proc:
-        print(f"upstream: http://127.0.0.1:{args.port}/v1, model {args.model!r} (Ctrl-C stops it)", flush=True)
+    log = RUNS_DIR / "upstream_server.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with upstream_server(load_profile(args.profile).llm, args.port, args.model, log,
+                         os.environ.get(args.api_key_env)) as proc:
+        print(f"upstream: http://127.0.0.1:{args.port}/v1, model {args.model!r}, log {log} (Ctrl-C stops it)",
+              flush=True)
         try:
             proc.wait()
         except KeyboardInterrupt:

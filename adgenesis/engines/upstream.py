@@ -21,12 +21,6 @@ from adgenesis.errors import RETRY_AFTER_S, RequestError
 from adgenesis.protocol import ServedBy
 from adgenesis.settings import UpstreamSettings
 
-# Why a request went upstream (`adgenesis_fallbacks_total{reason}`): the local LLM's queue was full, its replica died
-# under the request, no replica was running when it came, or its layouts missed a check after the retry.
-FALLBACK_REASONS = ("overloaded", "replica_lost", "no_replica", "missed_checks")
-# What the upstream did with it: answered, failed (counts toward the breaker), or was not called (breaker open).
-FALLBACK_OUTCOMES = ("served", "failed", "refused")
-
 T = TypeVar("T")
 
 
@@ -39,6 +33,18 @@ class LocalUnavailable(RequestError):
 
     def __reduce__(self):  # raised in the design replica, pickled to the ingress: rebuilt from its own arguments
         return LocalUnavailable, (self.reason, self.message)
+
+
+class UpstreamRefused(RequestError):
+    """The breaker is open: the upstream is not called (a 503, Retry-After the seconds it stays open)."""
+
+    def __init__(self, failures: int, wait_s: float):
+        super().__init__(503, f"the upstream model failed {failures} times in a row and is not called for "
+                         f"{math.ceil(wait_s)} s more", math.ceil(wait_s))
+        self.failures, self.wait_s = failures, wait_s
+
+    def __reduce__(self):  # raised in the design replica, pickled to the ingress: rebuilt from its own arguments
+        return UpstreamRefused, (self.failures, self.wait_s)
 
 
 class CircuitBreaker:
@@ -81,19 +87,11 @@ class Upstream:
                 timeout=self.settings.timeout_s, max_retries=0)  # the breaker, not the client, decides on retries
         return self._client
 
-    def refusal(self) -> RequestError | None:
-        """The 503 for a call made while the breaker is open; None when a call may be made."""
-        wait = self.breaker.retry_after_s()
-        if wait is None:
-            return None
-        return RequestError(503, f"the upstream model failed {self.breaker.failures_to_open} times in a row and is "
-                            f"not called for {math.ceil(wait)} s more", math.ceil(wait))
-
     async def chat(self, messages: list[dict[str, str]], **params: Any):
-        """One chat completion from the upstream (OpenAI's `ChatCompletion`), or RequestError 503 with Retry-After
-        when the breaker is open or the call fails."""
-        if (refusal := self.refusal()) is not None:
-            raise refusal
+        """One chat completion from the upstream (OpenAI's `ChatCompletion`); UpstreamRefused while the breaker is
+        open, RequestError 503 with Retry-After when the call fails."""
+        if (wait := self.breaker.retry_after_s()) is not None:
+            raise UpstreamRefused(self.breaker.failures_to_open, wait)
         try:
             response = await self.client.chat.completions.create(model=self.settings.model, messages=messages, **params)
         except openai.OpenAIError as exc:
@@ -106,16 +104,18 @@ class Upstream:
 
 
 class Fallback:
-    """A route's local LLM first, its upstream when the local one cannot answer."""
+    """A route's local LLM first, its upstream (when the profile names one) when the local one cannot answer;
+    `local_running` says whether a replica of the local LLM runs now, `record(reason, outcome)` counts a fallback
+    (`metrics.FALLBACK_REASONS`, `metrics.FALLBACK_OUTCOMES`)."""
 
-    def __init__(self, upstream: Upstream, local_running: Callable[[], Awaitable[bool]],
-                 record: Callable[[str, str], None]):
-        self.upstream = upstream
-        self._local_running = local_running  # is a replica of the local LLM running now?
-        self._record = record  # (reason, outcome) -> metrics
+    def __init__(self, upstream: Upstream | None = None, local_running: Callable[[], Awaitable[bool]] | None = None,
+                 record: Callable[[str, str], None] | None = None):
+        self.upstream, self._local_running, self._record = upstream, local_running, record
 
     async def run(self, local: Callable[[], Awaitable[T]],
                   upstream: Callable[[Upstream], Awaitable[T]]) -> tuple[T, ServedBy]:
+        if self.upstream is None:
+            return await local(), "local"
         missed: NoLayout | None = None
         if not await self._local_running():
             reason = "no_replica"
@@ -126,15 +126,12 @@ class Fallback:
                 reason = exc.reason
             except NoLayout as exc:
                 reason, missed = "missed_checks", exc
-        # When the upstream cannot answer either, a local model that had an answer of its own gives it (its layouts
-        # missed the checks: a 422); one that had none, the upstream's 503.
-        if (refusal := self.upstream.refusal()) is not None:
-            self._record(reason, "refused")
-            raise missed or refusal
         try:
             answer = await upstream(self.upstream)
         except RequestError as exc:
-            self._record(reason, "failed")
+            self._record(reason, "refused" if isinstance(exc, UpstreamRefused) else "failed")
+            # A local model that had an answer of its own gives it (its layouts missed the checks: a 422); one that
+            # had none, the upstream's 503.
             raise (missed or exc) from None
         self._record(reason, "served")
         return answer, "upstream"

@@ -6,18 +6,16 @@ back, answers are local again."""
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from urllib.parse import urlparse
 
-import httpx
 from ray import serve
 
 from tests.conftest import UPSTREAM_KEY
 from tools.faults import kill_replica, replicas
-from tools.monitor import SERVICE_DISCOVERY_FILE
-from tools.upstream_server import stop, upstream_server
+from tools.monitor import agent_metric
+from tools.processes import stop
+from tools.upstream_server import upstream_server
 
 LLM = "LLMServer"
 LOCAL_BACK_BOUND_S = 420  # the LLM replica's restart (vLLM loads again) on a host 3x slower than ours
@@ -40,27 +38,14 @@ def kill_the_llm(dashboard: str) -> None:
     time.sleep(1.5)  # past what the replicas' look at Serve's status keeps (UpstreamSettings.replica_check_s)
 
 
-def fallbacks(session_dir, outcome: str) -> float:
-    """adgenesis_fallbacks_total for `outcome`, summed over the cluster's metrics agents (exported every 10 s)."""
-    targets = json.loads((session_dir / SERVICE_DISCOVERY_FILE).read_text())
-    total = 0.0
-    for address in (a for group in targets for a in group["targets"]):
-        try:
-            text = httpx.get(f"http://{address}/metrics", timeout=10).text
-        except httpx.ConnectError:
-            continue
-        total += sum(float(m[1]) for m in re.finditer(
-            rf'^ray_adgenesis_fallbacks_total\{{[^}}]*outcome="{outcome}"[^}}]*\}} (\S+)$', text, re.M))
-    return total
-
-
 def test_the_upstream_answers_while_the_local_llm_is_lost_and_a_failing_upstream_trips_the_breaker(
         server, profile, client):
     settings = profile.upstream["design_spec"]
     first = client.post("/v1/designs", json={**BODY, "seed": 1})
     assert first.status_code == 200 and first.json()["served_by"] == "local", first.text
 
-    with upstream_server(profile.llm, urlparse(settings.base_url).port, settings.model, UPSTREAM_KEY) as upstream:
+    with upstream_server(profile.llm, urlparse(settings.base_url).port, settings.model, server.root / "upstream.log",
+                         UPSTREAM_KEY) as upstream:
         kill_the_llm(server.head.dashboard)
         killed = time.monotonic()
         for seed in (1, 2):
@@ -103,8 +88,11 @@ def test_the_upstream_answers_while_the_local_llm_is_lost_and_a_failing_upstream
     assert r.json()["served_by"] == "local" and r.json()["model_version"] != settings.model
     local_back_s = time.monotonic() - killed
 
+    def counted(outcome: str) -> float:
+        return agent_metric(server.head.session_dir, "ray_adgenesis_fallbacks_total", f'outcome="{outcome}"')
+
     deadline = time.monotonic() + 45  # Ray's metrics agents export every 10 s
-    while fallbacks(server.head.session_dir, "served") < 3 or fallbacks(server.head.session_dir, "refused") < 1:
+    while counted("served") < 3 or counted("refused") < 1:
         assert time.monotonic() < deadline, "fallbacks not counted in adgenesis_fallbacks_total"
         time.sleep(2)
     print(f"\nfallback: 2 designs and a message from the upstream {from_upstream_s:.1f} s after the kill, breaker open "

@@ -5,8 +5,6 @@ never a 500 or a wait without bound, and a client that hangs up frees the vLLM s
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,7 +13,7 @@ import httpx
 from adgenesis.errors import RETRY_AFTER_S
 from tests.conftest import IMAGE_QUEUE
 from tools.faults import kill_under_load
-from tools.monitor import SERVICE_DISCOVERY_FILE
+from tools.monitor import agent_metric
 
 LOAD_CLIENTS = 4
 RECOVERY_BOUND_S = 10  # issue 11: service on the route back within this after the kill
@@ -58,15 +56,7 @@ def test_a_full_queue_is_a_fast_503_with_retry_after(serve_app):
 
 def vllm_running(session_dir) -> float:
     """vLLM's running-requests gauge, summed over the cluster's metrics agents (Ray exports every 10 s)."""
-    targets = json.loads((session_dir / SERVICE_DISCOVERY_FILE).read_text())
-    total = 0.0
-    for address in (a for group in targets for a in group["targets"]):
-        try:
-            text = httpx.get(f"http://{address}/metrics", timeout=10).text
-        except httpx.ConnectError:  # a listed exporter that is not up (Prometheus marks such a target down)
-            continue
-        total += sum(float(m[1]) for m in re.finditer(r"^ray_vllm_num_requests_running\{[^}]*\} (\S+)$", text, re.M))
-    return total
+    return agent_metric(session_dir, "ray_vllm_num_requests_running")
 
 
 def test_a_client_that_hangs_up_frees_its_vllm_sequences(server):
