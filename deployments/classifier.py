@@ -44,13 +44,14 @@ class Classifier:
     async def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Hot deploy: `{"model_path": ...}` loads that folder, then swaps it in; requests keep being
         served by the old model while the new one loads. Batching knobs and `min_confidence` may be changed the same way."""
-        allowed = {"model_path", "max_batch_size", "batch_wait_timeout_s", "max_length", "min_confidence"}
+        allowed = {"model_path", "max_batch_size", "batch_wait_timeout_s", "min_confidence"}
         unknown = set(user_config or {}) - allowed
         if unknown:
             raise ValueError(f"unknown user_config keys {sorted(unknown)}; allowed: {sorted(allowed)}")
         settings = ClassifierSettings.model_validate({**self.settings.model_dump(), **(user_config or {})})
-        if settings.model_path != self.settings.model_path or settings.max_length != self.settings.max_length:
-            self.engine = await asyncio.to_thread(ClassifierEngine, settings)
+        if settings.model_path != self.settings.model_path:
+            # A new head on the same encoder: loading it takes milliseconds, the encoder stays loaded.
+            self.engine = await asyncio.to_thread(ClassifierEngine, settings, self.engine.encoder)
             self._served.set(self.engine.version)
         self.settings = settings
         self._apply_batching(settings)

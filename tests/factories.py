@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 
+from adgenesis.engines.classifier import CONFIG_FILE, ENCODER, HEAD_FILE
 from adgenesis.engines.image_gen import write_adapter
+from adgenesis.settings import ROUTES
 
 
 def make_flux_adapter(out_dir: Path, transformer_dir: Path, trigger: str, seed: int) -> Path:
@@ -42,3 +45,14 @@ def make_llm_adapter(out_dir: Path, base_dir: Path, seed: int = 0) -> Path:
                 param.copy_(torch.randn(param.shape, generator=gen) * 0.05)
     peft_model.save_pretrained(out_dir)
     return out_dir
+
+
+def make_router_folder(root: Path, seed: str, labels: tuple[str, ...] = ROUTES) -> Path:
+    """A router folder as the lifecycle sees one (labels, encoder, a head file whose bytes depend on `seed`); its
+    head is not loadable: for tests that promote folders without serving them."""
+    folder = root / f"clf-{seed}"
+    folder.mkdir(parents=True)
+    (folder / CONFIG_FILE).write_text(json.dumps({"labels": list(labels), "encoder": ENCODER}))
+    (folder / HEAD_FILE).write_bytes(seed.encode() * 100)
+    return folder
+

@@ -106,7 +106,9 @@ def test_production_serve_config_uses_gpus():
     cfg = yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())
     by_name = {d["name"]: d for d in cfg["applications"][0]["deployments"]}
     assert by_name["ImageGen"]["ray_actor_options"]["num_gpus"] == 1
-    assert 0 < by_name["Classifier"]["ray_actor_options"]["num_gpus"] < 1
+    # The router's encoder is a CPU engine: no GPU, one thread per CPU the replica reserves.
+    assert "num_gpus" not in by_name["Classifier"]["ray_actor_options"]
+    assert load_profile("production").classifier.encoder_threads == by_name["Classifier"]["ray_actor_options"]["num_cpus"]
     assert 0 < by_name["Captioner"]["ray_actor_options"]["num_gpus"] < 1
 
 

@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 import threading
+import time
 
 import pytest
 import torch
@@ -27,6 +28,7 @@ from adgenesis.images import load_image, png_bytes
 from adgenesis.paths import resolve
 from adgenesis.settings import Limits, load_profile
 from tests.factories import make_flux_adapter
+from tests.routing_prompts import MULTILINGUAL, UNSURE
 
 # The models are tiny: extra threads buy nothing and, on a busy 2-core machine, OpenMP threads spinning
 # against other processes made this file 5x slower. (Ray sets OMP_NUM_THREADS per replica the same way.)
@@ -84,9 +86,42 @@ def test_classifier_batch_matches_single(classifier):
     assert classifier.classify([]) == []
 
 
-def test_classifier_truncates_long_input(classifier):
-    (r,) = classifier.classify(["design an ad " * 5000])
-    assert r.label in PROFILE.classifier.labels
+def test_classifier_reads_the_start_of_a_long_input_quickly(classifier):
+    started = time.perf_counter()
+    (r,) = classifier.classify(["design an instagram ad for our bakery " * 2000])
+    assert r.label == "design_spec"
+    assert time.perf_counter() - started < 5.0  # the whole 76,000 characters took the encoder ~20 s
+
+
+def test_classifier_routes_other_languages(classifier):
+    results = classifier.classify([text for text, _ in MULTILINGUAL])
+    wrong = [(text, want, r.label, round(r.confidence, 2)) for (text, want), r in zip(MULTILINGUAL, results)
+             if r.label != want]
+    assert not wrong
+    unsure = classifier.classify(UNSURE)
+    assert all(r.confidence < PROFILE.classifier.min_confidence for r in unsure), unsure
+
+
+def test_classifier_confidence_is_the_head_at_its_temperature(classifier):
+    from adgenesis.engines.classifier import softmax
+
+    x = classifier.encoder.embed(TEXTS[:2])
+    expected = softmax(classifier.head.logits(x) / classifier.head.temperature)
+    got = classifier.classify(TEXTS[:2])
+    for row, r in zip(expected, got):
+        assert r.confidence == pytest.approx(row.max(), abs=1e-5)
+    assert classifier.head.temperature != 1.0  # fitted on validation by the recipe
+
+
+def test_classifier_refuses_a_folder_for_another_encoder_or_no_router(classifier, tmp_path):
+    copy = shutil.copytree(resolve(PROFILE.classifier.model_path), tmp_path / "other")
+    config = json.loads((copy / "router.json").read_text())
+    (copy / "router.json").write_text(json.dumps({**config, "encoder": "some/other-encoder"}))
+    with pytest.raises(ValueError, match="other-encoder"):
+        ClassifierEngine(PROFILE.classifier.model_copy(update={"model_path": str(copy)}), classifier.encoder)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="not a router folder"):
+        ClassifierEngine(PROFILE.classifier.model_copy(update={"model_path": str(tmp_path / "empty")}))
 
 
 def test_classifier_refuses_a_model_with_other_labels():
@@ -104,7 +139,7 @@ def test_classifier_version_is_the_folder_checksum(classifier, tmp_path):
     copy = shutil.copytree(folder, tmp_path / "copy")
     assert registry.folder_checksum(copy) == recorded
     assert folder_version(copy) == classifier.version
-    (copy / "config.json").write_text((copy / "config.json").read_text() + " ")
+    (copy / "router.json").write_text((copy / "router.json").read_text() + " ")
     assert folder_version(copy) != classifier.version
 
 

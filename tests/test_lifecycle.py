@@ -43,6 +43,7 @@ from adgenesis.lifecycle.registry import HISTORY_TAG, RegistryService
 from adgenesis.protocol import TrainJobRequest
 from adgenesis.settings import LifecycleSettings, load_profile
 from adgenesis.train_config import load_config
+from tests.factories import make_router_folder
 
 # --------------------------------------------------------------------------------------------------
 # Auth
@@ -197,14 +198,6 @@ def test_aliases_refuse_bad_names_and_missing_targets(tmp_path):
 # --------------------------------------------------------------------------------------------------
 
 
-def _classifier_folder(root: Path, seed: str, labels=("design_spec", "image", "conversation")) -> Path:
-    folder = root / f"clf-{seed}"
-    folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps({"id2label": {str(i): l for i, l in enumerate(labels)}}))
-    (folder / "model.safetensors").write_bytes(seed.encode() * 100)
-    return folder
-
-
 def _adapter_folder(root: Path, seed: str, rank: int = 4) -> Path:
     folder = root / f"lora-{seed}"
     folder.mkdir(parents=True)
@@ -293,7 +286,7 @@ def test_job_progress_is_read_from_the_mlflow_run_the_recipe_logs_to(shared_regi
 
     _, running = recipe_run("progress-running", [1, 2, 3])
     stopped_early, _ = recipe_run("progress-stopped-early", [1, 2, 3, 4])
-    stopped_early.register(_classifier_folder(tmp_path, "early"), {"accuracy": 0.9})
+    stopped_early.register(make_router_folder(tmp_path, "early"), {"accuracy": 0.9})
     stopped_early.finish()
 
     service = TrainingJobs(LifecycleSettings(ray_dashboard="http://127.0.0.1:1"), shared_registry)
@@ -384,8 +377,8 @@ def test_a_cancelled_job_that_starts_after_all_is_stopped_again_before_the_cance
 
 def test_registry_lists_versions_with_metrics_and_compares(lifecycle):
     reg, _, tmp = lifecycle
-    v1 = _register(reg.client, _classifier_folder(tmp / "src", "a"), "listed", "classifier", {"accuracy": 0.9})
-    v2 = _register(reg.client, _classifier_folder(tmp / "src", "b"), "listed", "classifier", {"accuracy": 0.95})
+    v1 = _register(reg.client, make_router_folder(tmp / "src", "a"), "listed", "classifier", {"accuracy": 0.9})
+    v2 = _register(reg.client, make_router_folder(tmp / "src", "b"), "listed", "classifier", {"accuracy": 0.95})
     models = {m.name: m for m in reg.list_models().models}
     m = models["listed"]
     assert (m.kind, m.versions, m.latest_version) == ("classifier", 2, 2)
@@ -406,7 +399,7 @@ def test_registry_lists_versions_with_metrics_and_compares(lifecycle):
 def test_promote_and_rollback_classifier(lifecycle):
     reg, deployer, tmp = lifecycle
     for seed in "ab":
-        _register(reg.client, _classifier_folder(tmp / "src", seed), "router", "classifier", {"accuracy": 0.9})
+        _register(reg.client, make_router_folder(tmp / "src", seed), "router", "classifier", {"accuracy": 0.9})
     r = promote(reg, deployer, "router", 1)
     assert (r.production_version, r.previous_version) == (1, None)
     folder = tmp / "classifiers" / "router-v1"
@@ -464,7 +457,7 @@ def test_promote_flux_adapter_points_lora_aliases(lifecycle):
 
 def test_incompatible_or_tampered_versions_are_refused(lifecycle):
     reg, deployer, tmp = lifecycle
-    _register(reg.client, _classifier_folder(tmp / "src", "a", labels=("x", "y", "z")), "wrong", "classifier", {"a": 1})
+    _register(reg.client, make_router_folder(tmp / "src", "a", labels=("x", "y", "z")), "wrong", "classifier", {"a": 1})
     _register(reg.client, _adapter_folder(tmp / "src", "big", rank=64), "big", "llm_sft", {"a": 1})
     for name, words in (("wrong", "dispatches"), ("big", "rank 64")):
         with pytest.raises(RequestError) as exc:
@@ -622,7 +615,7 @@ def test_a_dataset_the_api_accepts_is_the_one_the_recipe_reads(tmp_path, monkeyp
     sets = override_args(request)
     validate(request, config_path(request, LifecycleSettings()), sets)  # no 422
     cfg = load_config(config_path(request, LifecycleSettings()), sets)
-    assert Path(cfg.data.train) == (tmp_path / "mine" / "train.jsonl").resolve()
-    assert Path(cfg.data.validation) == (tmp_path / "mine" / "validation.jsonl").resolve()
+    assert [Path(p) for p in cfg.data.train] == [(tmp_path / "mine" / "train.jsonl").resolve()]
+    assert [Path(p) for p in cfg.data.validation] == [(tmp_path / "mine" / "validation.jsonl").resolve()]
     with pytest.raises(RequestError, match="not a folder"):
         dataset_args("classifier", "router")  # the repo's data/ is not the configured root here

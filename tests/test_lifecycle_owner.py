@@ -21,7 +21,9 @@ from adgenesis.checksum import folder_version
 from adgenesis.errors import RequestError
 from adgenesis.lifecycle import aliases, deploy
 from adgenesis.lifecycle.registry import RegistryService
+from adgenesis.engines.classifier import ENCODER
 from adgenesis.settings import Profile, load_profile
+from tests.factories import make_router_folder
 from deployments.lifecycle import Lifecycle
 
 LABELS = ("design_spec", "image", "conversation")
@@ -56,14 +58,6 @@ class FakeServe:
     def answering(self) -> str:
         """The model_version the classifier replicas answer with."""
         return folder_version(paths.resolve(self.model_path))
-
-
-def classifier_folder(root: Path, seed: str) -> Path:
-    folder = root / f"clf-{seed}"
-    folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps({"id2label": {str(i): label for i, label in enumerate(LABELS)}}))
-    (folder / "model.safetensors").write_bytes(seed.encode() * 100)
-    return folder
 
 
 def adapter_folder(root: Path, seed: str) -> Path:
@@ -119,7 +113,7 @@ def pending(registry: RegistryService, name: str) -> str | None:
 def test_an_owner_killed_after_the_swap_leaves_a_mark_and_the_next_one_serves_the_registrys_version(setup):
     registry, deployer, tmp = setup
     for seed in "ab":
-        register(registry, classifier_folder(tmp / "src", seed), "killed", "classifier")
+        register(registry, make_router_folder(tmp / "src", seed), "killed", "classifier")
     v1 = deploy.promote(registry, deployer, "killed", 1).deployment.model_version
     deployer.serve.fail = Killed()
     with pytest.raises(Killed):
@@ -137,7 +131,7 @@ def test_an_owner_killed_after_the_swap_leaves_a_mark_and_the_next_one_serves_th
 
 def test_an_interrupted_first_promotion_is_undone_to_the_profiles_model(setup):
     registry, deployer, tmp = setup
-    register(registry, classifier_folder(tmp / "src", "c"), "first", "classifier")
+    register(registry, make_router_folder(tmp / "src", "c"), "first", "classifier")
     deployer.serve.fail = Killed()
     with pytest.raises(Killed):
         deploy.promote(registry, deployer, "first", 1)
@@ -149,7 +143,7 @@ def test_an_interrupted_first_promotion_is_undone_to_the_profiles_model(setup):
 def test_an_interrupted_rollback_serves_the_version_the_registry_still_names(setup):
     registry, deployer, tmp = setup
     for seed in "de":
-        register(registry, classifier_folder(tmp / "src", seed), "back", "classifier")
+        register(registry, make_router_folder(tmp / "src", seed), "back", "classifier")
     deploy.promote(registry, deployer, "back", 1)
     v2 = deploy.promote(registry, deployer, "back", 2).deployment.model_version
     deployer.serve.fail = Killed()
@@ -162,7 +156,7 @@ def test_an_interrupted_rollback_serves_the_version_the_registry_still_names(set
 def test_a_failed_swap_puts_the_registrys_version_back_at_once(setup):
     registry, deployer, tmp = setup
     for seed in "fg":
-        register(registry, classifier_folder(tmp / "src", seed), "failed", "classifier")
+        register(registry, make_router_folder(tmp / "src", seed), "failed", "classifier")
     v1 = deploy.promote(registry, deployer, "failed", 1).deployment.model_version
     deployer.serve.fail = RequestError(504, "the update did not finish")
     with pytest.raises(RequestError) as exc:
@@ -173,8 +167,8 @@ def test_a_failed_swap_puts_the_registrys_version_back_at_once(setup):
 
 def test_a_refused_promotion_changes_nothing_and_leaves_no_mark(setup):
     registry, deployer, tmp = setup
-    folder = classifier_folder(tmp / "src", "h")
-    (folder / "config.json").write_text(json.dumps({"id2label": {"0": "yes", "1": "no"}}))
+    folder = make_router_folder(tmp / "src", "h")
+    (folder / "router.json").write_text(json.dumps({"labels": ["yes", "no"], "encoder": ENCODER}))
     register(registry, folder, "refused", "classifier")
     with pytest.raises(RequestError) as exc:
         deploy.promote(registry, deployer, "refused", 1)
@@ -220,7 +214,7 @@ def owner(profile, monkeypatch):
 def test_two_promotions_at_once_are_one_after_the_other(owner, tmp_path):
     lifecycle, serve = owner
     for seed in "klm":
-        register(lifecycle._registry, classifier_folder(tmp_path / "src", seed), "queued", "classifier")
+        register(lifecycle._registry, make_router_folder(tmp_path / "src", seed), "queued", "classifier")
     asyncio.run(lifecycle.promote("queued", 1))
 
     async def both():
@@ -238,7 +232,7 @@ def test_two_promotions_at_once_are_one_after_the_other(owner, tmp_path):
 def test_a_new_owner_recovers_before_it_promotes(profile, monkeypatch, tmp_path):
     registry = RegistryService()
     for seed in "no":
-        register(registry, classifier_folder(tmp_path / "src", seed), "inherited", "classifier")
+        register(registry, make_router_folder(tmp_path / "src", seed), "inherited", "classifier")
     registry.client.set_registered_model_tag("inherited", deploy.PENDING_TAG, "classifier")  # left by a killed owner
     serve = FakeServe()
     serve.model_path = "somewhere/half-promoted"

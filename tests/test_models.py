@@ -15,7 +15,7 @@ from PIL import Image
 from tools import prepare_models as pm
 from adgenesis.paths import REPO_ROOT
 from adgenesis.settings import load_profile
-from train_jobs.classifier import read_jsonl
+from train_jobs.classifier import read_rows
 
 PROFILE = load_profile("local")
 BUILD_HINT = "build the local models first: `python -m tools.prepare_models` (or `make models`)"
@@ -84,27 +84,22 @@ def test_served_design_llm_is_the_base_plus_the_shipped_adapter_and_base_undoes_
 
 
 def test_router_classifier_validation_accuracy():
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from adgenesis.engines.classifier import ClassifierEngine
 
-    path = model_dir(PROFILE.classifier.model_path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(path).eval()
-    assert [model.config.id2label[i] for i in range(model.config.num_labels)] == list(PROFILE.classifier.labels)
+    engine = ClassifierEngine(PROFILE.classifier)
+    path = engine.model_path
+    assert engine.labels == list(PROFILE.classifier.labels)
 
-    rows = read_jsonl(pm.classifier_config().data.validation)
-    predicted = []
-    with torch.no_grad():
-        for i in range(0, len(rows), 32):
-            batch = tokenizer([r["text"] for r in rows[i:i + 32]], padding=True, truncation=True,
-                              max_length=PROFILE.classifier.max_length, return_tensors="pt")
-            predicted += [model.config.id2label[int(j)] for j in model(**batch).logits.argmax(-1)]
+    rows = read_rows(pm.classifier_config().data.validation)
+    predicted = [c.label for c in engine.classify([r["text"] for r in rows])]
     accuracy = sum(p == r["label"] for p, r in zip(predicted, rows)) / len(rows)
     print(f"\nrouter-classifier: validation accuracy {accuracy:.4f} on {len(rows)} prompts")
-    assert accuracy >= 0.90
+    assert accuracy >= pm.CLASSIFIER_MIN_ACCURACY
 
     recorded = json.loads((path / "eval.json").read_text())
     assert recorded["n"] == len(rows)
     assert abs(recorded["accuracy"] - accuracy) <= 1 / len(rows)  # batching may flip at most a near-tie
+    assert recorded["temperature"] == engine.head.temperature and recorded["ece"] <= 0.05
     # The recipe's evaluation (train_jobs.classifier.evaluate wrote this): every row once in the confusion matrix,
     # its diagonal the correct ones, each true label's row its support.
     confusion = recorded["confusion"]

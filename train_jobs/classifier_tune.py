@@ -4,7 +4,7 @@
     ray job submit --working-dir . -- python -m train_jobs.classifier_tune --config configs/train/classifier.yaml
 
 Small by default (`tune:` in the config: 4 trials of 1 epoch, one at a time). Each trial is the
-recipe's `train_jobs.classifier.fine_tune` on the same config (same model, same frozen parameters)
+recipe's `train_jobs.classifier.fine_tune` on the same config (same encoder and head)
 with `tune.epochs` and the learning rate and batch size Optuna proposes, and reports validation
 accuracy / macro-F1. The search is one MLflow run with one nested run per trial; the best trial's
 model is registered. Train the final model with the best values through the distributed recipe:
@@ -22,7 +22,7 @@ from train_jobs import classifier, common
 
 
 def trial_config(cfg: ClassifierConfig, params: dict[str, Any]) -> ClassifierConfig:
-    """The recipe's config with a trial's values: everything else (model, frozen parameters) stays."""
+    """The recipe's config with a trial's values: everything else (encoder, data) stays."""
     return cfg.model_copy(update={"epochs": cfg.tune.epochs, "lr": params["lr"], "batch_size": params["batch_size"]})
 
 
@@ -51,7 +51,7 @@ def main(cfg: ClassifierConfig) -> dict[str, Any]:
     print(f"[classifier_tune] {t.num_samples} trial(s) x {t.epochs} epoch(s), Optuna TPE on {t.metric}; "
           f"lr in [{t.lr_min:g}, {t.lr_max:g}] (log), batch size in {t.batch_sizes}")
 
-    train_rows, val_rows = classifier.read_jsonl(cfg.data.train), classifier.read_jsonl(cfg.data.validation)
+    train_rows, val_rows = classifier.read_rows(cfg.data.train), classifier.read_rows(cfg.data.validation)
     tracker = common.Tracker(cfg, name, resuming=False)
     cpus = (cfg.scaling.resources_per_worker or {}).get("CPU", 1) * cfg.scaling.num_workers
     tuner = tune.Tuner(

@@ -40,6 +40,7 @@ from typing import Any
 from ray.exceptions import AuthenticationError
 
 from adgenesis import registry as store
+from adgenesis.engines.classifier import read_config as router_config
 from adgenesis.errors import RequestError
 from adgenesis.lifecycle import aliases
 from adgenesis.lifecycle.dashboard import auth_headers
@@ -203,12 +204,12 @@ class Deployer:
     def check(self, kind: str, folder: Path) -> None:
         if kind == "classifier":
             try:
-                id2label = json.loads((folder / "config.json").read_text())["id2label"]
-            except (OSError, ValueError, KeyError):
-                raise RequestError(409, f"{folder.name}: not a sequence-classifier folder (config.json id2label)") from None
-            if set(id2label.values()) != set(self.profile.classifier.labels):
+                labels = router_config(folder)["labels"]
+            except ValueError as exc:
+                raise RequestError(409, str(exc)) from None
+            if set(labels) != set(self.profile.classifier.labels):
                 raise RequestError(
-                    409, f"{folder.name} predicts {sorted(id2label.values())}, but the router dispatches on "
+                    409, f"{folder.name} predicts {sorted(labels)}, but the router dispatches on "
                     f"{sorted(self.profile.classifier.labels)}; refusing to deploy it"
                 )
         elif kind == "llm_sft":
