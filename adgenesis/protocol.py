@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from adgenesis.engines.quality import QualityReport
+from adgenesis.rows import Row
 from adgenesis.schema import Design, DesignMode
 from adgenesis.settings import Route, TrainKind
 
@@ -54,6 +54,13 @@ class LegacyGenerateRequest(BaseModel):
     prompt: str = Field(min_length=1)
     platform: str
     format: str
+
+
+# A design's quality checks (adgenesis/engines/quality.py makes them). No docstring: it would enter the OpenAPI schema.
+class QualityReport(BaseModel):
+    passed: bool
+    checks: dict[str, bool]
+    problems: list[str]
 
 
 class DesignResponse(BaseModel):
@@ -295,6 +302,15 @@ class FileObject(BaseModel):
     created_at: int
     filename: str
     purpose: Literal["batch", "batch_output"]
+
+
+class BatchRequestLine(Row):
+    """One line of an OpenAI batch input file: checked when the file is uploaded and again when its job reads it."""
+
+    id: str = Field(alias="custom_id", min_length=1, max_length=256)
+    method: Literal["POST"]
+    url: BatchEndpoint
+    body: dict[str, Any]
 
 
 class FileList(BaseModel):

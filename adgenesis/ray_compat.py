@@ -29,7 +29,7 @@ Ray core and dashboard:
 - ServeSubmissionClient: the Serve REST API client `serve deploy` and `serve status` use (lifecycle.deploy).
 
 vLLM (the designs batch job runs an engine of its own, batch_jobs.designs):
-- AsyncEngineArgs, AsyncLLM: the engine, built from deployments.llm.engine_setup's arguments.
+- AsyncEngineArgs, AsyncLLM: the engine, built from adgenesis.engines.vllm_setup.engine_setup's arguments.
 - SamplingParams, StructuredOutputsParams, RequestOutputKind, TokensPrompt: one JSON-schema constrained request,
   final output only, on an already tokenized chat prompt.
 - LoRARequest: a LoRA adapter by folder.

@@ -12,7 +12,7 @@ from adgenesis import metrics
 from adgenesis.checksum import folder_version
 from adgenesis.engines.image_gen import ImageGenEngine
 from adgenesis.images import png_bytes
-from adgenesis.lifecycle.aliases import AliasResolver
+from adgenesis.engines.aliases import AliasResolver
 from adgenesis.paths import resolve
 from adgenesis.settings import ImageGenSettings
 

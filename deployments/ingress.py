@@ -25,11 +25,12 @@ from ray.serve.llm.ingress import OpenAiIngress, make_fastapi_ingress
 from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adgenesis.engines.adapters import adapter_names
 from adgenesis.engines.design import admit
 from adgenesis.engines.upstream import Upstream
 from adgenesis.errors import RETRY_AFTER_S, RequestError
 from adgenesis.images import decode_base64_image, load_image
-from adgenesis.lifecycle.aliases import AliasResolver
+from adgenesis.engines.aliases import AliasResolver
 from adgenesis.protocol import (
     CaptionResponse,
     Clarification,
@@ -53,7 +54,7 @@ from adgenesis.schema import CANVAS_PRESETS
 from adgenesis.settings import Limits, LLMSettings
 from deployments import lifecycle_routes, studio_routes, telemetry
 from deployments.fallback import make_fallback
-from deployments.llm import adapter_names, chat_once
+from deployments.llm import chat_once
 from deployments.uploads import FRAMING_BYTES, MULTIPART, Upload, capped, read_form
 
 logger = logging.getLogger("ray.serve")
@@ -323,7 +324,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
         return ModelList(data=cards)
 
     def _resolve_model(self, model: str | None) -> str | None:
-        """Each adapter version is its own multiplexed id (see adgenesis/lifecycle/aliases.py)."""
+        """Each adapter version is its own multiplexed id (see adgenesis/engines/aliases.py)."""
         return self._adapter_aliases.resolve_model(model) if model else model
 
     async def chat(self, body: OpenAIChatRequest, request: Request) -> Response:

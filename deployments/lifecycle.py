@@ -31,7 +31,7 @@ from adgenesis.lifecycle import deploy
 from adgenesis.lifecycle.batches import Batches
 from adgenesis.lifecycle.dashboard import dashboard_address
 from adgenesis.lifecycle.jobs import TrainingJobs, watch_jobs
-from adgenesis.lifecycle.registry import RegistryService
+from adgenesis.lifecycle.registry_service import RegistryService
 from adgenesis.settings import Profile
 
 logger = logging.getLogger("ray.serve")

@@ -12,10 +12,12 @@ import pytest
 
 from adgenesis.engines.design import SEED_STEP
 from adgenesis.errors import RequestError
-from batch_jobs.common import InputError, Output, error_message, read_rows
+from adgenesis.rows import InputError, read_rows
+from batch_jobs.common import Output, error_message
 from batch_jobs.designs import Designer, DesignRow
 from batch_jobs.images import ImageRow
-from batch_jobs.openai_batch import RequestLine, write_openai_files
+from adgenesis.protocol import BatchRequestLine
+from batch_jobs.openai_batch import write_openai_files
 
 GOOD = {"prompt": "Spring sale on linen shirts, 30% off", "platform": "meta", "format": "square"}
 
@@ -81,7 +83,7 @@ def test_error_messages_keep_the_api_status():
 
 
 def test_openai_files_in_openai_formats(tmp_path):
-    line = RequestLine.model_validate({"custom_id": "req-1", "method": "POST", "url": "/v1/designs", "body": GOOD})
+    line = BatchRequestLine.model_validate({"custom_id": "req-1", "method": "POST", "url": "/v1/designs", "body": GOOD})
     assert line.id == "req-1"
     write_jsonl(tmp_path / "results.jsonl", [{"id": "req-1", "body": {"designs": []}}])
     write_jsonl(tmp_path / "errors.jsonl", [{"id": "req-2", "status": 422, "error": "unknown platform"}])

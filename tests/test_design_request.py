@@ -8,7 +8,7 @@ import pytest
 from adgenesis.engines.adapters import adapter_names
 from adgenesis.engines.design import DesignModels
 from adgenesis.errors import RequestError
-from adgenesis.lifecycle.aliases import set_aliases
+from adgenesis.engines.aliases import set_aliases
 from adgenesis.protocol import DesignRequest
 from adgenesis.schema import UnknownCanvas, canvas_for
 from adgenesis.settings import load_profile

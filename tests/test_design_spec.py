@@ -17,7 +17,7 @@ from ray.serve.llm.openai_api_models import ErrorResponse
 from adgenesis import metrics
 from adgenesis.engines.design import SEED_STEP
 from adgenesis.errors import RETRY_AFTER_S, RequestError
-from adgenesis.lifecycle.aliases import set_aliases
+from adgenesis.engines.aliases import set_aliases
 from adgenesis.protocol import DesignRequest
 from adgenesis.settings import load_profile
 from deployments.design_spec import DesignSpec

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from adgenesis import paths
 from adgenesis import registry as store
-from adgenesis.lifecycle import aliases
+from adgenesis.engines import aliases
 from adgenesis.lifecycle.auth import ApiKeyAuth, presented_key
 from adgenesis.lifecycle.deploy import (
     Deployer,
@@ -39,7 +39,7 @@ from adgenesis.lifecycle.jobs import (
     tail,
     validate,
 )
-from adgenesis.lifecycle.registry import HISTORY_TAG, RegistryService
+from adgenesis.lifecycle.registry_service import HISTORY_TAG, RegistryService
 from adgenesis.protocol import TrainJobRequest
 from adgenesis.settings import LifecycleSettings, load_profile
 from adgenesis.train_config import load_config

@@ -19,8 +19,9 @@ from adgenesis import paths
 from adgenesis import registry as store
 from adgenesis.checksum import folder_version
 from adgenesis.errors import RequestError
-from adgenesis.lifecycle import aliases, deploy
-from adgenesis.lifecycle.registry import RegistryService
+from adgenesis.engines import aliases
+from adgenesis.lifecycle import deploy
+from adgenesis.lifecycle.registry_service import RegistryService
 from adgenesis.settings import Profile, load_profile
 from deployments.lifecycle import Lifecycle
 

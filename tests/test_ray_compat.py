@@ -93,7 +93,7 @@ def test_ray_core_and_dashboard_internals():
 
 
 def test_vllm_names_the_designs_batch_job_uses(tmp_path):
-    from deployments.llm import engine_setup
+    from adgenesis.engines.vllm_setup import engine_setup
     from adgenesis.settings import load_profile
 
     # every engine argument, the off-by-default prompt-lookup speculation included

@@ -28,10 +28,10 @@ from adgenesis.engines.copy import ground, lead_with_offer
 from adgenesis.engines.facts import digit_pattern
 from adgenesis.engines.layout import LayoutError, lay_out, palette_names
 from adgenesis.errors import RequestError
-from adgenesis.engines.quality import QualityReport, check
-from adgenesis.lifecycle.aliases import AliasResolver
+from adgenesis.engines.quality import check
+from adgenesis.engines.aliases import AliasResolver
 from adgenesis.paths import resolve
-from adgenesis.protocol import DesignRequest
+from adgenesis.protocol import DesignRequest, QualityReport
 from adgenesis.schema import (BRIEF_LIMITS, Brief, Canvas, Design, DesignMode, UnknownCanvas, canvas_for,
                               layout_json_schema, repair)
 from adgenesis.settings import LLMSettings
@@ -218,7 +218,7 @@ class Plan(NamedTuple):
 
 class DesignModels:
     """The design LLM as requests name it: `model_id`, `<model_id>:<adapter>` (a folder of `lora_dir`) or
-    `<model_id>:<alias>` (`adgenesis.lifecycle.aliases`). The API's replica and the designs batch job both plan
+    `<model_id>:<alias>` (`adgenesis.engines.aliases`). The API's replica and the designs batch job both plan
     their requests here, so a request gets the same canvas, model, budget and seed, or the same error, on either."""
 
     def __init__(self, settings: LLMSettings):

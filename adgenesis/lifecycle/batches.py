@@ -26,7 +26,9 @@ from typing import NamedTuple
 from adgenesis import paths
 from adgenesis.lifecycle.dashboard import dashboard_address
 from adgenesis.errors import RequestError
-from adgenesis.protocol import Batch, BatchCreateRequest, BatchList, BatchRequestCounts, FileObject
+from adgenesis.lifecycle.ray_jobs import job_client
+from adgenesis.protocol import Batch, BatchCreateRequest, BatchList, BatchRequestCounts, BatchRequestLine, FileObject
+from adgenesis.rows import InputError, read_rows
 from adgenesis.settings import LifecycleSettings
 
 KIND = "openai_batch"  # the Ray Job's `kind` metadata (adgenesis_jobs{kind}) and the job module's name
@@ -59,17 +61,12 @@ class Batches:
     @property
     def client(self):
         if self._client is None:
-            from adgenesis.lifecycle.jobs import job_client
-
             self._client = job_client(dashboard_address(self.settings.ray_dashboard))
         return self._client
 
     # ---- files ------------------------------------------------------------------------------------
 
     def create_file(self, filename: str, data: bytes, purpose: str) -> FileObject:
-        from batch_jobs.common import InputError, read_rows
-        from batch_jobs.openai_batch import RequestLine
-
         if purpose != "batch":
             raise RequestError(400, f"purpose must be 'batch', not {purpose!r}")
         if len(data) > self.max_file_bytes:
@@ -79,7 +76,7 @@ class Batches:
         with tempfile.NamedTemporaryFile(dir=self.files, suffix=".jsonl", delete=False) as tmp:
             tmp.write(data)
         try:  # checked like the job will read it: a bad line is refused now, with its number
-            rows = read_rows(Path(tmp.name), RequestLine)
+            rows = read_rows(Path(tmp.name), BatchRequestLine)
         except (InputError, UnicodeDecodeError) as exc:
             Path(tmp.name).unlink()
             raise RequestError(400, f"not an OpenAI batch file: {str(exc).replace(Path(tmp.name).name, filename)}") from None

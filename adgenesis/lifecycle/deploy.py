@@ -41,10 +41,10 @@ from ray.exceptions import AuthenticationError
 
 from adgenesis import registry as store
 from adgenesis.errors import RequestError
-from adgenesis.lifecycle import aliases
+from adgenesis.engines import aliases
 from adgenesis.lifecycle.dashboard import auth_headers
 from adgenesis.ray_compat import ServeSubmissionClient
-from adgenesis.lifecycle.registry import PRODUCTION, RegistryService
+from adgenesis.lifecycle.registry_service import PRODUCTION, RegistryService
 from adgenesis.paths import resolve
 from adgenesis.protocol import Deployment, PromotionResponse
 from adgenesis.settings import TRAIN_KINDS, Profile

@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any, get_args
 
 from adgenesis import paths
+from adgenesis.lifecycle.batches import KIND as BATCH_KIND
 from adgenesis.lifecycle.dashboard import dashboard_address
+from adgenesis.lifecycle.ray_jobs import job_client
 from adgenesis.errors import RequestError
-from adgenesis.lifecycle.registry import RegistryService
+from adgenesis.lifecycle.registry_service import RegistryService
 from adgenesis.paths import PathEscape, is_safe_name, safe_child
 from adgenesis.registry import PROGRESS_METRIC, STEPS_PER_EPOCH_METRIC
 from adgenesis.protocol import (
@@ -154,16 +156,6 @@ def tail(text: str, lines: int) -> tuple[str, int, bool]:
     return "\n".join(kept), len(kept), len(kept) < len(all_lines)
 
 
-def job_client(address: str):
-    """Ray's job API at `address`; a 503 RequestError when it does not answer."""
-    from ray.job_submission import JobSubmissionClient
-
-    try:
-        return JobSubmissionClient(address)
-    except Exception as exc:  # noqa: BLE001 - connection errors of any kind
-        raise RequestError(503, f"Ray Jobs API at {address} is not reachable: {exc}") from None
-
-
 def census(infos, kinds, now: float) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
     """Jobs this API submitted (Ray `JobDetails`), counted by (kind, status) with zeros for every known kind
     and status, and how long the oldest running job of each kind has run, in seconds."""
@@ -186,7 +178,6 @@ def watch_jobs(settings: LifecycleSettings, stop: threading.Event) -> None:
     from ray.job_submission import JobSubmissionClient
 
     from adgenesis import metrics
-    from adgenesis.lifecycle.batches import KIND as BATCH_KIND
 
     client = None
     while not stop.wait(settings.jobs_metrics_interval_s):
