@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adgenesis.rows import Row
 from adgenesis.schema import Design, DesignMode
+from adgenesis.seeds import MAX_SEED
 from adgenesis.settings import Route, TrainKind
 
 
@@ -45,7 +46,7 @@ class RenderRequest(_Request):
     design: Design = Field(description="a layout, e.g. one of the `designs` a POST /v1/designs returned")
     images: bool = Field(False, description="fill image slots with the image model (from their descriptions) "
                          "instead of tinted placeholders")
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="seed for the filled images")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="seed for the filled images")
 
 
 class LegacyGenerateRequest(BaseModel):
@@ -97,7 +98,7 @@ class ImageRequest(_Request):
     format: str | None = None
     steps: int | None = Field(None, ge=1)
     guidance_scale: float | None = Field(None, ge=0.0, le=MAX_GUIDANCE_SCALE)
-    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
     lora: str | None = Field(None, description="Name of a FLUX LoRA adapter; its trigger word is prepended")
     lora_weight: float = Field(1.0, ge=0.0, le=MAX_LORA_WEIGHT)
 
@@ -110,7 +111,7 @@ class GenerateRequest(_Request):
         "without it an unsure classifier answers with a `clarification` instead of guessing")
     platform: str = "meta"
     format: str = "square"
-    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
     model: str | None = None
 
 

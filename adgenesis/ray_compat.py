@@ -22,6 +22,11 @@ Ray Serve LLM (`ray.serve.llm` exports LLMConfig and build_llm_deployment, but n
   model download task for a local folder (a vLLM-importing worker that returns the path unchanged).
 - to_model_metadata: the model card OpenAiIngress is bound with (graphs.app).
 - DEFAULT_ENDPOINTS, init: Ray's OpenAI route table and FastAPI app, which the ingress extends with its own routes.
+- OpenAiIngress (public), whose private members the ingress subclass uses, only through the functions here:
+  `model_cards` (its `_model_cards`: the base models it was bound with, which /v1/models lists with their adapters)
+  and `openai_responses` (its `_get_response`: the LLM server's answers to one request, as its routes get them;
+  a batch's chat line is answered as the route answers it). Checked when OpenAiIngress is first taken from here
+  (the ingress's import), so a Ray that renamed them fails the import, not a request.
 
 Ray core and dashboard:
 - get_webui_url_from_internal_kv: the dashboard address of the cluster this process runs in (lifecycle.dashboard).
@@ -39,7 +44,9 @@ vLLM (the designs batch job runs an engine of its own, batch_jobs.designs):
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from importlib import import_module
+from typing import Any
 
 CHECKED_WITH = {"ray": "2.60.0", "vllm": "0.32.0"}
 
@@ -57,6 +64,7 @@ _MODULES = {
     "ModelList": "ray.llm._internal.serve.core.configs.openai_api_models",
     "to_model_metadata": "ray.llm._internal.serve.core.configs.openai_api_models",
     "DEFAULT_ENDPOINTS": "ray.llm._internal.serve.core.ingress.ingress",
+    "OpenAiIngress": "ray.serve.llm.ingress",
     "init": "ray.llm._internal.serve.core.ingress.ingress",
     "get_webui_url_from_internal_kv": "ray._private.services",
     "AuthenticationTokenLoader": "ray._raylet",
@@ -72,13 +80,42 @@ _MODULES = {
     "CpuPlatform": "vllm.platforms.cpu",
 }
 
-__all__ = ["CHECKED_WITH", *_MODULES]
+# OpenAiIngress's private members we use: methods on the class, attributes its __init__ sets.
+OPENAI_INGRESS_METHODS = ("_get_response",)
+OPENAI_INGRESS_ATTRIBUTES = ("_model_cards",)
+
+__all__ = ["CHECKED_WITH", *_MODULES, "model_cards", "openai_responses"]
+
+
+def check_openai_ingress(cls: type) -> type:
+    """`cls` when it has the private members the functions below use; ImportError naming those it lacks."""
+    missing = [name for name in OPENAI_INGRESS_METHODS if not callable(getattr(cls, name, None))]
+    missing += [name for name in OPENAI_INGRESS_ATTRIBUTES if name not in cls.__init__.__code__.co_names]
+    if missing:
+        raise ImportError(f"{cls.__qualname__} no longer has {missing}: update adgenesis.ray_compat for this Ray")
+    return cls
+
+
+_CHECKS = {"OpenAiIngress": check_openai_ingress}
+
+
+def model_cards(ingress) -> dict[str, Any]:
+    """The model cards (ModelCard) an OpenAiIngress was bound with, by base model id."""
+    return ingress._model_cards
+
+
+def openai_responses(ingress, body, call_method: str) -> AsyncIterator[Any]:
+    """OpenAiIngress's answers to one request (`call_method`: "chat", "completions"), each a response or an
+    ErrorResponse, as its own routes get them."""
+    return ingress._get_response(body=body, call_method=call_method)
 
 
 def __getattr__(name: str):
     if name not in _MODULES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(import_module(_MODULES[name]), name)
+    if name in _CHECKS:
+        value = _CHECKS[name](value)
     globals()[name] = value  # later lookups skip this function
     return value
 

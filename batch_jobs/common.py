@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from pydantic import ValidationError
 
+from adgenesis.files import write_atomic
 from adgenesis.rows import InputError, Row
 
 APP = "adgenesis"  # the Serve application the jobs call (configs/serve_local.yaml, serve_config.yaml)
@@ -41,14 +41,6 @@ def error_message(exc: BaseException) -> tuple[int, str]:
             return error_message(cause)
     lines = [line for line in str(message or exc).splitlines() if line.strip()]
     return int(status or 500), (lines[-1] if lines else type(exc).__name__)[:1000]
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Readers (and a rerun) see the whole file or none of it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data.encode("utf-8") if isinstance(data, str) else data)
-    os.replace(tmp, path)
 
 
 class Output:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from ray.serve.llm.openai_api_models import ChatCompletionRequest
 
+from adgenesis.files import write_atomic
 from adgenesis.protocol import BatchRequestLine, DesignRequest
 from adgenesis.rows import read_rows
-from batch_jobs.common import AppWorker, cli, write_atomic
+from batch_jobs.common import AppWorker, cli
 
 class Requester(AppWorker):
     def start(self, row: dict):

@@ -21,7 +21,7 @@ from PIL import Image
 from ray.exceptions import ActorUnavailableError, RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
-from ray.serve.llm.ingress import OpenAiIngress, make_fastapi_ingress
+from ray.serve.llm.ingress import make_fastapi_ingress
 from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -48,8 +48,9 @@ from adgenesis.protocol import (
     ServedBy,
 )
 from adgenesis.paths import resolve
+from adgenesis.prompt import check_prompt
 from adgenesis.ray_compat import ChatCompletionRequest as OpenAIChatRequest
-from adgenesis.ray_compat import CompletionRequest, ModelCard, ModelList
+from adgenesis.ray_compat import CompletionRequest, ModelCard, ModelList, OpenAiIngress, model_cards, openai_responses
 from adgenesis.schema import CANVAS_PRESETS
 from adgenesis.settings import Limits, LLMSettings
 from deployments import lifecycle_routes, studio_routes, telemetry
@@ -101,14 +102,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
     # ---- helpers -------------------------------------------------------------------------------
 
     def _check_prompt(self, prompt: str) -> str:
-        prompt = prompt.strip()
-        if not prompt:
-            raise HTTPException(400, "prompt is empty")
-        if len(prompt) > self._limits.max_prompt_chars:
-            raise HTTPException(
-                413, f"prompt has {len(prompt)} characters; the limit is {self._limits.max_prompt_chars}"
-            )
-        return prompt
+        return check_prompt(prompt, self._limits.max_prompt_chars)
 
     async def _call(self, method, *args, retry_lost: bool = True, **kwargs) -> Any:
         """Await a deployment call, turning a caller's mistake raised there into its HTTP status.
@@ -304,7 +298,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
 
     async def model(self, model_id: str) -> ModelCard | None:
         base, _, adapter = model_id.partition(":")
-        card = self._model_cards.get(base)
+        card = model_cards(self).get(base)
         target = self._adapter_aliases.resolve(adapter) if adapter else ""
         if card is None or (adapter and target not in adapter_names(self._lora_dir)):
             return None
@@ -317,7 +311,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
 
     async def models(self) -> ModelList:
         cards = []
-        for base in self._model_cards:
+        for base in model_cards(self):
             cards.append(await self.model(base))
             names = adapter_names(self._lora_dir) + sorted(self._adapter_aliases.aliases())
             cards += [card for name in names if (card := await self.model(f"{base}:{name}")) is not None]
@@ -334,7 +328,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
         """One non-streaming chat completion, as the route's JSON body: each `/v1/chat/completions` line of
         an OpenAI batch (batch_jobs/openai_batch.py) comes through here via this deployment's handle."""
         body = body.model_copy(update={"model": self._resolve_model(body.model), "stream": False})
-        async for response in self._get_response(body=body, call_method="chat"):
+        async for response in openai_responses(self, body, "chat"):
             if isinstance(response, ErrorResponse):
                 raise HTTPException(response.error.code, response.error.message)
             return response.model_dump(mode="json")

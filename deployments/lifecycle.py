@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -31,12 +30,14 @@ from adgenesis.lifecycle import deploy
 from adgenesis.lifecycle.batches import Batches
 from adgenesis.lifecycle.dashboard import dashboard_address
 from adgenesis.lifecycle.jobs import TrainingJobs, watch_jobs
+from adgenesis.polling import poll
 from adgenesis.lifecycle.registry_service import RegistryService
 from adgenesis.settings import Profile
 
 logger = logging.getLogger("ray.serve")
 
 CONFIRM_STREAK = 8  # answers in a row from the new classifier before a swap counts as done
+CONFIRM_INTERVAL_S = 0.05
 
 
 def _service(service: str, method: str):
@@ -91,13 +92,13 @@ class Lifecycle:
         """After a classifier swap: every answer now comes from the new model (checked through the handle)."""
         if deployment.kind != "classifier":
             return
-        deadline, streak = time.monotonic() + timeout_s, 0
-        while streak < CONFIRM_STREAK:
+        streak = 0
+        for _ in poll(timeout_s, CONFIRM_INTERVAL_S):
             version = self._classifier.model_version.remote().result(timeout_s=30)
             streak = streak + 1 if version == deployment.model_version else 0
-            if time.monotonic() > deadline:
-                raise RequestError(504, f"replicas still answer with {version}, not {deployment.model_version}")
-            time.sleep(0.05)
+            if streak == CONFIRM_STREAK:
+                return
+        raise RequestError(504, f"replicas still answer with {version}, not {deployment.model_version}")
 
     async def _one_at_a_time(self, swap, *args) -> protocol.PromotionResponse:
         async with self._promotion_lock:

@@ -297,7 +297,7 @@ def test_job_progress_is_read_from_the_mlflow_run_the_recipe_logs_to(shared_regi
     stopped_early.finish()
 
     service = TrainingJobs(LifecycleSettings(ray_dashboard="http://127.0.0.1:1"), shared_registry)
-    service._client = FakeRayJobs(_ray_job("progress-running", "RUNNING", submitted),
+    service.client = FakeRayJobs(_ray_job("progress-running", "RUNNING", submitted),
                                   _ray_job("progress-stopped-early", "SUCCEEDED", submitted),
                                   _ray_job("progress-pending", "PENDING", submitted))
     searches = []
@@ -344,7 +344,7 @@ class PendingThenRunning(FakeRayJobs):
 
 def test_cancelling_a_job_still_pending_stops_it_once_it_runs(shared_registry):
     service = TrainingJobs(LifecycleSettings(ray_dashboard="http://127.0.0.1:1"), shared_registry)
-    service._client = ray_jobs = PendingThenRunning(_ray_job("cancel-pending", "PENDING", time.time()))
+    service.client = ray_jobs = PendingThenRunning(_ray_job("cancel-pending", "PENDING", time.time()))
     job = service.cancel("cancel-pending", wait_s=10, poll_s=0.01, settle_s=0.05)
     assert job.status == "STOPPED"
     assert ray_jobs.stops == ["PENDING", "PENDING", "RUNNING"]  # the stops sent while pending did nothing
@@ -377,7 +377,7 @@ class StoppedThenStarted(FakeRayJobs):
 
 def test_a_cancelled_job_that_starts_after_all_is_stopped_again_before_the_cancel_answers(shared_registry):
     service = TrainingJobs(LifecycleSettings(ray_dashboard="http://127.0.0.1:1"), shared_registry)
-    service._client = ray_jobs = StoppedThenStarted(_ray_job("cancel-late", "PENDING", time.time()))
+    service.client = ray_jobs = StoppedThenStarted(_ray_job("cancel-late", "PENDING", time.time()))
     job = service.cancel("cancel-late", wait_s=10, poll_s=0.01, settle_s=0.1)
     assert job.status == "STOPPED" and ray_jobs.stops == ["PENDING", "RUNNING"]
 

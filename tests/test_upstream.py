@@ -68,7 +68,7 @@ def openai_stub(answers: list[str] | None = None, status: int = 200, seen: list 
 
 def upstream(transport: httpx.MockTransport) -> Upstream:
     up = Upstream(SETTINGS)
-    up._client = openai.AsyncOpenAI(base_url=SETTINGS.base_url, api_key="k", max_retries=0,
+    up.client = openai.AsyncOpenAI(base_url=SETTINGS.base_url, api_key="k", max_retries=0,
                                     http_client=httpx.AsyncClient(transport=transport))
     return up
 

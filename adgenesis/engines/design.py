@@ -17,7 +17,6 @@ asks the LLM (through a `Complete` callable) and retries layouts that miss a qua
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import Any, Awaitable, Callable, NamedTuple
 
@@ -32,8 +31,10 @@ from adgenesis.engines.quality import check
 from adgenesis.engines.aliases import AliasResolver
 from adgenesis.paths import resolve
 from adgenesis.protocol import DesignRequest, QualityReport
+from adgenesis.prompt import check_prompt
 from adgenesis.schema import (BRIEF_LIMITS, Brief, Canvas, Design, DesignMode, UnknownCanvas, canvas_for,
                               layout_json_schema, repair)
+from adgenesis.seeds import random_seed
 from adgenesis.settings import LLMSettings
 
 BRIEF_SYSTEM_PROMPT = "You write the copy of an ad as JSON."
@@ -195,11 +196,7 @@ class NoLayout(RequestError):
 
 def admit(req: DesignRequest, max_prompt_chars: int, max_designs: int) -> DesignRequest:
     """The request with its prompt stripped, or RequestError when it is over the profile's limits (`Limits`)."""
-    prompt = req.prompt.strip()
-    if not prompt:
-        raise RequestError(400, "prompt is empty")
-    if len(prompt) > max_prompt_chars:
-        raise RequestError(413, f"prompt has {len(prompt)} characters; the limit is {max_prompt_chars}")
+    prompt = check_prompt(req.prompt, max_prompt_chars)
     if req.n > max_designs:
         raise RequestError(422, f"n={req.n} is over the limit of {max_designs}")
     return req.model_copy(update={"prompt": prompt})
@@ -243,7 +240,7 @@ class DesignModels:
         except UnknownAdapter as exc:
             raise RequestError(404, str(exc)) from None
         budget = self.settings.brief_max_tokens if req.mode == "brief" else self.settings.design_max_tokens
-        seed = req.seed if req.seed is not None else random.randrange(2**31)
+        seed = req.seed if req.seed is not None else random_seed()
         return Plan(canvas, req.model or self.settings.model_id, model, adapter, budget, seed)
 
 

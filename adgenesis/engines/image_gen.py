@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from adgenesis.errors import RequestError
 from adgenesis.paths import SAFE_NAME_RULE, PathEscape, is_safe_name, resolve, safe_child
 from adgenesis.protocol import MAX_GUIDANCE_SCALE, MAX_LORA_WEIGHT
 from adgenesis.schema import CANVAS_PRESETS, UnknownCanvas, canvas_for
+from adgenesis.seeds import MAX_SEED, random_seed
 from adgenesis.settings import ImageGenSettings
 
 ADAPTER_META = "adgenesis.json"
@@ -216,9 +216,9 @@ class ImageGenEngine:
         steps = s.default_steps if steps is None else steps
         guidance_scale = s.guidance_scale if guidance_scale is None else guidance_scale
         self._validate(width, height, steps, guidance_scale, lora_weight)
-        seed = random.randrange(2**31) if seed is None else seed
-        if not 0 <= seed < 2**63:
-            raise RequestError(422, "seed must be in [0, 2**63)")
+        seed = random_seed() if seed is None else seed
+        if not 0 <= seed <= MAX_SEED:
+            raise RequestError(422, f"seed must be in [0, {MAX_SEED}]")
         adapter = self.adapter(lora) if lora else None
         full_prompt = apply_trigger(prompt, adapter.trigger_word if adapter else None)
         with self._lock:

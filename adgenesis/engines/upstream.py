@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from functools import cached_property
 from typing import Any, Awaitable, Callable, TypeVar
 
 import openai
@@ -77,15 +78,12 @@ class Upstream:
     def __init__(self, settings: UpstreamSettings):
         self.settings = settings
         self.breaker = CircuitBreaker(settings.failures_to_open, settings.open_s)
-        self._client: openai.AsyncOpenAI | None = None
 
-    @property
+    @cached_property
     def client(self) -> openai.AsyncOpenAI:
-        if self._client is None:
-            self._client = openai.AsyncOpenAI(
-                base_url=self.settings.base_url, api_key=os.environ.get(self.settings.api_key_env) or "unset",
-                timeout=self.settings.timeout_s, max_retries=0)  # the breaker, not the client, decides on retries
-        return self._client
+        return openai.AsyncOpenAI(
+            base_url=self.settings.base_url, api_key=os.environ.get(self.settings.api_key_env) or "unset",
+            timeout=self.settings.timeout_s, max_retries=0)  # the breaker, not the client, decides on retries
 
     async def chat(self, messages: list[dict[str, str]], **params: Any):
         """One chat completion from the upstream (OpenAI's `ChatCompletion`); UpstreamRefused while the breaker is

@@ -18,15 +18,16 @@ import re
 import secrets
 import shlex
 import sys
-import tempfile
 import time
+from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
 from adgenesis import paths
+from adgenesis.files import atomic_path
 from adgenesis.lifecycle.dashboard import dashboard_address
 from adgenesis.errors import RequestError
-from adgenesis.lifecycle.ray_jobs import job_client
+from adgenesis.lifecycle.ray_jobs import job_client, stop_job
 from adgenesis.protocol import Batch, BatchCreateRequest, BatchList, BatchRequestCounts, BatchRequestLine, FileObject
 from adgenesis.rows import InputError, read_rows
 from adgenesis.settings import LifecycleSettings
@@ -56,13 +57,10 @@ class Batches:
         self.root = paths.RUNS_DIR / "batches"
         self.files = self.root / "files"
         self.files.mkdir(parents=True, exist_ok=True)
-        self._client = None
 
-    @property
+    @cached_property  # made on first use, in the replica: Ray's client asks the dashboard for its version when made
     def client(self):
-        if self._client is None:
-            self._client = job_client(dashboard_address(self.settings.ray_dashboard))
-        return self._client
+        return job_client(dashboard_address(self.settings.ray_dashboard))
 
     # ---- files ------------------------------------------------------------------------------------
 
@@ -73,17 +71,14 @@ class Batches:
             raise RequestError(413, f"file of {len(data)} bytes is over the {self.max_file_bytes}-byte limit")
         file_id = f"file-{secrets.token_hex(12)}"
         path = self.files / f"{file_id}.jsonl"
-        with tempfile.NamedTemporaryFile(dir=self.files, suffix=".jsonl", delete=False) as tmp:
-            tmp.write(data)
-        try:  # checked like the job will read it: a bad line is refused now, with its number
-            rows = read_rows(Path(tmp.name), BatchRequestLine)
-        except (InputError, UnicodeDecodeError) as exc:
-            Path(tmp.name).unlink()
-            raise RequestError(400, f"not an OpenAI batch file: {str(exc).replace(Path(tmp.name).name, filename)}") from None
-        if len(rows) > self.settings.batch_max_requests:
-            Path(tmp.name).unlink()
-            raise RequestError(400, f"{len(rows)} requests; a batch holds at most {self.settings.batch_max_requests}")
-        Path(tmp.name).replace(path)
+        with atomic_path(path) as tmp:  # in place only once checked; removed when refused
+            tmp.write_bytes(data)
+            try:  # checked like the job will read it: a bad line is refused now, with its number
+                rows = read_rows(tmp, BatchRequestLine)
+            except (InputError, UnicodeDecodeError) as exc:
+                raise RequestError(400, f"not an OpenAI batch file: {str(exc).replace(tmp.name, filename)}") from None
+            if len(rows) > self.settings.batch_max_requests:
+                raise RequestError(400, f"{len(rows)} requests; a batch holds at most {self.settings.batch_max_requests}")
         obj = FileObject(id=file_id, bytes=len(data), created_at=int(time.time()), filename=filename[:255] or "batch.jsonl",
                          purpose="batch")
         (self.files / f"{file_id}.json").write_text(obj.model_dump_json())
@@ -158,7 +153,7 @@ class Batches:
         if status in ("validating", "in_progress") and meta.get("cancelling_at"):
             status = "cancelling"
             # Ray ignores a stop sent while the job was PENDING (ray-project/ray#58353): send it again until it ends.
-            self._stop(batch_id)
+            stop_job(self.client, batch_id)
         hexid = batch_id.removeprefix("batch_")
         done = status == "completed" and (folder / "output.jsonl").is_file()
         end = int(info.end_time / 1000) if info.end_time else None
@@ -180,14 +175,8 @@ class Batches:
         if not meta.get("cancelling_at"):
             meta["cancelling_at"] = int(time.time())
             (self.root / batch_id / "batch.json").write_text(json.dumps(meta))
-        self._stop(batch_id)
+        stop_job(self.client, batch_id)
         return self.get(batch_id)
-
-    def _stop(self, batch_id: str) -> None:
-        try:
-            self.client.stop_job(batch_id)
-        except Exception as exc:  # noqa: BLE001
-            raise RequestError(502, f"Ray Jobs API error: {exc}") from None
 
     def list(self) -> BatchList:
         ids = sorted((p.parent.name for p in self.root.glob("batch_*/batch.json")),

@@ -32,6 +32,7 @@ import logging
 import secrets
 import shutil
 import time
+from functools import cached_property
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +47,7 @@ from adgenesis.lifecycle.dashboard import auth_headers
 from adgenesis.ray_compat import ServeSubmissionClient
 from adgenesis.lifecycle.registry_service import PRODUCTION, RegistryService
 from adgenesis.paths import resolve
+from adgenesis.polling import poll
 from adgenesis.protocol import Deployment, PromotionResponse
 from adgenesis.settings import TRAIN_KINDS, Profile
 
@@ -107,13 +109,14 @@ class ServeConfigClient:
 
     def __init__(self, dashboard: str):
         self.dashboard = dashboard.rstrip("/")
-        self._client: ServeSubmissionClient | None = None
+
+    @cached_property  # made on first use: Ray's client asks the dashboard for its version when made
+    def client(self) -> ServeSubmissionClient:
+        return ServeSubmissionClient(self.dashboard, headers=auth_headers())
 
     def _call(self, what: str, request: Callable[[ServeSubmissionClient], Any]) -> Any:
         try:
-            if self._client is None:  # made on first use: Ray's client asks the dashboard for its version when made
-                self._client = ServeSubmissionClient(self.dashboard, headers=auth_headers())
-            return request(self._client)
+            return request(self.client)
         except OSError as exc:  # refused, unresolvable, reset: `requests`' errors are OSErrors too
             raise RequestError(503, f"Serve REST API at {self.dashboard} is not reachable: {exc}") from None
         except (RuntimeError, AuthenticationError) as exc:  # Ray's client: "Request failed with status code N: ..."
@@ -158,9 +161,8 @@ class ServeConfigClient:
         self.wait_healthy(app, deployment, user_config, timeout_s)
 
     def wait_healthy(self, app: str, deployment: str, user_config: dict[str, Any], timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
         last = "no status yet"
-        while time.monotonic() < deadline:
+        for _ in poll(timeout_s, interval_s=0.5):
             info = self.details()["applications"].get(app, {})
             dep = info.get("deployments", {}).get(deployment, {})
             target = (dep.get("deployment_config") or {}).get("user_config")
@@ -171,7 +173,6 @@ class ServeConfigClient:
                 raise RequestError(502, f"the update failed: {last}: {dep.get('message') or info.get('message')}")
             if target == user_config and dep.get("status") == "HEALTHY" and replicas and states == ["RUNNING"]:
                 return
-            time.sleep(0.5)
         raise RequestError(504, f"the update did not finish within {timeout_s:.0f}s ({last})")
 
 

@@ -12,6 +12,7 @@ Every call here blocks (HTTP to the dashboard, sqlite): the ingress runs them in
 from __future__ import annotations
 
 import datetime as _dt
+from functools import cached_property
 import json
 import math
 import os
@@ -27,11 +28,12 @@ from typing import Any, get_args
 from adgenesis import paths
 from adgenesis.lifecycle.batches import KIND as BATCH_KIND
 from adgenesis.lifecycle.dashboard import dashboard_address
-from adgenesis.lifecycle.ray_jobs import job_client
+from adgenesis.lifecycle.ray_jobs import job_client, stop_job
 from adgenesis.errors import RequestError
 from adgenesis.lifecycle.registry_service import RegistryService
 from adgenesis.paths import PathEscape, is_safe_name, safe_child
 from adgenesis.registry import PROGRESS_METRIC, STEPS_PER_EPOCH_METRIC
+from adgenesis.polling import poll
 from adgenesis.protocol import (
     TERMINAL,
     JobStatus,
@@ -200,13 +202,10 @@ class TrainingJobs:
         self.settings = settings
         self.registry = registry
         self.address = dashboard_address(settings.ray_dashboard)
-        self._client = None
 
-    @property
+    @cached_property  # made on first use, in the replica: Ray's client asks the dashboard for its version when made
     def client(self):
-        if self._client is None:
-            self._client = job_client(self.address)
-        return self._client
+        return job_client(self.address)
 
     # ---- submit -----------------------------------------------------------------------------------
 
@@ -390,18 +389,15 @@ class TrainingJobs:
         status = str(getattr(info.status, "value", info.status))
         if status in TERMINAL:
             raise RequestError(409, f"job {job_id} already ended ({status}); nothing to cancel")
-        deadline = time.monotonic() + wait_s
+        stop_job(self.client, job_id)
         ended_since: float | None = None
-        while True:
-            if status not in TERMINAL:
-                try:
-                    self.client.stop_job(job_id)
-                except Exception as exc:  # noqa: BLE001
-                    raise RequestError(502, f"Ray Jobs could not stop {job_id}: {exc}") from None
-            time.sleep(poll_s)
+        for _ in poll(wait_s, poll_s, at_once=False):
             info = self._info(job_id)
             status = str(getattr(info.status, "value", info.status))
             ended = status in TERMINAL and not self._alive_actors(info.job_id)
             ended_since = (ended_since or time.monotonic()) if ended else None
-            if (ended and time.monotonic() - ended_since >= settle_s) or time.monotonic() > deadline:
-                return self._detailed(info)
+            if ended and time.monotonic() - ended_since >= settle_s:
+                break
+            if status not in TERMINAL:
+                stop_job(self.client, job_id)
+        return self._detailed(info)

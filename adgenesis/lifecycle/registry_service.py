@@ -11,6 +11,7 @@ API switches the serving graph first and records the promotion here only once th
 from __future__ import annotations
 
 import json
+from functools import cached_property
 
 from adgenesis import registry as store
 from adgenesis.errors import RequestError
@@ -69,13 +70,10 @@ class RegistryService:
     def __init__(self, tracking_uri: str | None = None, runs_dir: str | None = None):
         self._tracking_uri = tracking_uri
         self._runs_dir = runs_dir
-        self._client = None
 
-    @property
+    @cached_property  # made on first use, in the replica: connecting opens (and may migrate) the MLflow store
     def client(self):
-        if self._client is None:
-            self._client = store.connect(self._tracking_uri, self._runs_dir)
-        return self._client
+        return store.connect(self._tracking_uri, self._runs_dir)
 
     @property
     def tracking_uri(self) -> str:
