@@ -356,3 +356,50 @@ class BatchList(BaseModel):
     object: Literal["list"] = "list"
     data: list[Batch]
     has_more: bool = False
+
+
+# ---- The Lifecycle deployment's calls (deployments/lifecycle.py): one request type each, its answer one of the -----
+# types above. The ingress's routes (deployments/lifecycle_routes.py) build them and call the method of that name
+# through the Lifecycle's handle; `TrainJobRequest` and `BatchCreateRequest` travel as the route received them.
+
+
+class _Call(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class JobRef(_Call):
+    job_id: str
+
+
+class JobLogsRequest(_Call):
+    job_id: str
+    lines: int | None = None
+
+
+class FileUpload(_Call):
+    filename: str
+    data: bytes
+    purpose: str
+
+
+class FileRef(_Call):
+    file_id: str
+
+
+class BatchRef(_Call):
+    batch_id: str
+
+
+class ModelRef(_Call):
+    name: str
+
+
+class CompareVersions(_Call):
+    name: str
+    a: int
+    b: int
+
+
+class PromoteVersion(_Call):
+    name: str
+    version: int

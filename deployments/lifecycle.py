@@ -8,9 +8,9 @@ configs run exactly one replica (num_replicas: 1), so whichever ingress replica 
   puts back what the registry says, when the replica starts and again before every promotion;
 - the cluster's jobs are counted once for `adgenesis_jobs`.
 
-Everything here blocks (MLflow, the dashboard's HTTP APIs, downloads, hashing). The plain methods run in
-Serve's thread pool, so reads are answered while a promotion swaps models; promote and rollback are
-coroutines only to wait for the lock, and run their work in a thread too.
+Everything here blocks (MLflow, the dashboard's HTTP APIs, downloads, hashing). Each method of the interface
+(one typed request from adgenesis/protocol.py -> one typed answer) is a coroutine that runs its service's work in
+a thread, so reads are answered while a promotion swaps models; promote and rollback first wait for the lock.
 """
 
 from __future__ import annotations
@@ -38,16 +38,6 @@ logger = logging.getLogger("ray.serve")
 
 CONFIRM_STREAK = 8  # answers in a row from the new classifier before a swap counts as done
 CONFIRM_INTERVAL_S = 0.05
-
-
-def _service(service: str, method: str):
-    """An operation that is one method of a service (`self._jobs.submit`): a plain method, so Serve runs it in its
-    thread pool."""
-
-    def operation(self, *args):
-        return getattr(getattr(self, service), method)(*args)
-
-    return operation
 
 
 # Replicas (exactly one), resources and queue limits: the Serve configs (configs/serve_local.yaml, serve_config.yaml).
@@ -107,29 +97,59 @@ class Lifecycle:
             await asyncio.wrap_future(self._recovery.submit(self._recover))
             return await asyncio.to_thread(swap, self._registry, self._deployer, *args, self._confirm)
 
-    async def promote(self, name: str, version: int) -> protocol.PromotionResponse:
-        return await self._one_at_a_time(deploy.promote, name, version)
+    # ---- the interface: one typed request -> one typed answer each (adgenesis/protocol.py) -------------
+    # The ingress's routes call these through the handle (deployments/lifecycle_routes.py). The services block
+    # (MLflow, the dashboard's HTTP APIs, files): each call runs in a thread, so reads are answered while a
+    # promotion swaps models.
 
-    async def rollback(self, name: str) -> protocol.PromotionResponse:
-        return await self._one_at_a_time(deploy.rollback, name)
+    async def promote(self, request: protocol.PromoteVersion) -> protocol.PromotionResponse:
+        return await self._one_at_a_time(deploy.promote, request.name, request.version)
 
-    # ---- everything else: one service method each, as it is ---------------------------------------
+    async def rollback(self, request: protocol.ModelRef) -> protocol.PromotionResponse:
+        return await self._one_at_a_time(deploy.rollback, request.name)
 
-    submit_job = _service("_jobs", "submit")
-    cancel_job = _service("_jobs", "cancel")
-    list_jobs = _service("_jobs", "list")
-    get_job = _service("_jobs", "get")
-    job_logs = _service("_jobs", "logs")
-    create_file = _service("_batches", "create_file")
-    get_file = _service("_batches", "get_file")
-    create_batch = _service("_batches", "create")
-    cancel_batch = _service("_batches", "cancel")
-    list_batches = _service("_batches", "list")
-    get_batch = _service("_batches", "get")
-    list_models = _service("_registry", "list_models")
-    model_versions = _service("_registry", "versions")
-    compare = _service("_registry", "compare")
+    async def submit_job(self, request: protocol.TrainJobRequest) -> protocol.TrainJob:
+        return await asyncio.to_thread(self._jobs.submit, request)
 
-    def file_content(self, file_id: str) -> bytes:
+    async def cancel_job(self, request: protocol.JobRef) -> protocol.TrainJob:
+        return await asyncio.to_thread(self._jobs.cancel, request.job_id)
+
+    async def list_jobs(self) -> protocol.TrainJobList:
+        return await asyncio.to_thread(self._jobs.list)
+
+    async def get_job(self, request: protocol.JobRef) -> protocol.TrainJob:
+        return await asyncio.to_thread(self._jobs.get, request.job_id)
+
+    async def job_logs(self, request: protocol.JobLogsRequest) -> protocol.TrainJobLogs:
+        return await asyncio.to_thread(self._jobs.logs, request.job_id, request.lines)
+
+    async def create_file(self, request: protocol.FileUpload) -> protocol.FileObject:
+        return await asyncio.to_thread(self._batches.create_file, request.filename, request.data, request.purpose)
+
+    async def get_file(self, request: protocol.FileRef) -> protocol.FileObject:
+        return await asyncio.to_thread(self._batches.get_file, request.file_id)
+
+    async def file_content(self, request: protocol.FileRef) -> bytes:
         # The bytes, not the path: this replica and the ingress replica may be on different nodes.
-        return self._batches.file_content(file_id).read_bytes()
+        return await asyncio.to_thread(lambda: self._batches.file_content(request.file_id).read_bytes())
+
+    async def create_batch(self, request: protocol.BatchCreateRequest) -> protocol.Batch:
+        return await asyncio.to_thread(self._batches.create, request)
+
+    async def cancel_batch(self, request: protocol.BatchRef) -> protocol.Batch:
+        return await asyncio.to_thread(self._batches.cancel, request.batch_id)
+
+    async def list_batches(self) -> protocol.BatchList:
+        return await asyncio.to_thread(self._batches.list)
+
+    async def get_batch(self, request: protocol.BatchRef) -> protocol.Batch:
+        return await asyncio.to_thread(self._batches.get, request.batch_id)
+
+    async def list_models(self) -> protocol.RegisteredModelList:
+        return await asyncio.to_thread(self._registry.list_models)
+
+    async def model_versions(self, request: protocol.ModelRef) -> protocol.ModelVersionList:
+        return await asyncio.to_thread(self._registry.versions, request.name)
+
+    async def compare(self, request: protocol.CompareVersions) -> protocol.VersionComparison:
+        return await asyncio.to_thread(self._registry.compare, request.name, request.a, request.b)

@@ -23,7 +23,7 @@ from ray.serve.exceptions import BackPressureError
 from starlette.requests import Request
 
 from adgenesis.errors import RETRY_AFTER_S, RequestError
-from adgenesis.protocol import Deployment, FileObject, PromotionResponse, TrainJobList
+from adgenesis.protocol import Deployment, FileObject, FileUpload, PromoteVersion, PromotionResponse, TrainJobList
 from adgenesis.ray_compat import init
 from adgenesis.settings import load_profile
 from deployments.ingress import AdGenesisIngress, make_ingress
@@ -265,7 +265,7 @@ def test_with_the_key_a_promotion_is_one_call_to_the_owner(serve):
     r = serve(make(lifecycle=lifecycle)).post("/v1/registry/models/router/promote", json={"version": 2},
                                               headers={"X-API-Key": KEY})
     assert r.status_code == 200 and r.json()["deployment"]["model_version"] == "v2"
-    assert lifecycle.promote.calls == [("router", 2)]
+    assert lifecycle.promote.calls == [(PromoteVersion(name="router", version=2),)]
 
 
 def test_a_lost_owner_is_not_sent_a_write_twice_but_a_read_is(serve):
@@ -290,7 +290,7 @@ def test_an_upload_with_the_key_reaches_the_owner_as_bytes(serve):
     client = serve(make(lifecycle=lifecycle))
     auth = {"Authorization": f"Bearer {KEY}"}
     r = client.post("/v1/files", files={"file": ("b.jsonl", b"{}\n")}, data={"purpose": "batch"}, headers=auth)
-    assert r.status_code == 200 and lifecycle.create_file.calls == [("b.jsonl", b"{}\n", "batch")]
+    assert r.status_code == 200 and lifecycle.create_file.calls == [(FileUpload(filename="b.jsonl", data=b"{}\n", purpose="batch"),)]
     assert client.post("/v1/files", json={"file": "x"}, headers=auth).status_code == 415
     big = client.post("/v1/files", files={"file": ("b.jsonl", b"{}\n" * UPLOAD_LIMIT)}, headers=auth)
     assert big.status_code == 413 and len(lifecycle.create_file.calls) == 1

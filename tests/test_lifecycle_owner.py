@@ -22,6 +22,7 @@ from adgenesis.errors import RequestError
 from adgenesis.engines import aliases
 from adgenesis.lifecycle import deploy
 from adgenesis.lifecycle.registry_service import RegistryService
+from adgenesis.protocol import ModelRef, PromoteVersion
 from adgenesis.settings import Profile, load_profile
 from deployments.lifecycle import Lifecycle
 
@@ -222,17 +223,17 @@ def test_two_promotions_at_once_are_one_after_the_other(owner, tmp_path):
     lifecycle, serve = owner
     for seed in "klm":
         register(lifecycle._registry, classifier_folder(tmp_path / "src", seed), "queued", "classifier")
-    asyncio.run(lifecycle.promote("queued", 1))
+    asyncio.run(lifecycle.promote(PromoteVersion(name="queued", version=1)))
 
     async def both():
-        return await asyncio.gather(lifecycle.promote("queued", 2), lifecycle.promote("queued", 3))
+        return await asyncio.gather(lifecycle.promote(PromoteVersion(name="queued", version=2)), lifecycle.promote(PromoteVersion(name="queued", version=3)))
 
     two, three = asyncio.run(both())
     first, second = sorted((two, three), key=lambda r: [u[2] for u in serve.updates].index(r.deployment.path))
     assert second.previous_version == first.production_version  # the second saw the first one's record
     (_, end_first, _), (start_second, _, _) = serve.updates[-2:]
     assert end_first <= start_second, "the two swaps overlapped"
-    assert lifecycle.model_versions("queued").model.production_version == second.production_version
+    assert asyncio.run(lifecycle.model_versions(ModelRef(name="queued"))).model.production_version == second.production_version
     assert serve.answering() == second.deployment.model_version
 
 
@@ -248,8 +249,51 @@ def test_a_new_owner_recovers_before_it_promotes(profile, monkeypatch, tmp_path)
         remote=lambda: SimpleNamespace(result=lambda timeout_s: serve.answering())))
     lifecycle = Lifecycle.func_or_class(profile, classifier)
     try:
-        promoted = asyncio.run(lifecycle.promote("inherited", 2))
+        promoted = asyncio.run(lifecycle.promote(PromoteVersion(name="inherited", version=2)))
     finally:
         lifecycle.__del__()
     assert [path for *_, path in serve.updates][0] == load_profile("local").classifier.model_path  # recovered first
     assert pending(registry, "inherited") is None and promoted.production_version == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# The interface the routes call: every method they name exists on the Lifecycle, typed
+# --------------------------------------------------------------------------------------------------
+
+
+def _called_on_the_owner() -> dict[str, int]:
+    """{method: number of arguments} for each `self._owner(...).<method>` the lifecycle routes pass to `_call`."""
+    import ast
+
+    from deployments import lifecycle_routes
+
+    source = ast.parse(Path(lifecycle_routes.__file__).read_text())
+    owners = {node.targets[0].id for node in ast.walk(source) if isinstance(node, ast.Assign)
+              and isinstance(node.value, ast.Call) and getattr(node.value.func, "attr", "") == "_owner"}
+    calls = {}
+    for node in ast.walk(source):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "_call":
+            method = node.args[0]
+            assert isinstance(method, ast.Attribute), ast.unparse(node)
+            via = method.value
+            assert (isinstance(via, ast.Call) and via.func.attr == "_owner") or getattr(via, "id", "") in owners
+            calls[method.attr] = len(node.args) - 1
+    return calls
+
+
+def test_every_method_the_routes_call_is_a_typed_coroutine_of_the_lifecycle():
+    import inspect
+    import typing
+
+    from pydantic import BaseModel
+
+    calls = _called_on_the_owner()
+    assert len(calls) == 17 and {"promote", "submit_job", "file_content", "list_models"} <= set(calls)
+    for name, arguments in calls.items():
+        method = getattr(Lifecycle.func_or_class, name)
+        assert inspect.iscoroutinefunction(method), name
+        hints = typing.get_type_hints(method)
+        params = [p for p in inspect.signature(method).parameters if p != "self"]
+        assert len(params) == arguments, name
+        assert all(issubclass(hints[p], BaseModel) for p in params), name
+        assert "return" in hints, name
