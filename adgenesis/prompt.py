@@ -3,14 +3,14 @@ prompt (designs, classify, generate, images, captions) and the designs batch job
 
 from __future__ import annotations
 
-from adgenesis.errors import RequestError
+from adgenesis.errors import Malformed, TooLarge
 
 
 def check_prompt(prompt: str, max_chars: int) -> str:
     """The prompt stripped; 400 when nothing is left, 413 when it is longer than `max_chars`."""
     prompt = prompt.strip()
     if not prompt:
-        raise RequestError(400, "prompt is empty")
+        raise Malformed("prompt is empty")
     if len(prompt) > max_chars:
-        raise RequestError(413, f"prompt has {len(prompt)} characters; the limit is {max_chars}")
+        raise TooLarge(f"prompt has {len(prompt)} characters; the limit is {max_chars}")
     return prompt

@@ -32,6 +32,10 @@ Ray core and dashboard:
 - get_webui_url_from_internal_kv: the dashboard address of the cluster this process runs in (lifecycle.dashboard).
 - AuthenticationTokenLoader: Ray's auth token as an HTTP header, for calls to the dashboard (lifecycle.dashboard).
 - ServeSubmissionClient: the Serve REST API client `serve deploy` and `serve status` use (lifecycle.deploy).
+- JobSubmissionClient (public): Ray Jobs' client (lifecycle.ray_jobs).
+  Both are given here with their private `_raise_error` overridden: Ray's raises a RuntimeError with the HTTP status
+  in its text; ours raise DashboardHttpError with the status as a field, so adgenesis/service_errors.py translates
+  by type and status, never by message text. Checked when first taken from here.
 
 vLLM (the designs batch job runs an engine of its own, batch_jobs.designs):
 - AsyncEngineArgs, AsyncLLM: the engine, built from adgenesis.engines.vllm_setup.engine_setup's arguments.
@@ -69,6 +73,7 @@ _MODULES = {
     "get_webui_url_from_internal_kv": "ray._private.services",
     "AuthenticationTokenLoader": "ray._raylet",
     "ServeSubmissionClient": "ray.dashboard.modules.serve.sdk",
+    "JobSubmissionClient": "ray.job_submission",
     "AsyncEngineArgs": "vllm",
     "AsyncLLM": "vllm.v1.engine.async_llm",
     "SamplingParams": "vllm",
@@ -84,7 +89,28 @@ _MODULES = {
 OPENAI_INGRESS_METHODS = ("_get_response",)
 OPENAI_INGRESS_ATTRIBUTES = ("_model_cards",)
 
-__all__ = ["CHECKED_WITH", *_MODULES, "model_cards", "openai_responses"]
+__all__ = ["CHECKED_WITH", *_MODULES, "model_cards", "openai_responses", "DashboardHttpError"]
+
+
+class DashboardHttpError(Exception):
+    """An answer of the Ray dashboard's HTTP API (Ray Jobs, the Serve REST API) other than the one expected."""
+
+    def __init__(self, status_code: int, text: str):
+        super().__init__(f"Request failed with status code {status_code}: {text}.")  # Ray's own wording
+        self.status_code, self.text = status_code, text
+
+
+def raising_typed_http_errors(cls: type) -> type:
+    """A subclass of one of Ray's dashboard clients whose failed HTTP answers raise DashboardHttpError."""
+    if not callable(getattr(cls, "_raise_error", None)):
+        raise ImportError(f"{cls.__qualname__} no longer has _raise_error: update adgenesis.ray_compat for this Ray")
+
+    class Typed(cls):
+        def _raise_error(self, r):
+            raise DashboardHttpError(r.status_code, r.text)
+
+    Typed.__name__, Typed.__qualname__, Typed.__doc__ = cls.__name__, cls.__qualname__, cls.__doc__
+    return Typed
 
 
 def check_openai_ingress(cls: type) -> type:
@@ -96,7 +122,8 @@ def check_openai_ingress(cls: type) -> type:
     return cls
 
 
-_CHECKS = {"OpenAiIngress": check_openai_ingress}
+_CHECKS = {"OpenAiIngress": check_openai_ingress, "JobSubmissionClient": raising_typed_http_errors,
+           "ServeSubmissionClient": raising_typed_http_errors}
 
 
 def model_cards(ingress) -> dict[str, Any]:

@@ -22,25 +22,27 @@ from typing import Callable
 
 from pydantic import ValidationError
 
+from adgenesis.errors import Malformed, RequestError
 from adgenesis.files import write_atomic
 from adgenesis.rows import InputError, Row
+from deployments.http_errors import status_of
 
 APP = "adgenesis"  # the Serve application the jobs call (configs/serve_local.yaml, serve_config.yaml)
 
 
 def error_message(exc: BaseException) -> tuple[int, str]:
-    """(HTTP-like status, message) of a failed call: the 4xx the API would answer, else 500 and the last line."""
-    if isinstance(exc, ValidationError):  # a row's body the API would refuse with a 400
+    """(HTTP status, message) of a failed call: the status the API would answer (deployments/http_errors.py), and
+    the message's last line."""
+    if isinstance(exc, ValidationError):  # a row's body the API would refuse as malformed
         first = exc.errors()[0]
-        return 400, f"{'.'.join(map(str, first['loc'])) or 'body'}: {first['msg']}"
-    status = getattr(exc, "status_code", None)
-    message = getattr(exc, "detail", None) or getattr(exc, "message", None)
-    if status is None or message is None:
+        exc = Malformed(f"{'.'.join(map(str, first['loc'])) or 'body'}: {first['msg']}")
+    elif not isinstance(exc, RequestError):
         cause = getattr(exc, "cause", None)  # RayTaskError wraps what the replica raised
         if cause is not None and cause is not exc:
             return error_message(cause)
-    lines = [line for line in str(message or exc).splitlines() if line.strip()]
-    return int(status or 500), (lines[-1] if lines else type(exc).__name__)[:1000]
+    message = exc.message if isinstance(exc, RequestError) else str(exc)
+    lines = [line for line in message.splitlines() if line.strip()]
+    return status_of(exc), (lines[-1] if lines else type(exc).__name__)[:1000]
 
 
 class Output:

@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 
 from adgenesis.engines.design import Answer, Ask, Completion, DesignModels, admit, make_layouts
-from adgenesis.errors import RequestError
+from adgenesis.errors import Conflict
 from adgenesis.protocol import DesignRequest
 from adgenesis.settings import load_profile
 from adgenesis.rows import Row, read_rows
@@ -121,7 +121,7 @@ class Designer(Worker):
         plan = self.models.plan(req)
         lora = self._lora(plan.model, plan.adapter)
         if lora is not None and not self.settings.lora_dir:  # an alias promoted to an adapter after the job began
-            raise RequestError(409, f"{req.model!r} became adapter {plan.model!r} after this job started; run it again")
+            raise Conflict(f"{req.model!r} became adapter {plan.model!r} after this job started; run it again")
 
         async def complete(ask: Ask) -> Completion:
             from adgenesis.ray_compat import RequestOutputKind, SamplingParams, StructuredOutputsParams, TokensPrompt

@@ -25,7 +25,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from adgenesis import protocol
-from adgenesis.errors import RequestError
+from adgenesis.errors import TimedOut
 from adgenesis.lifecycle import deploy
 from adgenesis.lifecycle.batches import Batches
 from adgenesis.lifecycle.dashboard import dashboard_address
@@ -88,7 +88,7 @@ class Lifecycle:
             streak = streak + 1 if version == deployment.model_version else 0
             if streak == CONFIRM_STREAK:
                 return
-        raise RequestError(504, f"replicas still answer with {version}, not {deployment.model_version}")
+        raise TimedOut(f"replicas still answer with {version}, not {deployment.model_version}")
 
     async def _one_at_a_time(self, swap, *args) -> protocol.PromotionResponse:
         async with self._promotion_lock:

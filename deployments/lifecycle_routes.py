@@ -8,12 +8,12 @@ docs/lifecycle.md and docs/batch.md.
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.responses import Response
 from ray.serve.handle import DeploymentHandle
 
 from adgenesis import protocol
-from adgenesis.errors import RequestError
+from adgenesis.errors import Invalid, Malformed, Unavailable, UnsupportedMedia
 from adgenesis.lifecycle.auth import ApiKeyAuth
 from adgenesis.settings import LifecycleSettings
 from deployments.uploads import MULTIPART, FRAMING_BYTES, Upload, read_form
@@ -36,7 +36,7 @@ class LifecycleRoutes:
         """The Lifecycle's handle, once the key is checked: first, so that no caller without one waits in the
         owner's queue or behind its promotion lock."""
         if self._lifecycle is None or self._auth is None:
-            raise RequestError(503, "model lifecycle endpoints are not configured on this server")
+            raise Unavailable("model lifecycle endpoints are not configured on this server")
         self._auth.check(request.headers, write=write)
         return self._lifecycle
 
@@ -54,7 +54,7 @@ class LifecycleRoutes:
 
     async def train_logs(self, job_id: str, request: Request, lines: int | None = None) -> protocol.TrainJobLogs:
         if lines is not None and lines < 1:
-            raise HTTPException(422, "lines must be >= 1")
+            raise Invalid("lines must be >= 1")
         return await self._call(self._owner(request, READ).job_logs, protocol.JobLogsRequest(job_id=job_id, lines=lines))
 
     async def file_get(self, file_id: str, request: Request) -> protocol.FileObject:
@@ -92,11 +92,11 @@ class LifecycleRoutes:
         # runs; here the key and the content-length are checked first, and only then is the form parsed.
         owner = self._owner(request, WRITE)
         if not request.headers.get("content-type", "").startswith(MULTIPART):
-            raise RequestError(415, "send multipart/form-data with `file` and `purpose` (as the openai client does)")
+            raise UnsupportedMedia("send multipart/form-data with `file` and `purpose` (as the openai client does)")
         fields = await read_form(request, self._limits.max_upload_bytes + FRAMING_BYTES)
         upload = fields.get("file")
         if not isinstance(upload, Upload):
-            raise RequestError(400, "send the batch input as a multipart `file` part")
+            raise Malformed("send the batch input as a multipart `file` part")
         file = protocol.FileUpload(filename=upload.filename, data=upload.data, purpose=str(fields.get("purpose", "")))
         return await self._call(owner.create_file, file, retry_lost=False)
 

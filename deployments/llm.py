@@ -18,7 +18,7 @@ from ray.serve.llm.openai_api_models import ChatCompletionRequest, ChatCompletio
 
 from adgenesis.engines.adapters import adapter_path
 from adgenesis.engines.upstream import LocalUnavailable
-from adgenesis.errors import RequestError
+from adgenesis.errors import DependencyFailed
 from adgenesis.paths import resolve
 from adgenesis.ray_compat import (
     RAYLLM_VLLM_ENGINE_CLS_ENV,
@@ -29,6 +29,7 @@ from adgenesis.ray_compat import (
 )
 from adgenesis.engines.vllm_setup import engine_setup, model_folder
 from adgenesis.settings import LLMSettings
+from deployments.http_errors import error_for_status
 
 LORA_DIR_ENV = "ADGENESIS_LLM_LORA_DIR"
 ENGINE_CLS = "deployments.llm_engine.LoraSafeVLLMEngine"
@@ -105,13 +106,12 @@ async def chat_once(handle: DeploymentHandle, request: ChatCompletionRequest) ->
     try:
         async for response in handle.chat.remote(request, None):
             if isinstance(response, ErrorResponse):
-                code = response.error.code if 400 <= response.error.code < 500 else 502
-                raise RequestError(code, response.error.message)
+                raise error_for_status(response.error.code, response.error.message)
             return response
     except BackPressureError:
         raise LocalUnavailable("overloaded", "the LLM is at capacity; retry shortly") from None
     except (RayActorError, ActorUnavailableError):  # a layout is seconds of work: the client retries
         raise LocalUnavailable("replica_lost", "the LLM's replica was lost; retry shortly") from None
     except RayError as exc:  # the LLM replica raised (e.g. an adapter failed to load): its message, not a bare 500
-        raise RequestError(502, f"LLM server error: {_last_line(exc)}") from None
-    raise RequestError(502, "LLM server returned no response")
+        raise DependencyFailed(f"LLM server error: {_last_line(exc)}") from None
+    raise DependencyFailed("LLM server returned no response")

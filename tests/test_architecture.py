@@ -20,7 +20,8 @@ LEVELS: tuple[tuple[str, ...], ...] = (
     ("adgenesis.engines",),  # models and the design pipeline, plain Python
     ("adgenesis.lifecycle",),  # training jobs, registry, promotions, batches
     ("adgenesis.cli",),  # the `adgenesis` command, over the lifecycle's HTTP client
-    ("deployments", "batch_jobs", "train_jobs"),  # what runs on the cluster: Serve replicas, Ray Jobs
+    ("deployments", "train_jobs"),  # what runs on the cluster: Serve replicas and the HTTP edge, Ray Train recipes
+    ("batch_jobs",),  # Ray Jobs over a file of rows, through the app's handles: they record errors as the edge answers
     ("graphs",),  # the Serve application: binds the deployments
     ("tools",),  # local cluster, model building, monitoring, fault injection
     ("benchmarks", "scripts"),
@@ -170,4 +171,4 @@ def test_the_checks_catch_what_they_should():
     assert cycles(graph) == [["a", "b", "c", "a"]]
     assert layer_of("adgenesis.engines.design") == "adgenesis.engines"
     assert layer_of("adgenesis.protocol") == "adgenesis"
-    assert RANK[layer_of("deployments.llm")] == RANK[layer_of("batch_jobs.designs")]
+    assert RANK[layer_of("deployments.llm")] == RANK[layer_of("train_jobs.common")] < RANK[layer_of("batch_jobs.designs")]

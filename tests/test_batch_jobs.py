@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from adgenesis.engines.design import SEED_STEP
-from adgenesis.errors import RequestError
+from adgenesis.errors import Invalid
 from adgenesis.rows import InputError, read_rows
 from batch_jobs.common import Output, error_message
 from batch_jobs.designs import Designer, DesignRow
@@ -75,7 +75,7 @@ def test_output_resumes_from_parts_and_merges_in_input_order(tmp_path):
 
 
 def test_error_messages_keep_the_api_status():
-    assert error_message(RequestError(422, "unknown platform 'facebook'")) == (422, "unknown platform 'facebook'")
+    assert error_message(Invalid("unknown platform 'facebook'")) == (422, "unknown platform 'facebook'")
     assert error_message(RuntimeError("boom\n  at line 3\nValueError: deep cause")) == (500, "ValueError: deep cause")
     with pytest.raises(Exception) as exc:
         DesignRow.model_validate({"id": "x"})

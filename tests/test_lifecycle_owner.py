@@ -18,12 +18,13 @@ import pytest
 from adgenesis import paths
 from adgenesis import registry as store
 from adgenesis.checksum import folder_version
-from adgenesis.errors import RequestError
+from adgenesis.errors import RequestError, TimedOut
 from adgenesis.engines import aliases
 from adgenesis.lifecycle import deploy
 from adgenesis.lifecycle.registry_service import RegistryService
 from adgenesis.protocol import ModelRef, PromoteVersion
 from adgenesis.settings import Profile, load_profile
+from deployments.http_errors import status_of
 from deployments.lifecycle import Lifecycle
 
 LABELS = ("design_spec", "image", "conversation")
@@ -166,10 +167,10 @@ def test_a_failed_swap_puts_the_registrys_version_back_at_once(setup):
     for seed in "fg":
         register(registry, classifier_folder(tmp / "src", seed), "failed", "classifier")
     v1 = deploy.promote(registry, deployer, "failed", 1).deployment.model_version
-    deployer.serve.fail = RequestError(504, "the update did not finish")
+    deployer.serve.fail = TimedOut("the update did not finish")
     with pytest.raises(RequestError) as exc:
         deploy.promote(registry, deployer, "failed", 2)
-    assert exc.value.status_code == 504
+    assert status_of(exc.value) == 504
     assert deployer.serve.answering() == v1 and pending(registry, "failed") is None
 
 
@@ -180,7 +181,7 @@ def test_a_refused_promotion_changes_nothing_and_leaves_no_mark(setup):
     register(registry, folder, "refused", "classifier")
     with pytest.raises(RequestError) as exc:
         deploy.promote(registry, deployer, "refused", 1)
-    assert exc.value.status_code == 409 and deployer.serve.updates == [] and pending(registry, "refused") is None
+    assert status_of(exc.value) == 409 and deployer.serve.updates == [] and pending(registry, "refused") is None
 
 
 def test_an_interrupted_adapter_promotion_points_the_aliases_back(setup):

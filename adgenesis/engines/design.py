@@ -26,7 +26,7 @@ from adgenesis.engines.adapters import UnknownAdapter, adapter_for
 from adgenesis.engines.copy import ground, lead_with_offer
 from adgenesis.engines.facts import digit_pattern
 from adgenesis.engines.layout import LayoutError, lay_out, palette_names
-from adgenesis.errors import RequestError
+from adgenesis.errors import Invalid, NotFound
 from adgenesis.engines.quality import check
 from adgenesis.engines.aliases import AliasResolver
 from adgenesis.paths import resolve
@@ -183,11 +183,11 @@ class Designs(NamedTuple):
     invalid: int  # answers that could not be made into a valid layout
 
 
-class NoLayout(RequestError):
+class NoLayout(Invalid):
     """Fewer valid layouts than asked for, after the retries: a 422, as the model cannot make what was asked."""
 
     def __init__(self, message: str, invalid: int):
-        super().__init__(422, message)
+        super().__init__(message)
         self.invalid = invalid
 
     def __reduce__(self):  # raised in the design replica, pickled to the ingress: rebuilt from its own arguments
@@ -195,10 +195,10 @@ class NoLayout(RequestError):
 
 
 def admit(req: DesignRequest, max_prompt_chars: int, max_designs: int) -> DesignRequest:
-    """The request with its prompt stripped, or RequestError when it is over the profile's limits (`Limits`)."""
+    """The request with its prompt stripped, or Malformed / TooLarge / Invalid when it is over the profile's limits (`Limits`)."""
     prompt = check_prompt(req.prompt, max_prompt_chars)
     if req.n > max_designs:
-        raise RequestError(422, f"n={req.n} is over the limit of {max_designs}")
+        raise Invalid(f"n={req.n} is over the limit of {max_designs}")
     return req.model_copy(update={"prompt": prompt})
 
 
@@ -229,16 +229,16 @@ class DesignModels:
         return self.aliases.resolve_model(model or self.settings.model_id)
 
     def plan(self, req: DesignRequest) -> Plan:
-        """Raises RequestError: 422 for an unknown platform/format, 404 for an unknown model or adapter."""
+        """Raises Invalid for an unknown platform/format, NotFound for an unknown model or adapter."""
         try:
             canvas = canvas_for(req.platform, req.format)
         except UnknownCanvas as exc:
-            raise RequestError(422, str(exc)) from None
+            raise Invalid(str(exc)) from None
         model = self.resolve(req.model)
         try:
             adapter = adapter_for(self.settings.model_id, self.lora_dir, model)
         except UnknownAdapter as exc:
-            raise RequestError(404, str(exc)) from None
+            raise NotFound(str(exc)) from None
         budget = self.settings.brief_max_tokens if req.mode == "brief" else self.settings.design_max_tokens
         seed = req.seed if req.seed is not None else random_seed()
         return Plan(canvas, req.model or self.settings.model_id, model, adapter, budget, seed)

@@ -26,9 +26,10 @@ from typing import NamedTuple
 from adgenesis import paths
 from adgenesis.files import atomic_path
 from adgenesis.lifecycle.dashboard import dashboard_address
-from adgenesis.errors import RequestError
+from adgenesis.errors import Malformed, NotFound, TooLarge
 from adgenesis.lifecycle.ray_jobs import job_client, stop_job
 from adgenesis.protocol import Batch, BatchCreateRequest, BatchList, BatchRequestCounts, BatchRequestLine, FileObject
+from adgenesis.service_errors import dashboard_call
 from adgenesis.rows import InputError, read_rows
 from adgenesis.settings import LifecycleSettings
 
@@ -66,9 +67,9 @@ class Batches:
 
     def create_file(self, filename: str, data: bytes, purpose: str) -> FileObject:
         if purpose != "batch":
-            raise RequestError(400, f"purpose must be 'batch', not {purpose!r}")
+            raise Malformed(f"purpose must be 'batch', not {purpose!r}")
         if len(data) > self.max_file_bytes:
-            raise RequestError(413, f"file of {len(data)} bytes is over the {self.max_file_bytes}-byte limit")
+            raise TooLarge(f"file of {len(data)} bytes is over the {self.max_file_bytes}-byte limit")
         file_id = f"file-{secrets.token_hex(12)}"
         path = self.files / f"{file_id}.jsonl"
         with atomic_path(path) as tmp:  # in place only once checked; removed when refused
@@ -76,9 +77,9 @@ class Batches:
             try:  # checked like the job will read it: a bad line is refused now, with its number
                 rows = read_rows(tmp, BatchRequestLine)
             except (InputError, UnicodeDecodeError) as exc:
-                raise RequestError(400, f"not an OpenAI batch file: {str(exc).replace(tmp.name, filename)}") from None
+                raise Malformed(f"not an OpenAI batch file: {str(exc).replace(tmp.name, filename)}") from None
             if len(rows) > self.settings.batch_max_requests:
-                raise RequestError(400, f"{len(rows)} requests; a batch holds at most {self.settings.batch_max_requests}")
+                raise Malformed(f"{len(rows)} requests; a batch holds at most {self.settings.batch_max_requests}")
         obj = FileObject(id=file_id, bytes=len(data), created_at=int(time.time()), filename=filename[:255] or "batch.jsonl",
                          purpose="batch")
         (self.files / f"{file_id}.json").write_text(obj.model_dump_json())
@@ -94,7 +95,7 @@ class Batches:
                                         filename=path.name, purpose="batch_output")
         elif match and (self.files / f"{file_id}.json").is_file():
             return self.files / f"{file_id}.jsonl", FileObject.model_validate_json((self.files / f"{file_id}.json").read_text())
-        raise RequestError(404, f"no file {file_id!r}")
+        raise NotFound(f"no file {file_id!r}")
 
     def get_file(self, file_id: str) -> FileObject:
         return self._file_path(file_id)[1]
@@ -107,10 +108,10 @@ class Batches:
     def create(self, request: BatchCreateRequest) -> Batch:
         source, _ = self._file_path(request.input_file_id)
         if _FILE_ID.match(request.input_file_id)["out"]:
-            raise RequestError(400, "input_file_id must be an uploaded file with purpose 'batch'")
+            raise Malformed("input_file_id must be an uploaded file with purpose 'batch'")
         urls = {json.loads(line)["url"] for line in source.read_text().splitlines() if line.strip()}
         if urls != {request.endpoint}:
-            raise RequestError(400, f"every request in the file must be for {request.endpoint}; it has {sorted(urls)}")
+            raise Malformed(f"every request in the file must be for {request.endpoint}; it has {sorted(urls)}")
         batch_id = f"batch_{secrets.token_hex(12)}"
         folder = self.root / batch_id
         folder.mkdir(parents=True)
@@ -121,30 +122,23 @@ class Batches:
         entrypoint = " ".join([shlex.quote(python), "-m", f"batch_jobs.{KIND}", "--input", shlex.quote(str(source)),
                                "--output", shlex.quote(str(folder))])
         env = {"ADGENESIS_RUNS_DIR": str(paths.RUNS_DIR.resolve()), **self.settings.job_env}
-        try:
+        with dashboard_call("Ray Jobs refused the batch"):
             self.client.submit_job(entrypoint=entrypoint, submission_id=batch_id, runtime_env={"env_vars": env},
                                    metadata={"adgenesis": "batch", "kind": KIND})
-        except RequestError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the job API's errors are RuntimeErrors with the HTTP text
-            raise RequestError(502, f"Ray Jobs refused the batch: {exc}") from None
         return self.get(batch_id)
 
     def _meta(self, batch_id: str) -> dict:
         if not isinstance(batch_id, str) or not _BATCH_ID.match(batch_id) or not (self.root / batch_id / "batch.json").is_file():
-            raise RequestError(404, f"no batch {batch_id!r}")
+            raise NotFound(f"no batch {batch_id!r}")
         return json.loads((self.root / batch_id / "batch.json").read_text())
 
     def get(self, batch_id: str) -> Batch:
         meta = self._meta(batch_id)
         folder = self.root / batch_id
         try:
-            info = self.client.get_job_info(batch_id)
-        except RequestError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            if "does not exist" not in str(exc):
-                raise RequestError(502, f"Ray Jobs API error: {exc}") from None
+            with dashboard_call("Ray Jobs API error", not_found=f"no Ray job {batch_id!r}"):
+                info = self.client.get_job_info(batch_id)
+        except NotFound:
             # The runs folder outlived the cluster that ran this batch: what it left on disk is all there is.
             info = _GoneJob("SUCCEEDED" if (folder / "output.jsonl").is_file() else "STOPPED" if meta.get("cancelling_at")
                             else "FAILED", "its Ray job is unknown to this cluster (restarted?) and it left no output")
