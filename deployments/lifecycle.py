@@ -16,11 +16,13 @@ a thread, so reads are answered while a promotion swaps models; promote and roll
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import anyio
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
@@ -38,6 +40,12 @@ logger = logging.getLogger("ray.serve")
 
 CONFIRM_STREAK = 8  # answers in a row from the new classifier before a swap counts as done
 CONFIRM_INTERVAL_S = 0.05
+
+
+async def _blocking(call, *args):
+    """A blocking service call, run as Serve runs a plain (sync) method: in a worker thread of anyio's default
+    limiter, which Serve sets to the deployment's max_ongoing_requests (asyncio.to_thread's pool is smaller)."""
+    return await anyio.to_thread.run_sync(functools.partial(call, *args))
 
 
 # Replicas (exactly one), resources and queue limits: the Serve configs (configs/serve_local.yaml, serve_config.yaml).
@@ -99,8 +107,8 @@ class Lifecycle:
 
     # ---- the interface: one typed request -> one typed answer each (adgenesis/protocol.py) -------------
     # The ingress's routes call these through the handle (deployments/lifecycle_routes.py). The services block
-    # (MLflow, the dashboard's HTTP APIs, files): each call runs in a thread, so reads are answered while a
-    # promotion swaps models.
+    # (MLflow, the dashboard's HTTP APIs, files): each call runs in a worker thread (`_blocking`), so reads are
+    # answered while a promotion swaps models.
 
     async def promote(self, request: protocol.PromoteVersion) -> protocol.PromotionResponse:
         return await self._one_at_a_time(deploy.promote, request.name, request.version)
@@ -109,47 +117,47 @@ class Lifecycle:
         return await self._one_at_a_time(deploy.rollback, request.name)
 
     async def submit_job(self, request: protocol.TrainJobRequest) -> protocol.TrainJob:
-        return await asyncio.to_thread(self._jobs.submit, request)
+        return await _blocking(self._jobs.submit, request)
 
     async def cancel_job(self, request: protocol.JobRef) -> protocol.TrainJob:
-        return await asyncio.to_thread(self._jobs.cancel, request.job_id)
+        return await _blocking(self._jobs.cancel, request.job_id)
 
     async def list_jobs(self) -> protocol.TrainJobList:
-        return await asyncio.to_thread(self._jobs.list)
+        return await _blocking(self._jobs.list)
 
     async def get_job(self, request: protocol.JobRef) -> protocol.TrainJob:
-        return await asyncio.to_thread(self._jobs.get, request.job_id)
+        return await _blocking(self._jobs.get, request.job_id)
 
     async def job_logs(self, request: protocol.JobLogsRequest) -> protocol.TrainJobLogs:
-        return await asyncio.to_thread(self._jobs.logs, request.job_id, request.lines)
+        return await _blocking(self._jobs.logs, request.job_id, request.lines)
 
     async def create_file(self, request: protocol.FileUpload) -> protocol.FileObject:
-        return await asyncio.to_thread(self._batches.create_file, request.filename, request.data, request.purpose)
+        return await _blocking(self._batches.create_file, request.filename, request.data, request.purpose)
 
     async def get_file(self, request: protocol.FileRef) -> protocol.FileObject:
-        return await asyncio.to_thread(self._batches.get_file, request.file_id)
+        return await _blocking(self._batches.get_file, request.file_id)
 
     async def file_content(self, request: protocol.FileRef) -> bytes:
         # The bytes, not the path: this replica and the ingress replica may be on different nodes.
-        return await asyncio.to_thread(lambda: self._batches.file_content(request.file_id).read_bytes())
+        return await _blocking(lambda: self._batches.file_content(request.file_id).read_bytes())
 
     async def create_batch(self, request: protocol.BatchCreateRequest) -> protocol.Batch:
-        return await asyncio.to_thread(self._batches.create, request)
+        return await _blocking(self._batches.create, request)
 
     async def cancel_batch(self, request: protocol.BatchRef) -> protocol.Batch:
-        return await asyncio.to_thread(self._batches.cancel, request.batch_id)
+        return await _blocking(self._batches.cancel, request.batch_id)
 
     async def list_batches(self) -> protocol.BatchList:
-        return await asyncio.to_thread(self._batches.list)
+        return await _blocking(self._batches.list)
 
     async def get_batch(self, request: protocol.BatchRef) -> protocol.Batch:
-        return await asyncio.to_thread(self._batches.get, request.batch_id)
+        return await _blocking(self._batches.get, request.batch_id)
 
     async def list_models(self) -> protocol.RegisteredModelList:
-        return await asyncio.to_thread(self._registry.list_models)
+        return await _blocking(self._registry.list_models)
 
     async def model_versions(self, request: protocol.ModelRef) -> protocol.ModelVersionList:
-        return await asyncio.to_thread(self._registry.versions, request.name)
+        return await _blocking(self._registry.versions, request.name)
 
     async def compare(self, request: protocol.CompareVersions) -> protocol.VersionComparison:
-        return await asyncio.to_thread(self._registry.compare, request.name, request.a, request.b)
+        return await _blocking(self._registry.compare, request.name, request.a, request.b)
