@@ -14,7 +14,7 @@ import re
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from adgenesis.errors import RequestError
+from adgenesis.errors import Malformed, TooLarge
 from adgenesis.settings import Limits
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
@@ -22,35 +22,35 @@ _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*
 
 
 def load_image(data: bytes, limits: Limits) -> Image.Image:
-    """Bytes of a JPEG, PNG or WEBP file -> a fully decoded RGB image, or a RequestError (400, or 413 over a limit)."""
+    """Bytes of a JPEG, PNG or WEBP file -> a fully decoded RGB image, or Malformed (TooLarge over a limit)."""
     if not data:
-        raise RequestError(400, "empty image upload")
+        raise Malformed("empty image upload")
     if len(data) > limits.max_upload_bytes:
-        raise RequestError(413, f"image upload is {len(data)} bytes; the limit is {limits.max_upload_bytes}")
+        raise TooLarge(f"image upload is {len(data)} bytes; the limit is {limits.max_upload_bytes}")
     try:
         # `formats` keeps PIL from trying its other ~40 decoders on hostile input.
         img = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
     except UnidentifiedImageError:
-        raise RequestError(400, f"not a supported image; accepted formats: {', '.join(ALLOWED_FORMATS)}") from None
+        raise Malformed(f"not a supported image; accepted formats: {', '.join(ALLOWED_FORMATS)}") from None
     except Image.DecompressionBombError:
-        raise RequestError(413, f"image has more than {limits.max_image_pixels} pixels") from None
+        raise TooLarge(f"image has more than {limits.max_image_pixels} pixels") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise RequestError(400, f"unreadable image: {exc}") from None
+        raise Malformed(f"unreadable image: {exc}") from None
     # Only the header has been read so far: refuse big canvases before paying for their pixels.
     width, height = img.size
     if width <= 0 or height <= 0:
-        raise RequestError(400, "image has no pixels")
+        raise Malformed("image has no pixels")
     if width * height > limits.max_image_pixels:
-        raise RequestError(413, f"image is {width}x{height} = {width * height} pixels; the limit is {limits.max_image_pixels}")
+        raise TooLarge(f"image is {width}x{height} = {width * height} pixels; the limit is {limits.max_image_pixels}")
     try:
         img.load()
         # Phone photos are stored sideways with an EXIF rotation; models should see them upright.
         img = ImageOps.exif_transpose(img)
         return _to_rgb(img)
     except Image.DecompressionBombError:
-        raise RequestError(413, f"image has more than {limits.max_image_pixels} pixels") from None
+        raise TooLarge(f"image has more than {limits.max_image_pixels} pixels") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt pixel data
-        raise RequestError(400, f"corrupt image data: {exc}") from None
+        raise Malformed(f"corrupt image data: {exc}") from None
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -66,29 +66,29 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 
 def decode_base64_image(s: str, limits: Limits) -> Image.Image:
-    """Raw base64 or a `data:image/...;base64,` URL -> RGB image, or a RequestError (400, or 413 over a limit)."""
+    """Raw base64 or a `data:image/...;base64,` URL -> RGB image, or Malformed (TooLarge over a limit)."""
     if not isinstance(s, str) or not s.strip():
-        raise RequestError(400, "empty base64 image")
+        raise Malformed("empty base64 image")
     s = s.strip()
     if s[:5].lower() == "data:":
         match = _DATA_URL.match(s)
         if match is None:
-            raise RequestError(400, "data URL must be of the form data:image/<type>;base64,<data>")
+            raise Malformed("data URL must be of the form data:image/<type>;base64,<data>")
         mime = (match.group("mime") or "").lower()
         if mime and not mime.startswith("image/"):
-            raise RequestError(400, f"data URL has media type {mime!r}, not an image")
+            raise Malformed(f"data URL has media type {mime!r}, not an image")
         s = s[match.end():]
     s = "".join(s.split())  # line-wrapped base64 (MIME style) is common
     # 4 base64 chars carry 3 bytes: refuse oversize uploads before allocating the decoded copy.
     if len(s) // 4 * 3 > limits.max_upload_bytes + 3:
-        raise RequestError(413, f"image upload is over {limits.max_upload_bytes} bytes")
+        raise TooLarge(f"image upload is over {limits.max_upload_bytes} bytes")
     try:
         data = base64.b64decode(s, validate=True)
     except (binascii.Error, ValueError):
         try:  # browsers and some SDKs send the URL-safe alphabet
             data = base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
         except (binascii.Error, ValueError):
-            raise RequestError(400, "image is not valid base64") from None
+            raise Malformed("image is not valid base64") from None
     return load_image(data, limits)
 
 

@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from adgenesis.engines.quality import QualityReport
+from adgenesis.rows import Row
 from adgenesis.schema import Design, DesignMode
+from adgenesis.seeds import MAX_SEED
 from adgenesis.settings import Route, TrainKind
 
 
@@ -45,7 +46,7 @@ class RenderRequest(_Request):
     design: Design = Field(description="a layout, e.g. one of the `designs` a POST /v1/designs returned")
     images: bool = Field(False, description="fill image slots with the image model (from their descriptions) "
                          "instead of tinted placeholders")
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="seed for the filled images")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="seed for the filled images")
 
 
 class LegacyGenerateRequest(BaseModel):
@@ -54,6 +55,13 @@ class LegacyGenerateRequest(BaseModel):
     prompt: str = Field(min_length=1)
     platform: str
     format: str
+
+
+# A design's quality checks (adgenesis/engines/quality.py makes them). No docstring: it would enter the OpenAPI schema.
+class QualityReport(BaseModel):
+    passed: bool
+    checks: dict[str, bool]
+    problems: list[str]
 
 
 class DesignResponse(BaseModel):
@@ -90,7 +98,7 @@ class ImageRequest(_Request):
     format: str | None = None
     steps: int | None = Field(None, ge=1)
     guidance_scale: float | None = Field(None, ge=0.0, le=MAX_GUIDANCE_SCALE)
-    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
     lora: str | None = Field(None, description="Name of a FLUX LoRA adapter; its trigger word is prepended")
     lora_weight: float = Field(1.0, ge=0.0, le=MAX_LORA_WEIGHT)
 
@@ -103,7 +111,7 @@ class GenerateRequest(_Request):
         "without it an unsure classifier answers with a `clarification` instead of guessing")
     platform: str = "meta"
     format: str = "square"
-    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
     model: str | None = None
 
 
@@ -297,6 +305,15 @@ class FileObject(BaseModel):
     purpose: Literal["batch", "batch_output"]
 
 
+class BatchRequestLine(Row):
+    """One line of an OpenAI batch input file: checked when the file is uploaded and again when its job reads it."""
+
+    id: str = Field(alias="custom_id", min_length=1, max_length=256)
+    method: Literal["POST"]
+    url: BatchEndpoint
+    body: dict[str, Any]
+
+
 class FileList(BaseModel):
     object: Literal["list"] = "list"
     data: list[FileObject]
@@ -339,3 +356,50 @@ class BatchList(BaseModel):
     object: Literal["list"] = "list"
     data: list[Batch]
     has_more: bool = False
+
+
+# ---- The Lifecycle deployment's calls (deployments/lifecycle.py): one request type each, its answer one of the -----
+# types above. The ingress's routes (deployments/lifecycle_routes.py) build them and call the method of that name
+# through the Lifecycle's handle; `TrainJobRequest` and `BatchCreateRequest` travel as the route received them.
+
+
+class _Call(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class JobRef(_Call):
+    job_id: str
+
+
+class JobLogsRequest(_Call):
+    job_id: str
+    lines: int | None = None
+
+
+class FileUpload(_Call):
+    filename: str
+    data: bytes
+    purpose: str
+
+
+class FileRef(_Call):
+    file_id: str
+
+
+class BatchRef(_Call):
+    batch_id: str
+
+
+class ModelRef(_Call):
+    name: str
+
+
+class CompareVersions(_Call):
+    name: str
+    a: int
+    b: int
+
+
+class PromoteVersion(_Call):
+    name: str
+    version: int

@@ -22,14 +22,23 @@ Ray Serve LLM (`ray.serve.llm` exports LLMConfig and build_llm_deployment, but n
   model download task for a local folder (a vLLM-importing worker that returns the path unchanged).
 - to_model_metadata: the model card OpenAiIngress is bound with (graphs.app).
 - DEFAULT_ENDPOINTS, init: Ray's OpenAI route table and FastAPI app, which the ingress extends with its own routes.
+- OpenAiIngress (public), whose private members the ingress subclass uses, only through the functions here:
+  `model_cards` (its `_model_cards`: the base models it was bound with, which /v1/models lists with their adapters)
+  and `openai_responses` (its `_get_response`: the LLM server's answers to one request, as its routes get them;
+  a batch's chat line is answered as the route answers it). Checked when OpenAiIngress is first taken from here
+  (the ingress's import), so a Ray that renamed them fails the import, not a request.
 
 Ray core and dashboard:
 - get_webui_url_from_internal_kv: the dashboard address of the cluster this process runs in (lifecycle.dashboard).
 - AuthenticationTokenLoader: Ray's auth token as an HTTP header, for calls to the dashboard (lifecycle.dashboard).
 - ServeSubmissionClient: the Serve REST API client `serve deploy` and `serve status` use (lifecycle.deploy).
+- JobSubmissionClient (public): Ray Jobs' client (lifecycle.ray_jobs).
+  Both are given here with their private `_raise_error` overridden: Ray's raises a RuntimeError with the HTTP status
+  in its text; ours raise DashboardHttpError with the status as a field, so adgenesis/service_errors.py translates
+  by type and status, never by message text. Checked when first taken from here.
 
 vLLM (the designs batch job runs an engine of its own, batch_jobs.designs):
-- AsyncEngineArgs, AsyncLLM: the engine, built from deployments.llm.engine_setup's arguments.
+- AsyncEngineArgs, AsyncLLM: the engine, built from adgenesis.engines.vllm_setup.engine_setup's arguments.
 - SamplingParams, StructuredOutputsParams, RequestOutputKind, TokensPrompt: one JSON-schema constrained request,
   final output only, on an already tokenized chat prompt.
 - LoRARequest: a LoRA adapter by folder.
@@ -39,7 +48,9 @@ vLLM (the designs batch job runs an engine of its own, batch_jobs.designs):
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from importlib import import_module
+from typing import Any
 
 CHECKED_WITH = {"ray": "2.60.0", "vllm": "0.32.0"}
 
@@ -57,10 +68,12 @@ _MODULES = {
     "ModelList": "ray.llm._internal.serve.core.configs.openai_api_models",
     "to_model_metadata": "ray.llm._internal.serve.core.configs.openai_api_models",
     "DEFAULT_ENDPOINTS": "ray.llm._internal.serve.core.ingress.ingress",
+    "OpenAiIngress": "ray.serve.llm.ingress",
     "init": "ray.llm._internal.serve.core.ingress.ingress",
     "get_webui_url_from_internal_kv": "ray._private.services",
     "AuthenticationTokenLoader": "ray._raylet",
     "ServeSubmissionClient": "ray.dashboard.modules.serve.sdk",
+    "JobSubmissionClient": "ray.job_submission",
     "AsyncEngineArgs": "vllm",
     "AsyncLLM": "vllm.v1.engine.async_llm",
     "SamplingParams": "vllm",
@@ -72,13 +85,64 @@ _MODULES = {
     "CpuPlatform": "vllm.platforms.cpu",
 }
 
-__all__ = ["CHECKED_WITH", *_MODULES]
+# OpenAiIngress's private members we use: methods on the class, attributes its __init__ sets.
+OPENAI_INGRESS_METHODS = ("_get_response",)
+OPENAI_INGRESS_ATTRIBUTES = ("_model_cards",)
+
+__all__ = ["CHECKED_WITH", *_MODULES, "model_cards", "openai_responses", "DashboardHttpError"]
+
+
+class DashboardHttpError(Exception):
+    """An answer of the Ray dashboard's HTTP API (Ray Jobs, the Serve REST API) other than the one expected."""
+
+    def __init__(self, status_code: int, text: str):
+        super().__init__(f"Request failed with status code {status_code}: {text}.")  # Ray's own wording
+        self.status_code, self.text = status_code, text
+
+
+def raising_typed_http_errors(cls: type) -> type:
+    """A subclass of one of Ray's dashboard clients whose failed HTTP answers raise DashboardHttpError."""
+    if not callable(getattr(cls, "_raise_error", None)):
+        raise ImportError(f"{cls.__qualname__} no longer has _raise_error: update adgenesis.ray_compat for this Ray")
+
+    class Typed(cls):
+        def _raise_error(self, r):
+            raise DashboardHttpError(r.status_code, r.text)
+
+    Typed.__name__, Typed.__qualname__, Typed.__doc__ = cls.__name__, cls.__qualname__, cls.__doc__
+    return Typed
+
+
+def check_openai_ingress(cls: type) -> type:
+    """`cls` when it has the private members the functions below use; ImportError naming those it lacks."""
+    missing = [name for name in OPENAI_INGRESS_METHODS if not callable(getattr(cls, name, None))]
+    missing += [name for name in OPENAI_INGRESS_ATTRIBUTES if name not in cls.__init__.__code__.co_names]
+    if missing:
+        raise ImportError(f"{cls.__qualname__} no longer has {missing}: update adgenesis.ray_compat for this Ray")
+    return cls
+
+
+_CHECKS = {"OpenAiIngress": check_openai_ingress, "JobSubmissionClient": raising_typed_http_errors,
+           "ServeSubmissionClient": raising_typed_http_errors}
+
+
+def model_cards(ingress) -> dict[str, Any]:
+    """The model cards (ModelCard) an OpenAiIngress was bound with, by base model id."""
+    return ingress._model_cards
+
+
+def openai_responses(ingress, body, call_method: str) -> AsyncIterator[Any]:
+    """OpenAiIngress's answers to one request (`call_method`: "chat", "completions"), each a response or an
+    ErrorResponse, as its own routes get them."""
+    return ingress._get_response(body=body, call_method=call_method)
 
 
 def __getattr__(name: str):
     if name not in _MODULES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(import_module(_MODULES[name]), name)
+    if name in _CHECKS:
+        value = _CHECKS[name](value)
     globals()[name] = value  # later lookups skip this function
     return value
 

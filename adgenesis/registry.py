@@ -23,6 +23,7 @@ from typing import Any
 
 from adgenesis import paths
 from adgenesis.checksum import folder_checksum
+from adgenesis.files import write_atomic
 
 CHECKSUM_TAG = "sha256"
 DB_NAME = "mlflow.db"
@@ -168,7 +169,7 @@ def load_version(name: str, version: int | str | None = None, alias: str | None 
 def write_json(path: str | Path, data: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str))
     return path
 
 

@@ -1,5 +1,5 @@
-"""What every batch job shares: reading and checking the input, the output folder that lets a rerun resume,
-and the Ray Data pipeline (with a progress bar) whose workers call the running AdGenesis app.
+"""What every batch job shares: the output folder that lets a rerun resume, and the Ray Data pipeline (with a
+progress bar) whose workers call the running AdGenesis app. Input rows are read and checked by adgenesis/rows.py.
 
 Output folder of a job:
 
@@ -14,117 +14,35 @@ exactly once. A batch whose task Ray retries writes the same part name again (na
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Callable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
-from adgenesis.paths import SAFE_NAME_RULE, is_safe_name
+from adgenesis.errors import Malformed, RequestError
+from adgenesis.files import write_atomic
+from adgenesis.rows import InputError, Row
+from deployments.http_errors import status_of
 
 APP = "adgenesis"  # the Serve application the jobs call (configs/serve_local.yaml, serve_config.yaml)
 
 
-class InputError(ValueError):
-    """The input file cannot be read as rows: refused before any work starts."""
-
-
-class Row(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(min_length=1, max_length=256, description="unique in the file; how results and errors name the row")
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
-
-
-class NamedRow(Row):
-    """A row whose id also names a file of the output."""
-
-    @field_validator("id")
-    @classmethod
-    def _file_name(cls, value: str) -> str:
-        if not is_safe_name(value):
-            raise ValueError(f"id must be {SAFE_NAME_RULE}: it names the row's file")
-        return value
-
-
-def _records(path: Path) -> Iterable[tuple[str, dict]]:
-    """(where, record) for each row of a JSONL, CSV or Parquet file."""
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json", ".ndjson"):
-        with path.open(encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise InputError(f"{path.name} line {number}: not JSON ({exc.msg})") from None
-                    yield f"line {number}", record
-    elif suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            for record in reader:  # empty cells are absent fields, as in JSON
-                yield f"line {reader.line_num}", {k: v for k, v in record.items() if v not in ("", None)}
-    elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        for number, record in enumerate(pq.read_table(path).to_pylist(), 1):
-            yield f"row {number}", {k: v for k, v in record.items() if v is not None}
-    else:
-        raise InputError(f"{path.name}: use .jsonl, .csv or .parquet")
-
-
-def read_rows(path: Path, row_type: type[Row]) -> list[Row]:
-    """Every row of `path` checked against `row_type`; the first bad one refuses the file, naming its line."""
-    if not path.is_file():
-        raise InputError(f"no input file {path}")
-    rows, seen = [], set()
-    for where, record in _records(path):
-        if not isinstance(record, dict):
-            raise InputError(f"{path.name} {where}: a row must be an object")
-        try:
-            row = row_type.model_validate(record)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(map(str, first["loc"])) or "row"
-            raise InputError(f"{path.name} {where}: {field}: {first['msg']}") from None
-        if row.id in seen:
-            raise InputError(f"{path.name} {where}: id {row.id!r} is used twice")
-        seen.add(row.id)
-        rows.append(row)
-    if not rows:
-        raise InputError(f"{path.name}: no rows")
-    return rows
-
-
 def error_message(exc: BaseException) -> tuple[int, str]:
-    """(HTTP-like status, message) of a failed call: the 4xx the API would answer, else 500 and the last line."""
-    if isinstance(exc, ValidationError):  # a row's body the API would refuse with a 400
+    """(HTTP status, message) of a failed call: the status the API would answer (deployments/http_errors.py), and
+    the message's last line."""
+    if isinstance(exc, ValidationError):  # a row's body the API would refuse as malformed
         first = exc.errors()[0]
-        return 400, f"{'.'.join(map(str, first['loc'])) or 'body'}: {first['msg']}"
-    status = getattr(exc, "status_code", None)
-    message = getattr(exc, "detail", None) or getattr(exc, "message", None)
-    if status is None or message is None:
+        exc = Malformed(f"{'.'.join(map(str, first['loc'])) or 'body'}: {first['msg']}")
+    elif not isinstance(exc, RequestError):
         cause = getattr(exc, "cause", None)  # RayTaskError wraps what the replica raised
         if cause is not None and cause is not exc:
             return error_message(cause)
-    lines = [line for line in str(message or exc).splitlines() if line.strip()]
-    return int(status or 500), (lines[-1] if lines else type(exc).__name__)[:1000]
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Readers (and a rerun) see the whole file or none of it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data.encode("utf-8") if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    message = exc.message if isinstance(exc, RequestError) else str(exc)
+    lines = [line for line in message.splitlines() if line.strip()]
+    return status_of(exc), (lines[-1] if lines else type(exc).__name__)[:1000]
 
 
 class Output:

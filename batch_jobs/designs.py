@@ -4,7 +4,7 @@
 
 Each row runs the API's own design code (`engines.design`: the same limits, prompts, schemas, retries and quality
 checks as `/v1/designs`) on a vLLM engine the job holds in a Ray Data actor, built from the profile's LLM settings
-as the Serve replica's is (`deployments.llm.engine_setup`): the same base model folder, LoRA adapters and
+as the Serve replica's is (`adgenesis.engines.vllm_setup.engine_setup`): the same base model folder, LoRA adapters and
 promoted aliases (`design-llm:production`), resolved per row as the API resolves them per request
 (`engines.design.DesignModels.plan`).
 
@@ -29,11 +29,12 @@ import uuid
 from pathlib import Path
 
 from adgenesis.engines.design import Answer, Ask, Completion, DesignModels, admit, make_layouts
-from adgenesis.errors import RequestError
+from adgenesis.errors import Conflict
 from adgenesis.protocol import DesignRequest
 from adgenesis.settings import load_profile
-from batch_jobs.common import Row, Worker, cli, read_rows
-from deployments.llm import engine_setup, model_folder
+from adgenesis.rows import Row, read_rows
+from batch_jobs.common import Worker, cli
+from adgenesis.engines.vllm_setup import engine_setup, model_folder
 
 
 class DesignRow(Row, DesignRequest):
@@ -120,7 +121,7 @@ class Designer(Worker):
         plan = self.models.plan(req)
         lora = self._lora(plan.model, plan.adapter)
         if lora is not None and not self.settings.lora_dir:  # an alias promoted to an adapter after the job began
-            raise RequestError(409, f"{req.model!r} became adapter {plan.model!r} after this job started; run it again")
+            raise Conflict(f"{req.model!r} became adapter {plan.model!r} after this job started; run it again")
 
         async def complete(ask: Ask) -> Completion:
             from adgenesis.ray_compat import RequestOutputKind, SamplingParams, StructuredOutputsParams, TokensPrompt

@@ -12,7 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from adgenesis.protocol import ImageRequest
-from batch_jobs.common import AppWorker, NamedRow, cli, read_rows, write_atomic
+from adgenesis.files import write_atomic
+from adgenesis.rows import NamedRow, read_rows
+from batch_jobs.common import AppWorker, cli
 
 FIELDS = ("width", "height", "seed", "steps", "guidance_scale", "lora")  # as the API's x-adgenesis-* headers say
 

@@ -14,23 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
 
-from pydantic import Field
 from ray.serve.llm.openai_api_models import ChatCompletionRequest
 
-from adgenesis.protocol import DesignRequest
-from batch_jobs.common import AppWorker, Row, cli, read_rows, write_atomic
-
-ENDPOINTS = ("/v1/chat/completions", "/v1/designs")
-
-
-class RequestLine(Row):
-    id: str = Field(alias="custom_id", min_length=1, max_length=256)
-    method: Literal["POST"]
-    url: Literal[ENDPOINTS]
-    body: dict[str, Any]
-
+from adgenesis.files import write_atomic
+from adgenesis.protocol import BatchRequestLine, DesignRequest
+from adgenesis.rows import read_rows
+from batch_jobs.common import AppWorker, cli
 
 class Requester(AppWorker):
     def start(self, row: dict):
@@ -61,7 +51,7 @@ def write_openai_files(output: Path) -> None:
 
 
 def main() -> None:
-    cli("openai_batch", __doc__, lambda path: read_rows(path, RequestLine), Requester, write_openai_files)
+    cli("openai_batch", __doc__, lambda path: read_rows(path, BatchRequestLine), Requester, write_openai_files)
 
 
 if __name__ == "__main__":

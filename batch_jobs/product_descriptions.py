@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from batch_jobs.common import AppWorker, InputError, Row, cli, read_rows
+from adgenesis.rows import InputError, Row, read_rows
+from batch_jobs.common import AppWorker, cli
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 

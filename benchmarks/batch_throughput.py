@@ -28,7 +28,8 @@ from ray import serve  # noqa: E402
 
 from tools.local_cluster import deploy, local_ray, wait_ready  # noqa: E402
 from adgenesis.paths import DATA_DIR  # noqa: E402
-from batch_jobs.common import read_rows, run  # noqa: E402
+from adgenesis.rows import read_rows  # noqa: E402
+from batch_jobs.common import run  # noqa: E402
 from batch_jobs.designs import Designer, DesignRow  # noqa: E402
 from results import percentiles, record  # noqa: E402
 

@@ -55,7 +55,7 @@ def main() -> None:
     from adgenesis.paths import DATA_DIR
     from adgenesis.schema import canvas_for
     from adgenesis.settings import load_profile
-    from deployments.llm import engine_setup
+    from adgenesis.engines.vllm_setup import engine_setup
     from results import record
 
     profile = load_profile("local")

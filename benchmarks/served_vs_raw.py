@@ -1,6 +1,6 @@
 """One stream of design briefs: the raw vLLM engine against `POST /v1/designs`, in one run.
 
-The same model folder, engine arguments (`deployments.llm.engine_setup`), held-out briefs, chat, JSON Schema
+The same model folder, engine arguments (`adgenesis.engines.vllm_setup.engine_setup`), held-out briefs, chat, JSON Schema
 and seeds, so both paths decode the same tokens (checked per brief and reported). Each brief goes through
 `engines.design.make_layouts` (retries included) on a bare vLLM `AsyncLLM` in a process of its own, the engine's
 calls timed apart from the design code around them; then the local graph is deployed and the same briefs are
@@ -76,7 +76,7 @@ async def _raw(profile: Path, rows: list[dict]) -> dict:
     from adgenesis.ray_compat import (AsyncEngineArgs, AsyncLLM, RequestOutputKind, SamplingParams,
                                       StructuredOutputsParams, TokensPrompt)
     from adgenesis.settings import load_profile
-    from deployments.llm import engine_setup, model_folder
+    from adgenesis.engines.vllm_setup import engine_setup, model_folder
 
     settings = load_profile(str(profile)).llm
     kwargs, env = engine_setup(settings)

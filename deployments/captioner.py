@@ -27,7 +27,7 @@ class Captioner:
 
     async def caption(self, image: bytes | Image.Image, prompt: str | None = None) -> dict[str, str]:
         """Caption one image (encoded bytes or a PIL image) -> {"caption", "model_version"}.
-        Raises RequestError for bytes that are not an acceptable image."""
+        Raises Malformed / TooLarge for bytes that are not an acceptable image."""
         # Decoded before batching: a bad upload fails its own request, not the batch it would join.
         if isinstance(image, (bytes, bytearray, memoryview)):
             image = await asyncio.to_thread(load_image, bytes(image), self.limits)

@@ -12,7 +12,7 @@ from adgenesis import metrics
 from adgenesis.checksum import folder_version
 from adgenesis.engines.image_gen import ImageGenEngine
 from adgenesis.images import png_bytes
-from adgenesis.lifecycle.aliases import AliasResolver
+from adgenesis.engines.aliases import AliasResolver
 from adgenesis.paths import resolve
 from adgenesis.settings import ImageGenSettings
 
@@ -31,8 +31,8 @@ class ImageGen:
                        format: str | None = None, lora: str | None = None, **options: Any) -> dict[str, Any]:
         """`options`: the engine's (`ImageGenEngine.draw`: steps, guidance_scale, seed, lora_weight).
         -> {"png": bytes, "width", "height", "seed", "steps", "guidance_scale", "lora" (alias resolved),
-        "lora_alias", "lora_weight", "prompt" (as the model saw it), "elapsed_ms"}. Raises RequestError
-        for a bad request."""
+        "lora_alias", "lora_weight", "prompt" (as the model saw it), "elapsed_ms"}. Raises a domain error
+        (adgenesis/errors.py) for a bad request."""
         width, height = self.engine.size_for(size, platform, format)
         resolved = self.aliases.resolve(lora) if lora else None
         start = time.perf_counter()

@@ -14,22 +14,19 @@ import logging
 import time
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from PIL import Image
-from ray.exceptions import ActorUnavailableError, RayActorError
-from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
-from ray.serve.llm.ingress import OpenAiIngress, make_fastapi_ingress
+from ray.serve.llm.ingress import make_fastapi_ingress
 from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adgenesis.engines.adapters import adapter_names
 from adgenesis.engines.design import admit
 from adgenesis.engines.upstream import Upstream
-from adgenesis.errors import RETRY_AFTER_S, RequestError
+from adgenesis.errors import DependencyFailed, Malformed, UnsupportedMedia
 from adgenesis.images import decode_base64_image, load_image
-from adgenesis.lifecycle.aliases import AliasResolver
+from adgenesis.engines.aliases import AliasResolver
 from adgenesis.protocol import (
     CaptionResponse,
     Clarification,
@@ -47,13 +44,16 @@ from adgenesis.protocol import (
     ServedBy,
 )
 from adgenesis.paths import resolve
+from adgenesis.prompt import check_prompt
 from adgenesis.ray_compat import ChatCompletionRequest as OpenAIChatRequest
-from adgenesis.ray_compat import CompletionRequest, ModelCard, ModelList
+from adgenesis.ray_compat import CompletionRequest, ModelCard, ModelList, OpenAiIngress, model_cards, openai_responses
 from adgenesis.schema import CANVAS_PRESETS
+from adgenesis.service_errors import replica_lost, serve_call_error
 from adgenesis.settings import Limits, LLMSettings
-from deployments import lifecycle_routes, studio_routes, telemetry
+from deployments import http_errors, lifecycle_routes, studio_routes, telemetry
 from deployments.fallback import make_fallback
-from deployments.llm import adapter_names, chat_once
+from deployments.http_errors import BUSY
+from deployments.llm import chat_once
 from deployments.uploads import FRAMING_BYTES, MULTIPART, Upload, capped, read_form
 
 logger = logging.getLogger("ray.serve")
@@ -100,32 +100,25 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
     # ---- helpers -------------------------------------------------------------------------------
 
     def _check_prompt(self, prompt: str) -> str:
-        prompt = prompt.strip()
-        if not prompt:
-            raise HTTPException(400, "prompt is empty")
-        if len(prompt) > self._limits.max_prompt_chars:
-            raise HTTPException(
-                413, f"prompt has {len(prompt)} characters; the limit is {self._limits.max_prompt_chars}"
-            )
-        return prompt
+        return check_prompt(prompt, self._limits.max_prompt_chars)
 
     async def _call(self, method, *args, retry_lost: bool = True, **kwargs) -> Any:
-        """Await a deployment call, turning a caller's mistake raised there into its HTTP status.
+        """Await a deployment call; a domain error raised there reaches the edge as raised (deployments/http_errors.py).
 
         A call free of side effects (inference on the request's inputs, a lifecycle read) that a dying replica
         dropped is sent once more; Serve routes it to a live replica. A full queue, a second loss, or the loss
-        of a call with side effects (`retry_lost=False`) is a 503 with Retry-After: the client's to retry,
-        never a 500."""
+        of a call with side effects (`retry_lost=False`) is Unavailable (503, Retry-After): the client's to
+        retry, never a 500."""
         retries = REPLICA_LOSS_RETRIES if retry_lost else 0
         for attempt in range(1 + retries):
             try:
                 return await method.remote(*args, **kwargs)
-            except BackPressureError:
-                raise RequestError(503, "the server is at capacity; retry shortly", RETRY_AFTER_S) from None
-            except (RayActorError, ActorUnavailableError, DeploymentUnavailableError) as exc:
-                if attempt == retries:
-                    raise RequestError(503, f"a replica was lost ({type(exc).__name__}); retry shortly",
-                                       RETRY_AFTER_S) from None
+            except Exception as exc:
+                error = serve_call_error(exc)
+                if error is None:
+                    raise
+                if not replica_lost(exc) or attempt == retries:
+                    raise error from None
                 logger.warning("replica lost during %s (%s); retrying once", method, type(exc).__name__)
 
     async def _chat(self, user: str, system: str = CHAT_SYSTEM_PROMPT) -> tuple[str, ServedBy]:
@@ -157,18 +150,18 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
             try:
                 fields = json.loads(await capped(request, limit).body() or b"null")
             except ValueError as exc:  # not JSON, or not UTF-8
-                raise RequestError(400, f"malformed body: {exc}") from None
+                raise Malformed(f"malformed body: {exc}") from None
             if not isinstance(fields, dict):
-                raise RequestError(400, 'JSON body must be an object: {"image_base64": "...", "prompt"?: "..."}')
+                raise Malformed('JSON body must be an object: {"image_base64": "...", "prompt"?: "..."}')
         else:
-            raise RequestError(415, "send multipart/form-data with a `file` part, or JSON with `image_base64`")
+            raise UnsupportedMedia("send multipart/form-data with a `file` part, or JSON with `image_base64`")
         upload, encoded, prompt = fields.get("file"), fields.get("image_base64"), fields.get("prompt")
         if isinstance(upload, Upload):
             image = self._decode(upload.data)
         elif isinstance(encoded, str):
             image = self._decode(encoded)
         else:
-            raise RequestError(400, "send the image as a multipart `file` part or as `image_base64`")
+            raise Malformed("send the image as a multipart `file` part or as `image_base64`")
         return image, (str(prompt) if prompt else None)
 
     def _decode(self, data: bytes | str) -> Image.Image:
@@ -196,7 +189,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
             except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
                 status[name] = f"not ready: {str(exc)[:200]}"
         ready = all(s is True for s in status.values())
-        return JSONResponse({"ready": ready, "models": status}, status_code=200 if ready else 503)
+        return http_errors.readiness(ready, {"ready": ready, "models": status})
 
     # ---- designs -------------------------------------------------------------------------------
 
@@ -303,7 +296,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
 
     async def model(self, model_id: str) -> ModelCard | None:
         base, _, adapter = model_id.partition(":")
-        card = self._model_cards.get(base)
+        card = model_cards(self).get(base)
         target = self._adapter_aliases.resolve(adapter) if adapter else ""
         if card is None or (adapter and target not in adapter_names(self._lora_dir)):
             return None
@@ -316,14 +309,14 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
 
     async def models(self) -> ModelList:
         cards = []
-        for base in self._model_cards:
+        for base in model_cards(self):
             cards.append(await self.model(base))
             names = adapter_names(self._lora_dir) + sorted(self._adapter_aliases.aliases())
             cards += [card for name in names if (card := await self.model(f"{base}:{name}")) is not None]
         return ModelList(data=cards)
 
     def _resolve_model(self, model: str | None) -> str | None:
-        """Each adapter version is its own multiplexed id (see adgenesis/lifecycle/aliases.py)."""
+        """Each adapter version is its own multiplexed id (see adgenesis/engines/aliases.py)."""
         return self._adapter_aliases.resolve_model(model) if model else model
 
     async def chat(self, body: OpenAIChatRequest, request: Request) -> Response:
@@ -333,11 +326,11 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
         """One non-streaming chat completion, as the route's JSON body: each `/v1/chat/completions` line of
         an OpenAI batch (batch_jobs/openai_batch.py) comes through here via this deployment's handle."""
         body = body.model_copy(update={"model": self._resolve_model(body.model), "stream": False})
-        async for response in self._get_response(body=body, call_method="chat"):
+        async for response in openai_responses(self, body, "chat"):
             if isinstance(response, ErrorResponse):
-                raise HTTPException(response.error.code, response.error.message)
+                raise http_errors.error_for_status(response.error.code, response.error.message)
             return response.model_dump(mode="json")
-        raise HTTPException(502, "LLM returned no response")
+        raise DependencyFailed("LLM returned no response")
 
     async def completions(self, body: CompletionRequest, request: Request) -> Response:
         return await super().completions(body.model_copy(update={"model": self._resolve_model(body.model)}), request)
@@ -355,8 +348,6 @@ def clarify(classification: ClassifyResponse) -> Clarification:
 
 _OPENAI_ROUTES = ("models", "model_data", "completions", "chat")
 PNG = {"content": {"image/png": {}}}
-# Part of every inference route's contract (docs/reliability.md): shed load and a lost replica are 503s.
-BUSY = {503: {"description": "At capacity, or a model replica was lost: retry after the Retry-After header's seconds"}}
 _ROUTES = {
     "healthz": lambda app: app.get("/healthz", tags=["health"]),
     "readyz": lambda app: app.get("/readyz", tags=["health"]),
@@ -384,27 +375,13 @@ _ROUTES = {
 }
 
 
-async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-    """Ray's handler, minus its 500s: it echoed the invalid input, which may be bytes (a text/plain body)
-    or a lone surrogate, neither of which JSONResponse can encode. ASCII JSON with escapes can."""
-    first = exc.errors()[0] if exc.errors() else {"msg": "Invalid request"}
-    param = first.get("input")
-    if isinstance(param, bytes):
-        param = param.decode("utf-8", "replace")
-    body = {"error": {"message": f"Invalid request format: {first.get('msg', 'invalid')} at {first.get('loc', ('body',))}",
-                      "type": first.get("type", "invalid_request_error"), "param": param, "code": "invalid_parameter"},
-            "request_id": telemetry.request_id(request)}
-    return Response(json.dumps(body, default=str), status_code=400, media_type="application/json")
-
-
 def make_ingress(app: FastAPI | None = None):
     """The ingress deployment's class, its routes on `app` (default: ray.serve.llm's OpenAI app, as served)."""
     from adgenesis.ray_compat import DEFAULT_ENDPOINTS, init
 
     app = init() if app is None else app
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, telemetry.http_error)
-    app.add_exception_handler(RequestError, telemetry.request_error)
+    for error, handler in http_errors.HANDLERS.items():
+        app.add_exception_handler(error, handler)
     app.add_middleware(telemetry.RequestMetrics)
     endpoints = {name: DEFAULT_ENDPOINTS[name] for name in _OPENAI_ROUTES} | _ROUTES
     return make_fastapi_ingress(AdGenesisIngress, endpoint_map=endpoints, app=app)

@@ -8,45 +8,44 @@ configs run exactly one replica (num_replicas: 1), so whichever ingress replica 
   puts back what the registry says, when the replica starts and again before every promotion;
 - the cluster's jobs are counted once for `adgenesis_jobs`.
 
-Everything here blocks (MLflow, the dashboard's HTTP APIs, downloads, hashing). The plain methods run in
-Serve's thread pool, so reads are answered while a promotion swaps models; promote and rollback are
-coroutines only to wait for the lock, and run their work in a thread too.
+Everything here blocks (MLflow, the dashboard's HTTP APIs, downloads, hashing). Each method of the interface
+(one typed request from adgenesis/protocol.py -> one typed answer) is a coroutine that runs its service's work in
+a thread, so reads are answered while a promotion swaps models; promote and rollback first wait for the lock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import anyio
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from adgenesis import protocol
-from adgenesis.errors import RequestError
+from adgenesis.errors import TimedOut
 from adgenesis.lifecycle import deploy
 from adgenesis.lifecycle.batches import Batches
 from adgenesis.lifecycle.dashboard import dashboard_address
 from adgenesis.lifecycle.jobs import TrainingJobs, watch_jobs
-from adgenesis.lifecycle.registry import RegistryService
+from adgenesis.polling import poll
+from adgenesis.lifecycle.registry_service import RegistryService
 from adgenesis.settings import Profile
 
 logger = logging.getLogger("ray.serve")
 
 CONFIRM_STREAK = 8  # answers in a row from the new classifier before a swap counts as done
+CONFIRM_INTERVAL_S = 0.05
 
 
-def _service(service: str, method: str):
-    """An operation that is one method of a service (`self._jobs.submit`): a plain method, so Serve runs it in its
-    thread pool."""
-
-    def operation(self, *args):
-        return getattr(getattr(self, service), method)(*args)
-
-    return operation
+async def _blocking(call, *args):
+    """A blocking service call, run as Serve runs a plain (sync) method: in a worker thread of anyio's default
+    limiter, which Serve sets to the deployment's max_ongoing_requests (asyncio.to_thread's pool is smaller)."""
+    return await anyio.to_thread.run_sync(functools.partial(call, *args))
 
 
 # Replicas (exactly one), resources and queue limits: the Serve configs (configs/serve_local.yaml, serve_config.yaml).
@@ -91,13 +90,13 @@ class Lifecycle:
         """After a classifier swap: every answer now comes from the new model (checked through the handle)."""
         if deployment.kind != "classifier":
             return
-        deadline, streak = time.monotonic() + timeout_s, 0
-        while streak < CONFIRM_STREAK:
+        streak = 0
+        for _ in poll(timeout_s, CONFIRM_INTERVAL_S):
             version = self._classifier.model_version.remote().result(timeout_s=30)
             streak = streak + 1 if version == deployment.model_version else 0
-            if time.monotonic() > deadline:
-                raise RequestError(504, f"replicas still answer with {version}, not {deployment.model_version}")
-            time.sleep(0.05)
+            if streak == CONFIRM_STREAK:
+                return
+        raise TimedOut(f"replicas still answer with {version}, not {deployment.model_version}")
 
     async def _one_at_a_time(self, swap, *args) -> protocol.PromotionResponse:
         async with self._promotion_lock:
@@ -106,29 +105,59 @@ class Lifecycle:
             await asyncio.wrap_future(self._recovery.submit(self._recover))
             return await asyncio.to_thread(swap, self._registry, self._deployer, *args, self._confirm)
 
-    async def promote(self, name: str, version: int) -> protocol.PromotionResponse:
-        return await self._one_at_a_time(deploy.promote, name, version)
+    # ---- the interface: one typed request -> one typed answer each (adgenesis/protocol.py) -------------
+    # The ingress's routes call these through the handle (deployments/lifecycle_routes.py). The services block
+    # (MLflow, the dashboard's HTTP APIs, files): each call runs in a worker thread (`_blocking`), so reads are
+    # answered while a promotion swaps models.
 
-    async def rollback(self, name: str) -> protocol.PromotionResponse:
-        return await self._one_at_a_time(deploy.rollback, name)
+    async def promote(self, request: protocol.PromoteVersion) -> protocol.PromotionResponse:
+        return await self._one_at_a_time(deploy.promote, request.name, request.version)
 
-    # ---- everything else: one service method each, as it is ---------------------------------------
+    async def rollback(self, request: protocol.ModelRef) -> protocol.PromotionResponse:
+        return await self._one_at_a_time(deploy.rollback, request.name)
 
-    submit_job = _service("_jobs", "submit")
-    cancel_job = _service("_jobs", "cancel")
-    list_jobs = _service("_jobs", "list")
-    get_job = _service("_jobs", "get")
-    job_logs = _service("_jobs", "logs")
-    create_file = _service("_batches", "create_file")
-    get_file = _service("_batches", "get_file")
-    create_batch = _service("_batches", "create")
-    cancel_batch = _service("_batches", "cancel")
-    list_batches = _service("_batches", "list")
-    get_batch = _service("_batches", "get")
-    list_models = _service("_registry", "list_models")
-    model_versions = _service("_registry", "versions")
-    compare = _service("_registry", "compare")
+    async def submit_job(self, request: protocol.TrainJobRequest) -> protocol.TrainJob:
+        return await _blocking(self._jobs.submit, request)
 
-    def file_content(self, file_id: str) -> bytes:
+    async def cancel_job(self, request: protocol.JobRef) -> protocol.TrainJob:
+        return await _blocking(self._jobs.cancel, request.job_id)
+
+    async def list_jobs(self) -> protocol.TrainJobList:
+        return await _blocking(self._jobs.list)
+
+    async def get_job(self, request: protocol.JobRef) -> protocol.TrainJob:
+        return await _blocking(self._jobs.get, request.job_id)
+
+    async def job_logs(self, request: protocol.JobLogsRequest) -> protocol.TrainJobLogs:
+        return await _blocking(self._jobs.logs, request.job_id, request.lines)
+
+    async def create_file(self, request: protocol.FileUpload) -> protocol.FileObject:
+        return await _blocking(self._batches.create_file, request.filename, request.data, request.purpose)
+
+    async def get_file(self, request: protocol.FileRef) -> protocol.FileObject:
+        return await _blocking(self._batches.get_file, request.file_id)
+
+    async def file_content(self, request: protocol.FileRef) -> bytes:
         # The bytes, not the path: this replica and the ingress replica may be on different nodes.
-        return self._batches.file_content(file_id).read_bytes()
+        return await _blocking(lambda: self._batches.file_content(request.file_id).read_bytes())
+
+    async def create_batch(self, request: protocol.BatchCreateRequest) -> protocol.Batch:
+        return await _blocking(self._batches.create, request)
+
+    async def cancel_batch(self, request: protocol.BatchRef) -> protocol.Batch:
+        return await _blocking(self._batches.cancel, request.batch_id)
+
+    async def list_batches(self) -> protocol.BatchList:
+        return await _blocking(self._batches.list)
+
+    async def get_batch(self, request: protocol.BatchRef) -> protocol.Batch:
+        return await _blocking(self._batches.get, request.batch_id)
+
+    async def list_models(self) -> protocol.RegisteredModelList:
+        return await _blocking(self._registry.list_models)
+
+    async def model_versions(self, request: protocol.ModelRef) -> protocol.ModelVersionList:
+        return await _blocking(self._registry.versions, request.name)
+
+    async def compare(self, request: protocol.CompareVersions) -> protocol.VersionComparison:
+        return await _blocking(self._registry.compare, request.name, request.a, request.b)

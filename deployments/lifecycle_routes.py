@@ -8,12 +8,12 @@ docs/lifecycle.md and docs/batch.md.
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.responses import Response
 from ray.serve.handle import DeploymentHandle
 
 from adgenesis import protocol
-from adgenesis.errors import RequestError
+from adgenesis.errors import Invalid, Malformed, Unavailable, UnsupportedMedia
 from adgenesis.lifecycle.auth import ApiKeyAuth
 from adgenesis.settings import LifecycleSettings
 from deployments.uploads import MULTIPART, FRAMING_BYTES, Upload, read_form
@@ -32,89 +32,88 @@ class LifecycleRoutes:
         self._lifecycle = lifecycle if settings is not None else None
         self._auth = ApiKeyAuth(settings.api_key_env, settings.read_requires_key) if settings is not None else None
 
-    def _check_key(self, request: Request, write: bool) -> None:
+    def _owner(self, request: Request, write: bool) -> DeploymentHandle:
+        """The Lifecycle's handle, once the key is checked: first, so that no caller without one waits in the
+        owner's queue or behind its promotion lock."""
         if self._lifecycle is None or self._auth is None:
-            raise RequestError(503, "model lifecycle endpoints are not configured on this server")
+            raise Unavailable("model lifecycle endpoints are not configured on this server")
         self._auth.check(request.headers, write=write)
+        return self._lifecycle
 
-    async def _write(self, request: Request, operation: str, *args):
-        """The key first, so that no caller without one waits in the owner's queue or behind its promotion lock.
-        Not sent again when the owner is lost: it may have been done (an interrupted promotion is undone by the
-        next owner, docs/lifecycle.md); the 503 leaves the choice to the client."""
-        self._check_key(request, WRITE)
-        return await self._call(getattr(self._lifecycle, operation), *args, retry_lost=False)
-
-    async def _read(self, request: Request, operation: str, *args):
-        """The key first when reads need one (lifecycle.read_requires_key); sent once more if the owner is lost."""
-        self._check_key(request, READ)
-        return await self._call(getattr(self._lifecycle, operation), *args)
+    # A read is sent once more if the owner is lost (`_call`); a write is not: it may have been done (an
+    # interrupted promotion is undone by the next owner, docs/lifecycle.md), and the 503 leaves the choice to the
+    # client. The key is checked for reads only when lifecycle.read_requires_key.
 
     # ---- reads (GET): open unless lifecycle.read_requires_key ---------------------------------------
 
     async def train_list(self, request: Request) -> protocol.TrainJobList:
-        return await self._read(request, "list_jobs")
+        return await self._call(self._owner(request, READ).list_jobs)
 
     async def train_get(self, job_id: str, request: Request) -> protocol.TrainJob:
-        return await self._read(request, "get_job", job_id)
+        return await self._call(self._owner(request, READ).get_job, protocol.JobRef(job_id=job_id))
 
     async def train_logs(self, job_id: str, request: Request, lines: int | None = None) -> protocol.TrainJobLogs:
         if lines is not None and lines < 1:
-            raise HTTPException(422, "lines must be >= 1")
-        return await self._read(request, "job_logs", job_id, lines)
+            raise Invalid("lines must be >= 1")
+        return await self._call(self._owner(request, READ).job_logs, protocol.JobLogsRequest(job_id=job_id, lines=lines))
 
     async def file_get(self, file_id: str, request: Request) -> protocol.FileObject:
-        return await self._read(request, "get_file", file_id)
+        return await self._call(self._owner(request, READ).get_file, protocol.FileRef(file_id=file_id))
 
     async def file_content(self, file_id: str, request: Request) -> Response:
-        return Response(content=await self._read(request, "file_content", file_id), media_type="application/jsonl")
+        content = await self._call(self._owner(request, READ).file_content, protocol.FileRef(file_id=file_id))
+        return Response(content=content, media_type="application/jsonl")
 
     async def batches_list(self, request: Request) -> protocol.BatchList:
-        return await self._read(request, "list_batches")
+        return await self._call(self._owner(request, READ).list_batches)
 
     async def batches_get(self, batch_id: str, request: Request) -> protocol.Batch:
-        return await self._read(request, "get_batch", batch_id)
+        return await self._call(self._owner(request, READ).get_batch, protocol.BatchRef(batch_id=batch_id))
 
     async def registry_models(self, request: Request) -> protocol.RegisteredModelList:
-        return await self._read(request, "list_models")
+        return await self._call(self._owner(request, READ).list_models)
 
     async def registry_versions(self, name: str, request: Request) -> protocol.ModelVersionList:
-        return await self._read(request, "model_versions", name)
+        return await self._call(self._owner(request, READ).model_versions, protocol.ModelRef(name=name))
 
     async def registry_compare(self, name: str, request: Request, a: int, b: int) -> protocol.VersionComparison:
-        return await self._read(request, "compare", name, a, b)
+        return await self._call(self._owner(request, READ).compare, protocol.CompareVersions(name=name, a=a, b=b))
 
     # ---- writes (POST): the key always -------------------------------------------------------------
 
     async def train_submit(self, body: protocol.TrainJobRequest, request: Request) -> protocol.TrainJob:
-        return await self._write(request, "submit_job", body)
+        return await self._call(self._owner(request, WRITE).submit_job, body, retry_lost=False)
 
     async def train_cancel(self, job_id: str, request: Request) -> protocol.TrainJob:
-        return await self._write(request, "cancel_job", job_id)
+        return await self._call(self._owner(request, WRITE).cancel_job, protocol.JobRef(job_id=job_id), retry_lost=False)
 
     async def files_create(self, request: Request) -> protocol.FileObject:
         # Not FastAPI's UploadFile/Form parameters: FastAPI would read and spool the whole upload before this
         # runs; here the key and the content-length are checked first, and only then is the form parsed.
-        self._check_key(request, WRITE)
+        owner = self._owner(request, WRITE)
         if not request.headers.get("content-type", "").startswith(MULTIPART):
-            raise RequestError(415, "send multipart/form-data with `file` and `purpose` (as the openai client does)")
+            raise UnsupportedMedia("send multipart/form-data with `file` and `purpose` (as the openai client does)")
         fields = await read_form(request, self._limits.max_upload_bytes + FRAMING_BYTES)
         upload = fields.get("file")
         if not isinstance(upload, Upload):
-            raise RequestError(400, "send the batch input as a multipart `file` part")
-        return await self._write(request, "create_file", upload.filename, upload.data, str(fields.get("purpose", "")))
+            raise Malformed("send the batch input as a multipart `file` part")
+        file = protocol.FileUpload(filename=upload.filename, data=upload.data, purpose=str(fields.get("purpose", "")))
+        return await self._call(owner.create_file, file, retry_lost=False)
 
     async def batches_create(self, body: protocol.BatchCreateRequest, request: Request) -> protocol.Batch:
-        return await self._write(request, "create_batch", body)
+        return await self._call(self._owner(request, WRITE).create_batch, body, retry_lost=False)
 
     async def batches_cancel(self, batch_id: str, request: Request) -> protocol.Batch:
-        return await self._write(request, "cancel_batch", batch_id)
+        return await self._call(self._owner(request, WRITE).cancel_batch, protocol.BatchRef(batch_id=batch_id),
+                                retry_lost=False)
 
     async def registry_promote(self, name: str, body: protocol.PromoteRequest,
                                request: Request) -> protocol.PromotionResponse:
-        return await self._write(request, "promote", name, body.version)
+        promotion = protocol.PromoteVersion(name=name, version=body.version)
+        return await self._call(self._owner(request, WRITE).promote, promotion, retry_lost=False)
 
     async def registry_rollback(self, name: str, request: Request) -> protocol.PromotionResponse:
-        return await self._write(request, "rollback", name)
+        return await self._call(self._owner(request, WRITE).rollback, protocol.ModelRef(name=name), retry_lost=False)
 
 
 def route(method: str, path: str, response_model, tag: str, **options):

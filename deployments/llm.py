@@ -16,9 +16,9 @@ from ray.serve.handle import DeploymentHandle
 from ray.serve.llm import LLMConfig, build_llm_deployment
 from ray.serve.llm.openai_api_models import ChatCompletionRequest, ChatCompletionResponse, ErrorResponse
 
-from adgenesis.engines.adapters import adapter_names, adapter_path  # noqa: F401 - ingress imports adapter_names here
+from adgenesis.engines.adapters import adapter_path
 from adgenesis.engines.upstream import LocalUnavailable
-from adgenesis.errors import RequestError
+from adgenesis.errors import DependencyFailed
 from adgenesis.paths import resolve
 from adgenesis.ray_compat import (
     RAYLLM_VLLM_ENGINE_CLS_ENV,
@@ -27,7 +27,9 @@ from adgenesis.ray_compat import (
     LoraModelLoader,
     global_id_manager,
 )
+from adgenesis.engines.vllm_setup import engine_setup, model_folder
 from adgenesis.settings import LLMSettings
+from deployments.http_errors import error_for_status
 
 LORA_DIR_ENV = "ADGENESIS_LLM_LORA_DIR"
 ENGINE_CLS = "deployments.llm_engine.LoraSafeVLLMEngine"
@@ -57,41 +59,6 @@ class LocalModelCallback(CallbackBase):
 
     async def on_before_node_init(self) -> None:
         self.ctx.run_init_node = not Path(self.llm_config.model_loading_config.model_source).is_dir()
-
-
-def engine_setup(settings: LLMSettings) -> tuple[dict, dict[str, str]]:
-    """vLLM's engine arguments and environment for the profile's LLM: what the Serve replica runs, and what
-    the designs batch job's own engine runs (`batch_jobs.designs`), so both decode alike."""
-    engine_kwargs = {
-        "dtype": settings.dtype,
-        "max_model_len": settings.max_model_len,
-        "max_num_seqs": settings.max_num_seqs,
-        "enforce_eager": settings.enforce_eager,
-        "tensor_parallel_size": settings.tensor_parallel_size,
-        # Without this the small model pads JSON with whitespace until the token budget runs out.
-        "structured_outputs_config": {"backend": "xgrammar", "disable_any_whitespace": True},
-    }
-    if settings.speculative_ngram_tokens:
-        engine_kwargs["speculative_config"] = {"method": "ngram", "num_speculative_tokens": settings.speculative_ngram_tokens,
-                                               "prompt_lookup_min": 2, "prompt_lookup_max": 4}
-    env = {}
-    if settings.lora_dir:
-        engine_kwargs.update(enable_lora=True, max_loras=settings.max_loras, max_lora_rank=settings.max_lora_rank)
-    if settings.accelerator == "cpu":
-        env["VLLM_CPU_KVCACHE_SPACE"] = str(settings.cpu_kvcache_gib)
-        bind = settings.cpu_threads_bind
-        env["VLLM_CPU_OMP_THREADS_BIND"] = f"0-{os.cpu_count() - 1}" if bind == "all" else bind
-        # After a partial (chunked) prefill vLLM drops the sampled token and rewinds a seeded request's generator;
-        # CPU generators cannot rewind ("CPU Generator does not use offset") and the engine dies. Seen with 64
-        # seeded briefs in flight (every design request has a seed). Whole prefills only, then.
-        engine_kwargs.update(enable_chunked_prefill=False,
-                             max_num_batched_tokens=max(settings.max_num_batched_tokens, settings.max_model_len))
-    return engine_kwargs, env
-
-
-def model_folder(settings: LLMSettings) -> str:
-    """The base model's local folder, or a hub id the replica downloads."""
-    return str(resolve(settings.model_source)) if resolve(settings.model_source).exists() else settings.model_source
 
 
 def llm_config(settings: LLMSettings) -> LLMConfig:
@@ -139,13 +106,12 @@ async def chat_once(handle: DeploymentHandle, request: ChatCompletionRequest) ->
     try:
         async for response in handle.chat.remote(request, None):
             if isinstance(response, ErrorResponse):
-                code = response.error.code if 400 <= response.error.code < 500 else 502
-                raise RequestError(code, response.error.message)
+                raise error_for_status(response.error.code, response.error.message)
             return response
     except BackPressureError:
         raise LocalUnavailable("overloaded", "the LLM is at capacity; retry shortly") from None
     except (RayActorError, ActorUnavailableError):  # a layout is seconds of work: the client retries
         raise LocalUnavailable("replica_lost", "the LLM's replica was lost; retry shortly") from None
     except RayError as exc:  # the LLM replica raised (e.g. an adapter failed to load): its message, not a bare 500
-        raise RequestError(502, f"LLM server error: {_last_line(exc)}") from None
-    raise RequestError(502, "LLM server returned no response")
+        raise DependencyFailed(f"LLM server error: {_last_line(exc)}") from None
+    raise DependencyFailed("LLM server returned no response")

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import HTTPException
 from fastapi.responses import Response
 
+from adgenesis.errors import NotFound
 from adgenesis.paths import PathEscape, safe_child
 
 STUDIO_DIR = Path(__file__).resolve().parent / "studio"
@@ -64,9 +64,9 @@ def asset_path(name: str, root: Path = STUDIO_DIR) -> Path:
     try:
         path = safe_child(root, name)
     except PathEscape:
-        raise HTTPException(404, f"no studio asset {name!r}") from None
+        raise NotFound(f"no studio asset {name!r}") from None
     if name.startswith(".") or path.suffix not in CONTENT_TYPES or not path.is_file():
-        raise HTTPException(404, f"no studio asset {name!r}")
+        raise NotFound(f"no studio asset {name!r}")
     return path
 
 

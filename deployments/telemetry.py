@@ -12,11 +12,8 @@ import asyncio
 import time
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adgenesis import metrics
-from adgenesis.errors import RequestError
 
 REQUEST_ID_HEADER = "x-request-id"
 CLIENT_CLOSED = 499  # nginx's status for a caller that went away before the answer
@@ -25,18 +22,6 @@ CLIENT_CLOSED = 499  # nginx's status for a caller that went away before the ans
 def request_id(request: Request) -> str | None:
     # `state.request_id` is set by ray.serve.llm's SetRequestIdMiddleware from the proxy's header.
     return getattr(request.state, "request_id", None) or request.headers.get(REQUEST_ID_HEADER)
-
-
-async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    """FastAPI's `{"detail": ...}` body, plus the request id."""
-    return JSONResponse({"detail": exc.detail, "request_id": request_id(request)}, status_code=exc.status_code,
-                        headers=exc.headers)
-
-
-async def request_error(request: Request, exc: RequestError) -> JSONResponse:
-    """A caller's mistake raised here or in a deployment (RequestError): its status and message, as above."""
-    return JSONResponse({"detail": exc.message, "request_id": request_id(request)}, status_code=exc.status_code,
-                        headers=exc.headers or None)
 
 
 class RequestMetrics:

@@ -13,7 +13,8 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adgenesis.errors import RequestError
+from adgenesis.errors import TooLarge
+from deployments.http_errors import error_for_status
 
 MULTIPART = "multipart/form-data"
 FRAMING_BYTES = 64 * 1024  # boundaries and part headers around an upload of the limit's size
@@ -28,7 +29,7 @@ def capped(request: Request, limit: int) -> Request:
     """The same request, whose body answers 413 as soon as it is known to be over `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise RequestError(413, f"request body of {declared} bytes is over the {limit}-byte limit")
+        raise TooLarge(f"request body of {declared} bytes is over the {limit}-byte limit")
     received = 0
 
     async def receive():
@@ -36,7 +37,7 @@ def capped(request: Request, limit: int) -> Request:
         message = await request.receive()
         received += len(message.get("body", b""))
         if received > limit:
-            raise RequestError(413, f"request body is over the {limit}-byte limit")
+            raise TooLarge(f"request body is over the {limit}-byte limit")
         return message
 
     return Request(request.scope, receive)
@@ -48,7 +49,7 @@ async def read_form(request: Request, limit: int, *, max_fields: int = 4) -> dic
     try:
         form = await capped(request, limit).form(max_files=1, max_fields=max_fields, max_part_size=limit)
     except StarletteHTTPException as exc:
-        raise RequestError(exc.status_code, f"malformed multipart body: {exc.detail}") from None
+        raise error_for_status(exc.status_code, f"malformed multipart body: {exc.detail}") from None
     try:
         return {name: Upload(value.filename or "", await value.read()) if isinstance(value, UploadFile) else value
                 for name, value in form.multi_items()}

@@ -11,11 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from adgenesis.engines.design import SEED_STEP
-from adgenesis.errors import RequestError
-from batch_jobs.common import InputError, Output, error_message, read_rows
+from adgenesis.errors import Invalid
+from adgenesis.rows import InputError, read_rows
+from batch_jobs.common import Output, error_message
 from batch_jobs.designs import Designer, DesignRow
 from batch_jobs.images import ImageRow
-from batch_jobs.openai_batch import RequestLine, write_openai_files
+from adgenesis.protocol import BatchRequestLine
+from batch_jobs.openai_batch import write_openai_files
 
 GOOD = {"prompt": "Spring sale on linen shirts, 30% off", "platform": "meta", "format": "square"}
 
@@ -73,7 +75,7 @@ def test_output_resumes_from_parts_and_merges_in_input_order(tmp_path):
 
 
 def test_error_messages_keep_the_api_status():
-    assert error_message(RequestError(422, "unknown platform 'facebook'")) == (422, "unknown platform 'facebook'")
+    assert error_message(Invalid("unknown platform 'facebook'")) == (422, "unknown platform 'facebook'")
     assert error_message(RuntimeError("boom\n  at line 3\nValueError: deep cause")) == (500, "ValueError: deep cause")
     with pytest.raises(Exception) as exc:
         DesignRow.model_validate({"id": "x"})
@@ -81,7 +83,7 @@ def test_error_messages_keep_the_api_status():
 
 
 def test_openai_files_in_openai_formats(tmp_path):
-    line = RequestLine.model_validate({"custom_id": "req-1", "method": "POST", "url": "/v1/designs", "body": GOOD})
+    line = BatchRequestLine.model_validate({"custom_id": "req-1", "method": "POST", "url": "/v1/designs", "body": GOOD})
     assert line.id == "req-1"
     write_jsonl(tmp_path / "results.jsonl", [{"id": "req-1", "body": {"designs": []}}])
     write_jsonl(tmp_path / "errors.jsonl", [{"id": "req-2", "status": 422, "error": "unknown platform"}])

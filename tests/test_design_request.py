@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from deployments.http_errors import status_of
 from adgenesis.engines.adapters import adapter_names
 from adgenesis.engines.design import DesignModels
 from adgenesis.errors import RequestError
-from adgenesis.lifecycle.aliases import set_aliases
+from adgenesis.engines.aliases import set_aliases
 from adgenesis.protocol import DesignRequest
 from adgenesis.schema import UnknownCanvas, canvas_for
 from adgenesis.settings import load_profile
@@ -64,13 +65,13 @@ def test_adapters_and_aliases_resolve_to_their_folders(lora_dir):
 def test_an_unknown_model_or_adapter_is_a_404(lora_dir, model, message):
     with pytest.raises(RequestError) as exc:
         models(lora_dir).plan(request(model=model))
-    assert (exc.value.status_code, exc.value.message) == (404, message.format(lora_dir))
+    assert (status_of(exc.value), exc.value.message) == (404, message.format(lora_dir))
 
 
 def test_no_adapter_is_known_without_a_lora_folder():
     with pytest.raises(RequestError) as exc:
         models(None).plan(request(model="design-llm:brand-v1"))
-    assert (exc.value.status_code, exc.value.message) == (
+    assert (status_of(exc.value), exc.value.message) == (
         404, "model 'design-llm:brand-v1': no LoRA adapters are configured")
 
 
@@ -79,4 +80,4 @@ def test_an_unknown_canvas_is_a_422_with_the_canvas_message():
         canvas_for("meta", "billboard")
     with pytest.raises(RequestError) as exc:
         models().plan(request(format="billboard"))
-    assert (exc.value.status_code, exc.value.message) == (422, str(expected.value))
+    assert (status_of(exc.value), exc.value.message) == (422, str(expected.value))

@@ -17,9 +17,10 @@ from ray.serve.llm.openai_api_models import ErrorResponse
 from adgenesis import metrics
 from adgenesis.engines.design import SEED_STEP
 from adgenesis.errors import RETRY_AFTER_S, RequestError
-from adgenesis.lifecycle.aliases import set_aliases
+from adgenesis.engines.aliases import set_aliases
 from adgenesis.protocol import DesignRequest
 from adgenesis.settings import load_profile
+from deployments.http_errors import status_of
 from deployments.design_spec import DesignSpec
 
 GOOD = {"headline": "30% off carbon-plate running shoes", "subline": "Carbon plate, light on your feet.",
@@ -107,7 +108,7 @@ def test_no_valid_answer_is_a_422_naming_the_last_error():
     s, _ = spec(["not json", json.dumps(GOOD | {"palette": "neon-sunset"})])
     with pytest.raises(RequestError) as exc:
         generate(s)
-    assert exc.value.status_code == 422 and "palette" in exc.value.message
+    assert status_of(exc.value) == 422 and "palette" in exc.value.message
 
 
 def test_free_mode_sends_the_layout_schema_and_budget():
@@ -127,7 +128,7 @@ def test_unknown_models_are_404(model, words):
     s, llm = spec([])
     with pytest.raises(RequestError) as exc:
         generate(s, model=model)
-    assert exc.value.status_code == 404 and words in exc.value.message
+    assert status_of(exc.value) == 404 and words in exc.value.message
     assert llm.requests == []  # refused before the LLM is asked
 
 
@@ -135,7 +136,7 @@ def test_an_unknown_canvas_is_422():
     s, llm = spec([])
     with pytest.raises(RequestError) as exc:
         generate(s, platform="myspace")
-    assert exc.value.status_code == 422 and "myspace" in exc.value.message and llm.requests == []
+    assert status_of(exc.value) == 422 and "myspace" in exc.value.message and llm.requests == []
 
 
 def test_an_adapter_is_asked_of_the_replicas_that_hold_it_and_the_base_model_of_any():
@@ -165,7 +166,7 @@ def test_a_full_queue_or_a_lost_llm_replica_is_a_503_to_retry(error, words):
     s, _ = spec([], error=error)
     with pytest.raises(RequestError) as exc:
         generate(s)
-    assert exc.value.status_code == 503 and words in exc.value.message
+    assert status_of(exc.value) == 503 and words in exc.value.message
     assert exc.value.headers == {"Retry-After": str(RETRY_AFTER_S)}
 
 
@@ -179,7 +180,7 @@ def test_llm_server_errors_keep_its_4xx_and_are_otherwise_a_502(error, status, m
     s, _ = spec([], error=error)
     with pytest.raises(RequestError) as exc:
         generate(s)
-    assert (exc.value.status_code, exc.value.message) == (status, message) and not exc.value.headers
+    assert (status_of(exc.value), exc.value.message) == (status, message) and not exc.value.headers
 
 
 def test_render_fills_image_slots_from_the_image_deployment():

@@ -22,10 +22,11 @@ from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError
 from starlette.requests import Request
 
-from adgenesis.errors import RETRY_AFTER_S, RequestError
-from adgenesis.protocol import Deployment, FileObject, PromotionResponse, TrainJobList
+from adgenesis.errors import RETRY_AFTER_S, Invalid, RequestError
+from adgenesis.protocol import Deployment, FileObject, FileUpload, PromoteVersion, PromotionResponse, TrainJobList
 from adgenesis.ray_compat import init
 from adgenesis.settings import load_profile
+from deployments.http_errors import status_of
 from deployments.ingress import AdGenesisIngress, make_ingress
 from deployments.uploads import FRAMING_BYTES
 
@@ -133,7 +134,7 @@ def test_a_lost_replica_is_tried_once_more_then_503(serve):
 
 
 def test_a_request_error_from_a_deployment_is_its_status_and_message(serve):
-    classify = FakeMethod(from_a_replica(RequestError(422, "the text is not one the router can read")))
+    classify = FakeMethod(from_a_replica(Invalid("the text is not one the router can read")))
     r = serve(make(classifier=handle(classify=classify))).post("/v1/classify", json={"text": "a square ad"})
     assert r.status_code == 422
     assert r.json()["detail"] == "the text is not one the router can read"
@@ -231,7 +232,7 @@ def test_a_body_without_a_length_is_refused_as_soon_as_it_passes_the_limit(app, 
     request, received = streamed(app, "/v1/captions", content_type, [head] + [chunk] * 100)
     with pytest.raises(RequestError) as exc:
         asyncio.run(make().captions(request))
-    assert exc.value.status_code == 413 and "limit" in exc.value.message
+    assert status_of(exc.value) == 413 and "limit" in exc.value.message
     assert sum(received) <= UPLOAD_LIMIT + FRAMING_BYTES + len(chunk)  # not the 100 chunks sent
 
 
@@ -265,7 +266,7 @@ def test_with_the_key_a_promotion_is_one_call_to_the_owner(serve):
     r = serve(make(lifecycle=lifecycle)).post("/v1/registry/models/router/promote", json={"version": 2},
                                               headers={"X-API-Key": KEY})
     assert r.status_code == 200 and r.json()["deployment"]["model_version"] == "v2"
-    assert lifecycle.promote.calls == [("router", 2)]
+    assert lifecycle.promote.calls == [(PromoteVersion(name="router", version=2),)]
 
 
 def test_a_lost_owner_is_not_sent_a_write_twice_but_a_read_is(serve):
@@ -282,7 +283,7 @@ def test_an_upload_is_not_read_for_a_caller_without_the_key(app):
     request, received = streamed(app, "/v1/files", b"multipart/form-data; boundary=b", [b"--b\r\n"] * 10)
     with pytest.raises(RequestError) as exc:
         asyncio.run(make(lifecycle=lifecycle).files_create(request))
-    assert exc.value.status_code == 401 and received == [] and lifecycle.create_file.calls == []
+    assert status_of(exc.value) == 401 and received == [] and lifecycle.create_file.calls == []
 
 
 def test_an_upload_with_the_key_reaches_the_owner_as_bytes(serve):
@@ -290,7 +291,7 @@ def test_an_upload_with_the_key_reaches_the_owner_as_bytes(serve):
     client = serve(make(lifecycle=lifecycle))
     auth = {"Authorization": f"Bearer {KEY}"}
     r = client.post("/v1/files", files={"file": ("b.jsonl", b"{}\n")}, data={"purpose": "batch"}, headers=auth)
-    assert r.status_code == 200 and lifecycle.create_file.calls == [("b.jsonl", b"{}\n", "batch")]
+    assert r.status_code == 200 and lifecycle.create_file.calls == [(FileUpload(filename="b.jsonl", data=b"{}\n", purpose="batch"),)]
     assert client.post("/v1/files", json={"file": "x"}, headers=auth).status_code == 415
     big = client.post("/v1/files", files={"file": ("b.jsonl", b"{}\n" * UPLOAD_LIMIT)}, headers=auth)
     assert big.status_code == 413 and len(lifecycle.create_file.calls) == 1

@@ -19,9 +19,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from deployments.http_errors import status_of
 from adgenesis import paths
 from adgenesis import registry as store
-from adgenesis.lifecycle import aliases
+from adgenesis.engines import aliases
 from adgenesis.lifecycle.auth import ApiKeyAuth, presented_key
 from adgenesis.lifecycle.deploy import (
     Deployer,
@@ -39,7 +40,7 @@ from adgenesis.lifecycle.jobs import (
     tail,
     validate,
 )
-from adgenesis.lifecycle.registry import HISTORY_TAG, RegistryService
+from adgenesis.lifecycle.registry_service import HISTORY_TAG, RegistryService
 from adgenesis.protocol import TrainJobRequest
 from adgenesis.settings import LifecycleSettings, load_profile
 from adgenesis.train_config import load_config
@@ -53,7 +54,7 @@ from tests.factories import make_router_folder
 def _status(fn) -> int:
     with pytest.raises(RequestError) as exc:
         fn()
-    return exc.value.status_code
+    return status_of(exc.value)
 
 
 def test_write_needs_a_key_and_the_right_one():
@@ -70,7 +71,7 @@ def test_401_says_how_and_asks_for_bearer():
     auth = ApiKeyAuth("K", read_requires_key=False, environ={"K": "s3cret"})
     with pytest.raises(RequestError) as exc:
         auth.check({"authorization": "Basic abc"}, write=True)
-    assert exc.value.status_code == 401 and "Bearer" in exc.value.message
+    assert status_of(exc.value) == 401 and "Bearer" in exc.value.message
     assert exc.value.headers == {"WWW-Authenticate": "Bearer"}
 
 
@@ -78,7 +79,7 @@ def test_no_key_configured_refuses_writes_never_opens_them():
     auth = ApiKeyAuth("K", read_requires_key=False, environ={})
     with pytest.raises(RequestError) as exc:
         auth.check({"authorization": "Bearer anything"}, write=True)
-    assert exc.value.status_code == 503 and "K" in exc.value.message
+    assert status_of(exc.value) == 503 and "K" in exc.value.message
     auth.check({}, write=False)
     strict = ApiKeyAuth("K", read_requires_key=True, environ={"K": " "})
     assert _status(lambda: strict.check({}, write=False)) == 503
@@ -108,7 +109,7 @@ def test_unknown_kind_is_refused_by_the_request_type():
 def test_dataset_outside_the_data_root_is_refused(dataset):
     with pytest.raises(RequestError) as exc:
         dataset_args("classifier", dataset)
-    assert exc.value.status_code == 422 and "dataset" in exc.value.message
+    assert status_of(exc.value) == 422 and "dataset" in exc.value.message
 
 
 def test_dataset_maps_onto_the_recipe_fields():
@@ -139,7 +140,7 @@ def test_config_names_stay_inside_configs_train():
     for bad in ("../local", "../../pyproject.toml", "nope"):
         with pytest.raises(RequestError) as exc:
             config_path(TrainJobRequest(kind="classifier", config=bad), settings)
-        assert exc.value.status_code == 422
+        assert status_of(exc.value) == 422
 
 
 def test_bad_override_values_are_422_before_anything_is_submitted():
@@ -147,7 +148,7 @@ def test_bad_override_values_are_422_before_anything_is_submitted():
     path = config_path(req, LifecycleSettings())
     with pytest.raises(RequestError) as exc:
         validate(req, path, override_args(req))
-    assert exc.value.status_code == 422 and "lr" in exc.value.message and "epochs" in exc.value.message
+    assert status_of(exc.value) == 422 and "lr" in exc.value.message and "epochs" in exc.value.message
     # The kind must match the config's recipe.
     req = TrainJobRequest(kind="llm_sft", config="classifier_smoke")
     with pytest.raises(RequestError, match="classifier"):
@@ -290,7 +291,7 @@ def test_job_progress_is_read_from_the_mlflow_run_the_recipe_logs_to(shared_regi
     stopped_early.finish()
 
     service = TrainingJobs(LifecycleSettings(ray_dashboard="http://127.0.0.1:1"), shared_registry)
-    service._client = FakeRayJobs(_ray_job("progress-running", "RUNNING", submitted),
+    service.client = FakeRayJobs(_ray_job("progress-running", "RUNNING", submitted),
                                   _ray_job("progress-stopped-early", "SUCCEEDED", submitted),
                                   _ray_job("progress-pending", "PENDING", submitted))
     searches = []
@@ -337,13 +338,13 @@ class PendingThenRunning(FakeRayJobs):
 
 def test_cancelling_a_job_still_pending_stops_it_once_it_runs(shared_registry):
     service = TrainingJobs(LifecycleSettings(ray_dashboard="http://127.0.0.1:1"), shared_registry)
-    service._client = ray_jobs = PendingThenRunning(_ray_job("cancel-pending", "PENDING", time.time()))
+    service.client = ray_jobs = PendingThenRunning(_ray_job("cancel-pending", "PENDING", time.time()))
     job = service.cancel("cancel-pending", wait_s=10, poll_s=0.01, settle_s=0.05)
     assert job.status == "STOPPED"
     assert ray_jobs.stops == ["PENDING", "PENDING", "RUNNING"]  # the stops sent while pending did nothing
     with pytest.raises(RequestError) as exc:
         service.cancel("cancel-pending")
-    assert exc.value.status_code == 409
+    assert status_of(exc.value) == 409
 
 
 class StoppedThenStarted(FakeRayJobs):
@@ -370,7 +371,7 @@ class StoppedThenStarted(FakeRayJobs):
 
 def test_a_cancelled_job_that_starts_after_all_is_stopped_again_before_the_cancel_answers(shared_registry):
     service = TrainingJobs(LifecycleSettings(ray_dashboard="http://127.0.0.1:1"), shared_registry)
-    service._client = ray_jobs = StoppedThenStarted(_ray_job("cancel-late", "PENDING", time.time()))
+    service.client = ray_jobs = StoppedThenStarted(_ray_job("cancel-late", "PENDING", time.time()))
     job = service.cancel("cancel-late", wait_s=10, poll_s=0.01, settle_s=0.1)
     assert job.status == "STOPPED" and ray_jobs.stops == ["PENDING", "RUNNING"]
 
@@ -389,11 +390,11 @@ def test_registry_lists_versions_with_metrics_and_compares(lifecycle):
     assert cmp.metrics["accuracy"].diff == pytest.approx(0.05) and not cmp.same_weights
     with pytest.raises(RequestError) as exc:
         reg.version("listed", 7)
-    assert exc.value.status_code == 404 and "[1, 2]" in exc.value.message
+    assert status_of(exc.value) == 404 and "[1, 2]" in exc.value.message
     for bad in ("nope", "x' OR name='y"):
         with pytest.raises(RequestError) as exc:
             reg.versions(bad)
-        assert exc.value.status_code == 404
+        assert status_of(exc.value) == 404
 
 
 def test_promote_and_rollback_classifier(lifecycle):
@@ -420,7 +421,7 @@ def test_promote_and_rollback_classifier(lifecycle):
     assert reg.versions("router").model.production_version is None
     with pytest.raises(RequestError) as exc:
         rollback(reg, deployer, "router")
-    assert exc.value.status_code == 409
+    assert status_of(exc.value) == 409
 
 
 def test_promote_llm_adapter_points_the_production_alias(lifecycle):
@@ -462,7 +463,7 @@ def test_incompatible_or_tampered_versions_are_refused(lifecycle):
     for name, words in (("wrong", "dispatches"), ("big", "rank 64")):
         with pytest.raises(RequestError) as exc:
             promote(reg, deployer, name, 1)
-        assert exc.value.status_code == 409 and words in exc.value.message
+        assert status_of(exc.value) == 409 and words in exc.value.message
         assert reg.versions(name).model.production_version is None  # nothing recorded
     assert deployer.serve.updates == []
 
@@ -472,7 +473,7 @@ def test_incompatible_or_tampered_versions_are_refused(lifecycle):
     artifact.write_bytes(b"evil")
     with pytest.raises(RequestError) as exc:
         materialize(reg, mv, tmp / "llm-adapters")
-    assert exc.value.status_code == 409 and "checksum" in exc.value.message
+    assert status_of(exc.value) == 409 and "checksum" in exc.value.message
     assert not (tmp / "llm-adapters" / "tampered-v1").exists()
 
 
@@ -551,14 +552,14 @@ def test_serve_update_failures_are_request_errors_with_a_status(dashboard):
         (200, {"applications": {"adgenesis": {"deployed_app_config": {"name": "adgenesis"}}}})
     with pytest.raises(RequestError) as exc:
         ServeConfigClient(dashboard.url).set_user_config("adgenesis", "Classifier", {"model_path": "/m"}, 5)
-    assert exc.value.status_code == 502 and "500" in exc.value.message and "controller is down" in exc.value.message
+    assert status_of(exc.value) == 502 and "500" in exc.value.message and "controller is down" in exc.value.message
 
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
     with pytest.raises(RequestError) as exc:
         ServeConfigClient(closed).details()
-    assert exc.value.status_code == 503 and "not reachable" in exc.value.message
+    assert status_of(exc.value) == 503 and "not reachable" in exc.value.message
 
 
 # --------------------------------------------------------------------------------------------------

@@ -18,11 +18,14 @@ import pytest
 from adgenesis import paths
 from adgenesis import registry as store
 from adgenesis.checksum import folder_version
-from adgenesis.errors import RequestError
-from adgenesis.lifecycle import aliases, deploy
-from adgenesis.lifecycle.registry import RegistryService
+from adgenesis.engines import aliases
 from adgenesis.engines.classifier import ENCODER
+from adgenesis.errors import RequestError, TimedOut
+from adgenesis.lifecycle import deploy
+from adgenesis.lifecycle.registry_service import RegistryService
+from adgenesis.protocol import ModelRef, PromoteVersion
 from adgenesis.settings import Profile, load_profile
+from deployments.http_errors import status_of
 from tests.factories import make_router_folder
 from deployments.lifecycle import Lifecycle
 
@@ -158,10 +161,10 @@ def test_a_failed_swap_puts_the_registrys_version_back_at_once(setup):
     for seed in "fg":
         register(registry, make_router_folder(tmp / "src", seed), "failed", "classifier")
     v1 = deploy.promote(registry, deployer, "failed", 1).deployment.model_version
-    deployer.serve.fail = RequestError(504, "the update did not finish")
+    deployer.serve.fail = TimedOut("the update did not finish")
     with pytest.raises(RequestError) as exc:
         deploy.promote(registry, deployer, "failed", 2)
-    assert exc.value.status_code == 504
+    assert status_of(exc.value) == 504
     assert deployer.serve.answering() == v1 and pending(registry, "failed") is None
 
 
@@ -172,7 +175,7 @@ def test_a_refused_promotion_changes_nothing_and_leaves_no_mark(setup):
     register(registry, folder, "refused", "classifier")
     with pytest.raises(RequestError) as exc:
         deploy.promote(registry, deployer, "refused", 1)
-    assert exc.value.status_code == 409 and deployer.serve.updates == [] and pending(registry, "refused") is None
+    assert status_of(exc.value) == 409 and deployer.serve.updates == [] and pending(registry, "refused") is None
 
 
 def test_an_interrupted_adapter_promotion_points_the_aliases_back(setup):
@@ -215,17 +218,17 @@ def test_two_promotions_at_once_are_one_after_the_other(owner, tmp_path):
     lifecycle, serve = owner
     for seed in "klm":
         register(lifecycle._registry, make_router_folder(tmp_path / "src", seed), "queued", "classifier")
-    asyncio.run(lifecycle.promote("queued", 1))
+    asyncio.run(lifecycle.promote(PromoteVersion(name="queued", version=1)))
 
     async def both():
-        return await asyncio.gather(lifecycle.promote("queued", 2), lifecycle.promote("queued", 3))
+        return await asyncio.gather(lifecycle.promote(PromoteVersion(name="queued", version=2)), lifecycle.promote(PromoteVersion(name="queued", version=3)))
 
     two, three = asyncio.run(both())
     first, second = sorted((two, three), key=lambda r: [u[2] for u in serve.updates].index(r.deployment.path))
     assert second.previous_version == first.production_version  # the second saw the first one's record
     (_, end_first, _), (start_second, _, _) = serve.updates[-2:]
     assert end_first <= start_second, "the two swaps overlapped"
-    assert lifecycle.model_versions("queued").model.production_version == second.production_version
+    assert asyncio.run(lifecycle.model_versions(ModelRef(name="queued"))).model.production_version == second.production_version
     assert serve.answering() == second.deployment.model_version
 
 
@@ -241,8 +244,51 @@ def test_a_new_owner_recovers_before_it_promotes(profile, monkeypatch, tmp_path)
         remote=lambda: SimpleNamespace(result=lambda timeout_s: serve.answering())))
     lifecycle = Lifecycle.func_or_class(profile, classifier)
     try:
-        promoted = asyncio.run(lifecycle.promote("inherited", 2))
+        promoted = asyncio.run(lifecycle.promote(PromoteVersion(name="inherited", version=2)))
     finally:
         lifecycle.__del__()
     assert [path for *_, path in serve.updates][0] == load_profile("local").classifier.model_path  # recovered first
     assert pending(registry, "inherited") is None and promoted.production_version == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# The interface the routes call: every method they name exists on the Lifecycle, typed
+# --------------------------------------------------------------------------------------------------
+
+
+def _called_on_the_owner() -> dict[str, int]:
+    """{method: number of arguments} for each `self._owner(...).<method>` the lifecycle routes pass to `_call`."""
+    import ast
+
+    from deployments import lifecycle_routes
+
+    source = ast.parse(Path(lifecycle_routes.__file__).read_text())
+    owners = {node.targets[0].id for node in ast.walk(source) if isinstance(node, ast.Assign)
+              and isinstance(node.value, ast.Call) and getattr(node.value.func, "attr", "") == "_owner"}
+    calls = {}
+    for node in ast.walk(source):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "_call":
+            method = node.args[0]
+            assert isinstance(method, ast.Attribute), ast.unparse(node)
+            via = method.value
+            assert (isinstance(via, ast.Call) and via.func.attr == "_owner") or getattr(via, "id", "") in owners
+            calls[method.attr] = len(node.args) - 1
+    return calls
+
+
+def test_every_method_the_routes_call_is_a_typed_coroutine_of_the_lifecycle():
+    import inspect
+    import typing
+
+    from pydantic import BaseModel
+
+    calls = _called_on_the_owner()
+    assert len(calls) == 17 and {"promote", "submit_job", "file_content", "list_models"} <= set(calls)
+    for name, arguments in calls.items():
+        method = getattr(Lifecycle.func_or_class, name)
+        assert inspect.iscoroutinefunction(method), name
+        hints = typing.get_type_hints(method)
+        params = [p for p in inspect.signature(method).parameters if p != "self"]
+        assert len(params) == arguments, name
+        assert all(issubclass(hints[p], BaseModel) for p in params), name
+        assert "return" in hints, name

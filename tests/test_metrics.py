@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adgenesis import metrics
 from adgenesis.lifecycle.jobs import census
-from deployments import telemetry
+from deployments import http_errors, telemetry
 
 
 @pytest.fixture()
@@ -24,7 +24,7 @@ def recorded(monkeypatch):
 
 def test_requests_are_counted_by_route_template_and_errors_carry_the_request_id(recorded):
     app = FastAPI()
-    app.add_exception_handler(StarletteHTTPException, telemetry.http_error)
+    app.add_exception_handler(StarletteHTTPException, http_errors.http_error)
     app.add_middleware(telemetry.RequestMetrics)
 
     @app.get("/v1/training/jobs/{job_id}")

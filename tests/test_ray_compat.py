@@ -93,7 +93,7 @@ def test_ray_core_and_dashboard_internals():
 
 
 def test_vllm_names_the_designs_batch_job_uses(tmp_path):
-    from deployments.llm import engine_setup
+    from adgenesis.engines.vllm_setup import engine_setup
     from adgenesis.settings import load_profile
 
     # every engine argument, the off-by-default prompt-lookup speculation included
@@ -150,3 +150,30 @@ def test_the_internal_import_check_sees_internal_imports():
     assert all(map(_internal, ("ray._private.services", "ray.llm._internal.serve.constants", "ray._raylet",
                                "ray.dashboard.modules.serve.sdk", "vllm", "vllm.lora.request")))
     assert not any(map(_internal, ("ray", "ray.serve.llm", "ray.exceptions", "ray.job_submission")))
+
+
+def test_openai_ingress_has_the_private_members_we_use():
+    from ray.serve.llm.ingress import OpenAiIngress
+
+    assert ray_compat.check_openai_ingress(OpenAiIngress) is OpenAiIngress
+    assert ray_compat.OpenAiIngress is OpenAiIngress  # taken through the check
+
+    class Renamed:
+        def __init__(self):
+            self.cards = {}
+
+    with pytest.raises(ImportError, match="_get_response.*_model_cards"):
+        ray_compat.check_openai_ingress(Renamed)
+
+
+def test_only_ray_compat_uses_openai_ingress_private_members():
+    private = {*ray_compat.OPENAI_INGRESS_METHODS, *ray_compat.OPENAI_INGRESS_ATTRIBUTES}
+    offenders = [
+        f"{path.relative_to(REPO_ROOT)}:{node.lineno}: {node.attr}"
+        for folder in SOURCE_DIRS
+        for path in sorted((REPO_ROOT / folder).rglob("*.py"))
+        if path != REPO_ROOT / "adgenesis" / "ray_compat.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr in private
+    ]
+    assert offenders == [], "use adgenesis.ray_compat.model_cards / openai_responses"

@@ -11,9 +11,10 @@ import httpx
 import openai
 import pytest
 
+from deployments.http_errors import status_of
 from adgenesis.engines.design import NoLayout
 from adgenesis.engines.upstream import CircuitBreaker, Fallback, LocalUnavailable, Upstream
-from adgenesis.errors import RequestError
+from adgenesis.errors import NotFound, RequestError
 from adgenesis.settings import UpstreamSettings
 from tests.test_design_spec import GOOD, generate, spec
 
@@ -68,7 +69,7 @@ def openai_stub(answers: list[str] | None = None, status: int = 200, seen: list 
 
 def upstream(transport: httpx.MockTransport) -> Upstream:
     up = Upstream(SETTINGS)
-    up._client = openai.AsyncOpenAI(base_url=SETTINGS.base_url, api_key="k", max_retries=0,
+    up.client = openai.AsyncOpenAI(base_url=SETTINGS.base_url, api_key="k", max_retries=0,
                                     http_client=httpx.AsyncClient(transport=transport))
     return up
 
@@ -118,8 +119,8 @@ def test_the_local_model_answers_when_it_can_and_no_replica_running_is_not_waite
 def test_other_local_errors_are_the_callers_and_not_sent_upstream():
     fb, recorded = fallback(upstream(openai_stub(["theirs"])))
     with pytest.raises(RequestError) as exc:
-        run(fb, RequestError(404, "no such adapter"))
-    assert exc.value.status_code == 404 and recorded == []
+        run(fb, NotFound("no such adapter"))
+    assert status_of(exc.value) == 404 and recorded == []
 
 
 def test_a_failing_upstream_is_a_503_then_trips_the_breaker_and_is_not_called():
@@ -129,11 +130,11 @@ def test_a_failing_upstream_is_a_503_then_trips_the_breaker_and_is_not_called():
     for _ in range(2):
         with pytest.raises(RequestError) as exc:
             run(fb, lost)
-        assert exc.value.status_code == 503 and "upstream model failed: InternalServerError" in exc.value.message
+        assert status_of(exc.value) == 503 and "upstream model failed: InternalServerError" in exc.value.message
     assert exc.value.headers["Retry-After"] == "30"  # the second failure opened the breaker
     with pytest.raises(RequestError) as exc:
         run(fb, lost)
-    assert exc.value.status_code == 503 and exc.value.headers["Retry-After"] == "30"
+    assert status_of(exc.value) == 503 and exc.value.headers["Retry-After"] == "30"
     assert "not called for 30 s" in exc.value.message
     assert len(seen) == 2 and recorded == [("replica_lost", "failed")] * 2 + [("replica_lost", "refused")]
 
@@ -142,7 +143,7 @@ def test_layouts_that_missed_the_checks_stay_a_422_when_the_upstream_fails_too()
     fb, recorded = fallback(upstream(openai_stub(status=503)))
     with pytest.raises(RequestError) as exc:
         run(fb, NoLayout("no valid layout after 2 tries", invalid=2))
-    assert (exc.value.status_code, exc.value.message) == (422, "no valid layout after 2 tries")
+    assert (status_of(exc.value), exc.value.message) == (422, "no valid layout after 2 tries")
     assert recorded == [("missed_checks", "failed")]
 
 
@@ -152,7 +153,7 @@ def test_an_unreachable_upstream_is_a_503_with_retry_after():
 
     with pytest.raises(RequestError) as exc:
         asyncio.run(answer(upstream(httpx.MockTransport(refuse))))
-    assert exc.value.status_code == 503 and exc.value.headers["Retry-After"] == "1"
+    assert status_of(exc.value) == 503 and exc.value.headers["Retry-After"] == "1"
     assert "APIConnectionError" in exc.value.message
 
 
@@ -176,5 +177,5 @@ def test_the_fallbacks_errors_cross_replicas_intact():
 
     for error in (LocalUnavailable("overloaded", "full"), UpstreamRefused(2, 29.2)):
         copy = pickle.loads(pickle.dumps(error))
-        assert type(copy) is type(error) and copy.status_code == 503 and "Retry-After" in copy.headers
+        assert type(copy) is type(error) and status_of(copy) == 503 and "Retry-After" in copy.headers
         assert (copy.message, copy.headers) == (error.message, error.headers)

@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
+from adgenesis.polling import poll
+
+SCALE_UP_WAIT_S = 120  # for the replica count the kill is timed after
 APP = "adgenesis"
 
 
@@ -93,9 +96,9 @@ def kill_under_load(url: str, deployment: str, path: str, body: dict, *, clients
     for t in threads:
         t.start()
     try:
-        deadline = time.monotonic() + 120
-        while len(replicas(deployment)) < replicas_first and time.monotonic() < deadline:
-            time.sleep(1)
+        for _ in poll(SCALE_UP_WAIT_S, interval_s=1):  # killed as soon as it has scaled up, or after the wait anyway
+            if len(replicas(deployment)) >= replicas_first:
+                break
         time.sleep(2)  # the new replica takes requests
         killed_at = time.monotonic()
         kill_replica(replicas(deployment)[0])

@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +25,10 @@ import yaml
 
 from adgenesis.lifecycle.deploy import ServeConfigClient
 from adgenesis.paths import CONFIGS_DIR, REPO_ROOT
+from adgenesis.polling import poll
+
+READY_POLL_S = 2  # /readyz and Serve's app status, while the graph starts
+DASHBOARD_WAIT_S = 120  # `ray start` returns a little before its dashboard answers
 
 SERVE_BIN = Path(sys.executable).with_name("serve")
 RAY_BIN = Path(sys.executable).with_name("ray")
@@ -111,19 +114,17 @@ def deploy(dashboard: str, config: Path = CONFIGS_DIR / "serve_local.yaml", work
 def wait_ready(base_url: str, dashboard: str, timeout_s: float = 420) -> float:
     """Poll /readyz until every model is loaded; returns seconds waited, or raises with Serve's view of the app."""
     serve = ServeConfigClient(dashboard)
-    started = time.monotonic()
     last: object = None
-    while time.monotonic() - started < timeout_s:
+    for waited in poll(timeout_s, READY_POLL_S):
         app = serve.details().get("applications", {}).get("adgenesis", {})
         if app.get("status") == "DEPLOY_FAILED":
             raise RuntimeError(f"deploy failed: {app.get('message', '')[-3000:]}")
         try:
             last = httpx.get(f"{base_url}/readyz", timeout=15)
             if last.status_code == 200:
-                return time.monotonic() - started
+                return waited
         except httpx.HTTPError as exc:
             last = exc
-        time.sleep(2)
     raise TimeoutError(f"graph not ready after {timeout_s:.0f} s; last /readyz: {last}\n"
                        f"{yaml.safe_dump(deployment_states(dashboard))}")
 
@@ -246,17 +247,15 @@ def ray_head(num_cpus: int = LOCAL_NUM_CPUS, env: dict[str, str] | None = None, 
     dashboard = f"http://127.0.0.1:{dashboard_port}"
     try:
         _ray(["start", *args], full_env)
-        deadline = time.monotonic() + 120
-        while True:  # the dashboard answers a little after `ray start` returns
+        for _ in poll(DASHBOARD_WAIT_S, interval_s=1):  # the dashboard answers a little after `ray start` returns
             try:  # any answer will do (401: Ray's token auth is on and this probe sends no token)
                 status = httpx.get(f"{dashboard}/api/version", timeout=5).status_code
                 if status < 500:
                     break
             except httpx.HTTPError:
                 pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"dashboard {dashboard} did not answer")
-            time.sleep(1)
+        else:
+            raise TimeoutError(f"dashboard {dashboard} did not answer")
         yield RayHead(dashboard=dashboard, address=f"127.0.0.1:{gcs_port}", temp_dir=temp_dir, tag=tag,
                       client_env={"RAY_AUTH_MODE": "token"} if status == 401 else {}, env=full_env)
     finally:

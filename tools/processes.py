@@ -5,12 +5,13 @@ answers 200, stopped at the end."""
 from __future__ import annotations
 
 import subprocess
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import httpx
+
+from adgenesis.polling import poll
 
 STOP_WAIT_S = 30  # a graceful exit (vLLM frees its engine processes), then SIGKILL
 
@@ -24,18 +25,18 @@ def http_service(name: str, args: list[str], ready_url: str, log: Path, *, timeo
     with log.open("w") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         try:
-            deadline = time.monotonic() + timeout_s
-            while True:
+            ready = False
+            for _ in poll(timeout_s, interval_s=0.5):
                 try:
-                    if httpx.get(ready_url, headers=headers, timeout=5).status_code == 200:
-                        break
+                    ready = httpx.get(ready_url, headers=headers, timeout=5).status_code == 200
                 except httpx.TransportError:
                     pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    why = f"exited ({proc.returncode})" if proc.returncode is not None else f"not ready in {timeout_s:.0f} s"
-                    raise RuntimeError(f"{name} did not start: {why}; the end of {log}:\n"
-                                       f"{log.read_text(errors='replace')[-2000:]}")
-                time.sleep(0.5)
+                if ready or proc.poll() is not None:
+                    break
+            if not ready:
+                why = f"exited ({proc.returncode})" if proc.returncode is not None else f"not ready in {timeout_s:.0f} s"
+                raise RuntimeError(f"{name} did not start: {why}; the end of {log}:\n"
+                                   f"{log.read_text(errors='replace')[-2000:]}")
             yield proc
         finally:
             stop(proc)

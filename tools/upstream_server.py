@@ -1,5 +1,5 @@
 """A second OpenAI-compatible server to fall back to: vLLM's own API server on the profile's design model, with
-the engine arguments the LLM replica runs (`deployments.llm.engine_setup`), so its briefs decode alike.
+the engine arguments the LLM replica runs (`adgenesis.engines.vllm_setup.engine_setup`), so its briefs decode alike.
 
 The upstream of the tests' graph (tests/integration/test_fallback.py), and a way to try `Profile.upstream` on one
 machine:
@@ -20,7 +20,7 @@ from typing import Iterator
 
 from adgenesis.paths import REPO_ROOT, RUNS_DIR
 from adgenesis.settings import LLMSettings, load_profile
-from deployments.llm import engine_setup, model_folder
+from adgenesis.engines.vllm_setup import engine_setup, model_folder
 from tools.processes import http_service
 
 KVCACHE_GIB = 1  # a handful of briefs at a time

@@ -17,7 +17,6 @@ asks the LLM (through a `Complete` callable) and retries layouts that miss a qua
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import Any, Awaitable, Callable, NamedTuple
 
@@ -27,13 +26,15 @@ from adgenesis.engines.adapters import UnknownAdapter, adapter_for
 from adgenesis.engines.copy import ground, lead_with_offer
 from adgenesis.engines.facts import digit_pattern
 from adgenesis.engines.layout import LayoutError, lay_out, palette_names
-from adgenesis.errors import RequestError
-from adgenesis.engines.quality import QualityReport, check
-from adgenesis.lifecycle.aliases import AliasResolver
+from adgenesis.errors import Invalid, NotFound
+from adgenesis.engines.quality import check
+from adgenesis.engines.aliases import AliasResolver
 from adgenesis.paths import resolve
-from adgenesis.protocol import DesignRequest
+from adgenesis.protocol import DesignRequest, QualityReport
+from adgenesis.prompt import check_prompt
 from adgenesis.schema import (BRIEF_LIMITS, Brief, Canvas, Design, DesignMode, UnknownCanvas, canvas_for,
                               layout_json_schema, repair)
+from adgenesis.seeds import random_seed
 from adgenesis.settings import LLMSettings
 
 BRIEF_SYSTEM_PROMPT = "You write the copy of an ad as JSON."
@@ -182,11 +183,11 @@ class Designs(NamedTuple):
     invalid: int  # answers that could not be made into a valid layout
 
 
-class NoLayout(RequestError):
+class NoLayout(Invalid):
     """Fewer valid layouts than asked for, after the retries: a 422, as the model cannot make what was asked."""
 
     def __init__(self, message: str, invalid: int):
-        super().__init__(422, message)
+        super().__init__(message)
         self.invalid = invalid
 
     def __reduce__(self):  # raised in the design replica, pickled to the ingress: rebuilt from its own arguments
@@ -194,14 +195,10 @@ class NoLayout(RequestError):
 
 
 def admit(req: DesignRequest, max_prompt_chars: int, max_designs: int) -> DesignRequest:
-    """The request with its prompt stripped, or RequestError when it is over the profile's limits (`Limits`)."""
-    prompt = req.prompt.strip()
-    if not prompt:
-        raise RequestError(400, "prompt is empty")
-    if len(prompt) > max_prompt_chars:
-        raise RequestError(413, f"prompt has {len(prompt)} characters; the limit is {max_prompt_chars}")
+    """The request with its prompt stripped, or Malformed / TooLarge / Invalid when it is over the profile's limits (`Limits`)."""
+    prompt = check_prompt(req.prompt, max_prompt_chars)
     if req.n > max_designs:
-        raise RequestError(422, f"n={req.n} is over the limit of {max_designs}")
+        raise Invalid(f"n={req.n} is over the limit of {max_designs}")
     return req.model_copy(update={"prompt": prompt})
 
 
@@ -218,7 +215,7 @@ class Plan(NamedTuple):
 
 class DesignModels:
     """The design LLM as requests name it: `model_id`, `<model_id>:<adapter>` (a folder of `lora_dir`) or
-    `<model_id>:<alias>` (`adgenesis.lifecycle.aliases`). The API's replica and the designs batch job both plan
+    `<model_id>:<alias>` (`adgenesis.engines.aliases`). The API's replica and the designs batch job both plan
     their requests here, so a request gets the same canvas, model, budget and seed, or the same error, on either."""
 
     def __init__(self, settings: LLMSettings):
@@ -232,18 +229,18 @@ class DesignModels:
         return self.aliases.resolve_model(model or self.settings.model_id)
 
     def plan(self, req: DesignRequest) -> Plan:
-        """Raises RequestError: 422 for an unknown platform/format, 404 for an unknown model or adapter."""
+        """Raises Invalid for an unknown platform/format, NotFound for an unknown model or adapter."""
         try:
             canvas = canvas_for(req.platform, req.format)
         except UnknownCanvas as exc:
-            raise RequestError(422, str(exc)) from None
+            raise Invalid(str(exc)) from None
         model = self.resolve(req.model)
         try:
             adapter = adapter_for(self.settings.model_id, self.lora_dir, model)
         except UnknownAdapter as exc:
-            raise RequestError(404, str(exc)) from None
+            raise NotFound(str(exc)) from None
         budget = self.settings.brief_max_tokens if req.mode == "brief" else self.settings.design_max_tokens
-        seed = req.seed if req.seed is not None else random.randrange(2**31)
+        seed = req.seed if req.seed is not None else random_seed()
         return Plan(canvas, req.model or self.settings.model_id, model, adapter, budget, seed)
 
 

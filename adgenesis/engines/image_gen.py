@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -28,10 +27,11 @@ import torch
 from diffusers import FluxPipeline
 from PIL import Image
 
-from adgenesis.errors import RequestError
+from adgenesis.errors import Invalid
 from adgenesis.paths import SAFE_NAME_RULE, PathEscape, is_safe_name, resolve, safe_child
 from adgenesis.protocol import MAX_GUIDANCE_SCALE, MAX_LORA_WEIGHT
 from adgenesis.schema import CANVAS_PRESETS, UnknownCanvas, canvas_for
+from adgenesis.seeds import MAX_SEED, random_seed
 from adgenesis.settings import ImageGenSettings
 
 ADAPTER_META = "adgenesis.json"
@@ -109,14 +109,14 @@ def write_adapter(
 def read_adapter(lora_dir: Path, name: str) -> AdapterInfo:
     """Look an adapter up by its request name, refusing names that are not a plain folder in `lora_dir`."""
     if not is_safe_name(name):
-        raise RequestError(422, f"invalid LoRA name {name!r}: use a plain adapter name")
+        raise Invalid(f"invalid LoRA name {name!r}: use a plain adapter name")
     try:
         path = safe_child(lora_dir, name)
     except PathEscape:
-        raise RequestError(422, f"invalid LoRA name {name!r}: use a plain adapter name") from None
+        raise Invalid(f"invalid LoRA name {name!r}: use a plain adapter name") from None
     meta_file = path / ADAPTER_META
     if not (meta_file.is_file() and (path / ADAPTER_WEIGHTS).is_file()):
-        raise RequestError(422, f"unknown LoRA {name!r}; available: {list_adapters(lora_dir)}")
+        raise Invalid(f"unknown LoRA {name!r}; available: {list_adapters(lora_dir)}")
     meta = json.loads(meta_file.read_text())
     return AdapterInfo(name=name, path=path, trigger_word=str(meta.get("trigger_word", "")), metadata=meta)
 
@@ -157,7 +157,7 @@ class ImageGenEngine:
 
     def adapter(self, name: str) -> AdapterInfo:
         if self.lora_dir is None:
-            raise RequestError(422, "no LoRA adapters are configured for this deployment")
+            raise Invalid("no LoRA adapters are configured for this deployment")
         return read_adapter(self.lora_dir, name)
 
     def size_for(self, size: str | None = None, platform: str | None = None, format: str | None = None) -> tuple[int, int]:
@@ -165,7 +165,7 @@ class ImageGenEngine:
         sizes = self.settings.sizes
         if size is not None:
             if size not in sizes:
-                raise RequestError(422, f"unknown size {size!r}; known: {sorted(sizes)}")
+                raise Invalid(f"unknown size {size!r}; known: {sorted(sizes)}")
             return tuple(sizes[size])
         if platform is None and format is None:
             name = "square" if "square" in sizes else next(iter(sizes))
@@ -176,7 +176,7 @@ class ImageGenEngine:
                 return tuple(sizes[format])
             shapes = {f: wh for formats in CANVAS_PRESETS.values() for f, wh in formats.items()}
             if format not in shapes:
-                raise RequestError(422, f"unknown format {format!r}; known sizes: {sorted(sizes)}")
+                raise Invalid(f"unknown format {format!r}; known sizes: {sorted(sizes)}")
             width, height = shapes[format]
         else:
             formats = CANVAS_PRESETS.get(platform, {})
@@ -185,7 +185,7 @@ class ImageGenEngine:
             try:
                 canvas = canvas_for(platform, format)
             except UnknownCanvas as exc:
-                raise RequestError(422, str(exc)) from None
+                raise Invalid(str(exc)) from None
             width, height = canvas.width, canvas.height
         target = math.log(width / height)
         best = min(sizes, key=lambda n: abs(math.log(sizes[n][0] / sizes[n][1]) - target))
@@ -210,15 +210,15 @@ class ImageGenEngine:
         """One image with what was drawn; unset options take the settings' defaults, an unset seed a random one."""
         s = self.settings
         if not prompt or not prompt.strip():
-            raise RequestError(422, "prompt must not be empty")
+            raise Invalid("prompt must not be empty")
         if width is None or height is None:
             width, height = self.size_for()
         steps = s.default_steps if steps is None else steps
         guidance_scale = s.guidance_scale if guidance_scale is None else guidance_scale
         self._validate(width, height, steps, guidance_scale, lora_weight)
-        seed = random.randrange(2**31) if seed is None else seed
-        if not 0 <= seed < 2**63:
-            raise RequestError(422, "seed must be in [0, 2**63)")
+        seed = random_seed() if seed is None else seed
+        if not 0 <= seed <= MAX_SEED:
+            raise Invalid(f"seed must be in [0, {MAX_SEED}]")
         adapter = self.adapter(lora) if lora else None
         full_prompt = apply_trigger(prompt, adapter.trigger_word if adapter else None)
         with self._lock:
@@ -241,15 +241,15 @@ class ImageGenEngine:
     def _validate(self, width: int, height: int, steps: int, guidance_scale: float, lora_weight: float) -> None:
         s = self.settings
         if not (isinstance(steps, int) and 1 <= steps <= s.max_steps):
-            raise RequestError(422, f"steps must be an integer in 1..{s.max_steps}, got {steps!r}")
+            raise Invalid(f"steps must be an integer in 1..{s.max_steps}, got {steps!r}")
         if width <= 0 or height <= 0 or width % 16 or height % 16:
-            raise RequestError(422, f"width and height must be positive multiples of 16, got {width}x{height}")
+            raise Invalid(f"width and height must be positive multiples of 16, got {width}x{height}")
         if width * height > self._max_pixels:
-            raise RequestError(422, f"{width}x{height} is larger than the largest configured size ({self._max_pixels} pixels)")
+            raise Invalid(f"{width}x{height} is larger than the largest configured size ({self._max_pixels} pixels)")
         if not 0.0 <= guidance_scale <= MAX_GUIDANCE_SCALE:
-            raise RequestError(422, f"guidance_scale must be in 0..{MAX_GUIDANCE_SCALE}, got {guidance_scale}")
+            raise Invalid(f"guidance_scale must be in 0..{MAX_GUIDANCE_SCALE}, got {guidance_scale}")
         if not 0.0 <= lora_weight <= MAX_LORA_WEIGHT:
-            raise RequestError(422, f"lora_weight must be in 0..{MAX_LORA_WEIGHT}, got {lora_weight}")
+            raise Invalid(f"lora_weight must be in 0..{MAX_LORA_WEIGHT}, got {lora_weight}")
 
     def _activate(self, adapter: AdapterInfo | None, weight: float) -> None:
         """Make exactly `adapter` (or none) active on the pipeline. Caller holds the lock."""
@@ -280,7 +280,7 @@ class ImageGenEngine:
                 self.pipe.delete_adapters(internal)
             except Exception:
                 pass
-            raise RequestError(422, f"LoRA {adapter.name!r} cannot be loaded onto this model: {exc}") from None
+            raise Invalid(f"LoRA {adapter.name!r} cannot be loaded onto this model: {exc}") from None
         self._loaded[adapter.name] = (internal, mtime)
         return internal
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adgenesis import paths
 from adgenesis.engines import facts, fonts, render
+from adgenesis.protocol import QualityReport
 from adgenesis.schema import Design, ShapeElement, TextElement
 
 CHECKS = ("headline", "cta", "elements", "fit", "contrast", "alignment", "grounded", "offer", "copy")
@@ -61,12 +62,6 @@ class QualityRules(BaseModel):
     cta_default: str = "Learn more"
     intents: dict[str, Intent] = {}
     stopwords: tuple[str, ...] = ()
-
-
-class QualityReport(BaseModel):
-    passed: bool
-    checks: dict[str, bool]
-    problems: list[str]
 
 
 @lru_cache(maxsize=1)

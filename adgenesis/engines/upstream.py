@@ -12,34 +12,35 @@ from __future__ import annotations
 import math
 import os
 import time
+from functools import cached_property
 from typing import Any, Awaitable, Callable, TypeVar
 
 import openai
 
 from adgenesis.engines.design import NoLayout
-from adgenesis.errors import RETRY_AFTER_S, RequestError
+from adgenesis.errors import RETRY_AFTER_S, RequestError, Unavailable
 from adgenesis.protocol import ServedBy
 from adgenesis.settings import UpstreamSettings
 
 T = TypeVar("T")
 
 
-class LocalUnavailable(RequestError):
+class LocalUnavailable(Unavailable):
     """The local LLM could not take the request (`reason`: overloaded, replica_lost): a 503 with Retry-After."""
 
     def __init__(self, reason: str, message: str):
-        super().__init__(503, message, RETRY_AFTER_S)
+        super().__init__(message, RETRY_AFTER_S)
         self.reason = reason
 
     def __reduce__(self):  # raised in the design replica, pickled to the ingress: rebuilt from its own arguments
         return LocalUnavailable, (self.reason, self.message)
 
 
-class UpstreamRefused(RequestError):
+class UpstreamRefused(Unavailable):
     """The breaker is open: the upstream is not called (a 503, Retry-After the seconds it stays open)."""
 
     def __init__(self, failures: int, wait_s: float):
-        super().__init__(503, f"the upstream model failed {failures} times in a row and is not called for "
+        super().__init__(f"the upstream model failed {failures} times in a row and is not called for "
                          f"{math.ceil(wait_s)} s more", math.ceil(wait_s))
         self.failures, self.wait_s = failures, wait_s
 
@@ -77,19 +78,16 @@ class Upstream:
     def __init__(self, settings: UpstreamSettings):
         self.settings = settings
         self.breaker = CircuitBreaker(settings.failures_to_open, settings.open_s)
-        self._client: openai.AsyncOpenAI | None = None
 
-    @property
+    @cached_property
     def client(self) -> openai.AsyncOpenAI:
-        if self._client is None:
-            self._client = openai.AsyncOpenAI(
-                base_url=self.settings.base_url, api_key=os.environ.get(self.settings.api_key_env) or "unset",
-                timeout=self.settings.timeout_s, max_retries=0)  # the breaker, not the client, decides on retries
-        return self._client
+        return openai.AsyncOpenAI(
+            base_url=self.settings.base_url, api_key=os.environ.get(self.settings.api_key_env) or "unset",
+            timeout=self.settings.timeout_s, max_retries=0)  # the breaker, not the client, decides on retries
 
     async def chat(self, messages: list[dict[str, str]], **params: Any):
         """One chat completion from the upstream (OpenAI's `ChatCompletion`); UpstreamRefused while the breaker is
-        open, RequestError 503 with Retry-After when the call fails."""
+        open, Unavailable with Retry-After when the call fails."""
         if (wait := self.breaker.retry_after_s()) is not None:
             raise UpstreamRefused(self.breaker.failures_to_open, wait)
         try:
@@ -97,7 +95,7 @@ class Upstream:
         except openai.OpenAIError as exc:
             self.breaker.record(ok=False)
             wait = self.breaker.retry_after_s()
-            raise RequestError(503, f"the upstream model failed: {type(exc).__name__}: {str(exc)[:300]}",
+            raise Unavailable(f"the upstream model failed: {type(exc).__name__}: {str(exc)[:300]}",
                                math.ceil(wait) if wait is not None else RETRY_AFTER_S) from None
         self.breaker.record(ok=True)
         return response

@@ -14,7 +14,7 @@ import hmac
 import os
 from collections.abc import Mapping
 
-from adgenesis.errors import RequestError
+from adgenesis.errors import Forbidden, Unauthenticated, Unavailable
 
 BEARER = "bearer "
 
@@ -44,23 +44,19 @@ class ApiKeyAuth:
         return bool(self._keys)
 
     def check(self, headers: Mapping[str, str], *, write: bool) -> None:
-        """Raise RequestError (401/403/503) unless the request may proceed."""
+        """Raise Unauthenticated, Forbidden or Unavailable (no key configured) unless the request may proceed."""
         if not write and not self.read_requires_key:
             return
         what = "write" if write else "read"
         if not self._keys:
-            raise RequestError(
-                503,
-                f"{what} endpoints are disabled: no API key is configured on the server "
+            raise Unavailable(f"{what} endpoints are disabled: no API key is configured on the server "
                 f"(set {self.env_name} in the application's environment)",
             )
         key = presented_key(headers)
         if key is None:
-            raise RequestError(
-                401,
-                f"this {what} endpoint needs an API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+            raise Unauthenticated(f"this {what} endpoint needs an API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         # Constant-time comparison against every configured key.
         if not any(hmac.compare_digest(key.encode(), k.encode()) for k in self._keys):
-            raise RequestError(403, "the API key is not valid")
+            raise Forbidden("the API key is not valid")

@@ -18,15 +18,19 @@ import re
 import secrets
 import shlex
 import sys
-import tempfile
 import time
+from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
 from adgenesis import paths
+from adgenesis.files import atomic_path
 from adgenesis.lifecycle.dashboard import dashboard_address
-from adgenesis.errors import RequestError
-from adgenesis.protocol import Batch, BatchCreateRequest, BatchList, BatchRequestCounts, FileObject
+from adgenesis.errors import Malformed, NotFound, TooLarge
+from adgenesis.lifecycle.ray_jobs import job_client, stop_job
+from adgenesis.protocol import Batch, BatchCreateRequest, BatchList, BatchRequestCounts, BatchRequestLine, FileObject
+from adgenesis.service_errors import dashboard_call
+from adgenesis.rows import InputError, read_rows
 from adgenesis.settings import LifecycleSettings
 
 KIND = "openai_batch"  # the Ray Job's `kind` metadata (adgenesis_jobs{kind}) and the job module's name
@@ -54,39 +58,28 @@ class Batches:
         self.root = paths.RUNS_DIR / "batches"
         self.files = self.root / "files"
         self.files.mkdir(parents=True, exist_ok=True)
-        self._client = None
 
-    @property
+    @cached_property  # made on first use, in the replica: Ray's client asks the dashboard for its version when made
     def client(self):
-        if self._client is None:
-            from adgenesis.lifecycle.jobs import job_client
-
-            self._client = job_client(dashboard_address(self.settings.ray_dashboard))
-        return self._client
+        return job_client(dashboard_address(self.settings.ray_dashboard))
 
     # ---- files ------------------------------------------------------------------------------------
 
     def create_file(self, filename: str, data: bytes, purpose: str) -> FileObject:
-        from batch_jobs.common import InputError, read_rows
-        from batch_jobs.openai_batch import RequestLine
-
         if purpose != "batch":
-            raise RequestError(400, f"purpose must be 'batch', not {purpose!r}")
+            raise Malformed(f"purpose must be 'batch', not {purpose!r}")
         if len(data) > self.max_file_bytes:
-            raise RequestError(413, f"file of {len(data)} bytes is over the {self.max_file_bytes}-byte limit")
+            raise TooLarge(f"file of {len(data)} bytes is over the {self.max_file_bytes}-byte limit")
         file_id = f"file-{secrets.token_hex(12)}"
         path = self.files / f"{file_id}.jsonl"
-        with tempfile.NamedTemporaryFile(dir=self.files, suffix=".jsonl", delete=False) as tmp:
-            tmp.write(data)
-        try:  # checked like the job will read it: a bad line is refused now, with its number
-            rows = read_rows(Path(tmp.name), RequestLine)
-        except (InputError, UnicodeDecodeError) as exc:
-            Path(tmp.name).unlink()
-            raise RequestError(400, f"not an OpenAI batch file: {str(exc).replace(Path(tmp.name).name, filename)}") from None
-        if len(rows) > self.settings.batch_max_requests:
-            Path(tmp.name).unlink()
-            raise RequestError(400, f"{len(rows)} requests; a batch holds at most {self.settings.batch_max_requests}")
-        Path(tmp.name).replace(path)
+        with atomic_path(path) as tmp:  # in place only once checked; removed when refused
+            tmp.write_bytes(data)
+            try:  # checked like the job will read it: a bad line is refused now, with its number
+                rows = read_rows(tmp, BatchRequestLine)
+            except (InputError, UnicodeDecodeError) as exc:
+                raise Malformed(f"not an OpenAI batch file: {str(exc).replace(tmp.name, filename)}") from None
+            if len(rows) > self.settings.batch_max_requests:
+                raise Malformed(f"{len(rows)} requests; a batch holds at most {self.settings.batch_max_requests}")
         obj = FileObject(id=file_id, bytes=len(data), created_at=int(time.time()), filename=filename[:255] or "batch.jsonl",
                          purpose="batch")
         (self.files / f"{file_id}.json").write_text(obj.model_dump_json())
@@ -102,7 +95,7 @@ class Batches:
                                         filename=path.name, purpose="batch_output")
         elif match and (self.files / f"{file_id}.json").is_file():
             return self.files / f"{file_id}.jsonl", FileObject.model_validate_json((self.files / f"{file_id}.json").read_text())
-        raise RequestError(404, f"no file {file_id!r}")
+        raise NotFound(f"no file {file_id!r}")
 
     def get_file(self, file_id: str) -> FileObject:
         return self._file_path(file_id)[1]
@@ -115,10 +108,10 @@ class Batches:
     def create(self, request: BatchCreateRequest) -> Batch:
         source, _ = self._file_path(request.input_file_id)
         if _FILE_ID.match(request.input_file_id)["out"]:
-            raise RequestError(400, "input_file_id must be an uploaded file with purpose 'batch'")
+            raise Malformed("input_file_id must be an uploaded file with purpose 'batch'")
         urls = {json.loads(line)["url"] for line in source.read_text().splitlines() if line.strip()}
         if urls != {request.endpoint}:
-            raise RequestError(400, f"every request in the file must be for {request.endpoint}; it has {sorted(urls)}")
+            raise Malformed(f"every request in the file must be for {request.endpoint}; it has {sorted(urls)}")
         batch_id = f"batch_{secrets.token_hex(12)}"
         folder = self.root / batch_id
         folder.mkdir(parents=True)
@@ -129,30 +122,23 @@ class Batches:
         entrypoint = " ".join([shlex.quote(python), "-m", f"batch_jobs.{KIND}", "--input", shlex.quote(str(source)),
                                "--output", shlex.quote(str(folder))])
         env = {"ADGENESIS_RUNS_DIR": str(paths.RUNS_DIR.resolve()), **self.settings.job_env}
-        try:
+        with dashboard_call("Ray Jobs refused the batch"):
             self.client.submit_job(entrypoint=entrypoint, submission_id=batch_id, runtime_env={"env_vars": env},
                                    metadata={"adgenesis": "batch", "kind": KIND})
-        except RequestError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the job API's errors are RuntimeErrors with the HTTP text
-            raise RequestError(502, f"Ray Jobs refused the batch: {exc}") from None
         return self.get(batch_id)
 
     def _meta(self, batch_id: str) -> dict:
         if not isinstance(batch_id, str) or not _BATCH_ID.match(batch_id) or not (self.root / batch_id / "batch.json").is_file():
-            raise RequestError(404, f"no batch {batch_id!r}")
+            raise NotFound(f"no batch {batch_id!r}")
         return json.loads((self.root / batch_id / "batch.json").read_text())
 
     def get(self, batch_id: str) -> Batch:
         meta = self._meta(batch_id)
         folder = self.root / batch_id
         try:
-            info = self.client.get_job_info(batch_id)
-        except RequestError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            if "does not exist" not in str(exc):
-                raise RequestError(502, f"Ray Jobs API error: {exc}") from None
+            with dashboard_call("Ray Jobs API error", not_found=f"no Ray job {batch_id!r}"):
+                info = self.client.get_job_info(batch_id)
+        except NotFound:
             # The runs folder outlived the cluster that ran this batch: what it left on disk is all there is.
             info = _GoneJob("SUCCEEDED" if (folder / "output.jsonl").is_file() else "STOPPED" if meta.get("cancelling_at")
                             else "FAILED", "its Ray job is unknown to this cluster (restarted?) and it left no output")
@@ -161,7 +147,7 @@ class Batches:
         if status in ("validating", "in_progress") and meta.get("cancelling_at"):
             status = "cancelling"
             # Ray ignores a stop sent while the job was PENDING (ray-project/ray#58353): send it again until it ends.
-            self._stop(batch_id)
+            stop_job(self.client, batch_id)
         hexid = batch_id.removeprefix("batch_")
         done = status == "completed" and (folder / "output.jsonl").is_file()
         end = int(info.end_time / 1000) if info.end_time else None
@@ -183,14 +169,8 @@ class Batches:
         if not meta.get("cancelling_at"):
             meta["cancelling_at"] = int(time.time())
             (self.root / batch_id / "batch.json").write_text(json.dumps(meta))
-        self._stop(batch_id)
+        stop_job(self.client, batch_id)
         return self.get(batch_id)
-
-    def _stop(self, batch_id: str) -> None:
-        try:
-            self.client.stop_job(batch_id)
-        except Exception as exc:  # noqa: BLE001
-            raise RequestError(502, f"Ray Jobs API error: {exc}") from None
 
     def list(self) -> BatchList:
         ids = sorted((p.parent.name for p in self.root.glob("batch_*/batch.json")),

@@ -11,13 +11,13 @@ The CLI (`adgenesis ...`) is a thin layer over this class.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from typing import Any, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel
 
+from adgenesis.polling import poll
 from adgenesis.protocol import (
     TERMINAL,
     ModelVersionList,
@@ -108,14 +108,13 @@ class LifecycleClient:
     def wait(self, job_id: str, timeout_s: float = 3600, poll_s: float = 3.0,
              on_update: Callable[[TrainJob], None] | None = None) -> TrainJob:
         """Poll until the job ends (or `timeout_s`); returns the last status."""
-        deadline = time.monotonic() + timeout_s
-        while True:
+        for _ in poll(timeout_s, poll_s):
             job = self.job(job_id)
             if on_update:
                 on_update(job)
-            if job.status in TERMINAL or time.monotonic() > deadline:
-                return job
-            time.sleep(poll_s)
+            if job.status in TERMINAL:
+                break
+        return job
 
     # ---- registry ---------------------------------------------------------------------------------
 

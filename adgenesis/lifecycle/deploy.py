@@ -32,21 +32,23 @@ import logging
 import secrets
 import shutil
 import time
+from functools import cached_property
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ray.exceptions import AuthenticationError
 
 from adgenesis import registry as store
+from adgenesis.engines import aliases
 from adgenesis.engines.classifier import read_config as router_config
-from adgenesis.errors import RequestError
-from adgenesis.lifecycle import aliases
+from adgenesis.errors import Conflict, DependencyFailed, Refused, TimedOut
 from adgenesis.lifecycle.dashboard import auth_headers
 from adgenesis.ray_compat import ServeSubmissionClient
-from adgenesis.lifecycle.registry import PRODUCTION, RegistryService
+from adgenesis.service_errors import dashboard_call
+from adgenesis.lifecycle.registry_service import PRODUCTION, RegistryService
 from adgenesis.paths import resolve
+from adgenesis.polling import poll
 from adgenesis.protocol import Deployment, PromotionResponse
 from adgenesis.settings import TRAIN_KINDS, Profile
 
@@ -61,8 +63,7 @@ def version_folder(name: str, version: int) -> str:
 def kind_of(mv) -> str:
     kind = (mv.tags or {}).get("recipe")
     if kind not in TRAIN_KINDS:
-        raise RequestError(
-            409, f"{mv.name} v{mv.version} has no known `recipe` tag ({kind!r}); cannot tell how to deploy it"
+        raise Conflict(f"{mv.name} v{mv.version} has no known `recipe` tag ({kind!r}); cannot tell how to deploy it"
         )
     return kind
 
@@ -73,12 +74,11 @@ def materialize(registry: RegistryService, mv, dest_dir: Path) -> Path:
     target = dest_dir / version_folder(mv.name, int(mv.version))
     expected = (mv.tags or {}).get(store.CHECKSUM_TAG)
     if not expected:
-        raise RequestError(409, f"{mv.name} v{mv.version} has no sha256 tag; refusing to deploy an unverified model")
+        raise Conflict(f"{mv.name} v{mv.version} has no sha256 tag; refusing to deploy an unverified model")
     if target.exists():
         if store.folder_checksum(target) == expected:
             return target
-        raise RequestError(
-            409, f"{target} exists but its files differ from {mv.name} v{mv.version}'s registered checksum; "
+        raise Conflict(f"{target} exists but its files differ from {mv.name} v{mv.version}'s registered checksum; "
             "remove the folder and promote again"
         )
     staging = dest_dir / STAGING / f"{target.name}-{secrets.token_hex(4)}"
@@ -86,7 +86,7 @@ def materialize(registry: RegistryService, mv, dest_dir: Path) -> Path:
         try:
             local = store.load_version(mv.name, version=int(mv.version), tracking=registry.tracking_uri, dst=staging)
         except store.ChecksumMismatch as exc:
-            raise RequestError(409, str(exc)) from None
+            raise Conflict(str(exc)) from None
         local.rename(target)  # same filesystem: atomic
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -108,17 +108,14 @@ class ServeConfigClient:
 
     def __init__(self, dashboard: str):
         self.dashboard = dashboard.rstrip("/")
-        self._client: ServeSubmissionClient | None = None
+
+    @cached_property  # made on first use: Ray's client asks the dashboard for its version when made
+    def client(self) -> ServeSubmissionClient:
+        return ServeSubmissionClient(self.dashboard, headers=auth_headers())
 
     def _call(self, what: str, request: Callable[[ServeSubmissionClient], Any]) -> Any:
-        try:
-            if self._client is None:  # made on first use: Ray's client asks the dashboard for its version when made
-                self._client = ServeSubmissionClient(self.dashboard, headers=auth_headers())
-            return request(self._client)
-        except OSError as exc:  # refused, unresolvable, reset: `requests`' errors are OSErrors too
-            raise RequestError(503, f"Serve REST API at {self.dashboard} is not reachable: {exc}") from None
-        except (RuntimeError, AuthenticationError) as exc:  # Ray's client: "Request failed with status code N: ..."
-            raise RequestError(502, f"Serve REST API: {what}: {str(exc)[:1000]}") from None
+        with dashboard_call(f"Serve REST API at {self.dashboard}: {what}"):
+            return request(self.client)
 
     def details(self) -> dict[str, Any]:
         return self._call("GET applications", lambda client: client.get_serve_details())
@@ -133,13 +130,12 @@ class ServeConfigClient:
         details = self.details()
         apps = details.get("applications") or {}
         if app not in apps:
-            raise RequestError(409, f"Serve application {app!r} not found; running: {sorted(apps)}")
+            raise Conflict(f"Serve application {app!r} not found; running: {sorted(apps)}")
         configs = []
         for name, info in apps.items():
             cfg = info.get("deployed_app_config")
             if cfg is None:
-                raise RequestError(
-                    409, f"Serve application {name!r} was not deployed from a config file (serve deploy), so its "
+                raise Conflict(f"Serve application {name!r} was not deployed from a config file (serve deploy), so its "
                     "config cannot be updated in place; deploy the graph with `serve deploy <config>`"
                 )
             if name == app:
@@ -159,9 +155,8 @@ class ServeConfigClient:
         self.wait_healthy(app, deployment, user_config, timeout_s)
 
     def wait_healthy(self, app: str, deployment: str, user_config: dict[str, Any], timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
         last = "no status yet"
-        while time.monotonic() < deadline:
+        for _ in poll(timeout_s, interval_s=0.5):
             info = self.details()["applications"].get(app, {})
             dep = info.get("deployments", {}).get(deployment, {})
             target = (dep.get("deployment_config") or {}).get("user_config")
@@ -169,11 +164,10 @@ class ServeConfigClient:
             states = sorted({r.get("state") for r in replicas})
             last = f"app {info.get('status')}, {deployment} {dep.get('status')}, replicas {states}"
             if info.get("status") == "DEPLOY_FAILED" or dep.get("status") in ("UNHEALTHY", "DEPLOY_FAILED"):
-                raise RequestError(502, f"the update failed: {last}: {dep.get('message') or info.get('message')}")
+                raise DependencyFailed(f"the update failed: {last}: {dep.get('message') or info.get('message')}")
             if target == user_config and dep.get("status") == "HEALTHY" and replicas and states == ["RUNNING"]:
                 return
-            time.sleep(0.5)
-        raise RequestError(504, f"the update did not finish within {timeout_s:.0f}s ({last})")
+        raise TimedOut(f"the update did not finish within {timeout_s:.0f}s ({last})")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -196,7 +190,7 @@ class Deployer:
         lora_dir = self.llm_lora_dir if kind == "llm_sft" else self.image_lora_dir
         if lora_dir is None:
             section = "llm" if kind == "llm_sft" else "image_gen"
-            raise RequestError(409, f"the profile has no {section}.lora_dir: this server cannot serve {kind} adapters")
+            raise Conflict(f"the profile has no {section}.lora_dir: this server cannot serve {kind} adapters")
         return lora_dir
 
     # ---- checks before anything changes -----------------------------------------------------------
@@ -206,27 +200,25 @@ class Deployer:
             try:
                 labels = router_config(folder)["labels"]
             except ValueError as exc:
-                raise RequestError(409, str(exc)) from None
+                raise Conflict(str(exc)) from None
             if set(labels) != set(self.profile.classifier.labels):
-                raise RequestError(
-                    409, f"{folder.name} predicts {sorted(labels)}, but the router dispatches on "
+                raise Conflict(f"{folder.name} predicts {sorted(labels)}, but the router dispatches on "
                     f"{sorted(self.profile.classifier.labels)}; refusing to deploy it"
                 )
         elif kind == "llm_sft":
             try:
                 rank = int(json.loads((folder / "adapter_config.json").read_text())["r"])
             except (OSError, ValueError, KeyError):
-                raise RequestError(409, f"{folder.name}: not a PEFT LoRA adapter (adapter_config.json)") from None
+                raise Conflict(f"{folder.name}: not a PEFT LoRA adapter (adapter_config.json)") from None
             if rank > self.profile.llm.max_lora_rank:
-                raise RequestError(
-                    409, f"{folder.name} has LoRA rank {rank}; the LLM server allows at most "
+                raise Conflict(f"{folder.name} has LoRA rank {rank}; the LLM server allows at most "
                     f"{self.profile.llm.max_lora_rank} (llm.max_lora_rank)"
                 )
         elif kind == "flux_lora":
             from adgenesis.engines.image_gen import ADAPTER_META, ADAPTER_WEIGHTS
 
             if not ((folder / ADAPTER_META).is_file() and (folder / ADAPTER_WEIGHTS).is_file()):
-                raise RequestError(409, f"{folder.name}: not a FLUX adapter folder ({ADAPTER_META} + {ADAPTER_WEIGHTS})")
+                raise Conflict(f"{folder.name}: not a FLUX adapter folder ({ADAPTER_META} + {ADAPTER_WEIGHTS})")
 
     # ---- switch -----------------------------------------------------------------------------------
 
@@ -324,16 +316,13 @@ logger = logging.getLogger(__name__)
 def pending(registry: RegistryService, deployer: Deployer, name: str, kind: str,
             confirm: Callable[[Deployment], None] | None) -> Iterator[None]:
     """Mark `name` for the time the graph may serve what its registry entry does not say (from the switch until
-    the promotion is recorded). A refusal (4xx) changed nothing and unmarks it; any other failure puts the
+    the promotion is recorded). A refusal (errors.Refused) changed nothing and unmarks it; any other failure puts the
     registry's state back at once; a killed process leaves the mark for `recover`."""
     registry.client.set_registered_model_tag(name, PENDING_TAG, kind)
     try:
         yield
-    except RequestError as exc:
-        if exc.status_code >= 500:
-            _restore_after(exc, registry, deployer, name, kind, confirm)
-        else:
-            registry.client.delete_registered_model_tag(name, PENDING_TAG)
+    except Refused:
+        registry.client.delete_registered_model_tag(name, PENDING_TAG)
         raise
     except Exception as exc:
         _restore_after(exc, registry, deployer, name, kind, confirm)

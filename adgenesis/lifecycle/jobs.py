@@ -12,6 +12,7 @@ Every call here blocks (HTTP to the dashboard, sqlite): the ingress runs them in
 from __future__ import annotations
 
 import datetime as _dt
+from functools import cached_property
 import json
 import math
 import os
@@ -25,11 +26,15 @@ from pathlib import Path
 from typing import Any, get_args
 
 from adgenesis import paths
+from adgenesis.lifecycle.batches import KIND as BATCH_KIND
 from adgenesis.lifecycle.dashboard import dashboard_address
-from adgenesis.errors import RequestError
-from adgenesis.lifecycle.registry import RegistryService
+from adgenesis.lifecycle.ray_jobs import job_client, stop_job
+from adgenesis.errors import Conflict, Invalid, NotFound
+from adgenesis.lifecycle.registry_service import RegistryService
 from adgenesis.paths import PathEscape, is_safe_name, safe_child
 from adgenesis.registry import PROGRESS_METRIC, STEPS_PER_EPOCH_METRIC
+from adgenesis.polling import poll
+from adgenesis.service_errors import dashboard_call
 from adgenesis.protocol import (
     TERMINAL,
     JobStatus,
@@ -67,10 +72,10 @@ def config_path(request: TrainJobRequest, settings: LifecycleSettings) -> Path:
     try:
         path = safe_child(root, name)
     except PathEscape as exc:
-        raise RequestError(422, f"config: {exc}") from None
+        raise Invalid(f"config: {exc}") from None
     if path.parent != root.resolve() or not path.is_file():
         known = sorted(p.stem for p in root.glob("*.yaml"))
-        raise RequestError(422, f"config {request.config!r} is not a file in {TRAIN_CONFIG_DIR}/; known: {known}")
+        raise Invalid(f"config {request.config!r} is not a file in {TRAIN_CONFIG_DIR}/; known: {known}")
     return path
 
 
@@ -86,10 +91,9 @@ def override_args(request: TrainJobRequest) -> list[str]:
     sets = []
     for key, value in request.overrides.items():
         if not isinstance(key, str) or not _KEY.match(key):
-            raise RequestError(422, f"override key {key!r}: use dotted field names, e.g. scaling.num_workers")
+            raise Invalid(f"override key {key!r}: use dotted field names, e.g. scaling.num_workers")
         if key in PROTECTED_KEYS:
-            raise RequestError(
-                422, f"override {key!r} is set by the server (it ties the job to this server's run store); drop it"
+            raise Invalid(f"override {key!r} is set by the server (it ties the job to this server's run store); drop it"
             )
         sets.append(f"{key}={json.dumps(value)}")
     if request.dataset is not None:
@@ -100,19 +104,19 @@ def override_args(request: TrainJobRequest) -> list[str]:
 def dataset_args(kind: str, dataset: str) -> list[str]:
     """A folder under data/ -> the recipe's data fields; refuses anything outside the data root."""
     if ".." in Path(dataset).parts or "\\" in dataset:
-        raise RequestError(422, f"dataset {dataset!r}: '..' is not allowed; name a folder under data/")
+        raise Invalid(f"dataset {dataset!r}: '..' is not allowed; name a folder under data/")
     try:
         folder = safe_child(paths.DATA_DIR, dataset.rstrip("/"))
     except PathEscape as exc:
-        raise RequestError(422, f"dataset: {exc}") from None
+        raise Invalid(f"dataset: {exc}") from None
     if not folder.is_dir():
-        raise RequestError(422, f"dataset {dataset!r} is not a folder under data/")
+        raise Invalid(f"dataset {dataset!r} is not a folder under data/")
     rel = folder.relative_to(paths.DATA_DIR.resolve()).as_posix()
     if kind == "flux_lora":
         return [f"data.images={json.dumps(rel)}"]
     missing = [f for f in ("train.jsonl", "validation.jsonl") if not (folder / f).is_file()]
     if missing:
-        raise RequestError(422, f"dataset {dataset!r} needs train.jsonl and validation.jsonl; missing {missing}")
+        raise Invalid(f"dataset {dataset!r} needs train.jsonl and validation.jsonl; missing {missing}")
     return [f"data.train={json.dumps(rel + '/train.jsonl')}", f"data.validation={json.dumps(rel + '/validation.jsonl')}"]
 
 
@@ -123,7 +127,7 @@ def validate(request: TrainJobRequest, config: Path, sets: list[str]) -> None:
     try:
         load_config(config, sets, recipe=request.kind)
     except TrainConfigError as exc:
-        raise RequestError(422, str(exc)) from None
+        raise Invalid(str(exc)) from None
 
 
 def progress_of(run) -> TrainProgress | None:
@@ -154,16 +158,6 @@ def tail(text: str, lines: int) -> tuple[str, int, bool]:
     return "\n".join(kept), len(kept), len(kept) < len(all_lines)
 
 
-def job_client(address: str):
-    """Ray's job API at `address`; a 503 RequestError when it does not answer."""
-    from ray.job_submission import JobSubmissionClient
-
-    try:
-        return JobSubmissionClient(address)
-    except Exception as exc:  # noqa: BLE001 - connection errors of any kind
-        raise RequestError(503, f"Ray Jobs API at {address} is not reachable: {exc}") from None
-
-
 def census(infos, kinds, now: float) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
     """Jobs this API submitted (Ray `JobDetails`), counted by (kind, status) with zeros for every known kind
     and status, and how long the oldest running job of each kind has run, in seconds."""
@@ -183,15 +177,12 @@ def census(infos, kinds, now: float) -> tuple[dict[tuple[str, str], int], dict[s
 def watch_jobs(settings: LifecycleSettings, stop: threading.Event) -> None:
     """Keep `adgenesis_jobs` and `adgenesis_job_longest_running_seconds` current until `stop` is set
     (the ingress runs this in a daemon thread; a cluster that does not answer just skips a round)."""
-    from ray.job_submission import JobSubmissionClient
-
     from adgenesis import metrics
-    from adgenesis.lifecycle.batches import KIND as BATCH_KIND
 
     client = None
     while not stop.wait(settings.jobs_metrics_interval_s):
         try:
-            client = client or JobSubmissionClient(dashboard_address(settings.ray_dashboard))
+            client = client or job_client(dashboard_address(settings.ray_dashboard))
             infos = client.list_jobs()
         except Exception:  # noqa: BLE001 - metrics must never take the server down; try again next round
             client = None
@@ -209,13 +200,10 @@ class TrainingJobs:
         self.settings = settings
         self.registry = registry
         self.address = dashboard_address(settings.ray_dashboard)
-        self._client = None
 
-    @property
+    @cached_property  # made on first use, in the replica: Ray's client asks the dashboard for its version when made
     def client(self):
-        if self._client is None:
-            self._client = job_client(self.address)
-        return self._client
+        return job_client(self.address)
 
     # ---- submit -----------------------------------------------------------------------------------
 
@@ -257,30 +245,20 @@ class TrainingJobs:
             "overrides": json.dumps(request.overrides, sort_keys=True),
             "dataset": request.dataset or "",
         }
-        try:
+        with dashboard_call("Ray Jobs refused the submission"):
             self.client.submit_job(entrypoint=entrypoint, submission_id=job_id, runtime_env=runtime_env,
                                    metadata=metadata)
-        except RequestError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the job API's errors are RuntimeErrors with the HTTP text
-            raise RequestError(502, f"Ray Jobs refused the submission: {exc}") from None
         return self._job(self._info(job_id))
 
     # ---- read -------------------------------------------------------------------------------------
 
     def _info(self, job_id: str):
         if not is_safe_name(job_id):
-            raise RequestError(404, f"no training job {job_id!r}")
-        try:
+            raise NotFound(f"no training job {job_id!r}")
+        with dashboard_call("Ray Jobs API error", not_found=f"no training job {job_id!r}"):
             info = self.client.get_job_info(job_id)
-        except RequestError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            if "404" in str(exc) or "does not exist" in str(exc):
-                raise RequestError(404, f"no training job {job_id!r}") from None
-            raise RequestError(502, f"Ray Jobs API error: {exc}") from None
         if (info.metadata or {}).get(METADATA_MARK) != "training":
-            raise RequestError(404, f"no training job {job_id!r} (that Ray job was not submitted by this API)")
+            raise NotFound(f"no training job {job_id!r} (that Ray job was not submitted by this API)")
         return info
 
     def _job(self, info) -> TrainJob:
@@ -365,12 +343,8 @@ class TrainingJobs:
         return self._detailed(self._info(job_id))
 
     def list(self) -> TrainJobList:
-        try:
+        with dashboard_call("Ray Jobs API error"):
             infos = self.client.list_jobs()
-        except RequestError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise RequestError(502, f"Ray Jobs API error: {exc}") from None
         ours = [i for i in infos if (i.metadata or {}).get(METADATA_MARK) == "training" and i.submission_id]
         ours.sort(key=lambda i: i.start_time or 0, reverse=True)
         jobs = [self._job(i) for i in ours]
@@ -398,19 +372,16 @@ class TrainingJobs:
         info = self._info(job_id)
         status = str(getattr(info.status, "value", info.status))
         if status in TERMINAL:
-            raise RequestError(409, f"job {job_id} already ended ({status}); nothing to cancel")
-        deadline = time.monotonic() + wait_s
+            raise Conflict(f"job {job_id} already ended ({status}); nothing to cancel")
+        stop_job(self.client, job_id)
         ended_since: float | None = None
-        while True:
-            if status not in TERMINAL:
-                try:
-                    self.client.stop_job(job_id)
-                except Exception as exc:  # noqa: BLE001
-                    raise RequestError(502, f"Ray Jobs could not stop {job_id}: {exc}") from None
-            time.sleep(poll_s)
+        for _ in poll(wait_s, poll_s, at_once=False):
             info = self._info(job_id)
             status = str(getattr(info.status, "value", info.status))
             ended = status in TERMINAL and not self._alive_actors(info.job_id)
             ended_since = (ended_since or time.monotonic()) if ended else None
-            if (ended and time.monotonic() - ended_since >= settle_s) or time.monotonic() > deadline:
-                return self._detailed(info)
+            if ended and time.monotonic() - ended_since >= settle_s:
+                break
+            if status not in TERMINAL:
+                stop_job(self.client, job_id)
+        return self._detailed(info)

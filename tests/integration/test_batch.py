@@ -18,7 +18,8 @@ from ray.job_submission import JobSubmissionClient
 
 from adgenesis.paths import DATA_DIR, REPO_ROOT
 from adgenesis.settings import load_profile
-from batch_jobs.common import read_rows, run
+from adgenesis.rows import read_rows
+from batch_jobs.common import run
 from batch_jobs.designs import Designer, DesignRow
 from batch_jobs.images import ImageRow, Painter
 from batch_jobs.product_descriptions import Describer, photo_rows

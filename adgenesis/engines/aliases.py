@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from adgenesis.files import write_atomic
 from adgenesis.paths import is_safe_name as valid_name  # the one name rule; callers know it by this name
 
 ALIAS_FILE = "aliases.json"
@@ -60,15 +59,8 @@ def resolve(lora_dir: Path | None, name: str) -> str:
 def _write(lora_dir: Path, aliases: dict[str, dict[str, Any]]) -> None:
     lora_dir = Path(lora_dir)
     lora_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".aliases-", suffix=".json", dir=lora_dir)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"format": FORMAT, "aliases": aliases}, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, alias_file(lora_dir))
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps({"format": FORMAT, "aliases": aliases}, indent=2, sort_keys=True) + "\n"
+    write_atomic(alias_file(lora_dir), text)
 
 
 def set_aliases(lora_dir: Path, names: list[str], target: str, **meta: Any) -> None:

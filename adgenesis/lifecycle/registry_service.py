@@ -11,10 +11,12 @@ API switches the serving graph first and records the promotion here only once th
 from __future__ import annotations
 
 import json
+from functools import cached_property
 
 from adgenesis import registry as store
-from adgenesis.errors import RequestError
+from adgenesis.errors import Conflict, Invalid, NotFound
 from adgenesis.paths import is_safe_name
+from adgenesis.service_errors import mlflow_call
 from adgenesis.protocol import (
     MetricComparison,
     ModelVersionInfo,
@@ -32,7 +34,7 @@ MAX_HISTORY = 50
 
 def check_name(name: str) -> str:
     if not is_safe_name(name):
-        raise RequestError(404, f"no registered model {name!r} (names are letters, digits, '.', '_', '-')")
+        raise NotFound(f"no registered model {name!r} (names are letters, digits, '.', '_', '-')")
     return name
 
 
@@ -69,13 +71,10 @@ class RegistryService:
     def __init__(self, tracking_uri: str | None = None, runs_dir: str | None = None):
         self._tracking_uri = tracking_uri
         self._runs_dir = runs_dir
-        self._client = None
 
-    @property
+    @cached_property  # made on first use, in the replica: connecting opens (and may migrate) the MLflow store
     def client(self):
-        if self._client is None:
-            self._client = store.connect(self._tracking_uri, self._runs_dir)
-        return self._client
+        return store.connect(self._tracking_uri, self._runs_dir)
 
     @property
     def tracking_uri(self) -> str:
@@ -84,13 +83,9 @@ class RegistryService:
     # ---- reading ----------------------------------------------------------------------------------
 
     def _registered(self, name: str):
-        from mlflow.exceptions import MlflowException
-
         check_name(name)
-        try:
+        with mlflow_call("MLflow registry", not_found=f"no registered model {name!r}"):
             return self.client.get_registered_model(name)
-        except MlflowException:
-            raise RequestError(404, f"no registered model {name!r}") from None
 
     def _versions(self, name: str) -> list:
         return sorted(self.client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
@@ -133,18 +128,17 @@ class RegistryService:
 
     def get(self, name: str, version: int | str):
         """The MLflow ModelVersion, or 404 with the versions that do exist."""
-        from mlflow.exceptions import MlflowException
-
         self._registered(name)
         try:
             number = int(version)
         except (TypeError, ValueError):
-            raise RequestError(422, f"version must be a number, got {version!r}") from None
+            raise Invalid(f"version must be a number, got {version!r}") from None
         try:
-            return self.client.get_model_version(name, str(number))
-        except MlflowException:
+            with mlflow_call("MLflow registry", not_found=f"no version {number}"):
+                return self.client.get_model_version(name, str(number))
+        except NotFound:
             known = [int(v.version) for v in self._versions(name)]
-            raise RequestError(404, f"registered model {name!r} has no version {number}; versions: {known}") from None
+            raise NotFound(f"registered model {name!r} has no version {number}; versions: {known}") from None
 
     def version(self, name: str, version: int | str) -> ModelVersionInfo:
         mv = self.get(name, version)
@@ -192,7 +186,7 @@ class RegistryService:
         """(current production, what a rollback would serve: the previous version, or None = the default)."""
         history = self.history(name)
         if not history:
-            raise RequestError(409, f"{name!r} has no production version to roll back from")
+            raise Conflict(f"{name!r} has no production version to roll back from")
         return history[-1], (history[-2] if len(history) > 1 else None)
 
     def record_rollback(self, name: str) -> tuple[int | None, int | None]:

@@ -1,0 +1,97 @@
+"""The edge: what a domain error (adgenesis/errors.py) is on the wire. The one place that gives an error its HTTP
+status; every handler of the app's errors is here, and the batch jobs record a failed row with `status_of`.
+
+Body of every error: `{"detail": <message>, "request_id": ...}` (FastAPI's shape), with the error's headers
+(Retry-After, WWW-Authenticate); a request FastAPI cannot validate gets Ray's OpenAI-style 400 body instead
+(`validation_error`)."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from adgenesis.errors import (
+    Conflict,
+    DependencyFailed,
+    Forbidden,
+    Invalid,
+    Malformed,
+    NotFound,
+    RequestError,
+    TimedOut,
+    TooLarge,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedMedia,
+)
+from deployments import telemetry
+
+STATUS: dict[type[RequestError], HTTPStatus] = {
+    Malformed: HTTPStatus.BAD_REQUEST,
+    Unauthenticated: HTTPStatus.UNAUTHORIZED,
+    Forbidden: HTTPStatus.FORBIDDEN,
+    NotFound: HTTPStatus.NOT_FOUND,
+    Conflict: HTTPStatus.CONFLICT,
+    TooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    UnsupportedMedia: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    Invalid: HTTPStatus.UNPROCESSABLE_ENTITY,
+    DependencyFailed: HTTPStatus.BAD_GATEWAY,
+    Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    TimedOut: HTTPStatus.GATEWAY_TIMEOUT,
+}
+KIND = {status: kind for kind, status in STATUS.items()}
+# Part of every inference route's contract (docs/reliability.md): shed load and a lost replica are 503s.
+BUSY = {STATUS[Unavailable].value: {
+    "description": "At capacity, or a model replica was lost: retry after the Retry-After header's seconds"}}
+
+
+def status_of(error: BaseException) -> int:
+    """The HTTP status of a domain error: its kind's (a replica's error arrives as a subclass of its kind); 500 for
+    anything else."""
+    kind = next((k for k in type(error).__mro__ if k in STATUS), None)
+    return int(STATUS[kind] if kind is not None else HTTPStatus.INTERNAL_SERVER_ERROR)
+
+
+def error_for_status(status: int, message: str) -> RequestError:
+    """The domain error for a status another HTTP server answered (the LLM server's ErrorResponse, Starlette's
+    form parser): its kind when it is a client's mistake we know, else the other server failed."""
+    kind = KIND.get(status) if 400 <= status < 500 else None
+    return (kind or (Invalid if 400 <= status < 500 else DependencyFailed))(message)
+
+
+def readiness(ready: bool, body: dict) -> JSONResponse:
+    return JSONResponse(body, status_code=HTTPStatus.OK if ready else STATUS[Unavailable])
+
+
+async def request_error(request: Request, exc: RequestError) -> JSONResponse:
+    """A domain error raised here or in a deployment: its kind's status, its message and headers."""
+    return JSONResponse({"detail": exc.message, "request_id": telemetry.request_id(request)},
+                        status_code=status_of(exc), headers=exc.headers or None)
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Starlette's and FastAPI's own (no such route, method not allowed): FastAPI's `{"detail": ...}`, plus the
+    request id."""
+    return JSONResponse({"detail": exc.detail, "request_id": telemetry.request_id(request)},
+                        status_code=exc.status_code, headers=exc.headers)
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+    """Ray's handler, minus its 500s: it echoed the invalid input, which may be bytes (a text/plain body)
+    or a lone surrogate, neither of which JSONResponse can encode. ASCII JSON with escapes can."""
+    first = exc.errors()[0] if exc.errors() else {"msg": "Invalid request"}
+    param = first.get("input")
+    if isinstance(param, bytes):
+        param = param.decode("utf-8", "replace")
+    body = {"error": {"message": f"Invalid request format: {first.get('msg', 'invalid')} at {first.get('loc', ('body',))}",
+                      "type": first.get("type", "invalid_request_error"), "param": param, "code": "invalid_parameter"},
+            "request_id": telemetry.request_id(request)}
+    return Response(json.dumps(body, default=str), status_code=STATUS[Malformed], media_type="application/json")
+
+
+HANDLERS = {RequestValidationError: validation_error, StarletteHTTPException: http_error, RequestError: request_error}
