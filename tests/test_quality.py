@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from adgenesis.engines import fonts, quality
+from adgenesis.engines import fonts
 from adgenesis.engines.quality import CHECKS, QualityRules, check, content_words, default_rules, summarize
 from adgenesis.schema import Design, canvas_for
 

@@ -57,6 +57,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
+from adgenesis.files import write_atomic
 from adgenesis.checksum import SCHEME, file_sha256, hash_folder, short
 from adgenesis.paths import CONFIGS_DIR, DATA_DIR, MODELS_DIR, MODELS_MANIFEST, REPO_ROOT
 from adgenesis.settings import Profile, load_profile
@@ -141,9 +142,7 @@ def read_manifest(path: Path | None = None) -> dict[str, Any]:
 
 def _write_json_atomic(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, tmp.with_name(path.name))
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def _record(name: str, entry: dict[str, Any]) -> None:
