@@ -127,6 +127,11 @@ class ScalingSettings(_Strict):
                 raise ValueError(f"resources_per_worker.{key} must be >= 0, got {value}")
         return self
 
+    @property
+    def cpus_per_worker(self) -> float:
+        """The CPUs Ray reserves for each worker (1 unless `resources_per_worker` says)."""
+        return (self.resources_per_worker or {}).get("CPU", 1)
+
 
 class RunSettings(_Strict):
     """Where a run lives and how it survives failures."""

@@ -313,32 +313,34 @@ def test_job_progress_is_read_from_the_mlflow_run_the_recipe_logs_to(shared_regi
     assert (p.epoch, p.step, p.fraction) == (2, 6, 0.75)
 
 
-class PendingThenRunning(FakeRayJobs):
-    """Ray's job API as it treats a stop: ignored while the job is PENDING (ray-project/ray#58353), obeyed once the
-    driver runs. The job leaves PENDING on the third status read."""
+class StartingRayJobs(FakeRayJobs):
+    """Ray's job API with a PENDING job whose driver starts (RUNNING) on the `starts_on_read`-th status read. A stop is
+    obeyed once the driver runs. While PENDING it is ignored (ray-project/ray#58353), or, `pending_stop_reported`,
+    answered STOPPED though the driver starts all the same (as a loaded machine showed it once)."""
 
-    def __init__(self, info):
+    def __init__(self, info, *, starts_on_read: int, pending_stop_reported: bool = False):
         super().__init__(info)
+        self.starts_on_read, self.pending_stop_reported = starts_on_read, pending_stop_reported
         self.reads, self.stops = 0, []
 
     def get_job_info(self, job_id):
         self.reads += 1
         info = self.infos[job_id]
-        if info.status.value == "PENDING" and self.reads >= 3:
+        if self.reads == self.starts_on_read:
             info.status = SimpleNamespace(value="RUNNING")
         return info
 
     def stop_job(self, job_id):
         info = self.infos[job_id]
         self.stops.append(info.status.value)
-        if info.status.value == "RUNNING":
+        if info.status.value == "RUNNING" or self.pending_stop_reported:
             info.status = SimpleNamespace(value="STOPPED")
         return True
 
 
 def test_cancelling_a_job_still_pending_stops_it_once_it_runs(shared_registry):
     service = TrainingJobs(LifecycleSettings(ray_dashboard="http://127.0.0.1:1"), shared_registry)
-    service.client = ray_jobs = PendingThenRunning(_ray_job("cancel-pending", "PENDING", time.time()))
+    service.client = ray_jobs = StartingRayJobs(_ray_job("cancel-pending", "PENDING", time.time()), starts_on_read=3)
     job = service.cancel("cancel-pending", wait_s=10, poll_s=0.01, settle_s=0.05)
     assert job.status == "STOPPED"
     assert ray_jobs.stops == ["PENDING", "PENDING", "RUNNING"]  # the stops sent while pending did nothing
@@ -347,31 +349,10 @@ def test_cancelling_a_job_still_pending_stops_it_once_it_runs(shared_registry):
     assert status_of(exc.value) == 409
 
 
-class StoppedThenStarted(FakeRayJobs):
-    """Ray's job API as a loaded machine showed it once: a stop of a PENDING job reported STOPPED, then its driver
-    started all the same (RUNNING on the fifth status read), and a stop then was obeyed."""
-
-    def __init__(self, info):
-        super().__init__(info)
-        self.reads, self.stops = 0, []
-
-    def get_job_info(self, job_id):
-        self.reads += 1
-        info = self.infos[job_id]
-        if self.reads == 5:
-            info.status = SimpleNamespace(value="RUNNING")
-        return info
-
-    def stop_job(self, job_id):
-        info = self.infos[job_id]
-        self.stops.append(info.status.value)
-        info.status = SimpleNamespace(value="STOPPED")
-        return True
-
-
 def test_a_cancelled_job_that_starts_after_all_is_stopped_again_before_the_cancel_answers(shared_registry):
     service = TrainingJobs(LifecycleSettings(ray_dashboard="http://127.0.0.1:1"), shared_registry)
-    service.client = ray_jobs = StoppedThenStarted(_ray_job("cancel-late", "PENDING", time.time()))
+    service.client = ray_jobs = StartingRayJobs(_ray_job("cancel-late", "PENDING", time.time()), starts_on_read=5,
+                                               pending_stop_reported=True)
     job = service.cancel("cancel-late", wait_s=10, poll_s=0.01, settle_s=0.1)
     assert job.status == "STOPPED" and ray_jobs.stops == ["PENDING", "RUNNING"]
 

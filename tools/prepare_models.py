@@ -356,10 +356,13 @@ def _classifier_inputs() -> dict[str, Any]:
 
 
 def build_router_classifier(out: Path, profile: Profile) -> dict[str, Any]:
-    from train_jobs.classifier import fine_tune, read_rows  # a build tool may import the training code
+    from train_jobs.classifier import fine_tune, read_jsonl  # a build tool may import the training code
 
     cfg = classifier_config(profile)
-    train_rows, val_rows = read_rows(cfg.data.train), read_rows(cfg.data.validation)
+    train_files = {p: read_jsonl(p) for p in cfg.data.train}
+    val_files = {p: read_jsonl(p) for p in cfg.data.validation}
+    train_rows = [row for rows in train_files.values() for row in rows]
+    val_rows = [row for rows in val_files.values() for row in rows]
     log("router-classifier", f"training the router head on {len(train_rows)} prompts, labels {cfg.labels}, "
                              f"{cfg.hyperparameters()} ({_rel(CLASSIFIER_CONFIG)})")
     metrics = fine_tune(cfg, train_rows, val_rows, out)
@@ -375,9 +378,8 @@ def build_router_classifier(out: Path, profile: Profile) -> dict[str, Any]:
         "kind": "head-on-encoder",
         "encoder": f"{CLASSIFIER_ENCODER_PACKAGE}=={package_version(CLASSIFIER_ENCODER_PACKAGE)}",
         "config": _rel(CLASSIFIER_CONFIG),
-        "train": [{**f, "rows": len(read_rows([p]))} for f, p in zip(_data_files(cfg.data.train), cfg.data.train)],
-        "validation": [{**f, "rows": len(read_rows([p]))}
-                       for f, p in zip(_data_files(cfg.data.validation), cfg.data.validation)],
+        "train": [{**f, "rows": len(rows)} for f, rows in zip(_data_files(cfg.data.train), train_files.values())],
+        "validation": [{**f, "rows": len(rows)} for f, rows in zip(_data_files(cfg.data.validation), val_files.values())],
         "hyperparameters": cfg.hyperparameters(),
         "validation_accuracy": metrics["accuracy"],
         "validation_macro_f1": metrics["macro_f1"],

@@ -246,7 +246,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     rank, world, log = common.worker_context(config)
     generator = seed_everything(cfg.run.seed + rank)
 
-    encoder = Encoder(num_threads=1)  # one worker per CPU
+    encoder = Encoder(num_threads=max(1, int(cfg.scaling.cpus_per_worker)))  # a thread per CPU Ray gave the worker
     model = build_model(cfg, encoder.dim)
     optimizer = make_optimizer(model, cfg)
     steps_per_epoch = config["steps_per_epoch"]

@@ -53,7 +53,7 @@ def main(cfg: ClassifierConfig) -> dict[str, Any]:
 
     train_rows, val_rows = classifier.read_rows(cfg.data.train), classifier.read_rows(cfg.data.validation)
     tracker = common.Tracker(cfg, name, resuming=False)
-    cpus = (cfg.scaling.resources_per_worker or {}).get("CPU", 1) * cfg.scaling.num_workers
+    cpus = cfg.scaling.cpus_per_worker * cfg.scaling.num_workers
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(trial, cfg=cfg, train_rows=train_rows, val_rows=val_rows),
                             {"cpu": cpus}),

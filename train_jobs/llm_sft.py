@@ -475,7 +475,7 @@ def main(cfg: LLMSFTConfig) -> dict[str, Any]:
     if cfg.generation_eval.num_prompts:
         n = cfg.generation_eval.num_prompts  # spread over the (platform-grouped) validation file
         rows = [val_rows[i * len(val_rows) // n] for i in range(n)] if n <= len(val_rows) else val_rows
-        cpus = cfg.generation_eval.num_cpus or (cfg.scaling.resources_per_worker or {}).get("CPU", 1)
+        cpus = cfg.generation_eval.num_cpus or cfg.scaling.cpus_per_worker
         task = ray.remote(num_cpus=cpus, num_gpus=1 if cfg.scaling.use_gpu else 0)(generation_eval)
         report = ray.get(task.remote(cfg.base_model, str(out_dir / ADAPTER_DIR), rows,
                                      max_new_tokens=cfg.generation_eval.max_new_tokens,

@@ -67,8 +67,9 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
 def calibration_error(probs: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
     """Expected calibration error: how far the confidence is from the accuracy, weighted over `bins` bins."""
     confidence = probs.max(axis=1)
+    edges = np.linspace(0, 1, bins + 1)
     total = 0.0
-    for lo, hi in zip(np.linspace(0, 1, bins + 1)[:-1], np.linspace(0, 1, bins + 1)[1:]):
+    for lo, hi in zip(edges[:-1], edges[1:]):
         inside = (confidence > lo) & (confidence <= hi)
         if inside.any():
             total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
