@@ -76,14 +76,15 @@ class PackedE5:
         buf = np.memmap(path, dtype=np.uint8, mode="r")
         if buf[:4].tobytes() != b"E5S1":
             raise ValueError(f"{path}: not a packed e5 model")
-        at = 8
-        def take(fmt: str):
+        at = 8  # past the magic and the format version
+
+        def take(fmt: str) -> tuple:
             nonlocal at
             values = struct.unpack_from("<" + fmt, buf, at)
             at += struct.calcsize("<" + fmt)
             return values
         hidden, layers, heads, ffn, vocab, max_positions, type_vocab = take("7i")
-        (eps,), _qk = take("f"), take("i")
+        eps, _block = take("fi")
         n_pieces, bos, eos, _pad, unk = take("5i")
         (blob_len,) = take("Q")
         offsets = np.frombuffer(buf, "<u4", n_pieces + 1, at)
@@ -108,6 +109,7 @@ class PackedE5:
             name = buf[at:at + name_len].tobytes().decode()
             at += name_len
             _dtype, _count, offset, nbytes = take("BIQQ")
+            # Which tensors are 4-bit is known by name, as e5.c does (it ignores the dtype byte too).
             quantized = name == "emb.word" or name.endswith(("q.w", "k.w", "v.w", "ao.w", "fi.w", "fo.w"))
             tensors[name] = np.frombuffer(buf, Q4_BLOCK if quantized else "<f4",
                                           nbytes // (Q4_BLOCK.itemsize if quantized else 4), offset)
