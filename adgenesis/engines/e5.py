@@ -213,6 +213,8 @@ class E5Encoder:
                         for i in range(packed.layers)]
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         ids = self.tokenizer.encode([PREFIX + t for t in texts], self.max_tokens)
         lengths = np.array([len(row) for row in ids])
         n, width, h, heads = len(ids), int(lengths.max()), self.dim, self.heads
