@@ -81,8 +81,8 @@ def test_classifier_batch_matches_single(classifier):
     for text, b in zip(TEXTS, batched):
         (single,) = classifier.classify([text])
         assert single.label == b.label
-        for label in single.scores:  # padding in a batch changes float rounding, nothing more
-            assert single.scores[label] == pytest.approx(b.scores[label], abs=1e-4)
+        for label in single.scores:  # the embeddings are equal (tests/test_e5.py); the head's product may round apart
+            assert single.scores[label] == pytest.approx(b.scores[label], abs=1e-6)
     assert classifier.classify([]) == []
 
 

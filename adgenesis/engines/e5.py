@@ -181,8 +181,8 @@ class Layer:
 class E5Encoder:
     """Texts -> L2-normalised (n, 384) e5 embeddings with the "passage: " prefix, a whole batch at once.
 
-    The matrix products run on the batch's tokens packed together (no padding); attention runs on the prompts padded
-    to the longest, each prompt masked to its own tokens.
+    The matrix products run on the batch's tokens packed together (no padding), attention on each prompt's own
+    tokens: every step is per token or per prompt, so a prompt's embedding is bit for bit the same in any batch.
     """
 
     def __init__(self, path: str | Path | None = None, num_threads: int | None = None,
@@ -216,22 +216,23 @@ class E5Encoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids = self.tokenizer.encode([PREFIX + t for t in texts], self.max_tokens)
-        lengths = np.array([len(row) for row in ids])
-        n, width, h, heads = len(ids), int(lengths.max()), self.dim, self.heads
+        lengths = [len(row) for row in ids]
+        h, heads = self.dim, self.heads
         tokens = np.concatenate(ids)
         positions = torch.from_numpy(np.concatenate([np.arange(k) for k in lengths]))
-        slots = torch.from_numpy(np.concatenate([i * width + np.arange(k) for i, k in enumerate(lengths)]))
-        prompt_of = torch.from_numpy(np.repeat(np.arange(n), lengths))
-        mask = torch.from_numpy(np.arange(width)[None, :] < lengths[:, None])[:, None, None, :]
         with torch.inference_mode():
             x = torch.from_numpy(dequantize(self._word[tokens], len(tokens), h)) + self._position[positions]
             x = F.layer_norm(x, (h,), *self._norm, self.eps)
             for layer in self._layers:
-                qkv = x.new_zeros(n * width, 3 * h)
-                qkv[slots] = layer.qkv(x)
-                q, k, v = qkv.view(n, width, 3, heads, h // heads).permute(2, 0, 3, 1, 4)
-                context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask).transpose(1, 2).reshape(-1, h)
-                x = F.layer_norm(x + layer.out(context[slots]), (h,), *layer.norm1, self.eps)
+                context = torch.cat([self._attention(qkv, heads) for qkv in layer.qkv(x).split(lengths)])
+                x = F.layer_norm(x + layer.out(context), (h,), *layer.norm1, self.eps)
                 x = F.layer_norm(x + layer.down(F.gelu(layer.up(x))), (h,), *layer.norm2, self.eps)
-            mean = torch.zeros(n, h).index_add_(0, prompt_of, x) / torch.from_numpy(lengths)[:, None]
+            mean = torch.stack([tokens_of_one.mean(0) for tokens_of_one in x.split(lengths)])
             return F.normalize(mean, dim=-1).numpy()
+
+    @staticmethod
+    def _attention(qkv: Tensor, heads: int) -> Tensor:
+        """One prompt's self-attention: (tokens, 3 * hidden) -> (tokens, hidden)."""
+        length, hidden = qkv.shape[0], qkv.shape[1] // 3
+        q, k, v = qkv.view(length, 3, heads, hidden // heads).permute(1, 2, 0, 3)
+        return F.scaled_dot_product_attention(q, k, v).transpose(0, 1).reshape(length, hidden)
