@@ -26,7 +26,8 @@ TOKEN_BUCKETS = [16, 32, 64, 96, 128, 256, 512, 1024]
 GAUGE_REFRESH_S = 5.0
 
 # What happened to each layout a design request asked for (`adgenesis_designs_total{outcome}`).
-DESIGN_OUTCOMES = ("first_try", "repaired", "retried", "missed_checks", "invalid", "refused")
+# `composed`: made from the brief's facts alone, where the model's layouts missed a check or did not fit.
+DESIGN_OUTCOMES = ("first_try", "repaired", "retried", "missed_checks", "composed", "invalid", "refused")
 # Why a request went to its route's upstream model (`adgenesis_fallbacks_total{reason}`): the local LLM's queue was
 # full, its replica died under the request, none was running when it came, or its layouts missed a check after the
 # retry; and what the upstream did (`outcome`): answered, failed (counts toward its breaker), not called (breaker open).

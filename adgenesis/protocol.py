@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from adgenesis.brief import BriefFacts
 from adgenesis.rows import Row
 from adgenesis.schema import Design, DesignMode
 from adgenesis.seeds import MAX_SEED
@@ -74,6 +75,11 @@ class DesignResponse(BaseModel):
     quality: list[QualityReport] = Field(
         default_factory=list, description="per design: the checks a designer would sign off on (docs/design.md)"
     )
+    composed_from_facts: list[bool] = Field(
+        default_factory=list, description="per design: true when the layout was composed from the brief's facts alone "
+        "(the model's copy missed a check or did not fit the canvas)")
+    facts: BriefFacts | None = Field(None, description="the brief as read: its offers with their terms (what the fine "
+                                     "print carries), names, places, intent and language, each a span of the prompt")
     served_by: ServedBy = Field("local", description='"upstream" when the profile\'s upstream model answered because '
                                 "the local one could not (docs/reliability.md)")
     latency_ms: float

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 HEX_COLOR = r"^#[0-9a-fA-F]{6}$"
-MAX_ELEMENTS = 6  # also bounds the LLM's answer length: each element is ~50 tokens
-MAX_TEXT_CHARS = 90
+MAX_ELEMENTS = 8  # photo, headline, line, button and its label, fine print, logo; bounds free mode's answer too
+MAX_TEXT_CHARS = 500  # fine print carries every condition of every offer: it is never cut to a length
 MAX_DESCRIPTION_CHARS = 80
 
 # (platform, format) -> (width, height) in pixels, from the platforms' own ad specs.
@@ -76,7 +76,7 @@ class TextElement(_Box):
     font_weight: Literal["regular", "bold"]
     color: Color
     align: Literal["left", "center", "right"]
-    role: Literal["headline", "body", "cta"] | None = Field(None, description="what the text is for, when known")
+    role: Literal["headline", "body", "cta", "fine_print"] | None = Field(None, description="what the text is for, when known")
 
 
 class ShapeElement(_Box):
@@ -129,19 +129,29 @@ class Design(LayoutBody):
         return cls.model_validate({**body, **canvas.model_dump()})
 
 
-# The brief: what the design LLM writes in the default ("brief") mode. The layout engine
-# (adgenesis/engines/layout.py) turns it into a `Design`; every character here is a decode step, so the
-# limits are tight: ~60 tokens in all, which one CPU stream decodes in under 2 s.
-BRIEF_LIMITS = {"headline": 40, "subline": 60, "cta": 20, "image": 48}
+# The brief: what the layout engine (adgenesis/engines/layout.py) turns into a `Design`. In the default ("brief")
+# mode the design LLM writes its headline, supporting line and palette (`ModelCopy`), from the request's own spans
+# (engines/copy.py); the CTA, the fine print and what the photo shows come from the brief's facts.
+BRIEF_LIMITS = {"headline": 60, "subline": 90, "cta": 24, "image": MAX_DESCRIPTION_CHARS, "fine_print": MAX_TEXT_CHARS}
 
 
 class Brief(BaseModel):
     model_config = ConfigDict(extra="forbid")
     headline: str = Field(min_length=1, max_length=BRIEF_LIMITS["headline"], description="names the product, brand or offer")
-    subline: str = Field(min_length=1, max_length=BRIEF_LIMITS["subline"], description="one supporting line")
+    subline: str = Field("", max_length=BRIEF_LIMITS["subline"], description="one supporting line, or none")
     cta: str = Field(min_length=1, max_length=BRIEF_LIMITS["cta"], description="the button's words")
     image: str = Field(min_length=1, max_length=BRIEF_LIMITS["image"], description="what the photo shows")
     palette: str = Field(description="a palette of configs/design/layout.yaml: a mood or brand colours")
+    fine_print: str = Field("", max_length=BRIEF_LIMITS["fine_print"], description="every offer's terms, verbatim")
+
+
+class ModelCopy(BaseModel):
+    """What the design LLM writes in brief mode: the words and the look; decoded under `copy.CopyWords`'s grammar."""
+
+    model_config = ConfigDict(extra="forbid")
+    headline: str = Field(min_length=1, max_length=BRIEF_LIMITS["headline"])
+    subline: str = Field("", max_length=BRIEF_LIMITS["subline"])
+    palette: str
 
 
 def layout_json_schema(canvas: Canvas | None = None) -> dict[str, Any]:

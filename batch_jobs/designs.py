@@ -139,9 +139,10 @@ class Designer(Worker):
             return Completion([Answer(o.text, o.finish_reason) for o in final.outputs], len(final.prompt_token_ids),
                               sum(len(o.token_ids) for o in final.outputs))
 
-        result = await make_layouts(req.prompt, plan.canvas, req.mode, req.n, plan.seed, plan.max_tokens, complete)
+        result = await make_layouts(plan, req.mode, req.n, complete)
         return {"designs": [c.design.model_dump(mode="json") for c in result.chosen],
                 "quality": [c.report.model_dump(mode="json") for c in result.chosen],
+                "composed_from_facts": [c.composed_from_facts for c in result.chosen],
                 "model": plan.model}
 
 

@@ -1,7 +1,8 @@
 """Design-spec deployment: (prompt, platform, format) -> checked layouts, via the LLM server's handle.
 
-brief mode: prompt -> LLM (a ~60-token brief) -> layout engine -> quality checks; free mode: the LLM writes
-the layout itself, which is repaired and validated. Both end in the same quality checks (engines/quality.py);
+brief mode: prompt -> facts -> LLM (the ad's words from the brief's own spans, ~30 tokens) -> layout engine ->
+quality checks; free mode: the LLM writes the layout itself, which is repaired and validated. Both end in the same
+quality checks (engines/quality.py), and a layout the model cannot make is composed from the facts alone:
 `engines.design.make_layouts` holds that logic, this class asks the LLM server for it and records the outcomes.
 """
 
@@ -19,7 +20,9 @@ from ray.serve.llm.openai_api_models import ChatCompletionRequest
 
 from adgenesis import metrics
 from adgenesis.checksum import folder_version
-from adgenesis.engines.design import Answer, Ask, Complete, Completion, DesignModels, Designs, NoLayout, Plan, make_layouts
+from adgenesis.engines.design import (Answer, Ask, Complete, Completion, Designed, DesignModels, Designs, NoLayout, Plan,
+                                     compose, make_layouts)
+from adgenesis.engines.quality import check
 from adgenesis.engines.render import render_png
 from adgenesis.engines.upstream import Upstream
 from adgenesis.paths import resolve
@@ -57,22 +60,38 @@ class DesignSpec:
         start = time.perf_counter()
         plan = self._models.plan(req)
 
+        # With an upstream to ask, the local model's misses go there first; the facts compose what is left.
+        to_upstream = self._fallback.upstream is not None
+
         async def local() -> Designs:
-            return await self._layouts(req, plan, self._local_complete(plan), plan.model)
+            return await self._layouts(req, plan, self._local_complete(plan), plan.model, not to_upstream)
 
         async def upstream(up: Upstream) -> Designs:
-            return await self._layouts(req, plan, self._upstream_complete(up), up.settings.model)
+            return await self._layouts(req, plan, self._upstream_complete(up), up.settings.model, True)
 
-        result, served_by = await self._fallback.run(local, upstream)
+        try:
+            result, served_by = await self._fallback.run(local, upstream)
+        except NoLayout:  # the local model missed and the upstream failed too: the facts alone
+            result, served_by = self._composed(req, plan), "local"
         return DesignResponse(
             model=plan.requested,
             model_version=plan.model if served_by == "local" else self._fallback.upstream.settings.model,
             served_by=served_by,
             designs=[c.design for c in result.chosen],
             quality=[c.report for c in result.chosen],
+            composed_from_facts=[c.composed_from_facts for c in result.chosen],
+            facts=plan.copy.facts,
             usage=result.usage,
             latency_ms=(time.perf_counter() - start) * 1000,
         )
+
+    def _composed(self, req: DesignRequest, plan: Plan) -> Designs:
+        chosen = []
+        for i in range(req.n):
+            design = compose(plan.canvas, plan.copy, plan.seed + i)
+            chosen.append(Designed(design, check(design, plan.copy.facts), "composed"))
+            metrics.record_design("composed", req.mode, plan.model)
+        return Designs(chosen, {"prompt_tokens": 0, "completion_tokens": 0}, 0)
 
     def _local_complete(self, plan: Plan) -> Complete:
         # Multiplexing routes an adapter's requests to replicas that already hold it.
@@ -96,10 +115,11 @@ class DesignSpec:
                               usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
         return complete
 
-    async def _layouts(self, req: DesignRequest, plan: Plan, complete: Complete, model: str) -> Designs:
+    async def _layouts(self, req: DesignRequest, plan: Plan, complete: Complete, model: str,
+                       compose_missing: bool) -> Designs:
         """`make_layouts` with the outcome of every layout counted under the model that made it."""
         try:
-            result = await make_layouts(req.prompt, plan.canvas, req.mode, req.n, plan.seed, plan.max_tokens, complete)
+            result = await make_layouts(plan, req.mode, req.n, complete, compose_missing)
         except NoLayout as exc:
             for _ in range(exc.invalid):
                 metrics.record_design("invalid", req.mode, model)

@@ -10,10 +10,13 @@ An example:
   1. a product, an offer it supports (discount, free trial, launch, event, free shipping, matched gifts, none)
      and a random subset of details (deadline, audience, mood, brand colours, CTA wording, headline copy);
   2. the request, written in one of four voices (sentences, terse spec, casual, brief form);
-  3. the brief (`adgenesis.schema.Brief`): headline, supporting line and CTA derived from the offer and the
-     details, what the product photo shows, and the palette (the requested colours, else the mood);
-  4. the gate: the layout engine turns the brief into a layout on the canvas, and that layout must pass
-     every quality check (`adgenesis.engines.quality`) against the request. Any failure aborts.
+  3. the copy the model learns (`adgenesis.schema.ModelCopy`): a headline and supporting line made only of whole
+     spans of the request and the vocabulary, exactly what the serving grammar admits (`engines.copy`), chosen
+     as a designer would from what the generator knows of the request (the copy it asked for, the offer, the
+     product, the selling point, the deadline), and the palette (the requested colours, else the mood);
+  4. the gate: the layout engine lays the copy out on the canvas with the request's CTA, fine print and photo
+     (`engines.design.lay_out_copy`), and that layout must pass every quality check against the request; the
+     next best copy is tried, and a request no copy passes for is drawn again.
 
 Validation holds out whole products (every VAL_EVERY-th one), so no validation prompt paraphrases a
 training prompt; both splits cover every (platform, format) pair.
@@ -34,11 +37,11 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from adgenesis.engines import facts  # noqa: E402
-from adgenesis.engines.copy import ground, lead_with_offer  # noqa: E402
-from adgenesis.engines.layout import LayoutError, lay_out  # noqa: E402
-from adgenesis.engines.quality import check, content_words, default_rules  # noqa: E402
-from adgenesis.schema import BRIEF_LIMITS, CANVAS_PRESETS, Brief, canvas_for  # noqa: E402
+from adgenesis.engines.copy import composed  # noqa: E402
+from adgenesis.engines.design import copy_for, lay_out_copy  # noqa: E402
+from adgenesis.engines.layout import LayoutError  # noqa: E402
+from adgenesis.engines.quality import check  # noqa: E402
+from adgenesis.schema import CANVAS_PRESETS, ModelCopy, canvas_for  # noqa: E402
 
 SEED = 20240611
 TRAIN_PER_PAIR = 60
@@ -134,96 +137,46 @@ def write_prompt(rng: random.Random, p: dict, d: dict, platform: str, fmt: str) 
                                                    item=p["item"], details=details).strip()
 
 
-def first_fitting(candidates: list[str], limit: int) -> str:
-    return next(c for c in candidates if c and len(c) <= limit)
+ASKING = re.compile(r"(?<![\w])(?:campaign|promo|ad|post|launch|headline|deal|vibe|tone|audience|mention)s?(?![\w])")
 
 
-def shorten(text: str, limit: int) -> str:
-    """Cut at a word boundary (what the photo shows can lose its last details)."""
-    words, out = text.split(), ""
-    for w in words:
-        if len(f"{out} {w}".strip()) > limit:
-            break
-        out = f"{out} {w}".strip()
-    return out
-
-
-def on_topic(headline: str, prompt: str) -> bool:
-    """The quality check's rule: the headline shares a content word with the request."""
-    return bool(content_words(headline, default_rules()) & content_words(prompt, default_rules()))
-
-
-def write_brief(p: dict, d: dict, prompt: str) -> dict:
-    """The copy and look a designer would derive from the request."""
-    brand, noun = p["brand"], p.get("noun") or p["item"]
-    deadline = d["deadline"][1] if d["deadline"] else None
-    offer = d["offer"]
-    item = p["item"].removeprefix("new ")
-    pct, code, price = d["pct"], d["code"], d["price"]
-    headlines = {
-        "discount": [f"{d['pct']}% off {noun}", f"{d['pct']}% off at {brand}", f"Save {d['pct']}%"],
-        "code": [f"{pct}% off with code {code}", f"{pct}% off {noun}", f"Save {pct}%"],
-        "price": [f"{cap(item)} from ${price}", f"{brand}, from ${price}", f"From ${price}"],
-        "trial": [f"Try {brand} free for {d['days']} days", f"{d['days']} days of {brand}, free",
-                  f"{d['days']}-day free trial"],
-        "launch": [f"New: {item}", f"New from {brand}"],
-    }.get(offer, [])
-    # Words the request itself says (brand, product) before the product's own tagline: a model that learns to
-    # copy them stays on topic for products it never saw; one that learns taglines invents them.
-    headlines = [d["headline"]] + headlines + [f"{brand}: {p['short']}", cap(item), p["tagline"], p["short"], brand]
-    sub = {
-        "discount": [f"{deadline}. {p['benefit']}" if deadline else None, deadline, p["benefit"]],
-        "launch": [f"Just launched. {p['benefit']}", p["benefit"]],
-        "event": [p.get("event", ["", ""])[1], p["benefit"]],
-        "shipping": [f"Free shipping on every order. {deadline}." if deadline else None,
-                     f"Free shipping on every order. {p['benefit']}", "Free shipping on every order."],
-        "match": [f"Every gift matched 2x. {deadline}." if deadline else None,
-                  f"Every gift matched 2x. {p['benefit']}", "Every gift matched 2x."],
-        "code": [f"Use code {code}. {deadline}." if deadline else None, f"Use code {code}. {p['benefit']}",
-                 f"Use code {code} at checkout."],
-        "price": [f"Only ${price}. {deadline}." if deadline else None, f"Only ${price}. {p['benefit']}",
-                  f"Only ${price}."],
-    }.get(offer, []) + [p["benefit"], f"{cap(item)} from {brand}.", f"From {brand}."]
-    # Only what the request gives: a selling point with a number the request never said is an invented claim.
-    given, stated = facts.facts_of(prompt, number_words=True), facts.offer_of(prompt)
-    sub = [s for s in sub if s and not facts.ungrounded(s, given) and not facts.distorted(s, stated)]
-    if d["cta"]:
-        cta = d["cta"]
-    elif offer == "trial" and not any(w in p["ctas"][0].lower() for w in ("free", "trial")):
-        cta = "Start free trial"  # a trial offer needs a trial button, not "Book a demo"
-    else:
-        cta = p["ctas"][0]
-    return {
-        "headline": first_fitting([h for h in headlines if h and on_topic(h, prompt) and not facts.ungrounded(h, given)],
-                                  BRIEF_LIMITS["headline"]),
-        "subline": first_fitting(sub, BRIEF_LIMITS["subline"]),
-        "cta": cta,
-        "image": shorten(p["image"], BRIEF_LIMITS["image"]),
-        "palette": COLOR_PALETTES[d["colors"]] if d["colors"] else d["mood"],
-    }
+def preference(p: dict, d: dict, headline: str, subline: str) -> tuple:
+    """How a designer who knows what the request is about ranks a (headline, supporting line) of its spans: the
+    copy it asked for, the offer, the product, then a line with the selling point, the deadline or the brand."""
+    h, sub = headline.casefold(), subline.casefold()
+    item = p["item"].removeprefix("new ").casefold()
+    return (
+        not ASKING.search(h) and not ASKING.search(sub),  # no word of the request itself ("campaign", "promo")
+        bool(d["headline"]) and d["headline"].casefold() in h,
+        d["offer"] not in ("none", "launch", "event") and any(c.isdigit() for c in h) or "free" in h,
+        item in h or p["brand"].casefold() in h,
+        bool(d["fact"]) and d["fact"].rstrip(".").casefold() in sub,
+        bool(d["deadline"]) and d["deadline"][0].casefold() in sub,
+        p["brand"].casefold() in sub,
+        bool(sub),
+        -len(h),
+    )
 
 
 class Unfit(Exception):
-    """No brief for this request passes the checks on its canvas (e.g. a code and a deadline on a thumbnail, which
+    """No copy of this request passes the checks on its canvas (e.g. a code and a deadline on a thumbnail, which
     has room for a headline only): the request is drawn again, and counted."""
 
 
-def gate(row: dict, variant: int) -> dict:
-    """The brief must be valid, and its layout must pass every quality check for its request. The copy goes through
-    what the serving path does to a model's brief (`copy.ground`, `copy.lead_with_offer`), so the model learns
-    the briefs the path would keep as they are."""
-    canvas = canvas_for(row["platform"], row["format"])
-    try:
-        brief, _ = ground(Brief.model_validate(row["response"]), row["prompt"])
-        design = lay_out(brief, canvas, variant=variant)
-        if led := lead_with_offer(brief, row["prompt"], design):
-            brief, design = led, lay_out(led, canvas, variant=variant)
-    except (ValueError, LayoutError) as exc:
-        raise Unfit(f"{exc}\n{json.dumps(row)}") from None
-    report = check(design, row["prompt"])
-    if not report.passed:
-        raise Unfit(f"example fails the quality checks: {report.problems}\n{json.dumps(row)}")
-    return brief.model_dump(mode="json")  # the schema's key order: the order the LLM decodes in
+def write_copy(p: dict, d: dict, prompt: str, platform: str, fmt: str, variant: int) -> dict:
+    """The best-ranked copy of the request's spans whose layout passes every check on its canvas; Unfit if none."""
+    copy = copy_for(prompt)
+    canvas = canvas_for(platform, fmt)
+    palette = COLOR_PALETTES[d["colors"]] if d["colors"] else d["mood"]
+    pairs = sorted(composed(copy.facts, copy.words), key=lambda hs: preference(p, d, *hs), reverse=True)
+    for headline, subline in pairs:
+        try:
+            design = lay_out_copy(headline, subline, palette, canvas, copy, variant)
+        except LayoutError:
+            continue
+        if check(design, copy.facts).passed:
+            return ModelCopy(headline=headline, subline=subline, palette=palette).model_dump(mode="json")
+    raise Unfit(f"no copy passes on {platform}/{fmt}: {prompt}")
 
 
 UNFIT: Counter = Counter()
@@ -251,12 +204,12 @@ def generate() -> tuple[list[dict], list[dict]]:
                     if prompt in seen:
                         continue
                     seen.add(prompt)
-                    row = {"prompt": prompt, "platform": platform, "format": fmt, "response": write_brief(p, d, prompt)}
                     try:
-                        row["response"] = gate(row, variant=made)
+                        response = write_copy(p, d, prompt, platform, fmt, variant=made)
                     except Unfit:
                         UNFIT[split] += 1
                         continue
+                    row = {"prompt": prompt, "platform": platform, "format": fmt, "response": response}
                     splits[split].append(row)
                     made += 1
     return splits["train"], splits["validation"]
@@ -278,7 +231,7 @@ def main() -> int:
           f"validation {len(validation)} ({n_val_products} held-out products)")
     print("requests drawn again (no brief fits their canvas):", dict(UNFIT))
     print("palettes:", dict(Counter(r["response"]["palette"] for r in train + validation).most_common()))
-    for key in ("headline", "subline", "cta", "image"):
+    for key in ("headline", "subline"):
         lengths = sorted(len(r["response"][key]) for r in train + validation)
         print(f"{key} chars: median {lengths[len(lengths) // 2]}, max {lengths[-1]}")
     for name, digest in digests.items():

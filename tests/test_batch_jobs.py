@@ -95,15 +95,14 @@ def test_openai_files_in_openai_formats(tmp_path):
     assert done["id"].startswith("batch_req_")
 
 
-BRIEF = {"headline": "30% off linen shirts this spring", "subline": "Breathable linen, cut for warm days.",
-         "cta": "Shop now", "image": "linen shirts on a rail", "palette": "fresh"}
+COPY = {"headline": "Spring sale on linen shirts", "subline": "30% off", "palette": "fresh"}
 
 
 class FakeEngine:
     """vLLM's AsyncLLM as the designs job uses it: a tokenizer, and final outputs (`text`) per request."""
 
     def __init__(self):
-        self.requests, self.text = [], json.dumps(BRIEF)
+        self.requests, self.text = [], json.dumps(COPY)
 
     def get_tokenizer(self):
         return SimpleNamespace(apply_chat_template=lambda messages, **_: json.dumps(messages),
@@ -139,12 +138,12 @@ def test_the_designs_job_runs_the_apis_design_code_on_its_own_engine(tmp_path):
     assert no_lora is None and lora.lora_name == "design-llm:base"
 
 
-def test_a_row_no_valid_layout_comes_of_is_a_422_and_an_adapter_without_lora_a_409(tmp_path):
+def test_a_row_the_model_makes_no_layout_for_is_composed_from_its_facts_and_an_adapter_without_lora_a_409(tmp_path):
     designer = FakeDesigner(str(tmp_path), lora=False)
     designer.engine.text = '{"headline": "30% off'
-    no_layout, adapter = designer.outcomes([GOOD | {"id": "a", "seed": 3},
-                                            GOOD | {"id": "b", "model": "design-llm:base"}])
-    assert error_message(no_layout)[0] == 422 and "could not produce 1 valid layout" in error_message(no_layout)[1]
+    composed, adapter = designer.outcomes([GOOD | {"id": "a", "seed": 3},
+                                           GOOD | {"id": "b", "model": "design-llm:base"}])
+    assert composed["composed_from_facts"] == [True] and composed["quality"][0]["passed"]
     assert [params.seed for params, _ in designer.engine.requests] == [3, 3 + SEED_STEP]
     assert error_message(adapter) == (409, "'design-llm:base' became adapter 'design-llm:base' after this job "
                                            "started; run it again")

@@ -38,7 +38,8 @@ def models(lora_dir=None) -> DesignModels:
 
 def test_the_base_model_with_the_modes_budget_and_the_requests_seed():
     brief = models().plan(request(seed=4))
-    assert brief == (canvas_for("meta", "square"), "design-llm", "design-llm", None, LLM.brief_max_tokens, 4)
+    assert brief[:6] == (canvas_for("meta", "square"), "design-llm", "design-llm", None, LLM.brief_max_tokens, 4)
+    assert brief.copy.facts.text == request().prompt and brief.copy.ctas
     assert models().plan(request(mode="free", seed=4)).max_tokens == LLM.design_max_tokens
 
 

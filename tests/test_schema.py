@@ -2,12 +2,15 @@
 
 import json
 
+import yaml
+
 import pytest
 from pydantic import ValidationError
 
-from adgenesis.engines.design import LayoutError, finish
+from adgenesis.engines.design import LayoutError, copy_for, finish
 from adgenesis.paths import DATA_DIR
-from adgenesis.schema import CANVAS_PRESETS, Brief, Design, UnknownCanvas, canvas_for, layout_json_schema, repair
+from adgenesis.schema import (CANVAS_PRESETS, MAX_ELEMENTS, MAX_TEXT_CHARS, Brief, Design, ModelCopy, UnknownCanvas, canvas_for,
+                              layout_json_schema, repair)
 
 
 def text(**kw):
@@ -20,17 +23,20 @@ def layout(*elements, bg="#112233"):
     return {"background_color": bg, "elements": list(elements)}
 
 
-def test_every_bundled_brief_validates_and_validation_holds_out_products():
-    briefs = {}
-    for split in ("train", "validation"):
-        rows = [json.loads(line) for line in (DATA_DIR / "design_sft" / f"{split}.jsonl").read_text().splitlines()]
-        for row in rows:
-            canvas_for(row["platform"], row["format"])
-            Brief.model_validate(row["response"])
-        briefs[split] = rows
-    assert len(briefs["train"]) + len(briefs["validation"]) >= 1000
-    # No validation prompt paraphrases a training one: their images (one per product) never meet.
-    assert not {r["response"]["image"] for r in briefs["train"]} & {r["response"]["image"] for r in briefs["validation"]}
+def test_every_bundled_target_is_its_requests_own_words_and_validation_holds_out_products():
+    rows = {split: [json.loads(line) for line in (DATA_DIR / "design_sft" / f"{split}.jsonl").read_text().splitlines()]
+            for split in ("train", "validation")}
+    for row in rows["train"][::7] + rows["validation"]:
+        canvas_for(row["platform"], row["format"])
+        target = ModelCopy.model_validate(row["response"])
+        words = copy_for(row["prompt"]).words  # what the serving grammar admits for this request
+        assert words.allows(target.headline, "headline") and (not target.subline or words.allows(target.subline))
+    assert len(rows["train"]) + len(rows["validation"]) >= 1000
+    # No validation prompt paraphrases a training one: its products (every 6th) are never in a training prompt.
+    products = yaml.safe_load((DATA_DIR / "design_sft" / "products.yaml").read_text())["products"]
+    held_out = {p["brand"] for p in products[5::6]}
+    assert not any(brand in row["prompt"] for row in rows["train"] for brand in held_out)
+    assert all(any(brand in row["prompt"] for brand in held_out) for row in rows["validation"])
 
 
 def test_bundled_layouts_cover_every_preset():
@@ -68,22 +74,29 @@ def test_json_schema_bounds_coordinates_by_canvas():
     schema = layout_json_schema(canvas_for("display", "leaderboard"))
     props = schema["$defs"]["TextElement"]["properties"]
     assert props["x"]["maximum"] == 727 and props["height"]["maximum"] == 90
-    assert schema["properties"]["elements"]["maxItems"] == 6
+    assert schema["properties"]["elements"]["maxItems"] == MAX_ELEMENTS
 
 
 def test_repair_clips_boxes_and_drops_blank_text():
     canvas = canvas_for("meta", "square")
-    fixed = repair(layout(text(x=1000, width=500, text="a" * 200), text(text="   ")), canvas)
+    fixed = repair(layout(text(x=1000, width=500, text="a" * 600), text(text="   ")), canvas)
     assert len(fixed["elements"]) == 1
     el = fixed["elements"][0]
-    assert el["x"] + el["width"] <= 1080 and len(el["text"]) == 90
+    assert el["x"] + el["width"] <= 1080 and len(el["text"]) == MAX_TEXT_CHARS
     Design.from_layout(fixed, canvas)
 
 
 def test_finish_never_returns_an_invalid_layout():
-    canvas = canvas_for("meta", "square")
+    canvas, copy = canvas_for("meta", "square"), copy_for("Stride Labs running shoes")
     with pytest.raises(LayoutError, match="token budget"):
-        finish('{"background_color": "#fff', canvas, "free", "length")
+        finish('{"background_color": "#fff', canvas, copy, "free", "length")
     with pytest.raises(LayoutError, match="background_color"):
-        finish(json.dumps(layout(text(), bg="white")), canvas, "free")
-    assert finish(json.dumps(layout(text(x=1070, width=100))), canvas, "free").design.elements[0].width == 10
+        finish(json.dumps(layout(text(), bg="white")), canvas, copy, "free")
+    assert finish(json.dumps(layout(text(x=1070, width=100))), canvas, copy, "free").design.elements[0].width == 10
+
+
+def test_free_mode_gets_the_fine_print_in_a_band_below_the_models_layout():
+    canvas, copy = canvas_for("meta", "square"), copy_for("Stride Labs running shoes, 30% off until Sunday")
+    design = finish(json.dumps(layout(text(y=1000, height=80))), canvas, copy, "free").design
+    model, fine = design.elements
+    assert fine.role == "fine_print" and fine.text == "Until Sunday." and model.y + model.height <= fine.y

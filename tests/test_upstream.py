@@ -166,7 +166,7 @@ def test_a_design_made_upstream_goes_through_the_layout_engine_and_checks():
     out = generate(s)
     assert (out.served_by, out.model_version, out.model) == ("upstream", "their-model", "design-llm")
     assert out.quality[0].passed and out.designs[0].elements[1].text == GOOD["headline"]
-    assert seen[0]["response_format"]["json_schema"]["name"] == "ad_brief" and seen[0]["seed"] == 1
+    assert seen[0]["response_format"]["json_schema"]["name"] == "ad_copy" and seen[0]["seed"] == 1
     assert out.usage == {"prompt_tokens": 40, "completion_tokens": 30} and recorded == [("replica_lost", "served")]
 
 

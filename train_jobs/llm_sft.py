@@ -9,12 +9,13 @@ What happens, top to bottom:
 3. Each worker (`train_loop_per_worker`) loads the base model, wraps it in a peft LoRA (QLoRA: 4-bit
    base), hands it to `prepare_model` (DDP over gloo/NCCL, or FSDP on GPUs), and trains on exactly the
    chat the served model sees (`adgenesis.engines.design.build_messages` + the tokenizer's chat
-   template) with the loss on the answer tokens only (the compact JSON brief + end-of-turn).
+   template) with the loss on the answer tokens only (the compact JSON copy + end-of-turn).
 4. After every epoch: validation loss (all-reduced over workers), an adapter-only checkpoint reported by
    rank 0, early stopping on validation loss. A restarted worker group (FailureConfig) or a second run
    with the same `run.name` continues from the latest checkpoint (`ray.train.get_checkpoint()`).
 5. On the driver: the best adapter is copied to `<run>/output/adapter`, a held-out generation eval
-   (base vs tuned, unconstrained decoding, validated with `engines.design.finish`) runs as a Ray task,
+   (base vs tuned, unconstrained decoding: no grammar holds the words to the brief's spans, so the checks see
+   what the model learned; validated with `engines.design.finish`) runs as a Ray task,
    and everything is logged to MLflow and registered as a new model version.
 """
 
@@ -32,7 +33,7 @@ from typing import Any
 
 import torch
 
-from adgenesis.engines.design import LayoutError, build_messages, finish
+from adgenesis.engines.design import LayoutError, build_messages, copy_for, finish
 from adgenesis.engines.quality import check
 from adgenesis.schema import canvas_for
 from adgenesis.train_config import LLMSFTConfig
@@ -55,7 +56,7 @@ def parse_row(line: str | dict) -> dict[str, Any]:
     if isinstance(response, str):
         response = json.loads(response)
     return {"prompt": row["prompt"], "platform": row["platform"], "format": row["format"],
-            # The answer the model learns: the brief as compact JSON, as the serving path parses it.
+            # The answer the model learns: the copy as compact JSON, as the serving path parses it.
             "answer": json.dumps(response, separators=(",", ":"), ensure_ascii=False)}
 
 
@@ -415,7 +416,8 @@ def score_outputs(rows: list[dict[str, Any]], outputs: list[tuple[str, str]]) ->
         except json.JSONDecodeError:
             pass
         try:
-            report_q = check(finish(text, canvas, finish_reason=reason).design, row["prompt"])
+            copy = copy_for(row["prompt"])
+            report_q = check(finish(text, canvas, copy, finish_reason=reason).design, copy.facts)
             ok, error = True, "; ".join(report_q.problems) or None
             valid += 1
             good += report_q.passed

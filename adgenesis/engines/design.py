@@ -1,17 +1,21 @@
 """Turning (prompt, platform, format) into a chat request for the design LLM, and its answer into a `Design`.
 
 Two modes (`DesignMode`):
-- "brief" (default): the LLM writes a short brief (`Brief`: headline, supporting line, CTA, what the photo
-  shows, palette; ~60 tokens) and the layout engine (`engines.layout`) turns it into the layout. Fast on a
-  CPU and laid out like a designer's template; `train_jobs.llm_sft` fine-tunes the model on exactly this.
-- "free": the LLM writes the whole layout, geometry included (~300+ tokens), held to the layout's JSON
-  Schema; for large production models that can place elements themselves.
+- "brief" (default): the LLM writes the ad's headline, supporting line and palette (`ModelCopy`, ~30 tokens) and
+  the layout engine (`engines.layout`) turns them into the layout, with the CTA of the brief's intent, the fine
+  print of its offers and a photo of its subject. `train_jobs.llm_sft` fine-tunes the model on exactly this.
+- "free": the LLM writes the whole layout, geometry included (~300+ tokens), held to the layout's JSON Schema; for
+  large production models that can place elements themselves. The engine adds the fine print.
 
-The LLM itself runs elsewhere (vLLM behind `ray.serve.llm` for the API, a vLLM engine of the batch job's
-own in `batch_jobs.designs`); this module is what both share: `DesignModels.plan()`, which resolves a request's
-canvas, model (aliases, LoRA adapter), token budget and seed, the prompts, the JSON Schemas that constrain
-decoding, the parsing, repair and validation that make every returned layout valid, and `make_layouts()`, which
-asks the LLM (through a `Complete` callable) and retries layouts that miss a quality check.
+In both, the words are true by construction (`engines.copy`): the JSON Schema the LLM decodes under is made per
+request, and its text fields can only be whole spans of the brief joined by the language's vocabulary.
+
+The LLM itself runs elsewhere (vLLM behind `ray.serve.llm` for the API, a vLLM engine of the batch job's own in
+`batch_jobs.designs`); this module is what both share: `DesignModels.plan()`, which reads the request's facts and
+resolves its canvas, model (aliases, LoRA adapter), token budget and seed; the prompts and schemas; the parsing and
+validation that make every returned layout valid; and `make_layouts()`, which asks the LLM (through a `Complete`
+callable), retries layouts that miss a quality check, and composes the rest from the facts alone: a well-formed
+brief always gets its ads.
 """
 
 from __future__ import annotations
@@ -23,16 +27,18 @@ from typing import Any, Awaitable, Callable, NamedTuple
 from pydantic import ValidationError
 
 from adgenesis.engines.adapters import UnknownAdapter, adapter_for
-from adgenesis.engines.copy import ground, lead_with_offer
-from adgenesis.engines.facts import digit_pattern
-from adgenesis.engines.layout import LayoutError, lay_out, palette_names
-from adgenesis.errors import Invalid, NotFound
-from adgenesis.engines.quality import check
 from adgenesis.engines.aliases import AliasResolver
+from adgenesis.engines.copy import CopyWords, composed, cta_labels, fine_print, image_of, sentence_case
+from adgenesis.brief import BriefFacts
+from adgenesis.engines.facts import read_brief
+from adgenesis.engines.layout import CtaDoesNotFit, LayoutError, lay_out, palette_for, palette_names
+from adgenesis.engines.quality import check
+from adgenesis.errors import Invalid, NotFound
 from adgenesis.paths import resolve
 from adgenesis.protocol import DesignRequest, QualityReport
 from adgenesis.prompt import check_prompt
-from adgenesis.schema import (BRIEF_LIMITS, Brief, Canvas, Design, DesignMode, UnknownCanvas, canvas_for,
+from adgenesis.schema import (BRIEF_LIMITS, MAX_ELEMENTS, Brief, Canvas, Design, DesignMode, ModelCopy, UnknownCanvas,
+                              canvas_for,
                               layout_json_schema, repair)
 from adgenesis.seeds import random_seed
 from adgenesis.settings import LLMSettings
@@ -55,24 +61,58 @@ def build_messages(prompt: str, canvas: Canvas, mode: DesignMode = "brief") -> l
     return [{"role": "system", "content": system}, {"role": "user", "content": user_message(prompt, canvas)}]
 
 
-def brief_json_schema(prompt: str | None = None) -> dict[str, Any]:
-    """`Brief`'s JSON Schema with the palette names as an enum, so decoding can only name a known one; given the
-    request, the copy's digits can only be the request's numbers (`facts.digit_pattern`). A pattern replaces the
-    field's maxLength (xgrammar does not hold both): the length is bounded in the pattern, and `_trim_brief` cuts
-    what runs over at a word boundary, where the grammar's maxLength would have cut mid-word."""
-    schema = Brief.model_json_schema()
-    schema["properties"]["palette"] = {"enum": palette_names(), "type": "string"}
-    if prompt is not None:
-        for key in ("headline", "subline", "cta"):
-            schema["properties"][key] = {"type": "string", "pattern": digit_pattern(prompt, BRIEF_LIMITS[key])}
+class Copy(NamedTuple):
+    """What a brief's ad may say, read once per request: its facts, the words its copy may be made of, the CTA
+    labels of its intent (best first), its fine print and what its photo shows."""
+
+    facts: BriefFacts
+    words: CopyWords
+    ctas: list[str]
+    fine_print: str
+    image: str
+
+
+def copy_for(prompt: str, language: str = "en") -> Copy:
+    facts = read_brief(prompt, language)
+    words = CopyWords.of(facts)
+    if not words.spans:
+        raise Invalid("the brief names nothing an ad could state (no product, brand, offer or event): "
+                      "say what the ad is for")
+    return Copy(facts, words, cta_labels(facts), fine_print(facts), image_of(facts))
+
+
+def copy_json_schema(copy: Copy) -> dict[str, Any]:
+    """`ModelCopy`'s JSON Schema for this request: headline and supporting line only from its spans and vocabulary
+    (`CopyWords.pattern`), the palette an enum of the known ones. A pattern bounds the length itself (xgrammar does
+    not hold maxLength beside a pattern)."""
+    schema = ModelCopy.model_json_schema()
+    schema["properties"]["headline"] = {"type": "string", "pattern": copy.words.pattern("headline")}
+    schema["properties"]["subline"] = {"type": "string", "pattern": copy.words.pattern("subline", optional=True)}
+    schema["properties"]["palette"] = {"type": "string", "enum": palette_names()}
+    schema["required"] = ["headline", "subline", "palette"]
     return schema
 
 
-def response_format(canvas: Canvas, mode: DesignMode = "brief", prompt: str | None = None) -> dict[str, Any]:
-    """OpenAI `response_format` that makes vLLM decode only JSON valid against the mode's schema (for the request's
-    `prompt`, when given: see `brief_json_schema`)."""
-    schema = brief_json_schema(prompt) if mode == "brief" else layout_json_schema(canvas)
-    name = "ad_brief" if mode == "brief" else "ad_layout"
+def free_json_schema(canvas: Canvas, copy: Copy) -> dict[str, Any]:
+    """The layout's JSON Schema on the canvas, each text only the brief's spans and vocabulary or a CTA label."""
+    schema = layout_json_schema(canvas)
+    schema["properties"]["elements"]["maxItems"] = MAX_ELEMENTS - 2  # room for the fine print and a logo
+    text = copy.words.pattern("subline")[1:-1]
+    ctas = "|".join(_literal(c) for c in copy.ctas)
+    schema["$defs"]["TextElement"]["properties"]["text"] = {"type": "string", "pattern": f"^(?:{text}|{ctas})$"}
+    return schema
+
+
+def _literal(text: str) -> str:
+    from adgenesis.engines.copy import regex_escape
+
+    return regex_escape(text)
+
+
+def response_format(canvas: Canvas, copy: Copy, mode: DesignMode = "brief") -> dict[str, Any]:
+    """OpenAI `response_format` that makes vLLM decode only JSON valid against the mode's schema for this request."""
+    schema = copy_json_schema(copy) if mode == "brief" else free_json_schema(canvas, copy)
+    name = "ad_copy" if mode == "brief" else "ad_layout"
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
 
@@ -92,59 +132,71 @@ def _first_error(exc: ValidationError) -> str:
     return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
 
 
-def _trim_brief(raw: dict[str, Any]) -> bool:
-    """Decoders do not always hold maxLength: trim whitespace, then cut at a word boundary. -> cut anything?"""
-    cut = False
+def parse_copy(text: str, finish_reason: str | None = None) -> ModelCopy:
+    raw = _parse(text, finish_reason)
     for key, value in list(raw.items()):
         if isinstance(value, str):
-            limit = BRIEF_LIMITS.get(key)
-            value = " ".join(value.split())
-            if limit and len(value) > limit:
-                value = value[:limit + 1].rsplit(" ", 1)[0][:limit]
-                cut = True
-            raw[key] = value
-    return cut
-
-
-def parse_brief(text: str, finish_reason: str | None = None) -> Brief:
-    return _brief(_parse(text, finish_reason))[0]
-
-
-def _brief(raw: dict[str, Any]) -> tuple[Brief, bool]:
-    cut = _trim_brief(raw)
+            raw[key] = " ".join(value.split())
     try:
-        return Brief.model_validate(raw), cut
+        return ModelCopy.model_validate(raw)
     except ValidationError as exc:
-        raise LayoutError(f"brief invalid at {_first_error(exc)}") from None
+        raise LayoutError(f"copy invalid at {_first_error(exc)}") from None
+
+
+def lay_out_copy(headline: str, subline: str, palette: str, canvas: Canvas, copy: Copy, variant: int = 0) -> Design:
+    """The words on the canvas with the brief's CTA (the first label that fits its button), fine print and photo.
+    Raises LayoutError when the headline or line does not fit whole, or when no label fits."""
+    error: LayoutError = LayoutError("no CTA label for this brief")
+    for cta in copy.ctas:
+        brief = Brief(headline=sentence_case(headline), subline=sentence_case(subline), cta=cta, image=copy.image,
+                      palette=palette, fine_print=copy.fine_print)
+        try:
+            return lay_out(brief, canvas, variant)
+        except CtaDoesNotFit as exc:
+            error = exc
+    raise error
 
 
 class Finished(NamedTuple):
     design: Design
-    repaired: bool  # the answer was valid only after clipping (text over its limit, a box past the edge)
+    repaired: bool  # the answer was valid only after clipping (a box past the edge, a text over its limit)
 
 
-def finish(text: str, canvas: Canvas, mode: DesignMode = "brief", finish_reason: str | None = None,
-           variant: int = 0, prompt: str | None = None) -> Finished:
-    """One model answer -> a valid `Design`, its brief made faithful to the request's `prompt` when given
-    (`copy.ground`). Raises LayoutError; never returns an invalid layout."""
+def finish(text: str, canvas: Canvas, copy: Copy, mode: DesignMode = "brief", finish_reason: str | None = None,
+           variant: int = 0) -> Finished:
+    """One model answer -> a valid `Design`. Raises LayoutError; never returns an invalid layout. Words a model
+    wrote past the grammar (an upstream one may ignore it) fail the `grounded` check, as any layout's would."""
     raw = _parse(text, finish_reason)
     if mode == "brief":
-        brief, cut = _brief(raw)
-        fixes = []
-        if prompt is not None:
-            try:
-                brief, fixes = ground(brief, prompt)
-            except ValueError as exc:
-                raise LayoutError(str(exc)) from None
-        design = lay_out(brief, canvas, variant)
-        if prompt is not None and (led := lead_with_offer(brief, prompt, design)):
-            design, fixes = lay_out(led, canvas, variant), [*fixes, "led with the offer"]
-        return Finished(design, cut or bool(fixes))
+        model = parse_copy(text, finish_reason)
+        return Finished(lay_out_copy(model.headline, model.subline, model.palette, canvas, copy, variant), False)
     fixed = repair(raw, canvas)
     try:
-        return Finished(Design.from_layout(fixed, canvas), fixed != raw)
+        design = Design.from_layout(fixed, canvas)
     except ValidationError as exc:
         raise LayoutError(f"layout invalid at {_first_error(exc)}") from None
+    from adgenesis.engines.layout import with_fine_print
+
+    return Finished(with_fine_print(design, copy.fine_print), fixed != raw)
+
+
+def compose(canvas: Canvas, copy: Copy, variant: int = 0) -> Design:
+    """A faithful layout from the facts alone: the first composed copy that lays out and passes every check, else
+    the first that lays out. Raises NoLayout only when no composed copy fits the canvas at all."""
+    palette = palette_for(copy.facts)
+    first: Design | None = None
+    for headline, subline in composed(copy.facts, copy.words):
+        try:
+            design = lay_out_copy(headline, subline, palette, canvas, copy, variant)
+        except LayoutError:
+            continue
+        if check(design, copy.facts).passed:
+            return design
+        first = first or design
+    if first is None:
+        raise NoLayout(f"no copy of this brief fits a {canvas.width}x{canvas.height} canvas whole; try a shorter "
+                       f"brand or product name, or a larger format", 0)
+    return first
 
 
 class Ask(NamedTuple):
@@ -174,7 +226,11 @@ Complete = Callable[[Ask], Awaitable[Completion]]
 class Designed(NamedTuple):
     design: Design
     report: QualityReport
-    outcome: str  # metrics.DESIGN_OUTCOMES: first_try, repaired, retried or missed_checks
+    outcome: str  # metrics.DESIGN_OUTCOMES: first_try, repaired, retried, missed_checks or composed
+
+    @property
+    def composed_from_facts(self) -> bool:
+        return self.outcome == "composed"
 
 
 class Designs(NamedTuple):
@@ -184,7 +240,8 @@ class Designs(NamedTuple):
 
 
 class NoLayout(Invalid):
-    """Fewer valid layouts than asked for, after the retries: a 422, as the model cannot make what was asked."""
+    """Fewer passing layouts than asked for from the model, after the retries, where nothing was to compose them
+    (`make_layouts(compose=False)`: a route whose upstream model is to try next)."""
 
     def __init__(self, message: str, invalid: int):
         super().__init__(message)
@@ -211,6 +268,7 @@ class Plan(NamedTuple):
     adapter: Path | None  # the LoRA folder to decode with; None for the base model
     max_tokens: int
     seed: int
+    copy: Copy
 
 
 class DesignModels:
@@ -229,7 +287,8 @@ class DesignModels:
         return self.aliases.resolve_model(model or self.settings.model_id)
 
     def plan(self, req: DesignRequest) -> Plan:
-        """Raises Invalid for an unknown platform/format, NotFound for an unknown model or adapter."""
+        """Raises Invalid for an unknown platform/format or a brief with nothing to state, NotFound for an unknown
+        model or adapter."""
         try:
             canvas = canvas_for(req.platform, req.format)
         except UnknownCanvas as exc:
@@ -241,46 +300,51 @@ class DesignModels:
             raise NotFound(str(exc)) from None
         budget = self.settings.brief_max_tokens if req.mode == "brief" else self.settings.design_max_tokens
         seed = req.seed if req.seed is not None else random_seed()
-        return Plan(canvas, req.model or self.settings.model_id, model, adapter, budget, seed)
+        return Plan(canvas, req.model or self.settings.model_id, model, adapter, budget, seed, copy_for(req.prompt))
 
 
 RETRIES = 1  # each missing layout gets one more try, with another seed
 SEED_STEP = 7919  # a retry's seed: seed + attempt * SEED_STEP (a prime, so retries do not repeat a request's seeds)
 
 
-async def make_layouts(prompt: str, canvas: Canvas, mode: DesignMode, n: int, seed: int, max_tokens: int,
-                 complete: Complete) -> Designs:
-    """`n` layouts for the prompt: the ones that pass every quality check first, then valid ones that miss a check.
-    Raises NoLayout (a 422) when fewer than `n` valid layouts came out of 1 + RETRIES calls."""
+async def make_layouts(plan: Plan, mode: DesignMode, n: int, complete: Complete, compose_missing: bool = True) -> Designs:
+    """`n` layouts for the request: the model's that pass every check first (one retry with another seed for the
+    ones missing), then layouts composed from the facts for whatever is still missing. With `compose_missing`
+    off, NoLayout (a 422) instead when fewer than `n` passed: the caller has another model to ask."""
     kept: list[Designed] = []  # passed every check
     spare: list[Designed] = []  # valid, but missed a check
     usage, errors = {"prompt_tokens": 0, "completion_tokens": 0}, []
+    messages = build_messages(plan.copy.facts.text, plan.canvas, mode)
+    schema = response_format(plan.canvas, plan.copy, mode)
     for attempt in range(1 + RETRIES):
         missing = n - len(kept)
         if missing == 0:
             break
-        done = await complete(Ask(build_messages(prompt, canvas, mode), response_format(canvas, mode, prompt),
-                                  max_tokens, missing, seed + attempt * SEED_STEP))
+        done = await complete(Ask(messages, schema, plan.max_tokens, missing, plan.seed + attempt * SEED_STEP))
         usage["prompt_tokens"] += done.prompt_tokens
         usage["completion_tokens"] += done.completion_tokens
         for i, answer in enumerate(done.answers):
             try:
-                layout, repaired = finish(answer.text, canvas, mode, answer.finish_reason, seed + i + attempt, prompt)
+                layout, repaired = finish(answer.text, plan.canvas, plan.copy, mode, answer.finish_reason,
+                                          plan.seed + i + attempt)
             except LayoutError as exc:
                 errors.append(str(exc))
                 continue
-            report = check(layout, prompt)
+            report = check(layout, plan.copy.facts)
             if not report.passed:
                 spare.append(Designed(layout, report, "missed_checks"))
             else:
                 kept.append(Designed(layout, report, "retried" if attempt else "repaired" if repaired else "first_try"))
-    chosen = (kept + spare)[:n]
-    if len(chosen) < n:
-        raise NoLayout(f"the model could not produce {n} valid layout(s) within {max_tokens} tokens ({len(chosen)} "
-                       f"valid); try a shorter prompt or fewer designs. Last error: {errors[-1]}", len(errors))
-    return Designs(chosen, usage, len(errors))
+    if len(kept) < n and not compose_missing:
+        problems = errors[-1:] or [p for d in spare[-1:] for p in d.report.problems[:2]]
+        raise NoLayout(f"the model made {len(kept)} of {n} passing layout(s) within {plan.max_tokens} tokens; "
+                       f"last problem: {'; '.join(problems) or 'none'}", len(errors))
+    for i in range(n - len(kept)):
+        design = compose(plan.canvas, plan.copy, plan.seed + len(kept) + i)
+        kept.append(Designed(design, check(design, plan.copy.facts), "composed"))
+    return Designs(kept[:n], usage, len(errors))
 
 
-__all__ = ["Answer", "Ask", "Complete", "Completion", "Designed", "DesignModels", "Designs", "NoLayout", "Plan",
-           "build_messages", "admit", "canvas_for", "finish", "make_layouts", "Finished", "parse_brief",
-           "response_format", "DesignMode", "LayoutError"]
+__all__ = ["Answer", "Ask", "Complete", "Completion", "Copy", "Designed", "DesignModels", "Designs", "NoLayout",
+           "Plan", "admit", "build_messages", "canvas_for", "compose", "copy_for", "finish", "make_layouts",
+           "Finished", "parse_copy", "response_format", "DesignMode", "LayoutError", "BRIEF_LIMITS"]

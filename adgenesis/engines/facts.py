@@ -1,270 +1,550 @@
-"""What an ad may state: the facts its request gives (numbers, prices, percentages, dates, times, codes, names)
-and the offer it carries. One extractor, shared by decoding (`digit_pattern`), the repair of a brief
-(`engines.copy`) and the checks (`engines.quality`).
+"""The brief as data: one typed record of what it says, every value a verbatim span of the brief.
 
-    facts_of("Winter coats clearance, up to 60% off until Sunday")
-    -> Facts(numbers={"60": {"%"}}, words={"sunday"}, codes=set(), names=...)
-    offer_of("two large pizzas for $19.99 this weekend only")
-    -> Offer(text="two large pizzas for $19.99 this weekend only", numbers={"2", "19.99"}, words={"weekend"}, ...)
+    facts = read_brief("Portrait Facebook ad for Nordvik Outfitters' end-of-season sale: up to 60% off insulated "
+                       "jackets, ends Nov 15. Rugged, outdoorsy.")
+    facts.brand.text                 -> "Nordvik Outfitters"
+    facts.offers[0].core.text        -> "up to 60% off insulated jackets"
+    [t.text for t in facts.offers[0].terms]  -> ["ends Nov 15"]
+    facts.tone[0].text               -> "Rugged, outdoorsy"
 
-A fact of an ad is grounded when its request has it: the same number (with the same unit where the ad gives
-one: "30%" needs a 30 given as a percentage, "$30" one given as money), the same month or weekday, the same
-code. The request's number words count as digits ("two pizzas" grounds "2 pizzas").
+The reader is code, not a model: each span is cut from the brief, so nothing in the record can be misspelt or
+invented. The brief is split into sentences and clauses (never inside a number, a price or a date); each clause
+loses the words that ask for the ad ("Instagram story for ..."), is read as talk to the designer (tone, audience,
+colours, a CTA or a headline asked for, what the photo shows) or as content; content clauses are searched for
+offers, each offer cut into its core (what a headline may state: "up to 60% off insulated jackets") and its terms
+(what the fine print must carry: "ends Nov 15"). The words of each language are data
+(`configs/design/languages/`, `engines.lexicon`); numbers, prices and dates are `engines.quantities`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from difflib import SequenceMatcher
+from functools import lru_cache
 
-CURRENCY = "$€£¥₹"
-NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
-    "eighteen nineteen twenty".split())}
-NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "half": "50"})
-MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-# An offer's deadline in words; each is stated by any word of its group ("ends midnight tonight" by "Ends tonight").
-RELATIVE_DAYS = {"today": "today tonight midnight", "tonight": "today tonight midnight",
-                 "midnight": "today tonight midnight", "tomorrow": "tomorrow", "weekend": "weekend"}
+from adgenesis.brief import BriefFacts, Clause, ClauseRole, Condition, Event, Intent, Job, Offer, Span
+from adgenesis.engines.lexicon import Lexicon, alternation, lexicon
+from adgenesis.engines.quantities import Quantity, number_value, quantities
 
-# A number as written: "1,000", "19.99", "7:30", "120k", "11/30" (two numbers), not the digits of a code ("SAVE20").
-# Its unit: a currency sign before it, "%"/"percent" or am/pm after it.
-_NUMBER = re.compile(
-    rf"(?P<cur>[{CURRENCY}]\s?)?(?<![A-Za-z\d])(?P<num>\d+(?:[.,:]\d+)*)(?P<k>[kKmM]\b)?\s?(?P<unit>%|percent\b|per cent\b|[ap]\.?m\b\.?)?",
-    re.IGNORECASE)
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
-# "New" and "Just launched" are claims too: a product is new only when its request says so.
-_LAUNCH = re.compile(r"\b(?:new|launch(?:ed|es|ing)?|introducing|debut(?:s|ing)?|just (?:landed|dropped|released))\b",
-                     re.IGNORECASE)
-_CODE = re.compile(r"\b(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*\d)[A-Z0-9]{4,}\b")  # SPRING24, WELCOME10
-_CODE_AFTER = re.compile(r"\bcode:?\s+[\"']?(?P<code>[A-Za-z0-9]{3,})", re.IGNORECASE)
-
-
-def _value(num: str, k: str | None) -> str:
-    """'1,000' -> '1000', '19.99' -> '19.99', '120k' -> '120000'; times keep their colon ('7:30')."""
-    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", num):
-        num = num.replace(",", "")
-    if k and re.fullmatch(r"\d+(?:\.\d+)?", num):
-        n = float(num) * (1000 if k.lower() == "k" else 1_000_000)
-        num = str(int(n)) if n == int(n) else str(n)
-    if re.fullmatch(r"\d+\.0+", num):
-        num = num.split(".")[0]
-    return num
-
-
-def _unit(m: re.Match) -> str:
-    if m["cur"]:
-        return m["cur"].strip()
-    unit = (m["unit"] or "").lower()
-    if unit.startswith(("%", "percent", "per cent")):
-        return "%"
-    return "time" if unit else ""
-
-
-@dataclass
-class Facts:
-    """Facts as values: numbers -> the units they were given with ("" for none), month/weekday words, codes."""
-
-    numbers: dict[str, set[str]] = field(default_factory=dict)
-    words: set[str] = field(default_factory=set)  # months (3-letter) and weekdays
-    codes: set[str] = field(default_factory=set)  # upper-cased
-    launch: bool = False  # says the product is new ("launch", "new", "introducing")
-
-    def add(self, value: str, unit: str) -> None:
-        self.numbers.setdefault(value, set()).add(unit)
-
-    def __bool__(self) -> bool:
-        return bool(self.numbers or self.words or self.codes or self.launch)
-
-
-_DIMENSIONS = re.compile(r"\b\d+\s?[x\u00d7]\s?\d+\b|\b\d+:\d+\s+(?=[A-Za-z]*\s*(?:ad|post|creative|frame|banner|image))")
-
-
-def _without_dimensions(text: str) -> str:
-    """The text without ad sizes ("1080x1080", "a 4:5 post"): they place the ad, they are not facts to state."""
-    return _DIMENSIONS.sub(" ", text)
-
-
-def facts_of(text: str, number_words: bool = False) -> Facts:
-    """The facts `text` states. `number_words`: "two" counts as 2 (a request's wording, not an ad's copy)."""
-    out = Facts()
-    text = _without_dimensions(text)
-    for m in _NUMBER.finditer(text):  # "11/30" is two numbers
-        out.add(_value(m["num"], m["k"]), _unit(m))
-    for w in _WORD.findall(text.casefold()):
-        if number_words and w in NUMBER_WORDS:
-            out.add(NUMBER_WORDS[w], "")
-        if w in DAYS:
-            out.words.add(w)
-        elif w[:3] in MONTHS and (len(w) == 3 or w.startswith(("janu", "febr", "marc", "apri", "june", "july", "augu",
-                                                                "sept", "octo", "nove", "dece"))):
-            if w != "may" or re.search(r"\bmay\s+\d", text, re.IGNORECASE):  # "may" is a verb far more often
-                out.words.add(w[:3])
-    out.launch = bool(_LAUNCH.search(text))
-    out.codes |= {c.upper() for c in _CODE.findall(text)}
-    out.codes |= {m["code"].upper() for m in _CODE_AFTER.finditer(text) if any(ch.isdigit() for ch in m["code"])
-                  or m["code"].isupper()}
-    return out
-
-
-def ungrounded(text: str, request: Facts) -> list[str]:
-    """The facts of `text` (an ad's copy) its request does not give, as written: ["$28k", "Nov 15"]."""
-    out: list[str] = []
-    for m in _NUMBER.finditer(text):
-        unit, given = _unit(m), request.numbers.get(_value(m["num"], m["k"]), set())
-        # A bare number states no unit; "$30" needs a 30 given as money ("30% off" or "30 lattes" do not make it a
-        # price); "7pm" is grounded by "7pm" or a bare "7".
-        if not given or (unit and unit not in given and not (unit == "time" and "" in given)):
-            out.append(m.group(0).strip())
-    ad = facts_of(text)
-    out += sorted(w.title() for w in ad.words - request.words)
-    out += sorted(ad.codes - request.codes)
-    if not request.launch and (m := _LAUNCH.search(text)):
-        out.append(m.group(0))
-    return out
+# A sentence ends at . ! ? or ; before a space; clauses end at these too.
+_CLAUSE_BREAK = re.compile(r"\s*(?:[,;|()\[\]\"“”«»„]|:(?=\s|$)|\s[-–—]\s|\.\.\.|…)\s*")
+_QUOTED = re.compile(r'"[^"]{2,120}"|“[^”]{2,120}”|«[^»]{2,120}»|„[^“”]{2,120}[“”]|(?<![\w])\'[^\']{2,120}\'(?![\w])')
+_SINGLE_QUOTE = re.compile(r"\s*'\s*")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+_NAME = re.compile(r"(?<![\w'$€£¥₹])(?:[A-Z][\w'’.-]*)(?:\s+(?:(?:&|and|of|the|de|du|des|la|le|del|di|da|do|von|van|y|e|et)\s+)?(?:[A-Z][\w'’.-]*|\d{4}(?![\w])))*")
 
 
 # --------------------------------------------------------------------------------------------------
-# Names: brands and products as the request spells them
+# Reading
 # --------------------------------------------------------------------------------------------------
 
-_CAPITALISED = re.compile(r"\b[A-Z][A-Za-z]*[a-z][A-Za-z]*\b")
-_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"\u201c(-]\s*)$")
+
+def read_brief(prompt: str, language: str = "en") -> BriefFacts:
+    """The record of `prompt` (in `language`, one of `lexicon.LANGUAGES`)."""
+    return _read(" ".join(prompt.split()), language)
 
 
-def names_of(text: str) -> set[str]:
-    """Capitalised words not at a sentence's start ("Bloom" in "... from Bloom Studio"), and any with an inner
-    capital ("GreenRoots"): the request's brands and products, as it spells them."""
-    out = set()
-    for m in _CAPITALISED.finditer(text):
-        word = m.group(0)
-        if any(c.isupper() for c in word[1:]) or not _SENTENCE_START.search(text[:m.start()]):
-            out.add(word)
-    return out
+@lru_cache(maxsize=1024)
+def _read(text: str, language: str) -> BriefFacts:
+    return _Reader(text, lexicon(language)).facts()
 
 
-def misspelt(text: str, names: set[str], min_ratio: float = 0.8) -> list[tuple[str, str]]:
-    """(as written, as the request spells it) for words of `text` that are near a request name but not it, and
-    begin with its letter (a misspelling keeps the first letter; "hours" is not "Tours" misspelt)."""
-    out = []
-    lowered = {n.casefold(): n for n in names}
-    for w in set(_WORD.findall(text)):
-        f = w.casefold()
-        if len(f) < 5 or f in lowered or f.rstrip("s") in lowered or (f.endswith("'s") and f[:-2] in lowered):
-            continue
-        for low, name in lowered.items():
-            if len(low) >= 5 and f[0] == low[0] and not low.startswith(f) and not f.startswith(low) \
-                    and SequenceMatcher(None, f, low).ratio() >= min_ratio:
-                out.append((w, name))
+class _Reader:
+    def __init__(self, text: str, lex: Lexicon):
+        self.text, self.lex = text, lex
+        self.qs = quantities(text, lex)
+        self.p = _patterns(lex.language)
+        self.quoted = [(m.start(), m.end() - 1) for m in _QUOTED.finditer(text)]
+
+    # ---- spans ----
+
+    def span(self, start: int, end: int) -> Span | None:
+        """The stretch, trimmed of spaces, punctuation and quotes at its ends; None when nothing is left."""
+        while start < end and not (self.text[start].isalnum() or self.text[start] in "$€£¥₹¡¿#-−–"):
+            start += 1
+        while end > start and not (self.text[end - 1].isalnum() or self.text[end - 1] in "%$€£¥₹'’)"):
+            end -= 1
+        if end > start and self.text[end - 1] in ")" and "(" not in self.text[start:end]:
+            end -= 1
+        if end < len(self.text) and self.text[end] == "." and re.search(r"(?<![\w])(\w+)$", self.text[start:end]) \
+                and re.search(r"(?<![\w])(\w+)$", self.text[start:end])[1].casefold() in self.lex.abbreviations:
+            end += 1  # "Mossgiel Wool Co."
+        return Span(text=self.text[start:end], start=start, end=end) if end > start else None
+
+    def _inside_quantity(self, i: int) -> bool:
+        """Inside a number, a price or a date, or inside quotes ("Road trip, fully equipped" is one line)."""
+        return any(q.start <= i < q.end for q in self.qs) or any(a < i < b for a, b in self.quoted)
+
+    def sentences(self) -> list[tuple[int, int]]:
+        out, start = [], 0
+        for m in _SENTENCE_END.finditer(self.text):
+            before = self.text[:m.start()]
+            word = re.search(r"([\w.]+)[.]$", before)
+            initial = len(word[1]) == 1 and word[1].isalpha() and word[1].casefold() not in self.lex.placement \
+                if word else False  # "J. Smith", not "a post on X."
+            if word and not before.endswith("..") and (word[1].casefold().rstrip(".") in self.lex.abbreviations or
+                                                       initial or self._inside_quantity(m.start() - 1)):
+                continue
+            out.append((start, m.start()))
+            start = m.end()
+        out.append((start, len(self.text)))
+        return [s for s in out if s[1] > s[0]]
+
+    def clauses(self, start: int, end: int) -> list[tuple[int, int]]:
+        out, at = [], start
+        single_quotes = [q for q in _SINGLE_QUOTE.finditer(self.text, start, end)
+                         if any(q.start() in (a, b) for a, b in self.quoted)]  # not the apostrophe of "Labs'"
+        breaks = sorted([*_CLAUSE_BREAK.finditer(self.text, start, end), *self.p["join"].finditer(self.text, start, end),
+                         *single_quotes], key=lambda m: m.start())
+        for m in breaks:
+            if m.start() < at:
+                continue
+            if self._inside_quantity(m.start()):
+                continue
+            if m.start() > at:
+                out.append((at, m.start()))
+            at = m.end()
+        if end > at:
+            out.append((at, end))
+        return out
+
+    # ---- the record ----
+
+    def facts(self) -> BriefFacts:
+        found: dict[str, list] = {k: [] for k in ("content", "tone", "audience", "colors", "copy_ideas", "image_hints",
+                                                 "offers", "clauses")}
+        cta_request: Span | None = None
+        pending_meta: str | None = None  # "Copy idea:" whose words come in the next (quoted) clause
+        for n, (s0, s1) in enumerate(self.sentences()):
+            after_request = False  # "Facebook feed ad (square) for the ...": the ask goes on past the brackets
+            look: ClauseRole | None = None  # "Keep it dry, a bit of trade-press feel, steel-blue palette": all the look
+            for c0, c1 in self.clauses(s0, s1):
+                raw = self.span(c0, c1)
+                if raw is None:
+                    continue
+                role, body = self._role(raw)  # "Make it feel inviting" talks to the designer before "make" asks
+                if look and role == "content" and not any(q.start >= raw.start and q.end <= raw.end and
+                                                          q.kind != "number" for q in self.qs):
+                    role = look
+                look = role if role in ("tone", "audience", "colors") else look
+                if role == "content":
+                    stripped = self._strip_request(c0, c1, fillers_too=after_request)
+                    after_request = self.span(stripped, c1) is None and stripped > c0
+                    span = self.span(stripped, c1)
+                    if span is None:
+                        continue
+                    role, body = self._role(span)
+                else:
+                    span = raw
+                if role != "content" and body is None:
+                    pending_meta = role  # "Audience:" or "Copy idea:", its words in the next clause
+                    continue
+                if pending_meta and role == "content":
+                    role, body, pending_meta = pending_meta, span, None
+                if body is None or (role == "content" and body.text.casefold() in self.p["labels"]):
+                    continue
+                if role == "content" and self._only(body, self.lex.color_words):
+                    role = "colors"
+                if role == "content" and self._only(body, self.lex.tone_words + self.lex.color_words + (
+                        "and", "but", "not", "very", "yet", "with", "a", "bit", "super", "+", "&")):
+                    role = "tone"  # "Rugged, outdoorsy", "understated navy + gold": the look
+                if role == "cta":
+                    cta_request = body
+                elif role == "headline":
+                    found["copy_ideas"].append(body)
+                elif role == "image":
+                    found["image_hints"].append(body)
+                elif role in ("tone", "audience", "colors"):
+                    found[role].append(body)
+                else:
+                    found["content"].append(body)
+                found["clauses"].append(Clause(span=body, role=role, sentence=n))
+        job_context = bool(self.p["hiring"].search(self.text))
+        offers = self._offers(found["clauses"], job_context)
+        clauses = tuple(c if not any(c.span == o.whole for o in offers) else c.model_copy(update={"role": "offer"})
+                        for c in found["clauses"])
+        names = self._names(found["content"])
+        places = self._places(found["content"])
+        brand = self._brand(found["content"], names)
+        products = self._products(found["content"], brand, offers)
+        return BriefFacts(
+            text=self.text, language=self.lex.language, brand=brand, names=tuple(names), places=tuple(places),
+            products=tuple(products), offers=tuple(offers),
+            event=self._event(offers, places), job=self._job(found["content"], places) if job_context else None,
+            content=tuple(found["content"]), tone=tuple(found["tone"]), audience=tuple(found["audience"]),
+            colors=tuple(found["colors"]), copy_ideas=tuple(found["copy_ideas"]), cta_request=cta_request,
+            image_hints=tuple(found["image_hints"]), intent=self._intent(cta_request, products, offers), clauses=clauses)
+
+    def _strip_request(self, start: int, end: int, fillers_too: bool = False) -> int:
+        """Past the leading words that ask for the ad ("Facebook square ad for", "need a 300x250 banner for"); a run
+        of fillers alone ("with code ...", "for new customers") is content."""
+        # "Our team needs a 1080x1080 Meta ad for ...": a few lower-case words, an ad, and what it is for.
+        if (m := self.p["request_lead"].match(self.text, start, end)) and m.end() < end and not any(
+                w[:1].isupper() and not self.p["request"].fullmatch(w)
+                for w in self.text[start:m.end()].split()[1:]):
+            return self._past_requests(m.end(), end)
+        at = self._past_requests(start, end)
+        if at > start and not fillers_too and not re.search(r"[^\W_]", self.p["fillers_only"].sub(" ", self.text[start:at])):
+            return start
+        return at
+
+    def _past_requests(self, start: int, end: int) -> int:
+        while True:
+            if re.match(r"(?:The|La|El|Le|Der|Die|Das|Il|Lo|Os|As|O|A)\s+[A-Z]", self.text[start:end]):
+                return start  # "The Girder Brief": the article is the name's
+            m = self.p["request"].match(self.text, start, end)
+            q = next((q for q in self.qs if q.start == start and q.kind == "dimension"), None)
+            if q is not None:
+                start = q.end
+            elif m and m.end() > start:
+                start = m.end()
+            else:
+                return start
+            while start < end and self.text[start] in " ,:-–—/":
+                start += 1
+
+    def _role(self, span: Span) -> tuple[ClauseRole, Span | None]:
+        """What a clause is for, and its words without the ones addressed to the designer."""
+        if self.p["meta.drop"].fullmatch(span.text):
+            return "content", None
+        if m := self.p["meta.suffix"].search(span.text):  # "Free shipping is the hook"
+            span = self.span(span.start, span.start + m.start()) or span
+        for role in ("cta", "headline", "tone", "audience", "colors", "image", "strip"):
+            m = self.p[f"meta.{role}"].match(span.text)
+            if m:
+                rest = self.span(span.start + m.end(), span.end)
+                if role == "strip" or (rest and self.p["meta.strip"].match(rest.text)):
+                    # "Headline should mention 10% off": what to say, not the words to say it with
+                    return self._role(rest) if rest else ("content", None)
+                if role == "colors" and rest and not self._only(rest, self.lex.color_words):
+                    continue
+                if role == "image" and rest and self.p["starts_with_quantity"].match(rest.text):
+                    continue  # "show 8pm" is a time, not a picture
+                return role, rest  # type: ignore[return-value]
+        return "content", span
+
+    def _only(self, span: Span, words: tuple[str, ...]) -> bool:
+        """Every word of the span is one of `words` (phrases allowed)."""
+        rest = self.p["words"](words).sub(" ", span.text)
+        return not re.search(r"[^\W_]", rest)
+
+    # ---- offers ----
+
+    def _offers(self, clauses: list[Clause], job_context: bool) -> list[Offer]:
+        offers: list[Offer] = []
+        owner: Offer | None = None  # the offer whose sentence is still being read: its following clauses are terms
+        owner_sentence = -1
+        for clause in clauses:
+            if clause.role != "content":
+                continue
+            found = self._offer_in(clause.span, job_context)
+            if found is not None:
+                offers.append(found)
+                owner, owner_sentence = found, clause.sentence
+                continue
+            if owner is None:
+                continue
+            leads_with_condition = self.p["condition_start"].match(clause.span.text) or self._is_reference(clause.span)
+            if clause.sentence == owner_sentence or (clause.sentence == owner_sentence + 1 and leads_with_condition):
+                owner = self._with_terms(owner, [clause.span])
+                offers[-1] = owner
+                owner_sentence = clause.sentence
+            else:
+                owner = None
+        # A clause just before an offer in its sentence that states a condition ("New member deal: 10-class pass"):
+        for i, o in enumerate(offers):
+            before = [c for c in clauses if c.role == "content" and c.span.end <= o.whole.start
+                      and c.sentence == next(x.sentence for x in clauses if x.span == o.whole)]
+            if before and self.p["conditions"].search(before[-1].span.text) and not any(
+                    before[-1].span == x.whole for x in offers):
+                offers[i] = self._with_terms(o, [before[-1].span], first=True)
+        return offers
+
+    def _subject(self, start: int, end: int) -> Span | None:
+        """What an offer is on: the words beside its value without the fillers and price words at their ends."""
+        span = self.span(start, end)
+        while span is not None and (m := self.p["edge_words"].match(span.text)):
+            span = self.span(span.start + m.end(), span.end)
+        while span is not None and (m := self.p["edge_words_end"].search(span.text)):
+            span = self.span(span.start, span.start + m.start())
+        if span is None or not re.search(r"[^\W\d_]{2}", span.text) or any(
+                q.start < span.end and span.start < q.end and q.kind != "number" for q in self.qs):
+            return None
+        return span
+
+    def _is_reference(self, span: Span) -> bool:
+        return bool(self.p["was"].match(span.text))
+
+    def _with_terms(self, offer: Offer, spans: list[Span], first: bool = False) -> Offer:
+        terms = (*spans, *offer.terms) if first else (*offer.terms, *spans)
+        return offer.model_copy(update={"terms": terms, "conditions": self._conditions(terms)})
+
+    def _conditions(self, terms: tuple[Span, ...]) -> tuple[Condition, ...]:
+        out = []
+        for term in terms:
+            for kind, pattern in self.p["condition_kinds"].items():
+                if pattern.search(term.text):
+                    out.append(Condition(kind=kind, span=term))
+                    break
+            else:
+                if any(q.kind == "date" and q.start >= term.start and q.end <= term.end for q in self.qs) or \
+                        self.p["words"](self.lex.relative_days).search(term.text):
+                    out.append(Condition(kind="deadline", span=term))
+                elif self._is_reference(term):
+                    out.append(Condition(kind="requirement", span=term))
+        return tuple(out)
+
+    def _offer_in(self, span: Span, job_context: bool) -> Offer | None:
+        """The first offer a content clause states, cut into core and terms; None if it states none. The core is the
+        clause up to its first condition or date ("Members get 20% off everything" | "this weekend"): what comes
+        before the value stays with it, so a headline made of the core keeps who gets the offer."""
+        if self._is_reference(span):
+            return None
+        qs = [q for q in self.qs if q.start >= span.start and q.end <= span.end]
+        found = self._trigger(span, qs, job_context)
+        if found is None:
+            return None
+        kind, v0, v1, amount, unit = found
+        boundary = span.end
+        for m in self.p["boundary"].finditer(self.text, v1, span.end):
+            boundary = m.start()
+            break
+        for q in qs:
+            if q.start >= v1 and q.kind in ("date", "time"):
+                leads = [m for m in self.p["date_lead_before"].finditer(self.text, v1, q.start) if m.end() == q.start]
+                boundary = min(boundary, leads[-1].start() if leads else q.start)
                 break
-    return out
+        while (m := self.p["qualifier_before"].search(self.text, span.start, v0)) and m.end() == v0:
+            v0 = m.start()  # "up to 60%": the qualifier is part of the value
+        if kind == "free":
+            v1 = max(v1, boundary)  # "free open day": what is free is part of the value
+        core, value = self.span(span.start, boundary), self.span(v0, v1)
+        if core is None or value is None:
+            return None
+        subject = self._subject(value.end, core.end)
+        if subject is None and not self.p["conditions"].search(self.text, core.start, value.start):
+            subject = self._subject(core.start, value.start)
+        terms = tuple(t for t in [self.span(core.end, span.end)] if t is not None)
+        return Offer(kind=kind, core=core, value=value, amount=amount, unit=unit, subject=subject, terms=terms,
+                     conditions=self._conditions(terms), whole=span)
 
-
-# --------------------------------------------------------------------------------------------------
-# The offer
-# --------------------------------------------------------------------------------------------------
-
-# Each a phrase marketers use for one kind of offer; the offer is every such phrase of the request, joined.
-_OFFER_PARTS = {
-    "percent": r"(?:(?:up to|save|extra|take|get)\s+)?\d+(?:\.\d+)?\s?(?:%|percent\b|per cent\b)(?:\s+off\b)?"
-               r"(?:\s+(?:on\s+)?(?:your\s+)?(?:first|all|every|sitewide|everything)\b(?:\s+\w+)?)?",
-    "bundle": rf"\b(?:\d+|{'|'.join(NUMBER_WORDS)})(?:[- ][a-z]+){{0,3}}\s+for\s+(?:only\s+|just\s+)?[{CURRENCY}]\s?\d+(?:[.,]\d+)*",
-    # A price, not a wage or a salary range: none of "$28-$34/hr", "$185k-$215k", "$21/hr".
-    "price": rf"(?:(?:only|just|from|for|at|now)\s+)?[{CURRENCY}]\s?\d+(?:[.,]\d+)*(?!\d|[.,]\d|[kK]|\s?(?:-|\u2013|to)\s?"
-             rf"[{CURRENCY}]?\d|\s?(?:/|per|an?)\s?(?:hr|hour|day|shift)\b)(?:\s?(?:/|per\s|a\s)\s?"
-             r"(?:month|mo|year|yr|week|night|person|couple|class|session)\b)?",
-    "free": r"(?:\d+[- ](?:day|week|month|minute|min|hour)s?\s+)?(?:first\s+\w+\s+)?\bfree\b(?:\s+(?!(?:to|for|over|above|on|with|and|is|are|the|a|an|in|at|of|this|that|if|until|ends?)\b)[a-z\-]+){0,2}"
-            rf"(?:\s+(?:on\s+orders\s+)?(?:over|above|on orders over|with)\s+[{CURRENCY}]?\d+(?:[.,]\d+)?)?"
-            r"(?:\s+for\s+(?:the\s+first\s+)?\d+\s+[a-z]+)?"
-            r"|\b(?:first\s+)?(?:month|week|class|lesson|session|drink|coffee)\s+(?:is\s+)?(?:on us|free)\b"
-            r"|\b(?:\w+\s+)?half[- ]price\b|\bfor the price of (?:a|an|one)\s+\w+",
-    "multi_buy": r"\b(?:buy\s+(?:one|\d+)\s*,?\s*get\s+(?:one|\d+)(?:\s+(?:free|half off|\d+%\s*off))?|bogo"
-                 rf"|\d+\s+for\s+(?:\d+|[{CURRENCY}]\s?\d+(?:\.\d+)?))\b",
-    "deadline": r"\b(?:(?:sale\s+|offer\s+)?(?:ends|ending|until|till|through|thru|by|before|expires)\s+"
-                r"(?:(?:this|next)\s+)?(?:(?:" + "|".join(DAYS) + r"|tonight|today|tomorrow|midnight|weekend)\b"
-                r"|(?:" + "|".join(MONTHS) + r")[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?\b|\d{1,2}/\d{1,2}\b)"
-                r"|this\s+weekend(?:\s+only)?|today\s+only|\d+\s+days?\s+only|limited[- ]time)",
-    "code": r"\b(?:use\s+|with\s+|promo\s+)?code:?\s+[\"']?[A-Za-z0-9]{3,}[\"']?",
-}
-_OFFER = re.compile("|".join(f"(?P<{k}>{v})" for k, v in _OFFER_PARTS.items()), re.IGNORECASE)
-
-
-@dataclass
-class Offer:
-    """The request's offer: its phrases as written (`parts`, `text`) and what stating it takes (`facts`, `free`)."""
-
-    parts: list[tuple[str, str]]  # (kind, phrase as written), in the request's order
-    facts: Facts
-    free: bool  # "free" is part of it ("free shipping over $40"): the ad must say free too
-    span: str  # the request from the offer's first phrase to its last: "$15 (normally $32) with code LEAFY15"
-
-    @property
-    def text(self) -> str:
-        return ", ".join(p for _, p in self.parts)
-
-    @property
-    def kinds(self) -> list[str]:
-        return [k for k, _ in self.parts]
-
-
-def offer_of(text: str) -> Offer | None:
-    """The offer a request carries (discount, price, free X, n-for-m, deadline, code), or None."""
-    parts, bounds = [], []
-    for m in _OFFER.finditer(text):
-        kind = m.lastgroup
-        phrase = m.group(0).strip(" ,.;'\"")
-        if kind == "free" and re.fullmatch(r"free(?:\s+(?:to|of|and|for))?", phrase, re.IGNORECASE):
-            continue  # "free to play" is a product fact, "free" alone says nothing
-        parts.append((kind, phrase))
-        start = text.index(phrase, m.start())
-        bounds.append((start, start + len(phrase)))
-    if not parts:
+    def _trigger(self, span: Span, qs: list[Quantity], job_context: bool):
+        """(kind, value start, value end, amount, unit) of the clause's offer, or None."""
+        lang = self.lex.language
+        for q in qs:
+            after = self.text[q.end:span.end]
+            before = self.text[span.start:q.start]
+            off = self.p["off_after"].match(after)
+            if q.kind == "multi_buy":
+                extra = self.p["multi_tail"].match(after)
+                return "multi_buy", q.start, q.end + (extra.end() if extra else 0), None, None
+            if q.kind == "money" and self.p["threshold_before"].search(before):
+                continue  # "on orders over $60", "spend $100": the offer's condition, not its value
+            if q.kind in ("percent", "money"):
+                unit = "%" if q.kind == "percent" else _currency(q.text, self.lex)
+                amount = number_value(self._number_part(q.text), lang)
+                if off:
+                    return ("percent_off" if q.kind == "percent" else "amount_off"), q.start, q.end + off.end(), amount, unit
+                if self.p["save_before"].search(before):
+                    return ("percent_off" if q.kind == "percent" else "amount_off"), q.start, q.end, amount, unit
+                if q.kind == "percent":
+                    discount = self.p["off_words"].search(span.text) or q.text.lstrip()[:1] in "-−–"
+                    return ("percent_off" if discount else "rate"), q.start, q.end, amount, unit
+                if self.p["was_before"].search(before):
+                    continue  # "(normally $32)": the price it is compared with
+                if job_context and (self.p["pay"].search(after[:20]) or self.p["pay"].search(q.text)):
+                    continue  # a wage or a salary, the job's terms
+                bonus = self.p["bonus_after"].match(after)
+                if bonus:
+                    if job_context:
+                        continue
+                    return "bonus", q.start, q.end + bonus.end(), amount, unit
+                if job_context:
+                    continue
+                return "price", q.start, q.end, amount, unit
+            if q.kind == "duration" and (trial := self.p["trial_after"].match(after)):
+                return "trial", q.start, q.end + trial.end(), number_value(self._number_part(q.text), lang), None
+        if m := self.p["half"].search(span.text):
+            return "percent_off", span.start + m.start(), span.start + m.end(), 50.0, "%"
+        if m := self.p["trial"].search(span.text):
+            return "trial", span.start + m.start(), span.start + m.end(), None, None
+        for m in self.p["free_phrase"].finditer(span.text):
+            if not self.p["not_free"].search(span.text, max(0, m.start() - 12), m.end()):
+                return "free", span.start + m.start(), span.start + m.end(), None, None
         return None
-    joined = " ".join(p for _, p in parts)
-    return Offer(parts, facts_of(joined, number_words=True), any(k == "free" for k, _ in parts)
-                 or bool(re.search(r"\bfree\b", joined, re.IGNORECASE)), text[bounds[0][0]:bounds[-1][1]])
+
+    def _number_part(self, text: str) -> str:
+        """The first number of a quantity as written: "$28" of "$28-$34/hr", "Twenty" of "Twenty percent"."""
+        m = self.p["number"].search(text)
+        return m.group(0) if m else text
+
+    # ---- names, places, products ----
+
+    def _names(self, content: list[Span]) -> list[Span]:
+        out: list[Span] = []
+        for span in content:
+            for m in _NAME.finditer(span.text):
+                word = re.sub(r"(?:'s|’s)$", "", m.group(0))
+                word = word.rstrip(".'’") if not re.search(r"\b(?:Co|Inc|Ltd|St)\.$", word) else word
+                start = span.start + m.start()
+                lowered = word.casefold()
+                if self.p["not_name"].fullmatch(lowered) or len(word) < 2 or self._inside_quantity(start):
+                    continue
+                at_start = not self.text[:start].strip() or self.text[:start].rstrip()[-1] in ".!?"
+                whole_clause = start == span.start and start + len(word) >= span.end - 1
+                if at_start and not whole_clause and " " not in word and not re.search(r"[A-Z]", word[1:]) and not word.endswith("s'") \
+                        and not self.text[start + len(word):start + len(word) + 2] in ("'s", "’s") \
+                        and self.text.count(word) < 2:
+                    continue  # "Summer sale ...": a capital that only starts a sentence
+                if (s := self.span(start, start + len(word))) and s not in out:
+                    out.append(s)
+        return out
+
+    def _places(self, content: list[Span]) -> list[Span]:
+        out: list[Span] = []
+        for span in content:
+            for m in self.p["place"].finditer(span.text):
+                s = self.span(span.start + m.start("place"), span.start + m.end("place"))
+                if s and s not in out and not self.p["not_name"].fullmatch(s.text.casefold()):
+                    out.append(s)
+        return out
+
+    def _brand(self, content: list[Span], names: list[Span]) -> Span | None:
+        for span in content[:3]:
+            for name in names:
+                if span.start <= name.start < span.end:
+                    return name
+        return names[0] if names else None
+
+    def _products(self, content: list[Span], brand: Span | None, offers: list[Offer]) -> list[Span]:
+        out = [o.subject for o in offers if o.subject is not None]
+        for span in content[:3]:
+            if brand and span.start <= brand.start < span.end:
+                after = brand.end + (2 if self.text[brand.end:brand.end + 2] in ("'s", "’s") else 0)
+                rest = self.span(after, span.end)
+                rest = self._after_possessive(rest) if rest else None
+                if rest and len(rest.text.split()) <= 6 and not self.p["boundary"].search(rest.text) and not any(
+                        q.start < rest.end and rest.start < q.end for q in self.qs):
+                    out.append(rest)
+        return [p for i, p in enumerate(out) if p not in out[:i]]
+
+    def _after_possessive(self, span: Span) -> Span | None:
+        m = re.match(r"(?:'s|’s|'|’)?\s*(?:(?:is|are|,)\s+)?(?:(?:a|an|the|our|their|its)\s+)?", span.text)
+        return self.span(span.start + m.end(), span.end) if m else span
+
+    # ---- events, jobs, intent ----
+
+    def _event(self, offers: list[Offer], places: list[Span]) -> Event | None:
+        in_offers = [(t.start, t.end) for o in offers for t in (o.core, *o.terms)]
+        dates = tuple(self.span(q.start, q.end) for q in self.qs if q.kind == "date"
+                      and not any(a <= q.start < b for a, b in in_offers))
+        times = tuple(self.span(q.start, q.end) for q in self.qs if q.kind == "time")
+        if not dates and not times:
+            return None
+        return Event(dates=dates, times=times, places=tuple(places))
+
+    def _job(self, content: list[Span], places: list[Span]) -> Job:
+        role = None
+        for span in content:
+            m = self.p["role"].search(span.text) or self.p["role_before"].search(span.text)
+            if m:
+                role = self.span(span.start + m.start("role"), span.start + m.end("role"))
+                break
+        pay = tuple(self.span(q.start, q.end) for q in self.qs if q.kind == "money")
+        terms = tuple(s for s in content if role is None or not (s.start <= role.start < s.end))
+        return Job(role=role, places=tuple(places), pay=pay, terms=terms)
+
+    def _intent(self, cta_request: Span | None, products: list[Span], offers: list[Offer]) -> Intent:
+        if cta_request is not None:  # "CTA subscribe", 'Button should say "Book a table"'
+            for intent, words in self.lex.intents.items():
+                if self.p["words"](words.verbs).search(cta_request.text):
+                    return intent
+        priced = any(q.kind == "money" for q in self.qs)
+        scores = {intent: 3 * len(self.p["words"](words.verbs).findall(self.text))
+                  + (len(self.p["words"](words.words).findall(self.text)) if priced or not words.with_price else 0)
+                  for intent, words in self.lex.intents.items()}
+        if self.qs and any(q.kind in ("percent", "money", "multi_buy") for q in self.qs) and "shop" in scores:
+            scores["shop"] += 1  # an offer with nothing else to go on is bought
+        best = max(scores.values(), default=0)
+        if best:
+            return next(i for i in self.lex.intents if scores[i] == best)
+        return "shop" if products or offers else "learn"
 
 
-def distorted(text: str, offer: Offer | None) -> list[str]:
-    """How `text` restates the offer with its meaning changed: "free shipping" without the request's "over $40",
-    "60% off" for "up to 60% off". A true part of the offer with its condition dropped is a false claim."""
-    if offer is None:
-        return []
-    out, have = [], facts_of(text, number_words=True)
-    for kind, phrase in offer.parts:
-        part = facts_of(phrase, number_words=True)
-        if kind == "free" and re.search(r"\bfree\b", text, re.IGNORECASE) and part.numbers \
-                and not set(part.numbers) <= set(have.numbers):
-            out.append(f"free without its condition ({phrase!r})")
-        elif kind == "percent" and re.match(r"up to\b", phrase, re.IGNORECASE) \
-                and set(part.numbers) & set(have.numbers) and not re.search(r"\bup to\b", text, re.IGNORECASE):
-            out.append(f"a percentage without its 'up to' ({phrase!r})")
-    return out
+def _currency(text: str, lex: Lexicon) -> str | None:
+    for sign in ("R$", "US$", "AU$", "CA$", "NZ$", "HK$", "CHF", "Rs", "₹", "$", "€", "£", "¥", "₩"):
+        if sign in text:
+            return sign
+    for word, code in lex.currency_words.items():
+        if re.search(rf"(?<![\w]){re.escape(word)}(?![\w])", text, re.IGNORECASE):
+            return code
+    m = re.search(r"\b(USD|EUR|GBP|JPY|INR|CHF|BRL|MXN|CAD|AUD|SEK|NOK|DKK|PLN)\b", text)
+    return m.group(1) if m else None
 
 
-def missing_from(offer: Offer, text: str) -> list[str]:
-    """What of the offer `text` leaves out: its numbers, codes, months/weekdays, and "free"."""
-    have = facts_of(text, number_words=True)
-    missing = [n for n in offer.facts.numbers if n not in have.numbers]
-    missing += sorted(w.title() for w in offer.facts.words - have.words)
-    missing += sorted(offer.facts.codes - have.codes)
-    if offer.free and not re.search(r"\bfree\b", text, re.IGNORECASE):
-        missing.append("free")
-    deadline = " ".join(p for k, p in offer.parts if k == "deadline").casefold()
-    said = set(re.findall(r"[a-z]+", text.casefold()))
-    missing += [w for w, group in RELATIVE_DAYS.items()
-                if re.search(rf"\b{w}\b", deadline) and not said & set(group.split())]
-    return missing
+@lru_cache(maxsize=8)
+def _patterns(language: str) -> dict:
+    lex = lexicon(language)
 
+    def ws(*fields: str) -> str:
+        return alternation(tuple(p for f in fields for p in lex._list(f)))
 
-def digit_pattern(request: str, max_chars: int) -> str:
-    """A regex for a string of at most ~`max_chars` whose digits are only the request's numbers, as written there:
-    decoding under it cannot state a number the request does not give (units and the rest are checked after, by
-    `ungrounded`). A number counts as one character of the bound, so it may run a few over: trimmed after."""
-    request = _without_dimensions(request)
-    spans = sorted({m["num"] for m in _NUMBER.finditer(request)} | facts_of(request).codes | {
-        NUMBER_WORDS[w] for w in _WORD.findall(request.casefold()) if w in NUMBER_WORDS}, key=len, reverse=True)
-    alternatives = "".join(f"|{re.escape(s)}" for s in spans)
-    return f"^(?:[^0-9]{alternatives}){{1,{max_chars}}}$"
+    conditions = ws(*(f"conditions.{k}" for k in lex.conditions))
+    word_cache: dict[tuple[str, ...], re.Pattern] = {}
+
+    def words(phrases: tuple[str, ...]) -> re.Pattern:
+        if phrases not in word_cache:
+            word_cache[phrases] = re.compile(rf"(?<![\w]){alternation(phrases)}(?![\w])", re.IGNORECASE) \
+                if phrases else re.compile(r"(?!x)x")
+        return word_cache[phrases]
+
+    name_words = (lex.placement + lex.requests + lex.fillers + lex.vocabulary + lex.tone_words + lex.color_words
+                  + lex.months + lex.weekdays + lex.relative_days + lex.off_words + lex.free_words + lex.qualifiers)
+    hiring = ws("hiring_leads")
+    return {
+        "number": re.compile(rf"\d{{1,3}}(?:[,.\u00a0\u202f']\d{{3}})+(?:[.,]\d{{1,2}})?|\d+(?:[.,]\d+)?|(?:{ws('number_words')})(?:[\s-](?:{ws('number_words')}))*",
+                             re.IGNORECASE),
+        "join": re.compile(rf"\s+(?:{ws('joins')})\s+(?=(?:(?:{ws('fillers')})\s+)?(?:(?:{ws('free_words', 'qualifiers')})(?![\w])|[\d$€£¥₹]))",
+                           re.IGNORECASE),
+        "labels": frozenset(w.casefold() for w in lex.labels),
+        "request_lead": re.compile(rf"(?:[^\W\d_][\w'’-]*\s+){{0,6}}?(?:[\w:-]+\s+){{0,3}}?(?:{ws('placement')})(?![\w])"
+                                   rf"(?:\s+[\w-]+){{0,3}}?\s+(?:{ws('request_leads')})\s+", re.IGNORECASE),
+        "request": re.compile(rf"(?:{ws('placement', 'requests')})(?![\w])", re.IGNORECASE),
+        **{f"meta.{k}": re.compile(rf"(?:{ws(f'meta.{k}')})(?![\w])\s*:?\s*", re.IGNORECASE)
+           for k in ("cta", "headline", "tone", "audience", "colors", "image", "strip")},
+        "meta.drop": re.compile(rf"(?:{ws('meta.drop')})", re.IGNORECASE),
+        "meta.suffix": re.compile(rf"\s+(?:{ws('meta.suffix')})$", re.IGNORECASE),
+        "words": words,
+        "conditions": words(tuple(p for k in lex.conditions for p in lex.conditions[k])),
+        "condition_kinds": {k: words(v) for k, v in lex.conditions.items()},
+        "condition_start": re.compile(rf"(?:{conditions}|{ws('relative_days')})(?![\w])", re.IGNORECASE),
+        "boundary": re.compile(rf"(?<![\w])(?:{conditions}|{ws('relative_days')})(?![\w])", re.IGNORECASE),
+        "date_lead_before": re.compile(rf"(?<![\w])(?:{ws('date_leads')})\s+", re.IGNORECASE),
+        "qualifier_before": re.compile(rf"(?<![\w])(?:{ws('qualifiers')})\s+", re.IGNORECASE),
+        "fillers": words(lex.fillers + lex.qualifiers),
+        "fillers_only": words(lex.fillers),
+        "offer_verbs": words(lex.offer_verbs),
+        "off_after": re.compile(rf"[\s-]?(?:{ws('off_words')})(?![\w])", re.IGNORECASE),
+        "off_words": words(lex.off_words),
+        "save_before": re.compile(rf"(?<![\w])(?:{ws('save_words')})\s+$",
+                                  re.IGNORECASE),
+        "edge_words": re.compile(rf"(?:{ws('fillers', 'price_words', 'qualifiers', 'off_words', 'offer_verbs')})(?![\w])\s*", re.IGNORECASE),
+        "edge_words_end": re.compile(rf"\s*(?<![\w])(?:{ws('fillers', 'price_words', 'qualifiers', 'off_words', 'offer_verbs')})$", re.IGNORECASE),
+        "starts_with_quantity": re.compile(r"[\d$€£¥₹]"),
+        "threshold_before": re.compile(rf"(?<![\w])(?:{ws('conditions.threshold')})\s*$", re.IGNORECASE),
+        "was": re.compile(rf"(?:{ws('was_words')})(?![\w])", re.IGNORECASE),
+        "was_before": re.compile(rf"(?<![\w])(?:{ws('was_words')})\s*$", re.IGNORECASE),
+        "pay": words(lex.pay_words),
+        "bonus_after": re.compile(rf"\s?(?:[\w-]+\s)?(?:{ws('bonus_words')})(?![\w])", re.IGNORECASE),
+        "trial_after": re.compile(rf"\s?(?:{ws('trial_words')})(?![\w])", re.IGNORECASE),
+        "trial": words(lex.trial_words),
+        "half": words(lex.half_price),
+        "not_free": words(lex.not_free),
+        "free_phrase": re.compile(rf"(?<![\w-])(?:{ws('free_words')})(?![\w-])", re.IGNORECASE),
+        "multi_tail": re.compile(rf"\s?(?:(?:{ws('free_words')})|(?:{ws('half_price')}))(?![\w])", re.IGNORECASE),
+        "hiring": words(lex.intents["apply"].words + lex.hiring_leads) if "apply" in lex.intents else words(()),
+        "role": re.compile(rf"(?:{hiring})\s+(?:(?:a|an|the|our)\s+)?(?P<role>[^,.;:]+?)(?=\s+(?:{ws('place_leads')}|for)\s|[,.;:]|$)",
+                           re.IGNORECASE),
+        "role_before": re.compile(rf"(?P<role>[^,.;:]+?)\s+(?:{ws('hiring_trails')})(?![\w])", re.IGNORECASE),
+        "place": re.compile(rf"(?<![\w])(?:{ws('place_leads')})\s+(?:the\s+)?(?P<place>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*)"),
+        "not_name": re.compile(alternation(tuple(w.casefold() for w in name_words))),
+    }

@@ -1,10 +1,11 @@
 """The layout engine: a brief (what the LLM writes) -> a full `Design` on the request's canvas.
 
-The LLM decides what a language model is needed for (headline, supporting line, CTA, what the photo
-shows, the palette); this module decides geometry the way a designer's template would: a composition
-chosen by the canvas's shape, text sized with the real fonts to fill its box, everything on shared
-margins and centre lines, and text colours that keep WCAG contrast with what they sit on. It is
-deterministic: the same brief, canvas and variant give the same layout.
+The brief says what the ad says (headline, supporting line, CTA, fine print, what the photo shows, the palette);
+this module decides geometry the way a designer's template would: a composition chosen by the canvas's shape,
+text sized with the real fonts to fill its box, everything on shared margins and centre lines, text colours that
+keep WCAG contrast with what they sit on, and the fine print, at the smallest legible size, in a band of its own
+on every canvas. Words are never cut to fit: a headline or CTA that does not fit raises LayoutError, and the caller
+tries other words (engines/copy.py). It is deterministic: the same brief, canvas and variant give the same layout.
 
 The look (palettes, font pairings) is data: configs/design/layout.yaml.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +24,9 @@ from adgenesis.engines.quality import contrast_ratio, default_rules
 from adgenesis.engines.render import rgb
 from adgenesis.paths import CONFIGS_DIR
 from adgenesis.schema import FONT_FAMILIES, Brief, Canvas, Design
+
+if TYPE_CHECKING:
+    from adgenesis.engines.facts import BriefFacts
 
 LAYOUT_RULES = CONFIGS_DIR / "design" / "layout.yaml"
 Hex = str
@@ -62,6 +66,10 @@ class LayoutError(ValueError):
     """The brief cannot be laid out on this canvas (e.g. a headline too long for a 728x90 banner)."""
 
 
+class CtaDoesNotFit(LayoutError):
+    """The CTA's label is too long for the canvas's button: a shorter label of the same intent may fit."""
+
+
 class _Style:
     def __init__(self, brief: Brief, variant: int):
         palette = rules().palettes.get(brief.palette)
@@ -87,41 +95,63 @@ class _Canvas:
 
     def __init__(self, canvas: Canvas, brief: Brief, style: _Style):
         self.W, self.H, self.s = canvas.width, canvas.height, min(canvas.width, canvas.height)
+        self.full_height = canvas.height
         self.canvas, self.brief, self.style = canvas, brief, style
         self.elements: list[dict] = []
         q = default_rules()
         self.head_floor = max(q.headline_min_px, q.headline_min_fraction * self.s)
         self.text_floor = max(q.text_min_px, q.text_min_fraction * self.s)
         self.large = q.large_text_fraction * self.s
+        self.fine_print_size = math.ceil(self.text_floor)
+        self.fine_print_margin = max(2.0, 0.04 * self.s)
+
+    def fine_print_height(self) -> float:
+        """The band the fine print needs at the bottom: its lines at the smallest legible size, plus a margin."""
+        if not self.brief.fine_print:
+            return 0.0
+        lines = fonts.wrap(self.brief.fine_print, self.style.body_font, self.fine_print_size, "regular",
+                           math.floor(self.W - 2 * self.fine_print_margin))
+        if lines is None:
+            raise LayoutError(f"fine print has a word wider than a {self.W} px canvas")
+        return fonts.block_height(len(lines), self.fine_print_size) + 1.5 * self.fine_print_margin
+
+    def fine_print(self, top: float) -> None:
+        """The fine print, full width, from `top` down; on the background, so its colour keeps contrast there."""
+        if not self.brief.fine_print:
+            return
+        m, size = self.fine_print_margin, self.fine_print_size
+        lines = fonts.wrap(self.brief.fine_print, self.style.body_font, size, "regular", math.floor(self.W - 2 * m))
+        h = fonts.block_height(len(lines), size)
+        self.elements.append({
+            **self._box(m, top + 0.5 * m, self.W - 2 * m, h), "type": "text", "text": self.brief.fine_print,
+            "font_family": self.style.body_font, "font_size": size, "font_weight": "regular",
+            "color": readable(self.style.colors.body, self.style.colors.background, False), "align": "center",
+            "role": "fine_print"})
 
     def _box(self, x, y, w, h) -> dict:
         x, y = max(0, round(x)), max(0, round(y))
-        return {"x": x, "y": y, "width": max(1, min(round(w), self.W - x)), "height": max(1, min(round(h), self.H - y))}
+        return {"x": x, "y": y, "width": max(1, min(round(w), self.W - x)), "height": max(1, min(round(h), self.full_height - y))}
 
     def image(self, x, y, w, h) -> None:
         self.elements.append({**self._box(x, y, w, h), "type": "image", "role": "product",
                               "description": self.brief.image})
 
     def _fit(self, kind: str, w, max_h, max_size: float, min_size: float, max_lines: int):
-        """(text, size, height) for the headline or subline; headlines lose trailing words before failing."""
+        """(text, size, height) for the headline or subline, whole (a span is never cut), or None."""
         headline = kind == "headline"
         text = self.brief.headline if headline else self.brief.subline
+        if not text:
+            return None
         family = self.style.head_font if headline else self.style.body_font
         weight = self.style.head_weight if headline else "regular"
         floor = self.head_floor if headline else self.text_floor
         low = max(round(min_size), math.ceil(floor))
         w, max_h = math.floor(w), math.floor(max_h)  # the box is stored in whole pixels: fit what it will hold
-        words = text.split()
-        while words:
-            candidate = " ".join(words)
-            fit = fonts.fit_size(candidate, family, weight, w, max_h, max(round(max_size), low), low, max_lines)
-            if fit:
-                size, n_lines = fit
-                return candidate, size, fonts.block_height(n_lines, size)
-            if not headline or len(words) <= 2:
-                break
-            words = words[:-1]
-        return None
+        fit = fonts.fit_size(text, family, weight, w, max_h, max(round(max_size), low), low, max_lines)
+        if not fit:
+            return None
+        size, n_lines = fit
+        return text, size, fonts.block_height(n_lines, size)
 
     def measure(self, kind: str, w, max_h, max_size, min_size, max_lines: int = 4) -> int:
         fit = self._fit(kind, w, max_h, max_size, min_size, max_lines)
@@ -152,17 +182,13 @@ class _Canvas:
         return h
 
     def button(self, x, y, w, h, font_max: float, shrink_to_label: bool = False) -> None:
-        """A rounded rectangle with the CTA centred on it."""
-        family, words = self.style.body_font, self.brief.cta.split()
+        """A rounded rectangle with the CTA centred on it, whole: a label too long raises LayoutError."""
+        family, label = self.style.body_font, self.brief.cta
         floor = int(self.text_floor) + 1
-        fit = None
-        while words and fit is None:  # a CTA too long for a small button loses trailing words ("Start free")
-            label = " ".join(words)
-            fit = fonts.fit_size(label, family, "bold", math.floor(w * 0.86) - 1, math.floor(h * 0.8) - 1,
-                                 max(round(font_max), floor), floor, 1)
-            words = words[:-1]
+        fit = fonts.fit_size(label, family, "bold", math.floor(w * 0.86) - 1, math.floor(h * 0.8) - 1,
+                             max(round(font_max), floor), floor, 1)
         if fit is None:
-            raise LayoutError(f"CTA {self.brief.cta!r} does not fit a {round(w)}x{round(h)} button")
+            raise CtaDoesNotFit(f"CTA {self.brief.cta!r} does not fit a {round(w)}x{round(h)} button")
         size = fit[0]
         if shrink_to_label:
             w = min(w, fonts.text_width(label, family, size, "bold") / 0.86 + 0.6 * size)
@@ -183,10 +209,13 @@ class _Canvas:
 
 
 def story(L: _Canvas) -> None:
-    """Full-screen vertical (9:16): stacked and centred inside the platforms' UI-safe band."""
+    """Full-screen vertical (9:16): stacked and centred inside the platforms' UI-safe band, fine print at its foot."""
     W, H = L.W, L.H
     m, gap = 0.07 * W, 0.025 * H
     top, bottom = 0.12 * H, 0.83 * H  # Stories/Reels/TikTok overlay their UI above and below this band
+    fine = L.fine_print_height()
+    bottom -= fine
+    L.fine_print(bottom)
     bh, bw = 0.065 * H, 0.6 * W
     by = bottom - bh
     hh = L.measure("headline", W - 2 * m, 0.17 * H, 0.09 * W, 0.05 * W, 3)
@@ -271,9 +300,13 @@ def banner_strip(L: _Canvas) -> None:
     text_w = bx - m - text_x
     if tall:
         my = 0.14 * H
-        hh = L.text("headline", text_x, my, text_w, 0.58 * (H - 2 * my), 0.18 * H, 0.1 * H, "left", max_lines=2)
-        L.text("sub", text_x, my + hh + 0.05 * H, text_w, H - 2 * my - hh - 0.05 * H, 0.08 * H, 0.06 * H, "left",
-               max_lines=2)
+        hh = L.measure("headline", text_w, 0.58 * (H - 2 * my), 0.18 * H, 0.1 * H, 2)
+        sh = L.measure("sub", text_w, H - 2 * my - hh - 0.05 * H, 0.08 * H, 0.06 * H, 2)
+        if sh:
+            L.text("headline", text_x, my, text_w, hh, 0.18 * H, 0.1 * H, "left", max_lines=2)
+            L.text("sub", text_x, my + hh + 0.05 * H, text_w, sh, 0.08 * H, 0.06 * H, "left", max_lines=2)
+        else:  # a headline alone sits on the row's centre line, as the photo and the button do
+            L.text("headline", text_x, my, text_w, H - 2 * my, 0.18 * H, 0.1 * H, "left", "middle", 2)
         L.button(bx, H - my - bh, bw, bh, 0.085 * H)
     else:
         L.text("headline", text_x, 0.1 * H, text_w, 0.8 * H, 0.3 * H, 0.18 * H, "left", "middle", 2)
@@ -335,8 +368,69 @@ def composition_for(canvas: Canvas, palette: str) -> str:
     return "top_image"
 
 
+# Compositions that place the fine print themselves; the others get the canvas less a band at its foot.
+PLACES_FINE_PRINT = ("story",)
+
+
 def lay_out(brief: Brief, canvas: Canvas, variant: int = 0) -> Design:
-    """The brief as a `Design` on `canvas`; `variant` (e.g. the request's seed) picks colour and font variants."""
+    """The brief as a `Design` on `canvas`; `variant` (e.g. the request's seed) picks colour and font variants.
+    Raises LayoutError when its headline, supporting line or CTA does not fit whole."""
     L = _Canvas(canvas, brief, _Style(brief, variant))
-    COMPOSITIONS[composition_for(canvas, brief.palette)](L)
+    name = composition_for(canvas, brief.palette)
+    if name not in PLACES_FINE_PRINT:
+        band = L.fine_print_height()
+        if band > 0.4 * L.H:
+            raise LayoutError(f"fine print of {len(brief.fine_print)} characters needs {round(band)} px of a "
+                              f"{L.H} px canvas")
+        L.H = L.H - band
+        COMPOSITIONS[name](L)
+        L.fine_print(L.H)
+    else:
+        COMPOSITIONS[name](L)
     return L.design()
+
+
+def palette_for(facts: "BriefFacts") -> str:
+    """The palette a brief's own words ask for: a brand-colour pair both of whose colours it names, else the mood
+    its tone words name (`Lexicon.moods`), else the first palette."""
+    import re
+
+    from adgenesis.engines.lexicon import lexicon
+
+    said = " ".join(s.text for s in (*facts.colors, *facts.tone)).casefold()
+    names = palette_names()
+    for name in names:
+        colours = name.split("_")
+        if len(colours) == 2 and all(re.search(rf"(?<![\w]){c}", said) for c in colours):
+            return name
+    for name, words in lexicon(facts.language).moods.items():
+        if name in names and any(re.search(rf"(?<![\w]){re.escape(w.casefold())}(?![\w])", said) for w in words):
+            return name
+    return names[0]
+
+
+def with_fine_print(design: Design, fine_print: str) -> Design:
+    """A layout the model placed itself (free mode), with the fine print added in a band at its foot: every other
+    element is scaled into the height above the band, so nothing overlaps it."""
+    if not fine_print:
+        return design
+    canvas = Canvas(platform=design.platform, format=design.format, width=design.width, height=design.height)
+    text_colour = next((el.color for el in design.elements if getattr(el, "role", None) == "body"), "#111111")
+    probe = _Canvas(canvas, Brief(headline="x", cta="x", image="x", palette=palette_names()[0], fine_print=fine_print),
+                    _Style(Brief(headline="x", cta="x", image="x", palette=palette_names()[0]), 0))
+    band = probe.fine_print_height()
+    if band > 0.4 * design.height:
+        raise LayoutError(f"fine print of {len(fine_print)} characters needs {round(band)} px of a {design.height} px canvas")
+    scale = (design.height - band) / design.height
+    elements = []
+    for el in design.elements:
+        body = el.model_dump()
+        body["y"], body["height"] = math.floor(el.y * scale), max(1, math.floor(el.height * scale))
+        if body["type"] == "text":
+            body["font_size"] = max(8, math.floor(el.font_size * scale))
+        elements.append(body)
+    probe.style.colors = probe.style.colors.model_copy(update={"background": design.background_color,
+                                                               "body": text_colour})
+    probe.fine_print(design.height - band)
+    return Design.from_layout({"background_color": design.background_color, "elements": [*elements, *probe.elements]},
+                              canvas)

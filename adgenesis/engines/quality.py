@@ -1,8 +1,11 @@
 """The checks a designer signs off on before an ad goes out, judged on the layout and on its rendered pixels.
 
-    report = check(design, "summer sale on running shoes, 30% off")
+    report = check(design, "summer sale on running shoes, 30% off")   # or check(design, facts.read_brief(...))
     report.passed, report.checks["contrast"], report.problems
 
+The words are judged as the customer's lawyer would: every word of the headline and supporting line inside a whole
+span of the brief or from its language's vocabulary (`engines.copy.CopyWords`), the CTA one of the intent's labels,
+the main offer stated, every term of every offer in the fine print (`grounded`, `offer`, `conditions`, `copy`).
 Thresholds live in `configs/design/quality.yaml` (`QualityRules`), so tightening a rule is a data change.
 Text is measured with `fonts` and contrast is judged on what `render` paints, so a layout that passes here
 looks, when drawn, the way the checks assumed.
@@ -21,22 +24,16 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from adgenesis import paths
-from adgenesis.engines import facts, fonts, render
+from adgenesis.engines import fonts, render
+from adgenesis.engines.copy import CopyWords, cta_labels, fine_print_parts
+from adgenesis.brief import BriefFacts
+from adgenesis.engines.facts import read_brief
+from adgenesis.engines.lexicon import lexicon
 from adgenesis.protocol import QualityReport
 from adgenesis.schema import Design, ShapeElement, TextElement
 
-CHECKS = ("headline", "cta", "elements", "fit", "contrast", "alignment", "grounded", "offer", "copy")
+CHECKS = ("headline", "cta", "elements", "fit", "contrast", "alignment", "grounded", "offer", "conditions", "copy")
 RULES_PATH = "configs/design/quality.yaml"
-
-
-class Intent(BaseModel):
-    """What a brief asks the viewer to do: read from `keywords` in the request; a CTA with one of `verbs` fits."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    keywords: tuple[str, ...]
-    verbs: tuple[str, ...]
-    default: str
 
 
 class QualityRules(BaseModel):
@@ -58,9 +55,6 @@ class QualityRules(BaseModel):
     name_match_ratio: float = Field(0.8, gt=0, le=1)
     max_word_repeats: int = Field(2, ge=1)
     field_labels: tuple[str, ...] = ()
-    cta_any: tuple[str, ...] = ()
-    cta_default: str = "Learn more"
-    intents: dict[str, Intent] = {}
     stopwords: tuple[str, ...] = ()
 
 
@@ -73,10 +67,12 @@ def load_rules(path: str | Path) -> QualityRules:
     return QualityRules.model_validate(yaml.safe_load(Path(path).read_text()) or {})
 
 
-def check(design: Design, prompt: str, images: dict[int, Image.Image] | None = None,
+def check(design: Design, brief: BriefFacts | str, images: dict[int, Image.Image] | None = None,
           rules: QualityRules | None = None) -> QualityReport:
-    """Every check in `CHECKS` order; `images` are the pictures the ad will carry (placeholders otherwise)."""
-    ctx = _Context(design, prompt, rules or default_rules(), images)
+    """Every check in `CHECKS` order, against the brief (its facts, or its text in English); `images` are the
+    pictures the ad will carry (placeholders otherwise)."""
+    facts = brief if isinstance(brief, BriefFacts) else read_brief(brief)
+    ctx = _Context(design, facts, rules or default_rules(), images)
     results = {name: getattr(ctx, name)() for name in CHECKS}
     return QualityReport(passed=all(not p for p in results.values()),
                          checks={name: not p for name, p in results.items()},
@@ -124,8 +120,9 @@ def _stop_forms(stopwords: tuple[str, ...]) -> frozenset[str]:
     return frozenset(forms | {stem(w) for w in forms})
 
 
-def content_words(text: str, rules: QualityRules) -> set[str]:
-    stop = _stop_forms(rules.stopwords)
+def content_words(text: str, rules: QualityRules, language: str = "en") -> set[str]:
+    lex = lexicon(language)
+    stop = _stop_forms(rules.stopwords + lex.placement + lex.requests + lex.fillers + lex.vocabulary)
     return {s for w in words(text) if w not in stop and (s := stem(w)) not in stop}
 
 
@@ -140,8 +137,8 @@ def _q(text: str, limit: int = 32) -> str:
 
 
 class _Context:
-    def __init__(self, design: Design, prompt: str, rules: QualityRules, images):
-        self.d, self.prompt, self.r, self.images = design, prompt, rules, images
+    def __init__(self, design: Design, facts: BriefFacts, rules: QualityRules, images):
+        self.d, self.facts, self.prompt, self.r, self.images = design, facts, facts.text, rules, images
         self.min_side = min(design.width, design.height)
         self.texts = [(i, el) for i, el in enumerate(design.elements) if isinstance(el, TextElement)]
         # The largest text is what the eye reads first, whatever role the layout gave it; first one on ties.
@@ -165,17 +162,16 @@ class _Context:
         if el.font_size < need:
             problems.append(f"elements.{self.head} headline {_q(el.text)} is {el.font_size} px < {math.ceil(need)} px "
                             f"for a {self.d.width}x{self.d.height} canvas")
-        wanted = content_words(self.prompt, self.r)
+        wanted = content_words(self.prompt, self.r, self.facts.language)
         # A prompt with nothing but request words ("make an ad") cannot be strayed from.
-        if wanted and not wanted & content_words(el.text, self.r):
+        if wanted and not wanted & content_words(el.text, self.r, self.facts.language):
             problems.append(f"elements.{self.head} headline {_q(el.text)} shares no word with the prompt "
                             f"(e.g. {', '.join(sorted(wanted)[:6])})")
         return problems
 
     def cta(self) -> list[str]:
-        for i, el in self.texts:
-            if i != self.head and self._short(el) and (el.role == "cta" or self.hosts[i]):
-                return []
+        if self.cta_index is not None:
+            return []
         too_long = [(i, el) for i, el in self.texts if i != self.head and el.role == "cta"]
         if too_long:
             return [f"elements.{i} cta {_q(el.text)} is too long for a button: {len(el.text.split())} words, "
@@ -271,50 +267,85 @@ class _Context:
 
     # ---- the words: what a lawyer and a copy editor check ----
 
+    def _copy_texts(self) -> list[tuple[int, TextElement]]:
+        """The headline and supporting lines: every text but the CTA and the fine print."""
+        return [(i, el) for i, el in self.texts if i != self.cta_index and el.role != "fine_print"]
+
     def grounded(self) -> list[str]:
-        given = facts.facts_of(self.prompt, number_words=True)
-        names, offer = facts.names_of(self.prompt), facts.offer_of(self.prompt)
+        """Every word from a whole span of the brief or the vocabulary; the CTA a label of the language (or the
+        brief's own); the fine print the brief's terms, verbatim."""
+        copy_words = CopyWords.of(self.facts)
         problems = []
+        for i, el in self._copy_texts():
+            if not copy_words.allows(" ".join(el.text.split())):
+                problems.append(f"elements.{i} text {_q(el.text)} has words that are not a whole span of the brief "
+                                f"nor its vocabulary: {', '.join(_uncovered(el.text, copy_words)) or 'their order'}")
+        if self.cta_index is not None:
+            cta = self.d.elements[self.cta_index].text
+            labels = {label.label.casefold() for ls in lexicon(self.facts.language).cta.values() for label in ls}
+            asked = self.facts.cta_request.text.casefold() if self.facts.cta_request else None
+            if cta.casefold() not in labels and cta.casefold() != asked:
+                problems.append(f"elements.{self.cta_index} cta {_q(cta)} is not a CTA label of the language nor the "
+                                f"button the brief asks for")
+        brief = _normal(self.prompt)
         for i, el in self.texts:
-            if bad := facts.ungrounded(el.text, given):
-                problems.append(f"elements.{i} text {_q(el.text)} states what the request does not give: "
-                                f"{', '.join(bad)}")
-            if i != self.cta_index:  # "Start free trial" on a button is the offer's name, not a restatement
-                problems += [f"elements.{i} text {_q(el.text)} states the offer as {d}"
-                             for d in facts.distorted(el.text, offer)]
-            for wrong, right in facts.misspelt(el.text, names, self.r.name_match_ratio):
-                problems.append(f"elements.{i} text {_q(el.text)} spells {right!r} as {wrong!r}")
+            if el.role == "fine_print":
+                parts = [p for p in re.split(r"(?<=[.!?])\s+", el.text) if p.strip()]
+                bad = [p for p in parts if _normal(p.rstrip(".")) not in brief]
+                problems += [f"elements.{i} fine print {_q(p)} is not the brief's own words" for p in bad]
         return problems
 
     def offer(self) -> list[str]:
-        offer = facts.offer_of(self.prompt)
-        if offer is None:
+        """The main offer stated in the headline or supporting line; every other offer somewhere in the ad."""
+        if not self.facts.offers:
             return []
-        copy = " ".join(el.text for i, el in self.texts if i != self.cta_index)
-        missing = facts.missing_from(offer, copy)
-        return [f"the offer {_q(offer.text, 48)} is not stated in the headline or supporting text "
-                f"(missing {', '.join(missing)})"] if missing else []
+        shown = _normal(" ".join(el.text for _, el in self._copy_texts()))
+        everywhere = _normal(" ".join(el.text for _, el in self.texts))
+        main, *others = self.facts.offers
+        problems = []
+        if _normal(main.value.text) not in shown:
+            problems.append(f"the offer {_q(main.core.text, 48)} is not stated in the headline or supporting text")
+        problems += [f"the offer {_q(o.core.text, 48)} is not in the ad" for o in others
+                     if _normal(o.value.text) not in everywhere]
+        return problems
+
+    def conditions(self) -> list[str]:
+        """Every term of every offer, verbatim, somewhere in the ad (the fine print carries them)."""
+        everywhere = _normal(" ".join(el.text for _, el in self.texts))
+        return [f"the condition {_q(t.text, 48)} of the offer {_q(o.core.text, 32)} is not in the ad"
+                for o in self.facts.offers for t in o.terms if _normal(t.text) not in everywhere]
 
     def copy(self) -> list[str]:
-        problems = [f"elements.{i} text {_q(el.text)}: {p}" for i, el in self.texts
-                    for p in copy_problems(el.text, self.prompt, self.r, button=i == self.cta_index)]
-        if self.cta_index is not None and not cta_fits(self.d.elements[self.cta_index].text, self.prompt, self.r):
-            wanted = " or ".join(intents_of(self.prompt, self.r))
-            problems.append(f"elements.{self.cta_index} cta {_q(self.d.elements[self.cta_index].text)} does not "
-                            f"fit what the brief asks ({wanted})")
+        problems = [f"elements.{i} text {_q(el.text)}: {p}" for i, el in self.texts if el.role != "fine_print"
+                    for p in copy_problems(el.text, self.r, button=i == self.cta_index)]
+        if self.cta_index is not None:
+            cta = self.d.elements[self.cta_index].text
+            fitting = [c.casefold() for c in cta_labels(self.facts)]
+            if cta.casefold() not in fitting:
+                problems.append(f"elements.{self.cta_index} cta {_q(cta)} does not ask for what the brief wants "
+                                f"({self.facts.intent}: {', '.join(cta_labels(self.facts))})")
         return problems
 
     @property
     def cta_index(self) -> int | None:
         for i, el in self.texts:
-            if i != self.head and self._short(el) and (el.role == "cta" or self.hosts[i]):
+            if i != self.head and el.role != "fine_print" and self._short(el) and (el.role == "cta" or self.hosts[i]):
                 return i
         return None
 
 
-def copy_problems(text: str, prompt: str, rules: QualityRules, button: bool = False) -> list[str]:
-    """A copy editor's objections to one text (`button`: a CTA's label): a leaked field label, a word repeated, a
-    last word cut short."""
+def _normal(text: str) -> str:
+    return " ".join(text.replace("\u2019", "'").casefold().split())
+
+
+def _uncovered(text: str, copy_words: CopyWords) -> list[str]:
+    """The words of `text` that are in no span and not in the vocabulary (for a problem's message)."""
+    have = {w for t in (*copy_words.spans, *copy_words.vocabulary) for w in words(t)}
+    return sorted({w for w in words(text) if w not in have})[:6]
+
+
+def copy_problems(text: str, rules: QualityRules, button: bool = False) -> list[str]:
+    """A copy editor's objections to one text (`button`: a CTA's label): a leaked field label, a word repeated."""
     problems = []
     labels = "|".join(map(re.escape, rules.field_labels))
     if labels and (m := re.search(rf"\b({labels})\s*:", text, re.IGNORECASE)):
@@ -322,44 +353,12 @@ def copy_problems(text: str, prompt: str, rules: QualityRules, button: bool = Fa
     ws = words(text)
     stop = _stop_forms(rules.stopwords)
     content = [stem(w) for w in ws if w not in stop]
-    # Doubled with only a space between ("toolbox toolbox"; "Bloom Spa: Spa day" is a brand and its subject), or
-    # on a button, any word twice ("Shop the shop").
+    # Doubled with only a space between ("toolbox toolbox"), or on a button, any word twice ("Shop the shop").
     if re.search(r"\b(\w+)\s+\1\b", text, re.IGNORECASE) or (button and len(set(content)) < len(content)):
         problems.append("a word is repeated")
     elif (most := max(map(content.count, content), default=0)) > rules.max_word_repeats:
         problems.append(f"a word is used {most} times")
-    if ws and is_cut(ws[-1], prompt, rules):
-        problems.append(f"the last word {ws[-1]!r} is cut short")
     return problems
-
-
-def is_cut(word: str, prompt: str, rules: QualityRules) -> bool:
-    """A last word that only begins a word of the request ("St. M" of "St. Mary's", "Winter co" of "coats"):
-    text cut mid-word. One or two letters only, and none of the ordinary ones ("go" is not "goals" cut)."""
-    if word.isdigit() or word in _stop_forms(rules.stopwords) or word in rules.cta_any:
-        return False
-    if len(word) == 1:
-        return word not in ("a", "i")
-    asked = set(words(prompt))
-    return len(word) == 2 and word not in asked and any(len(w) > 3 and w.startswith(word) for w in asked)
-
-
-def intents_of(prompt: str, rules: QualityRules) -> list[str]:
-    """The intents (`QualityRules.intents`) whose keywords the request uses, in the rules' order."""
-    asked = {stem(w) for w in words(prompt)} | set(words(prompt))
-    return [name for name, intent in rules.intents.items() if asked & set(intent.keywords)]
-
-
-def cta_fits(cta: str, prompt: str, rules: QualityRules) -> bool:
-    """The CTA does not ask for something else than the brief: it fails only when it uses another intent's verb
-    ("Book a table" for a language app) and none of a detected intent's verbs or of `cta_any`."""
-    intents = intents_of(prompt, rules)
-    if not intents or " ".join(words(cta)) in " ".join(words(prompt)):  # no clear intent, or the brief's own CTA
-        return True
-    said = set(words(cta))
-    fitting = set(rules.cta_any).union(*(rules.intents[name].verbs for name in intents))
-    other = set().union(*(i.verbs for name, i in rules.intents.items() if name not in intents)) - fitting
-    return bool(said & fitting) or not said & other
 
 
 # --------------------------------------------------------------------------------------------------
