@@ -95,6 +95,11 @@ def check_kit_name(name: str) -> str:
     return name
 
 
+def is_kit_ref(ref: str) -> bool:
+    """`ref` could name a kit: its id, or a name that keeps to the rule."""
+    return bool(KIT_ID.fullmatch(ref) or (_NAME.fullmatch(ref) and ref == ref.strip()))
+
+
 def check_palette(palette: list[KitColor]) -> list[KitColor]:
     missing = [role for role in REQUIRED_ROLES if role not in {c.role for c in palette}]
     if missing:
@@ -102,13 +107,17 @@ def check_palette(palette: list[KitColor]) -> list[KitColor]:
     return palette
 
 
+def check_printable(text: str) -> str:
+    if not text.isprintable():
+        raise ValueError(f"{text[:40]!r} has control characters (a line break, a tab, ...)")
+    return text
+
+
 def check_words(words: list[str]) -> list[str]:
     """The same words, spaces collapsed, each once (the first spelling kept, case aside)."""
     seen: dict[str, str] = {}
     for word in words:
-        if any(not ch.isprintable() for ch in word):
-            raise ValueError(f"word {word!r} has control characters")
-        word = " ".join(word.split())
+        word = " ".join(check_printable(word).split())
         seen.setdefault(word.casefold(), word)
     return list(seen.values())
 
@@ -119,7 +128,10 @@ Palette = Annotated[list[KitColor], Field(min_length=MIN_COLORS, max_length=MAX_
                     AfterValidator(check_palette)]
 Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_WORD_CHARS)]
 Words = Annotated[list[Word], Field(max_length=MAX_WORDS), AfterValidator(check_words)]
-Disclaimer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_DISCLAIMER_CHARS)]
+Disclaimer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_DISCLAIMER_CHARS),
+                       AfterValidator(check_printable)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_CHARS),
+                  AfterValidator(check_printable)]
 
 
 # ---- where the files are ------------------------------------------------------------------------------------------

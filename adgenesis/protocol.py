@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from adgenesis.brand import BrandKit, Disclaimer, KitFont, KitName, Palette, Words
+from adgenesis.brand import BrandKit, Disclaimer, KitFont, KitName, Label, Palette, Words
 from adgenesis.paths import SAFE_NAME_RULE, check_safe_name
 from adgenesis.rows import Row
 from adgenesis.schema import Design, DesignMode
@@ -510,8 +510,7 @@ class WorkspaceList(BaseModel):
 class ApiKeyCreate(_Request):
     workspace: Annotated[str, AfterValidator(check_safe_name)] = Field(
         description=f"the workspace's name ({SAFE_NAME_RULE}); made if it does not exist")
-    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = Field(
-        None, description="what the key is for, shown in listings")
+    label: Label | None = Field(None, description="what the key is for, shown in listings")
 
 
 class ApiKeyInfo(BaseModel):

@@ -29,9 +29,10 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from adgenesis.brand import KIT_ID, BrandKit, FontRole, KitFont, kit_file, uploads_dir
+from adgenesis.brand import FILE_NAME, KIT_ID, BrandKit, FontRole, KitFont, is_kit_ref, kit_file, uploads_dir
 from adgenesis.errors import Conflict, DependencyFailed, Forbidden, Invalid, NotFound
 from adgenesis.files import write_atomic
+from adgenesis.paths import is_safe_name
 from adgenesis.protocol import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -136,7 +137,7 @@ class Store:
     @_database
     def revoke_key(self, key_id: str) -> ApiKeyInfo:
         with self._sessions.begin() as s:
-            key = s.get(ApiKey, key_id)
+            key = s.get(ApiKey, key_id) if is_safe_name(key_id) else None
             if key is None:
                 raise NotFound(f"no API key {key_id!r}")
             if key.revoked_at is not None:
@@ -283,7 +284,7 @@ class Store:
         """An uploaded file of the kit's workspace, and its media type (the studio shows a kit's logo and fonts)."""
         with self._sessions() as s:
             kit = self._kit_row(s, caller, ref, write=False, live=False)
-            row = s.get(UploadedFile, (kit.workspace_id, name))
+            row = s.get(UploadedFile, (kit.workspace_id, name)) if FILE_NAME.fullmatch(name) else None
         if row is None:
             raise NotFound(f"brand kit {ref!r} has no file {name!r}")
         try:
@@ -348,7 +349,7 @@ class Store:
 
     @staticmethod
     def _upload(s: Session, workspace_id: str, name: str, kind: str) -> UploadedFile | None:
-        row = s.get(UploadedFile, (workspace_id, name))
+        row = s.get(UploadedFile, (workspace_id, name)) if FILE_NAME.fullmatch(name) else None
         return row if row is not None and row.kind == kind else None
 
     @staticmethod
@@ -365,7 +366,9 @@ class Store:
     @staticmethod
     def _kit_row(s: Session, caller: Caller, ref: str, *, write: bool, live: bool) -> KitRow:
         """The kit `ref` names (its id, or its name among live kits) as `caller` may see it (the module's rules)."""
-        if KIT_ID.fullmatch(ref):
+        if not is_kit_ref(ref):  # nothing such a string could name; never sent to the database (a NUL is a 502 there)
+            kit = None
+        elif KIT_ID.fullmatch(ref):
             kit = s.get(KitRow, ref)
             kit = None if kit is not None and live and kit.deleted_at is not None else kit
         else:
@@ -395,7 +398,7 @@ class Store:
 
     @staticmethod
     def _workspace(s: Session, name: str) -> Workspace:
-        workspace = s.scalar(select(Workspace).where(Workspace.name == name))
+        workspace = s.scalar(select(Workspace).where(Workspace.name == name)) if is_safe_name(name) else None
         if workspace is None:
             raise NotFound(f"no workspace {name!r} (POST /v1/keys makes one with its first key)")
         return workspace
