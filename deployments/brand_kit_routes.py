@@ -89,8 +89,8 @@ class BrandKitRoutes:
     async def _caller(self, headers: Mapping[str, str]) -> Caller:
         key = presented_key(headers)
         if key is None:
-            raise Unauthenticated("brand kits need an API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
-                                  headers={"WWW-Authenticate": "Bearer"})
+            raise Unauthenticated("brand kits need an API key: send 'Authorization: Bearer <key>' or "
+                                  "'X-API-Key: <key>'", headers={"WWW-Authenticate": "Bearer"})
         if self._admin.accepts(key):
             return ADMIN
         return await self._kits(lambda store: store.caller(key))

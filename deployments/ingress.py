@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -53,7 +54,6 @@ from adgenesis.service_errors import replica_lost, serve_call_error
 from adgenesis.settings import LifecycleSettings, Limits, LLMSettings
 from deployments import brand_kit_routes, http_errors, lifecycle_routes, studio_routes, telemetry
 from deployments.fallback import make_fallback
-from deployments.brand_kit_routes import KIT_USE
 from deployments.http_errors import BUSY
 from deployments.llm import chat_once
 from deployments.uploads import FRAMING_BYTES, MULTIPART, Upload, capped, read_form
@@ -203,7 +203,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
         # batch_jobs/openai_batch.py calls this through the ingress's handle with the body alone: no request, no key.
         return await self._designs(body, request.headers if request is not None else {})
 
-    async def _designs(self, body: DesignRequest, headers) -> DesignResponse:
+    async def _designs(self, body: DesignRequest, headers: Mapping[str, str]) -> DesignResponse:
         body = admit(body, self._limits.max_prompt_chars, self._limits.max_designs_per_request)
         if body.brand_kit is not None:
             # The kit's access rules hold from here (401, 404 for another workspace's); the layout engine that
@@ -249,9 +249,9 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
                                         latency_ms=(time.perf_counter() - start) * 1000)
         result: dict[str, Any] = {}
         if route == "design_spec":
-            design = await self._designs(
-                DesignRequest(prompt=prompt, platform=body.platform, format=body.format, seed=body.seed, model=body.model,
-                              brand_kit=body.brand_kit), request.headers)
+            asked = DesignRequest(prompt=prompt, platform=body.platform, format=body.format, seed=body.seed,
+                                  model=body.model, brand_kit=body.brand_kit)
+            design = await self._designs(asked, request.headers)
             result["design"], result["served_by"] = design.designs[0], design.served_by
         elif route == "image":
             image = await self._call(
@@ -365,19 +365,20 @@ def clarify(classification: ClassifyResponse) -> Clarification:
 
 _OPENAI_ROUTES = ("models", "model_data", "completions", "chat")
 PNG = {"content": {"image/png": {}}}
+# A design route's statuses: a full queue or a lost replica, and a `brand_kit` the key may not use.
+DESIGN = {**BUSY, **brand_kit_routes.KIT_USE}
 _ROUTES = {
     "healthz": lambda app: app.get("/healthz", tags=["health"]),
     "readyz": lambda app: app.get("/readyz", tags=["health"]),
-    "designs": lambda app: app.post("/v1/designs", response_model=DesignResponse, responses={**BUSY, **KIT_USE},
-                                    tags=["designs"]),
+    "designs": lambda app: app.post("/v1/designs", response_model=DesignResponse, responses=DESIGN, tags=["designs"]),
     "design_presets": lambda app: app.get("/v1/designs/presets", tags=["designs"]),
     "design_render": lambda app: app.post(
-        "/v1/designs/render", response_class=Response, responses={200: PNG, **BUSY, **KIT_USE}, tags=["designs"],
+        "/v1/designs/render", response_class=Response, responses={200: PNG, **DESIGN}, tags=["designs"],
         summary="A layout drawn as a PNG with its real fonts",
     ),
     "legacy_generate": lambda app: app.post("/generate", responses=BUSY, tags=["designs"], summary="Old ML-service contract"),
     "classify": lambda app: app.post("/v1/classify", response_model=ClassifyResponse, responses=BUSY, tags=["router"]),
-    "generate": lambda app: app.post("/v1/generate", response_model=GenerateResponse, responses={**BUSY, **KIT_USE},
+    "generate": lambda app: app.post("/v1/generate", response_model=GenerateResponse, responses=DESIGN,
                                      tags=["router"]),
     "images": lambda app: app.post(
         "/v1/images", response_class=Response, responses={200: PNG, **BUSY}, tags=["images"]

@@ -6,8 +6,9 @@ a new cluster in a temporary folder, on a free port of 127.0.0.1, for as long as
 
 The cluster lives in a new folder of the system's temporary folder, removed at the end. PostgreSQL refuses to run
 as root (CI and the development machines are root): then initdb and the server run as `nobody`, in a folder handed
-to it (under /tmp itself: pytest's tmp_path lies under folders only root may enter). Nothing is synced to disk (a test's database lives seconds): initdb and the
-start take a few seconds, not minutes. Stopped with a fast shutdown (SIGINT: open sessions are closed) at the end.
+to it (under /tmp itself: pytest's tmp_path lies under folders only root may enter). Nothing is synced to disk (a
+test's database lives seconds): initdb and the start take about a second, not minutes. Stopped with a fast shutdown
+(SIGINT: open sessions are closed) at the end.
 """
 
 from __future__ import annotations

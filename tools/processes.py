@@ -35,7 +35,8 @@ def child_service(name: str, args: list[str], ready: Callable[[], bool], log: Pa
                 if up or proc.poll() is not None:
                     break
             if not up:
-                why = f"exited ({proc.returncode})" if proc.returncode is not None else f"not ready in {timeout_s:.0f} s"
+                exited = proc.returncode is not None
+                why = f"exited ({proc.returncode})" if exited else f"not ready in {timeout_s:.0f} s"
                 raise RuntimeError(f"{name} did not start: {why}; the end of {log}:\n"
                                    f"{log.read_text(errors='replace')[-2000:]}")
             yield proc

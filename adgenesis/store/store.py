@@ -260,7 +260,8 @@ class Store:
         with self._sessions() as s:
             kit = self._kit_row(s, caller, ref, write=False, live=False)
             workspace = self._workspace_name(s, kit)
-            rows = s.scalars(select(KitVersionRow).where(KitVersionRow.kit_id == kit.id).order_by(KitVersionRow.version))
+            rows = s.scalars(select(KitVersionRow).where(KitVersionRow.kit_id == kit.id)
+                             .order_by(KitVersionRow.version))
             return BrandKitVersionList(id=kit.id, versions=[_version(row, workspace) for row in rows])
 
     @_database
@@ -313,9 +314,10 @@ class Store:
                     raise NotFound(f"no brand kit {ref!r}")
                 kit = s.get(KitRow, kit_id)
                 if upload is not None and s.get(UploadedFile, (kit.workspace_id, upload.name)) is None:
+                    kind = "font" if isinstance(upload, CheckedFont) else "logo"
                     s.add(UploadedFile(workspace_id=kit.workspace_id, name=upload.name, media_type=upload.media_type,
-                                       kind="font" if isinstance(upload, CheckedFont) else "logo", size=len(upload.data),
-                                       family=getattr(upload, "family", None), created_at=now()))
+                                       kind=kind, size=len(upload.data), family=getattr(upload, "family", None),
+                                       created_at=now()))
                     s.flush()
                 current = s.get(KitVersionRow, (kit_id, number - 1))
                 fields = self._checked(s, kit.workspace_id, {f: getattr(current, f) for f in KIT_FIELDS} | changes)
@@ -344,7 +346,8 @@ class Store:
             return checks.check_bundled_font(font, slot)
         uploaded = self._upload(s, workspace_id, font.file, "font")
         if uploaded is None:
-            raise Invalid(f"{slot}: {font.file!r} is not a font this workspace uploaded (POST /v1/brand-kits/{{id}}/fonts)")
+            raise Invalid(f"{slot}: {font.file!r} is not a font this workspace uploaded "
+                          "(POST /v1/brand-kits/{id}/fonts)")
         return KitFont(family=uploaded.family, file=font.file)  # the family its name table gives
 
     @staticmethod
