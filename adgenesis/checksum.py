@@ -1,4 +1,5 @@
-"""The one checksum of a model folder.
+"""The one checksum of a model folder, and of the files in it (sha256, which also names an uploaded logo or font:
+adgenesis/brand.py).
 
 `tools.prepare_models` records it in models/manifest.json, the registry tags every version with it and checks
 it on load, and the engines report its first `SHORT_LENGTH` hex digits as `model_version`; one scheme,
@@ -22,6 +23,11 @@ from adgenesis.paths import MODELS_MANIFEST, resolve
 
 SCHEME = "sha256 over sorted lines '<relpath>\\0<size>\\0<file sha256>\\n'"
 SHORT_LENGTH = 12  # what responses and listings show: tells versions apart and still reads at a glance
+
+
+def bytes_sha256(data: bytes) -> str:
+    """The same digest as `file_sha256`, of bytes in memory (an upload, named by its content)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def file_sha256(path: str | Path) -> str:
@@ -87,5 +93,5 @@ def folder_version(source: str | Path, manifest: Path | None = None) -> str:
     return short(recorded_checksum(folder, manifest) or folder_checksum(folder))
 
 
-__all__ = ["SCHEME", "SHORT_LENGTH", "file_sha256", "folder_checksum", "folder_version", "hash_folder",
+__all__ = ["SCHEME", "SHORT_LENGTH", "bytes_sha256", "file_sha256", "folder_checksum", "folder_version", "hash_folder",
            "recorded_checksum", "short"]

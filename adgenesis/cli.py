@@ -10,9 +10,13 @@
     adgenesis models compare router-classifier 1 2
     adgenesis models promote router-classifier 2
     adgenesis models rollback router-classifier
+    adgenesis keys create --workspace acme     # a workspace's API key for its brand kits (made with its first key)
+    adgenesis keys list [--workspace acme]
+    adgenesis keys revoke <key id>
 
 Server: --url or $ADGENESIS_URL (default http://127.0.0.1:8000). Key for submit, cancel, promote,
-rollback: --api-key or $ADGENESIS_API_KEY. --json prints the API's JSON instead of tables.
+rollback and every `keys` command (the admin key): --api-key or $ADGENESIS_API_KEY. --json prints the API's JSON
+instead of tables.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from adgenesis.checksum import short
 from adgenesis.lifecycle.client import ApiError, LifecycleClient
 from adgenesis.protocol import (
     TERMINAL,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyInfo,
     ModelVersionList,
     PromotionResponse,
     TrainJob,
@@ -116,6 +123,17 @@ def show_promotion(r: PromotionResponse) -> str:
     return (f"{r.action}: {r.name} production is now {now} (previous: {_v(r.previous_version)})\n"
             f"serving   {d.model_version}  via {d.target}  in {d.seconds:.1f} s"
             + (f"\nfolder    {d.path}" if d.path else ""))
+
+
+def show_key(k: ApiKeyInfo) -> str:
+    state = f"revoked {_when(k.revoked_at)}" if k.revoked_at else f"last used {_when(k.last_used_at)}"
+    return f"key {k.id} ({k.shown}...) of workspace {k.workspace}: {state}"
+
+
+def show_created_key(c: ApiKeyCreated) -> str:
+    made = " (new)" if c.workspace_created else ""
+    return (f"created key {c.key.id} for workspace {c.key.workspace}{made}\n{c.token}\n"
+            "the key is shown once: keep it now (the server stores only its hash)")
 
 
 def emit(args: argparse.Namespace, obj: BaseModel, text: str | Callable[[Any], str], *, ok: bool = True) -> int:
@@ -219,6 +237,22 @@ def cmd_models_rollback(client: LifecycleClient, args: argparse.Namespace) -> in
     return emit(args, client.rollback(args.name), show_promotion)
 
 
+def cmd_keys_create(client: LifecycleClient, args: argparse.Namespace) -> int:
+    return emit(args, client.create_key(ApiKeyCreate(workspace=args.workspace, label=args.label)), show_created_key)
+
+
+def cmd_keys_list(client: LifecycleClient, args: argparse.Namespace) -> int:
+    keys = client.keys(args.workspace)
+    return emit(args, keys, table([[k.id, k.workspace, k.shown, k.label or "-", _when(k.created_at),
+                                    _when(k.last_used_at), _when(k.revoked_at)] for k in keys.keys],
+                                  ["key", "workspace", "starts", "label", "created", "last used", "revoked"],
+                                  empty="no API keys"))
+
+
+def cmd_keys_revoke(client: LifecycleClient, args: argparse.Namespace) -> int:
+    return emit(args, client.revoke_key(args.key_id), show_key)
+
+
 # --------------------------------------------------------------------------------------------------
 # Parser
 # --------------------------------------------------------------------------------------------------
@@ -279,6 +313,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = models.add_parser("rollback", parents=[common], help="serve the previous production version again")
     p.add_argument("name")
     p.set_defaults(func=cmd_models_rollback)
+
+    keys = groups.add_parser("keys", help="workspaces' API keys for their brand kits (the admin key)").add_subparsers(
+        dest="command", required=True)
+    p = keys.add_parser("create", parents=[common], help="a new key for a workspace (made if it does not exist)")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--label", help="what the key is for, shown in listings")
+    p.set_defaults(func=cmd_keys_create)
+    p = keys.add_parser("list", parents=[common], help="every key, or one workspace's")
+    p.add_argument("--workspace")
+    p.set_defaults(func=cmd_keys_list)
+    p = keys.add_parser("revoke", parents=[common], help="refuse a key from now on")
+    p.add_argument("key_id")
+    p.set_defaults(func=cmd_keys_revoke)
     return parser
 
 

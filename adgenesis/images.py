@@ -23,32 +23,47 @@ _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*
 
 def load_image(data: bytes, limits: Limits) -> Image.Image:
     """Bytes of a JPEG, PNG or WEBP file -> a fully decoded RGB image, or Malformed (TooLarge over a limit)."""
+    return _to_rgb(open_image(data, limits.max_upload_bytes, limits.max_image_pixels))
+
+
+def image_format(data: bytes) -> str | None:
+    """The format of an image in one of ALLOWED_FORMATS, read from its header; None for anything else (an SVG, a
+    GIF, not an image at all), so a caller can refuse it as a media type it does not take."""
+    try:
+        with Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS)) as img:
+            return img.format
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+        return None
+
+
+def open_image(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
+    """Bytes of a JPEG, PNG or WEBP file -> a fully decoded image, upright, in its own mode (a logo keeps its
+    transparency); Malformed, or TooLarge over `max_bytes` or `max_pixels`."""
     if not data:
         raise Malformed("empty image upload")
-    if len(data) > limits.max_upload_bytes:
-        raise TooLarge(f"image upload is {len(data)} bytes; the limit is {limits.max_upload_bytes}")
+    if len(data) > max_bytes:
+        raise TooLarge(f"image upload is {len(data)} bytes; the limit is {max_bytes}")
     try:
         # `formats` keeps PIL from trying its other ~40 decoders on hostile input.
         img = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
     except UnidentifiedImageError:
         raise Malformed(f"not a supported image; accepted formats: {', '.join(ALLOWED_FORMATS)}") from None
     except Image.DecompressionBombError:
-        raise TooLarge(f"image has more than {limits.max_image_pixels} pixels") from None
+        raise TooLarge(f"image has more than {max_pixels} pixels") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise Malformed(f"unreadable image: {exc}") from None
     # Only the header has been read so far: refuse big canvases before paying for their pixels.
     width, height = img.size
     if width <= 0 or height <= 0:
         raise Malformed("image has no pixels")
-    if width * height > limits.max_image_pixels:
-        raise TooLarge(f"image is {width}x{height} = {width * height} pixels; the limit is {limits.max_image_pixels}")
+    if width * height > max_pixels:
+        raise TooLarge(f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
     try:
         img.load()
         # Phone photos are stored sideways with an EXIF rotation; models should see them upright.
-        img = ImageOps.exif_transpose(img)
-        return _to_rgb(img)
+        return ImageOps.exif_transpose(img)
     except Image.DecompressionBombError:
-        raise TooLarge(f"image has more than {limits.max_image_pixels} pixels") from None
+        raise TooLarge(f"image has more than {max_pixels} pixels") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt pixel data
         raise Malformed(f"corrupt image data: {exc}") from None
 

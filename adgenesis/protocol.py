@@ -6,11 +6,13 @@ that the same types serve every profile; what is fixed by the product is checked
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from adgenesis.brand import BrandKit, Disclaimer, KitFont, KitName, Label, Palette, Words
 from adgenesis.brief import BriefFacts
+from adgenesis.paths import SAFE_NAME_RULE, check_safe_name
 from adgenesis.rows import Row
 from adgenesis.schema import Design, DesignMode
 from adgenesis.seeds import MAX_SEED
@@ -41,6 +43,8 @@ class DesignRequest(_Request):
         description='"brief": the LLM writes headline, copy, CTA, photo and palette and the layout engine places them '
         '(fast, checked); "free": the LLM writes the whole layout, geometry included (for large models)',
     )
+    brand_kit: str | None = Field(None, description="a brand kit of the caller's workspace, by id or name (needs "
+                                  "the workspace's API key, or the admin key)")
 
 
 class RenderRequest(_Request):
@@ -48,6 +52,8 @@ class RenderRequest(_Request):
     images: bool = Field(False, description="fill image slots with the image model (from their descriptions) "
                          "instead of tinted placeholders")
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="seed for the filled images")
+    brand_kit: str | None = Field(None, description="the brand kit to draw with, by id or name; a design that "
+                                  "records its kit is drawn with the version it was made with")
 
 
 class LegacyGenerateRequest(BaseModel):
@@ -119,6 +125,8 @@ class GenerateRequest(_Request):
     format: str = "square"
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
     model: str | None = None
+    brand_kit: str | None = Field(None, description="a brand kit of the caller's workspace, by id or name (needs "
+                                  "the workspace's API key, or the admin key)")
 
 
 class RouteScore(BaseModel):
@@ -409,3 +417,123 @@ class CompareVersions(_Call):
 class PromoteVersion(_Call):
     name: str
     version: int
+
+
+# ---- Brand kits, workspaces and their API keys (adgenesis/store/, deployments/brand_kit_routes.py) ----------------
+# What a kit holds, and the rules it keeps to when it is saved, are adgenesis/brand.py's; docs/brand-kits.md.
+
+
+class ErrorBody(BaseModel):
+    """Every error's body (deployments/http_errors.py)."""
+
+    detail: str
+    request_id: str | None = None
+
+
+class RequestFormatError(BaseModel):
+    message: str
+    type: str
+    param: Any = None
+    code: str
+
+
+class RequestFormatErrorBody(BaseModel):
+    """A request that does not match the schema: Ray's OpenAI-style 400 body (deployments/http_errors.py)."""
+
+    error: RequestFormatError
+    request_id: str | None = None
+
+
+class BrandKitCreate(_Request):
+    workspace: str | None = Field(None, description="the admin key only: the workspace the kit is for (a workspace "
+                                  "key's kits are its own workspace's)")
+    name: KitName
+    palette: Palette
+    headline_font: KitFont
+    body_font: KitFont
+    voice_words: Words = Field(default_factory=list, description="words and short phrases the copy may use")
+    banned_words: Words = Field(default_factory=list, description="words and short phrases the copy never uses")
+    disclaimer: Disclaimer | None = Field(None, description="the line the fine print always carries")
+
+
+class BrandKitPatch(_Request):
+    """A new version: the fields sent replace the latest version's; `logo` or `disclaimer` sent as null remove it."""
+
+    name: KitName | None = None
+    palette: Palette | None = None
+    headline_font: KitFont | None = None
+    body_font: KitFont | None = None
+    logo: str | None = Field(None, description="a logo this workspace uploaded before (`<sha256>.png`), or null")
+    voice_words: Words | None = None
+    banned_words: Words | None = None
+    disclaimer: Disclaimer | None = None
+
+    @model_validator(mode="after")
+    def _only_nullable_fields_null(self) -> "BrandKitPatch":
+        nulled = [f for f in self.model_fields_set - NULLABLE_KIT_FIELDS if getattr(self, f) is None]
+        if nulled:
+            raise ValueError(f"{nulled} cannot be null: leave a field out to keep it; null removes only "
+                             f"{sorted(NULLABLE_KIT_FIELDS)}")
+        return self
+
+
+NULLABLE_KIT_FIELDS = frozenset({"logo", "disclaimer"})
+
+
+class BrandKitInfo(BaseModel):
+    kit: BrandKit = Field(description="the latest version")
+    created_at: float = Field(description="unix seconds: the kit's first version")
+    updated_at: float = Field(description="unix seconds: its latest version")
+    deleted_at: float | None = Field(None, description="unix seconds; a deleted kit's versions still render old designs")
+
+
+class BrandKitList(BaseModel):
+    kits: list[BrandKitInfo]
+
+
+class BrandKitVersion(BaseModel):
+    kit: BrandKit
+    created_at: float = Field(description="unix seconds")
+
+
+class BrandKitVersionList(BaseModel):
+    id: str
+    versions: list[BrandKitVersion] = Field(description="oldest first")
+
+
+class WorkspaceInfo(BaseModel):
+    id: str
+    name: str
+    created_at: float
+    keys: int = Field(description="keys not revoked")
+    kits: int = Field(description="kits not deleted")
+
+
+class WorkspaceList(BaseModel):
+    workspaces: list[WorkspaceInfo]
+
+
+class ApiKeyCreate(_Request):
+    workspace: Annotated[str, AfterValidator(check_safe_name)] = Field(
+        description=f"the workspace's name ({SAFE_NAME_RULE}); made if it does not exist")
+    label: Label | None = Field(None, description="what the key is for, shown in listings")
+
+
+class ApiKeyInfo(BaseModel):
+    id: str
+    workspace: str
+    label: str | None
+    shown: str = Field(description="the key's first characters, to tell keys apart; the key itself is never stored")
+    created_at: float
+    last_used_at: float | None
+    revoked_at: float | None
+
+
+class ApiKeyCreated(BaseModel):
+    key: ApiKeyInfo
+    token: str = Field(description="the key: shown this once, stored only as its sha256")
+    workspace_created: bool
+
+
+class ApiKeyList(BaseModel):
+    keys: list[ApiKeyInfo]

@@ -6,7 +6,9 @@ an HTTP answer, by its status as a field), never by its message text:
   a rejected token Ray's AuthenticationError;
 - MLflow (`mlflow_call`): MlflowException (RestException for a tracking server) with its `error_code`;
 - Serve handles (`serve_call`): a full queue (BackPressureError) or a lost replica (RayActorError,
-  ActorUnavailableError, DeploymentUnavailableError).
+  ActorUnavailableError, DeploymentUnavailableError);
+- the brand-kit database (`database_call`): SQLAlchemy's errors, by their class (a lost or refused connection, a lock
+  waited on too long, the pool exhausted: worth retrying; anything else the database refused).
 
 A domain error raised inside passes through unchanged."""
 
@@ -57,6 +59,28 @@ def mlflow_call(what: str, not_found: str | None = None) -> Iterator[None]:
         if not_found is not None and exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
             raise NotFound(not_found) from None
         raise DependencyFailed(f"{what}: {exc.error_code}: {exc.message}"[:1000]) from None
+
+
+@contextmanager
+def database_call(what: str) -> Iterator[None]:
+    """A call to the store's database (adgenesis/store/). The message names the driver's error class and its first
+    line, never the statement (its parameters may hold a key's hash) or the URL (its password)."""
+    from sqlalchemy import exc as db
+
+    try:
+        yield
+    except RequestError:
+        raise
+    except (db.OperationalError, db.InterfaceError, db.TimeoutError) as exc:
+        raise Unavailable(f"{what}: not reachable or busy ({_driver_error(exc)}); retry shortly", RETRY_AFTER_S) from None
+    except db.SQLAlchemyError as exc:
+        raise DependencyFailed(f"{what}: {_driver_error(exc)}") from None
+
+
+def _driver_error(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).strip().splitlines() or [""])[0]
+    return f"{type(orig).__name__}: {first[:200]}"
 
 
 def replica_lost(exc: BaseException) -> bool:

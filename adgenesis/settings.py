@@ -28,6 +28,7 @@ ROUTES: tuple[Route, ...] = get_args(Route)
 TrainKind = Literal["llm_sft", "classifier", "flux_lora"]
 EncoderPrecision = Literal["int8", "float32"]  # the router encoder's matrix products (adgenesis/engines/e5.py)
 TRAIN_KINDS: tuple[TrainKind, ...] = get_args(TrainKind)
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"  # a setting that names an environment variable
 
 
 class LLMSettings(_Strict):
@@ -124,7 +125,7 @@ class LifecycleSettings(_Strict):
 
     api_key_env: str = Field(
         "ADGENESIS_API_KEY",
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        pattern=ENV_NAME,
         description="environment variable holding the API key (comma-separated for rotation) that write "
         "endpoints require; unset or empty = write endpoints refused",
     )
@@ -163,6 +164,48 @@ class LifecycleSettings(_Strict):
     )
 
 
+# The letters of the kit's languages (en, es, de, fr, pt, it) that an uploaded font must draw: ASCII and digits, and
+# the accented letters of the other five, in both cases.
+KIT_GLYPHS = ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+              "ÁÉÍÓÚÑÜÖÄÇÃÕÀÈÌÒÙÂÊÎÔÛËÏáéíóúñüöäßçãõàèìòùâêîôûëï")
+
+
+class StoreSettings(_Strict):
+    """Brand kits, workspaces and their API keys: a SQL database and a folder of uploaded files (adgenesis/store/,
+    docs/brand-kits.md)."""
+
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the database, e.g. postgresql+psycopg://user@host/adgenesis; the "
+        "environment variable `database_url_env`, when set, wins")
+    database_url_env: str = Field(
+        "ADGENESIS_DATABASE_URL", pattern=ENV_NAME,
+        description="environment variable that may hold the database URL (production: from a secret)")
+    sqlite_fallback: bool = Field(
+        True, description="with no URL at all: an embedded SQLite file under the runs folder "
+        "(<runs>/store/adgenesis.sqlite3); false: the brand-kit routes answer 503 until a URL is set")
+    uploads_dir: str | None = Field(
+        None, description="folder of the uploaded logos and fonts, named by content hash; default <runs>/store/uploads; "
+        "every node that serves or draws a kit must see the same folder")
+    migrate_timeout_s: float = Field(
+        60.0, gt=0, description="how long a replica waits for another one's schema migration to finish at start")
+    sqlite_busy_timeout_s: float = Field(10.0, gt=0, description="how long an SQLite writer waits for another's lock")
+    key_touch_interval_s: float = Field(
+        60.0, ge=0, description="a workspace key's last-used time is written at most this often (a write per request "
+        "otherwise)")
+    max_font_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="largest uploaded TTF/OTF")
+    max_logo_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="largest uploaded logo file")
+    max_logo_pixels: int = Field(16_000_000, ge=1024, description="largest uploaded logo, width x height")
+    logo_trim_tolerance: int = Field(
+        8, ge=0, le=255, description="a logo's border is trimmed while its pixels differ from the corner's by at most "
+        "this much in every channel (a JPEG's flat border is never exactly flat)")
+    min_text_contrast: float = Field(
+        4.5, ge=1, le=21, description="a kit's palette must have a pair of colours this far apart for body text (WCAG AA)")
+    min_large_text_contrast: float = Field(
+        3.0, ge=1, le=21, description="... and its button and button-text colours this far apart (large text, WCAG AA)")
+    font_glyphs: str = Field(
+        KIT_GLYPHS, min_length=1, description="characters an uploaded font must draw (the kit's languages' letters)")
+
+
 UpstreamRoute = Literal["design_spec", "conversation"]  # the routes the design LLM answers
 
 
@@ -172,7 +215,7 @@ class UpstreamSettings(_Strict):
     base_url: str = Field(description='the endpoint\'s API root, e.g. "https://api.openai.com/v1"')
     model: str = Field(description="the model the upstream serves; it must take a json_schema response_format")
     api_key_env: str = Field(
-        "ADGENESIS_UPSTREAM_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        "ADGENESIS_UPSTREAM_API_KEY", pattern=ENV_NAME,
         description="environment variable holding the upstream's API key (read by the replicas)")
     timeout_s: float = Field(60.0, gt=0, description="how long one upstream call may take")
     failures_to_open: int = Field(
@@ -190,6 +233,7 @@ class Profile(_Strict):
     captioner: CaptionerSettings
     limits: Limits = Limits()
     lifecycle: LifecycleSettings = LifecycleSettings()
+    store: StoreSettings = StoreSettings()
     upstream: dict[UpstreamRoute, UpstreamSettings] = Field(
         default_factory=dict, description="per route, an upstream to fall back to; none = the local model's errors")
 

@@ -29,6 +29,7 @@ from adgenesis.errors import (
     Unavailable,
     UnsupportedMedia,
 )
+from adgenesis.protocol import ErrorBody, RequestFormatErrorBody
 from deployments import telemetry
 
 STATUS: dict[type[RequestError], HTTPStatus] = {
@@ -48,6 +49,19 @@ KIND = {status: kind for kind, status in STATUS.items()}
 # Part of every inference route's contract (docs/reliability.md): shed load and a lost replica are 503s.
 BUSY = {STATUS[Unavailable].value: {
     "description": "At capacity, or a model replica was lost: retry after the Retry-After header's seconds"}}
+
+
+def answers(*kinds: type[RequestError]) -> dict[int | str, dict]:
+    """A route's `responses=` for the kinds it may answer: each status with the kind's meaning and the error body's
+    model, so that a client generated from the OpenAPI schema handles them. A 400 may also be the body of a request
+    that does not match the schema (`validation_error`)."""
+    declared: dict[int | str, dict] = {}
+    for kind in kinds:
+        meaning = (kind.__doc__ or kind.__name__).strip().splitlines()[0]
+        declared[STATUS[kind].value] = {"model": ErrorBody, "description": meaning}
+    if Malformed in kinds:
+        declared[STATUS[Malformed].value]["model"] = ErrorBody | RequestFormatErrorBody
+    return declared
 
 
 def status_of(error: BaseException) -> int:

@@ -2,7 +2,8 @@
 
 `OpenAiIngress` (Ray's own) provides /v1/chat/completions, /v1/completions and /v1/models; this class
 adds the product's routes and delegates each to the deployment that owns the model. The model lifecycle's
-routes (training, registry, promotions, batches) are a mixin of their own, deployments/lifecycle_routes.py.
+routes (training, registry, promotions, batches) are a mixin of their own, deployments/lifecycle_routes.py, and so
+are the brand kits' (deployments/brand_kit_routes.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import base64
 import json
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -49,8 +51,8 @@ from adgenesis.ray_compat import ChatCompletionRequest as OpenAIChatRequest
 from adgenesis.ray_compat import CompletionRequest, ModelCard, ModelList, OpenAiIngress, model_cards, openai_responses
 from adgenesis.schema import CANVAS_PRESETS
 from adgenesis.service_errors import replica_lost, serve_call_error
-from adgenesis.settings import Limits, LLMSettings
-from deployments import http_errors, lifecycle_routes, studio_routes, telemetry
+from adgenesis.settings import LifecycleSettings, Limits, LLMSettings
+from deployments import brand_kit_routes, http_errors, lifecycle_routes, studio_routes, telemetry
 from deployments.fallback import make_fallback
 from deployments.http_errors import BUSY
 from deployments.llm import chat_once
@@ -66,7 +68,7 @@ DESCRIPTION_PROMPT = (
 )
 
 
-class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
+class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandKitRoutes, OpenAiIngress):
     def __init__(
         self,
         llm_deployments: dict[str, DeploymentHandle],
@@ -81,6 +83,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
         lifecycle: DeploymentHandle | None = None,
         lifecycle_settings: dict | None = None,
         chat_upstream: dict | None = None,
+        store_settings: dict | None = None,
     ):
         super().__init__(llm_deployments, model_cards)
         self._llm_settings = LLMSettings.model_validate(llm_settings)
@@ -96,6 +99,9 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
         self._adapter_aliases = AliasResolver(self._lora_dir)
         # Training jobs, registry, promotions and batches: answered by the one Lifecycle replica.
         self._init_lifecycle(lifecycle, lifecycle_settings)
+        # Brand kits: this replica's own connection to the store; the lifecycle's key is the kits' admin key.
+        admin_key_env = LifecycleSettings.model_validate(lifecycle_settings or {}).api_key_env
+        self._init_brand_kits(store_settings, admin_key_env)
 
     # ---- helpers -------------------------------------------------------------------------------
 
@@ -193,20 +199,31 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
 
     # ---- designs -------------------------------------------------------------------------------
 
-    async def designs(self, body: DesignRequest) -> DesignResponse:
+    async def designs(self, body: DesignRequest, request: Request = None) -> DesignResponse:
+        # batch_jobs/openai_batch.py calls this through the ingress's handle with the body alone: no request, no key.
+        return await self._designs(body, request.headers if request is not None else {})
+
+    async def _designs(self, body: DesignRequest, headers: Mapping[str, str]) -> DesignResponse:
         body = admit(body, self._limits.max_prompt_chars, self._limits.max_designs_per_request)
+        if body.brand_kit is not None:
+            # The kit's access rules hold from here (401, 404 for another workspace's); the layout engine that
+            # draws with the resolved kit is the design engine's (docs/brand-kits.md).
+            await self.resolve_kit(headers, body.brand_kit)
         return await self._call(self._design.generate, body)
 
-    async def design_render(self, body: RenderRequest) -> Response:
+    async def design_render(self, body: RenderRequest, request: Request) -> Response:
+        if body.brand_kit is not None:
+            await self.resolve_kit(request.headers, body.brand_kit)
         png = await self._call(self._design.render, body.design, body.images, body.seed)
         return Response(content=png, media_type="image/png")
 
     async def design_presets(self) -> dict:
         return {p: {f: {"width": w, "height": h} for f, (w, h) in fmts.items()} for p, fmts in CANVAS_PRESETS.items()}
 
-    async def legacy_generate(self, body: LegacyGenerateRequest) -> dict:
+    async def legacy_generate(self, body: LegacyGenerateRequest, request: Request) -> dict:
         """The old ML service's contract: one layout object for {prompt, platform, format}."""
-        response = await self.designs(DesignRequest(prompt=body.prompt, platform=body.platform, format=body.format))
+        response = await self._designs(DesignRequest(prompt=body.prompt, platform=body.platform, format=body.format),
+                                       request.headers)
         return response.designs[0].model_dump()
 
     # ---- router --------------------------------------------------------------------------------
@@ -215,7 +232,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
         result = await self._call(self._classifier.classify, self._check_prompt(body.text))
         return ClassifyResponse(**result)
 
-    async def generate(self, body: GenerateRequest) -> GenerateResponse:
+    async def generate(self, body: GenerateRequest, request: Request) -> GenerateResponse:
         prompt = self._check_prompt(body.prompt)
         start = time.perf_counter()
         classification = None
@@ -232,9 +249,9 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, OpenAiIngress):
                                         latency_ms=(time.perf_counter() - start) * 1000)
         result: dict[str, Any] = {}
         if route == "design_spec":
-            design = await self.designs(
-                DesignRequest(prompt=prompt, platform=body.platform, format=body.format, seed=body.seed, model=body.model)
-            )
+            asked = DesignRequest(prompt=prompt, platform=body.platform, format=body.format, seed=body.seed,
+                                  model=body.model, brand_kit=body.brand_kit)
+            design = await self._designs(asked, request.headers)
             result["design"], result["served_by"] = design.designs[0], design.served_by
         elif route == "image":
             image = await self._call(
@@ -348,18 +365,21 @@ def clarify(classification: ClassifyResponse) -> Clarification:
 
 _OPENAI_ROUTES = ("models", "model_data", "completions", "chat")
 PNG = {"content": {"image/png": {}}}
+# A design route's statuses: a full queue or a lost replica, and a `brand_kit` the key may not use.
+DESIGN = {**BUSY, **brand_kit_routes.KIT_USE}
 _ROUTES = {
     "healthz": lambda app: app.get("/healthz", tags=["health"]),
     "readyz": lambda app: app.get("/readyz", tags=["health"]),
-    "designs": lambda app: app.post("/v1/designs", response_model=DesignResponse, responses=BUSY, tags=["designs"]),
+    "designs": lambda app: app.post("/v1/designs", response_model=DesignResponse, responses=DESIGN, tags=["designs"]),
     "design_presets": lambda app: app.get("/v1/designs/presets", tags=["designs"]),
     "design_render": lambda app: app.post(
-        "/v1/designs/render", response_class=Response, responses={200: PNG, **BUSY}, tags=["designs"],
+        "/v1/designs/render", response_class=Response, responses={200: PNG, **DESIGN}, tags=["designs"],
         summary="A layout drawn as a PNG with its real fonts",
     ),
     "legacy_generate": lambda app: app.post("/generate", responses=BUSY, tags=["designs"], summary="Old ML-service contract"),
     "classify": lambda app: app.post("/v1/classify", response_model=ClassifyResponse, responses=BUSY, tags=["router"]),
-    "generate": lambda app: app.post("/v1/generate", response_model=GenerateResponse, responses=BUSY, tags=["router"]),
+    "generate": lambda app: app.post("/v1/generate", response_model=GenerateResponse, responses=DESIGN,
+                                     tags=["router"]),
     "images": lambda app: app.post(
         "/v1/images", response_class=Response, responses={200: PNG, **BUSY}, tags=["images"]
     ),
@@ -372,6 +392,8 @@ _ROUTES = {
     "studio_asset": lambda app: app.get("/studio/{asset}", include_in_schema=False),
     # ---- model lifecycle and OpenAI batches (docs/lifecycle.md, docs/batch.md): deployments/lifecycle_routes.py ----
     **lifecycle_routes.ROUTES,
+    # ---- brand kits, workspaces and their keys (docs/brand-kits.md): deployments/brand_kit_routes.py ----
+    **brand_kit_routes.ROUTES,
 }
 
 

@@ -53,4 +53,6 @@ def build_app(args: dict | None = None):
         lifecycle=Lifecycle.bind(profile.model_dump(mode="json"), classifier),
         lifecycle_settings=profile.lifecycle.model_dump(mode="json"),
         chat_upstream=upstream("conversation"),
+        # Brand kits: every ingress replica opens the store (profile `store` section; docs/brand-kits.md).
+        store_settings=profile.store.model_dump(mode="json"),
     )

@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 # The studio's browser tests (tests/integration/test_studio.py) drive Debian's chromium through Playwright's
 # Python package; Playwright's own browser download is never used. CI runs as root on a fresh Debian machine.
 # `make monitor` and tests/integration/test_monitoring.py run Debian's Prometheus (configs/monitoring/).
+# The store's tests run once on SQLite and once on a throwaway server of Debian's PostgreSQL (tools/postgres.py).
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing="$missing postgresql"
 if [ -n "$missing" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
 fi

@@ -205,3 +205,28 @@ def client(server):
 
     with httpx.Client(base_url=server.url, timeout=900) as c:  # CPU vLLM under load is slow
         yield c
+
+
+# --------------------------------------------------------------------------------------------------
+# The brand-kit store's databases: every store test runs once on SQLite and once on PostgreSQL
+# --------------------------------------------------------------------------------------------------
+
+POSTGRES_START_S = 60  # initdb and the start take about a second here; a bound, not an estimate
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server for the session (tools/postgres.py), stopped and removed at the end."""
+    from tools.postgres import postgres_server
+
+    with postgres_server(timeout_s=POSTGRES_START_S) as server:
+        print(f"\n[postgres] initdb and start in {server.started_s:.2f} s on port {server.port}")
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """An empty database: an SQLite file of the test's own, or a new database on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    return request.getfixturevalue("postgres").create_database(f"test_{secrets.token_hex(6)}")

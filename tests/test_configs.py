@@ -28,6 +28,13 @@ def test_production_names_real_hub_models():
     assert p.llm.accelerator != "cpu" and p.image_gen.device == "cuda"
 
 
+def test_brand_kits_are_kept_in_sqlite_locally_and_in_a_database_from_the_environment_in_production():
+    local, production = load_profile("local").store, load_profile("production").store
+    assert local.sqlite_fallback and local.database_url is None
+    assert not production.sqlite_fallback and production.database_url is None
+    assert production.database_url_env == "ADGENESIS_DATABASE_URL" and production.uploads_dir.startswith("/mnt/shared/")
+
+
 def test_wrong_field_is_named(tmp_path):
     raw = yaml.safe_load((REPO_ROOT / "configs" / "local.yaml").read_text())
     raw["llm"]["dtype"] = "float8"

@@ -103,6 +103,25 @@ def test_mlflow_failures_are_kinds_by_error_code():
             raise MlflowException("database is locked", error_code=INTERNAL_ERROR)
 
 
+def test_database_failures_are_kinds_by_class_and_never_show_the_statement():
+    from sqlalchemy import exc as db
+
+    from adgenesis.service_errors import database_call
+
+    lost = db.OperationalError("SELECT * FROM api_keys WHERE sha256 = %(h)s", {"h": "secret-hash"},
+                               ConnectionRefusedError("connection refused"))
+    with pytest.raises(Unavailable, match="not reachable or busy") as exc:
+        with database_call("the brand-kit database"):
+            raise lost
+    assert exc.value.headers["Retry-After"] and "secret-hash" not in exc.value.message and "SELECT" not in exc.value.message
+    with pytest.raises(DependencyFailed, match="ValueError: no such column"):
+        with database_call("the brand-kit database"):
+            raise db.ProgrammingError("SELECT 1", {}, ValueError("no such column"))
+    with pytest.raises(Conflict):  # a domain error inside passes through
+        with database_call("the brand-kit database"):
+            raise Conflict("name taken")
+
+
 def test_serve_handle_failures_are_unavailable():
     from ray.exceptions import RayActorError
     from ray.serve.exceptions import BackPressureError

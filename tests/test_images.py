@@ -14,7 +14,7 @@ from PIL import Image
 
 from deployments.http_errors import status_of
 from adgenesis.errors import RequestError
-from adgenesis.images import decode_base64_image, load_image, png_bytes
+from adgenesis.images import decode_base64_image, image_format, load_image, open_image, png_bytes
 from adgenesis.settings import Limits
 
 LIMITS = Limits()
@@ -53,6 +53,13 @@ def test_accepts_supported_formats_as_rgb(fmt):
 def test_transparent_png_gets_white_background():
     img = load_image(_encoded("PNG", mode="RGBA", color=(0, 0, 0, 0)), LIMITS)
     assert img.mode == "RGB" and img.getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_open_image_keeps_transparency_and_image_format_tells_what_is_taken():
+    img = open_image(_encoded("PNG", mode="RGBA", color=(0, 0, 0, 0)), LIMITS.max_upload_bytes, LIMITS.max_image_pixels)
+    assert img.mode == "RGBA" and img.getpixel((0, 0)) == (0, 0, 0, 0)
+    assert [image_format(_encoded(f)) for f in ("PNG", "JPEG", "WEBP", "GIF")] == ["PNG", "JPEG", "WEBP", None]
+    assert image_format(b"<svg xmlns='http://www.w3.org/2000/svg'/>") is None and image_format(b"") is None
 
 
 @pytest.mark.parametrize("pixels", [50_000_000, 400_000_000])  # over our limit; over PIL's own bomb limit too

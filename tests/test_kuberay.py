@@ -134,6 +134,19 @@ def test_a_gpu_group_for_every_gpu_type_a_deployment_asks_for():
     assert "nvidia.com/gpu" not in head["resources"]["limits"] and cluster["headGroupSpec"]["rayStartParams"]["num-gpus"] == "0"
 
 
+def test_every_pod_reaches_the_brand_kit_database_and_the_shared_uploads_folder():
+    """Every ingress replica opens the store (deployments/brand_kit_routes.py), wherever it runs: each pod gets the
+    production profile's database URL variable from the secret, and mounts the folder its uploads live in."""
+    store = load_profile("production").store
+    cluster = manifest("rayservice.yaml")["spec"]["rayClusterConfig"]
+    pods = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+    for pod in pods:
+        (container,) = pod["template"]["spec"]["containers"]
+        (url,) = [e for e in container["env"] if e["name"] == store.database_url_env]
+        assert url["valueFrom"]["secretKeyRef"]["name"] == "adgenesis"
+        assert any(store.uploads_dir.startswith(m["mountPath"] + "/") for m in container["volumeMounts"])
+
+
 def test_every_ray_pod_is_scraped():
     monitor = manifest("podmonitor.yaml")
     assert monitor["kind"] == "PodMonitor"

@@ -24,9 +24,11 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from adgenesis import paths
+from adgenesis.brief import BriefFacts
+from adgenesis.colors import LINEAR, LUMINANCE_WEIGHTS, luminance
+from adgenesis.colors import contrast_ratio  # noqa: F401 - layout.py and the tests take it from here
 from adgenesis.engines import fonts, render
 from adgenesis.engines.copy import CopyWords, cta_labels, fine_print_parts
-from adgenesis.brief import BriefFacts
 from adgenesis.engines.facts import read_brief
 from adgenesis.engines.lexicon import lexicon
 from adgenesis.protocol import QualityReport
@@ -365,20 +367,7 @@ def copy_problems(text: str, rules: QualityRules, button: bool = False) -> list[
 # Contrast
 # --------------------------------------------------------------------------------------------------
 
-# sRGB 8-bit -> linear light, per WCAG 2's relative luminance definition.
-_c = np.arange(256) / 255.0
-_LINEAR = np.where(_c <= 0.04045, _c / 12.92, ((_c + 0.055) / 1.055) ** 2.4)
 _MAX_SAMPLES = 65536  # a regular subsample of a big crop judges it as well, far faster
-
-
-def luminance(color: tuple[int, int, int]) -> float:
-    r, g, b = (_LINEAR[c] for c in color)
-    return float(0.2126 * r + 0.7152 * g + 0.0722 * b)
-
-
-def contrast_ratio(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
-    la, lb = luminance(a), luminance(b)
-    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
 
 
 def contrast_under(color: tuple[int, int, int], under: Image.Image) -> float:
@@ -390,7 +379,7 @@ def contrast_under(color: tuple[int, int, int], under: Image.Image) -> float:
     px = np.asarray(under.convert("RGB"))
     step = max(1, math.ceil(math.sqrt(px.shape[0] * px.shape[1] / _MAX_SAMPLES)))
     px = px[::step, ::step].reshape(-1, 3)
-    lum = _LINEAR[px] @ np.array([0.2126, 0.7152, 0.0722])
+    lum = LINEAR[px] @ LUMINANCE_WEIGHTS
     lt = luminance(color)
     ratios = (np.maximum(lum, lt) + 0.05) / (np.minimum(lum, lt) + 0.05)
     return float(np.quantile(ratios, 0.1, method="lower"))

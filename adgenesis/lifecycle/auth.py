@@ -1,4 +1,5 @@
-"""API keys for the lifecycle endpoints.
+"""API keys for the lifecycle endpoints; the same key is the admin key of the brand kits' workspaces (their own
+keys: adgenesis/store/keys.py, deployments/brand_kit_routes.py).
 
 Write endpoints (submit, cancel, promote, rollback) always need a key; read endpoints only when
 `lifecycle.read_requires_key` is set. The key comes from the environment variable named by
@@ -43,6 +44,10 @@ class ApiKeyAuth:
     def enabled(self) -> bool:
         return bool(self._keys)
 
+    def accepts(self, key: str) -> bool:
+        """`key` is one of the configured keys (compared in constant time with every one)."""
+        return any(hmac.compare_digest(key.encode(), k.encode()) for k in self._keys)
+
     def check(self, headers: Mapping[str, str], *, write: bool) -> None:
         """Raise Unauthenticated, Forbidden or Unavailable (no key configured) unless the request may proceed."""
         if not write and not self.read_requires_key:
@@ -57,6 +62,5 @@ class ApiKeyAuth:
             raise Unauthenticated(f"this {what} endpoint needs an API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        # Constant-time comparison against every configured key.
-        if not any(hmac.compare_digest(key.encode(), k.encode()) for k in self._keys):
+        if not self.accepts(key):
             raise Forbidden("the API key is not valid")

@@ -1,4 +1,4 @@
-"""HTTP client for the lifecycle API, typed with the API's own request/response models (protocol.py).
+"""HTTP client for the lifecycle API (and the admin's workspace keys), typed with the API's own request/response models (protocol.py).
 
     client = LifecycleClient("http://127.0.0.1:8000", api_key=os.environ["ADGENESIS_API_KEY"])
     job = client.submit(TrainJobRequest(kind="classifier", overrides={"epochs": 1}))
@@ -20,6 +20,10 @@ from pydantic import BaseModel
 from adgenesis.polling import poll
 from adgenesis.protocol import (
     TERMINAL,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyInfo,
+    ApiKeyList,
     ModelVersionList,
     PromoteRequest,
     PromotionResponse,
@@ -133,3 +137,14 @@ class LifecycleClient:
 
     def rollback(self, name: str) -> PromotionResponse:
         return self._call("POST", f"/v1/registry/models/{name}/rollback", PromotionResponse)
+
+    # ---- workspace API keys (the admin key; docs/brand-kits.md) ------------------------------------------------
+
+    def create_key(self, request: ApiKeyCreate) -> ApiKeyCreated:
+        return self._call("POST", "/v1/keys", ApiKeyCreated, body=request)
+
+    def keys(self, workspace: str | None = None) -> ApiKeyList:
+        return self._call("GET", "/v1/keys", ApiKeyList, params={"workspace": workspace} if workspace else None)
+
+    def revoke_key(self, key_id: str) -> ApiKeyInfo:
+        return self._call("POST", f"/v1/keys/{key_id}/revoke", ApiKeyInfo)
