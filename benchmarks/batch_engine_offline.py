@@ -29,7 +29,7 @@ def main() -> None:
     from vllm import LLM, SamplingParams
     from vllm.sampling_params import StructuredOutputsParams
 
-    from adgenesis.engines.design import LayoutError, build_messages, finish, response_format
+    from adgenesis.engines.design import LayoutError, build_messages, copy_for, finish, response_format
     from adgenesis.engines.quality import check
     from adgenesis.paths import DATA_DIR
     from adgenesis.schema import canvas_for
@@ -46,20 +46,21 @@ def main() -> None:
     load_s = time.perf_counter() - started
     rows = [json.loads(line) for line in (DATA_DIR / "catalogue" / "designs.jsonl").read_text().splitlines()][: args.rows]
     canvases = [canvas_for(r["platform"], r["format"]) for r in rows]
+    copies = [copy_for(r["prompt"]) for r in rows]
     messages = [build_messages(r["prompt"], c) for r, c in zip(rows, canvases)]
     params = [SamplingParams(max_tokens=settings.brief_max_tokens, temperature=settings.temperature, seed=r["seed"],
-                             structured_outputs=StructuredOutputsParams(json=response_format(c)["json_schema"]["schema"]))
-              for r, c in zip(rows, canvases)]
+                             structured_outputs=StructuredOutputsParams(json=response_format(c, copy)["json_schema"]["schema"]))
+              for r, c, copy in zip(rows, canvases, copies)]
     llm.chat(messages[:2], params[:2], use_tqdm=False)  # grammar compile, caches
 
     start = time.perf_counter()
     outputs = llm.chat(messages, params, use_tqdm=False)
     generate_s = time.perf_counter() - start
     passed = 0
-    for out, row, canvas in zip(outputs, rows, canvases):
+    for out, copy, canvas in zip(outputs, copies, canvases):
         try:
-            passed += check(finish(out.outputs[0].text, canvas, "brief", out.outputs[0].finish_reason).design,
-                            row["prompt"]).passed
+            passed += check(finish(out.outputs[0].text, canvas, copy, "brief", out.outputs[0].finish_reason).design,
+                            copy.facts).passed
         except LayoutError:
             pass
     total_s = time.perf_counter() - start

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
 
-from adgenesis.engines.facts import offer_of  # noqa: E402
+from adgenesis.engines.facts import read_brief  # noqa: E402
 from adgenesis.engines.quality import check, summarize  # noqa: E402
 from adgenesis.paths import DATA_DIR  # noqa: E402
 from adgenesis.schema import Design  # noqa: E402
@@ -91,7 +91,7 @@ def measure(client: httpx.Client, rows: list[dict], model: str, mode: str, laten
     at8, wall8 = run(client, rows, model, mode, 8)
     at1, _ = run(client, rows[:latency_rows], model, mode, 1)
     ok = [r for r in at8 if r["status"] == 200]
-    offered = [r for row, r in zip(rows, at8) if offer_of(row["prompt"])]
+    offered = [r for row, r in zip(rows, at8) if read_brief(row["prompt"]).offers]
     reports = [r["report"] for r in ok]
     rates = summarize(reports)
     rates["all"] = sum(r.passed for r in reports) / len(rows)  # a refused request is a layout that failed
@@ -101,12 +101,11 @@ def measure(client: httpx.Client, rows: list[dict], model: str, mode: str, laten
         "model": model, "mode": mode, "prompts": len(rows),
         "pass_rates": {k: round(v, 3) for k, v in rates.items()},
         "refused": len(rows) - len(ok),
-        # The customer's lawyer: of the briefs that carry an offer (facts.offer_of), the share whose layout states
-        # it (a refused request does not); and texts cut mid-word, counted.
+        # The customer's lawyer: of the briefs that carry an offer (facts.read_brief), the share whose layout states
+        # it (a refused request does not). benchmarks/design_copy.py measures the words in full.
         "offer_stated_where_given": round(sum(r["status"] == 200 and r["report"].checks["offer"] for r in offered)
                                           / len(offered), 3) if offered else None,
         "briefs_with_offer": len(offered),
-        "texts_cut_mid_word": sum("cut short" in p for r in ok for p in r["report"].problems),
         "latency_c1_s": lat(at1), "latency_c1_prompts": len(at1),
         "latency_c8_s": lat(at8),
         "layouts_per_min_c8": round(len(ok) / wall8 * 60, 1),

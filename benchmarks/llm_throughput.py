@@ -29,7 +29,7 @@ import httpx  # noqa: E402
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
-from adgenesis.engines.design import LayoutError, build_messages, finish, response_format  # noqa: E402
+from adgenesis.engines.design import LayoutError, build_messages, copy_for, finish, response_format  # noqa: E402
 from adgenesis.paths import DATA_DIR  # noqa: E402
 from adgenesis.schema import canvas_for  # noqa: E402
 from adgenesis.settings import load_profile  # noqa: E402
@@ -68,12 +68,12 @@ def bench_hf(model_dir: Path, rows: list[dict], max_tokens: int, concurrency: in
                                  pad_token_id=tok.pad_token_id)
         elapsed = time.perf_counter() - t0
         new = out[:, enc["input_ids"].shape[1]:]
-        for row_tokens, canvas in zip(new, canvases):
+        for row_tokens, canvas, row_prompt in zip(new, canvases, [r["prompt"] for r in batch]):
             n_tokens = int((row_tokens != tok.pad_token_id).sum())
             tokens += n_tokens
             latencies.append(elapsed)  # every request in a batch waits for the whole batch
             try:
-                finish(tok.decode(row_tokens, skip_special_tokens=True), canvas, "free",
+                finish(tok.decode(row_tokens, skip_special_tokens=True), canvas, copy_for(row_prompt), "free",
                        "length" if n_tokens >= max_tokens else "stop")
                 valid += 1
             except LayoutError:
@@ -88,11 +88,12 @@ def bench_http(url: str, model: str, rows: list[dict], max_tokens: int, concurre
         t0 = time.perf_counter()
         r = httpx.post(f"{url}/v1/chat/completions", timeout=900, json={
             "model": model, "messages": build_messages(row["prompt"], canvas, "free"), "max_tokens": max_tokens,
-            "response_format": response_format(canvas, "free"), "temperature": temperature, "seed": i})
+            "response_format": response_format(canvas, copy_for(row["prompt"]), "free"), "temperature": temperature,
+            "seed": i})
         elapsed = time.perf_counter() - t0
         choice = r.json()["choices"][0]
         try:
-            finish(choice["message"]["content"] or "", canvas, "free", choice["finish_reason"])
+            finish(choice["message"]["content"] or "", canvas, copy_for(row["prompt"]), "free", choice["finish_reason"])
             valid = True
         except LayoutError:
             valid = False

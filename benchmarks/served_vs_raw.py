@@ -107,7 +107,7 @@ async def _raw(profile: Path, rows: list[dict]) -> dict:
                               sum(len(o.token_ids) for o in final.outputs))
 
         t0 = time.perf_counter()
-        result = await make_layouts(row["prompt"], plan.canvas, "brief", 1, plan.seed, plan.max_tokens, complete)
+        result = await make_layouts(plan, "brief", 1, complete)
         out.append({"total_s": time.perf_counter() - t0, "engine_s": engine_s, "passed": result.chosen[0].report.passed,
                     "tokens": result.usage["completion_tokens"],
                     "headline": headline(result.chosen[0].design.model_dump(mode="json"))})

@@ -38,7 +38,7 @@ def run_one(overrides: dict, prompts: int, max_tokens: int) -> dict:
     from vllm import LLM, SamplingParams
     from vllm.sampling_params import StructuredOutputsParams
 
-    from adgenesis.engines.design import build_messages, response_format
+    from adgenesis.engines.design import build_messages, copy_for, response_format
     from adgenesis.schema import canvas_for
     from adgenesis.settings import load_profile
 
@@ -55,7 +55,7 @@ def run_one(overrides: dict, prompts: int, max_tokens: int) -> dict:
     for row in load_prompts(prompts):
         canvas = canvas_for(row["platform"], row["format"])
         messages.append(build_messages(row["prompt"], canvas, "free"))
-        schema = response_format(canvas, "free")["json_schema"]["schema"]
+        schema = response_format(canvas, copy_for(row["prompt"]), "free")["json_schema"]["schema"]
         params.append(SamplingParams(max_tokens=max_tokens, temperature=0.7, seed=1,
                                      structured_outputs=StructuredOutputsParams(json=schema)))
     llm.chat(messages[:1], params[:1])  # first call compiles the grammar and warms the caches

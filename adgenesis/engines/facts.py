@@ -30,7 +30,13 @@ _CLAUSE_BREAK = re.compile(r"\s*(?:[,;|()\[\]\"“”«»„]|:(?=\s|$)|\s[-–�
 _QUOTED = re.compile(r'"[^"]{2,120}"|“[^”]{2,120}”|«[^»]{2,120}»|„[^“”]{2,120}[“”]|(?<![\w])\'[^\']{2,120}\'(?![\w])')
 _SINGLE_QUOTE = re.compile(r"\s*'\s*")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
-_NAME = re.compile(r"(?<![\w'$€£¥₹])(?:[A-Z][\w'’.-]*)(?:\s+(?:(?:&|and|of|the|de|du|des|la|le|del|di|da|do|von|van|y|e|et)\s+)?(?:[A-Z][\w'’.-]*|\d{4}(?![\w])))*")
+# A name: capitalised words (any script's capitals), joined by connectors of the six languages ("Historias de la
+# Cocina", "Jazz sul Lago") or an elision ("Spiga d'Oro", "Fournil d'Antan"), a year allowed ("Summit 2025").
+_CAP = r"(?:[^\W\d_a-zß-öø-ÿ][\w'’.-]*)"
+_NAME_JOIN = (r"(?:&|and|of|the|de|du|des|la|le|les|del|della|delle|dei|degli|di|da|do|dos|das|sul|sulla|al|alla|von|"
+              r"van|der|zum|zur|y|e|et|und)")
+_NAME = re.compile(rf"(?<![\w'$€£¥₹]){_CAP}(?:(?:\s+(?:{_NAME_JOIN}\s+)*|\s*(?:d|l|dell|all|sull)['’]){_CAP}"
+                   rf"|\s+\d{{4}}(?![\w]))*")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -391,7 +397,8 @@ class _Reader:
                     continue
                 at_start = not self.text[:start].strip() or self.text[:start].rstrip()[-1] in ".!?"
                 whole_clause = start == span.start and start + len(word) >= span.end - 1
-                if at_start and not whole_clause and " " not in word and not re.search(r"[A-Z]", word[1:]) and not word.endswith("s'") \
+                if at_start and not whole_clause and " " not in word and not any(c.isupper() for c in word[1:]) \
+                        and not word.endswith("s'") \
                         and not self.text[start + len(word):start + len(word) + 2] in ("'s", "’s") \
                         and self.text.count(word) < 2:
                     continue  # "Summer sale ...": a capital that only starts a sentence

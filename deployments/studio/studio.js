@@ -320,7 +320,35 @@
   const CHECK_NAMES = {
     headline: "Headline on topic", cta: "Call to action", elements: "Element count",
     fit: "Text fits", contrast: "Contrast", alignment: "Alignment",
+    grounded: "Only the brief's words", offer: "Offer stated", conditions: "Every condition in the fine print",
+    copy: "Clean copy, CTA fits the brief",
   };
+
+  // The offer's terms as the brief states them (answer.facts): what the fine print must keep.
+  function termsOf(facts) {
+    return ((facts && facts.offers) || []).flatMap((offer) => (offer.terms || []).map((t) => t.text));
+  }
+
+  // The fine print of a layout, editable: the edit re-renders the layout, and a term of the brief that the edit
+  // drops is named, since the ad then states the offer without it.
+  function finePrintEditor(design, terms, rerender) {
+    const index = (design.elements || []).findIndex((e) => e.type === "text" && e.role === "fine_print");
+    if (index < 0) return el("p", { class: "fine-print none", text: "No fine print: the brief's offer has no conditions." });
+    const id = `fine-${Math.random().toString(36).slice(2, 8)}`;
+    const box = el("textarea", { id, rows: "2", class: "fine-print-text" });
+    box.value = design.elements[index].text;
+    const warning = el("p", { class: "warning", role: "status" });
+    const apply = el("button", { type: "button", text: "Update fine print" });
+    apply.addEventListener("click", async () => {
+      const text = box.value.trim();
+      const dropped = terms.filter((t) => !text.toLowerCase().includes(t.toLowerCase()));
+      warning.textContent = dropped.length ? `Dropped from the brief's terms: ${dropped.join("; ")}` : "";
+      if (!text) return;
+      design.elements[index] = { ...design.elements[index], text };
+      await rerender(design);
+    });
+    return el("div", { class: "fine-print" }, el("label", { for: id, text: "Fine print" }), box, apply, warning);
+  }
   let lastDesignRequest = null;
 
   function qualityBlock(report) {
@@ -361,26 +389,33 @@
           picture.style.aspectRatio = `${design.width} / ${design.height}`;  // CSSOM: allowed by the page's CSP
           const downloads = el("p", { class: "downloads" },
             downloadLink(jsonUrl, `${name}.json`, "Download JSON"));
+          const draw = async (layout) => {
+            try {
+              const url = objectUrl("design", await renderDesign(layout, signal));
+              picture.replaceChildren(el("img", { src: url, alt: `Alternative ${i + 1}: ${headlineOf(layout)}`, class: "render" }));
+              downloads.querySelectorAll("a.png").forEach((a) => a.remove());
+              const png = downloadLink(url, `${name}.png`, "Download PNG");
+              png.classList.add("png");
+              downloads.prepend(png, " ");
+            } catch (exc) {
+              if (exc.name === "AbortError") throw exc;
+              picture.replaceChildren(el("p", { class: "error shown", role: "alert", text: `Could not render: ${exc.message}` }));
+            }
+          };
+          const composed = (answer.composed_from_facts || [])[i];
           const card = el("article", { class: "card design-card", "aria-label": `Alternative ${i + 1}` },
             el("h3", { text: `Alternative ${i + 1}` }),
+            composed ? el("p", { class: "badge", text: "Composed from the brief's facts (the model's copy did not pass)" }) : null,
             picture,
             el("p", { class: "size", text: `${design.width}×${design.height} · “${headlineOf(design)}”` }),
+            finePrintEditor(design, termsOf(answer.facts), draw),
             qualityBlock((answer.quality || [])[i]),
             downloads);
-          return { card, design, picture, downloads, name };
+          return { card, design, draw };
         });
         results.replaceChildren(...cards.map((c) => c.card));
         // Each layout drawn by the server with its real fonts.
-        await Promise.all(cards.map(async ({ design, picture, downloads, name }, i) => {
-          try {
-            const url = objectUrl("design", await renderDesign(design, signal));
-            picture.replaceChildren(el("img", { src: url, alt: `Alternative ${i + 1}: ${headlineOf(design)}`, class: "render" }));
-            downloads.prepend(downloadLink(url, `${name}.png`, "Download PNG"), " ");
-          } catch (exc) {
-            if (exc.name === "AbortError") throw exc;
-            picture.replaceChildren(el("p", { class: "error shown", role: "alert", text: `Could not render: ${exc.message}` }));
-          }
-        }));
+        await Promise.all(cards.map(({ design, draw }) => draw(design)));
       } finally {
         results.removeAttribute("aria-busy");
       }
