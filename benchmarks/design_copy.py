@@ -178,9 +178,10 @@ def main() -> int:
     parser.add_argument("--baseline", help="a commit whose path to measure in the same run (e.g. 23355b3)")
     parser.add_argument("--url", help="a running server instead of deploying the local graph")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw engine")
+    parser.add_argument("--rows", type=int, default=0, help="only the first N briefs per language (0: all; a trial)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    rows = [r for lang in args.languages for r in load(lang)]
+    rows = [r for lang in args.languages for r in load(lang)[: args.rows or None]]
     c1_rows = rows[:: max(1, len(rows) // args.c1_briefs)][: args.c1_briefs]
     results: dict = {"files": [FILES[lang] for lang in args.languages], "c1_briefs": len(c1_rows)}
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property, lru_cache
-from typing import Iterable, Literal
+from typing import Iterable, Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict
@@ -38,6 +38,7 @@ class CopyRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     separators: tuple[str, ...]
     max_spans: dict[Field, int]
+    candidates: dict[Field, int]
     max_words_before_span: int
     min_part_words: int
     fine_print_joiner: str
@@ -90,6 +91,12 @@ class CopyWords:
         `max_words_before_span` vocabulary words, joined by the separators, ending in a span (a full stop or "!"
         may close it). `optional`: the empty string matches too."""
         return self._patterns[(field, optional)]
+
+    def choice(self, texts: Iterable[str], optional: bool = False) -> str:
+        """The regex (anchored) that matches one of `texts` whole (its first letter in either case): what the model
+        chooses among (`candidates`)."""
+        body = "|".join(_initial_either_case(t) for t in _unique(texts)) or "(?!x)x"
+        return f"^(?:{body})?$" if optional else f"^(?:{body})$"
 
     def allows(self, text: str, field: Field = "subline") -> bool:
         return bool(self._compiled[field].fullmatch(text))
@@ -263,17 +270,22 @@ def image_of(facts: BriefFacts) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def composed(facts: BriefFacts, words: CopyWords | None = None) -> list[tuple[str, str]]:
-    """(headline, supporting line) pairs a designer would write from the facts alone, best first; every one is
-    allowed by `words` (`CopyWords.of(facts)` by default). The layout takes the first that fits its canvas.
+class Candidates(NamedTuple):
+    """The headlines and supporting lines a designer would consider for a brief, best first."""
 
-    A headline is what the brief is about: the copy it asks for, its offer, the role it hires for, a clause that
-    says what it is (three words or more), its product, its brand; a supporting line what a reader needs next:
-    the pay and the place of a job, the date of an event, the brand, a selling point."""
+    headlines: list[str]
+    sublines: list[str]
+
+
+def candidates(facts: BriefFacts, words: CopyWords | None = None) -> Candidates:
+    """Every span a headline or a supporting line could be (and a few of the language's combinations of two:
+    "<offer> at <brand>"), ranked as a designer would: a headline is what the brief is about (the copy it asks
+    for, its offer, the role it hires for, a clause that says what it is, its product, its brand); a supporting
+    line what a reader needs next (the pay and place of a job, the date of an event, the brand, a selling point).
+    The grammar the model decodes under lets it choose among the first `CopyRules.candidates` of each."""
     words = words or CopyWords.of(facts)
     limit_h, limit_s = BRIEF_LIMITS["headline"], BRIEF_LIMITS["subline"]
     brand = facts.brand.text if facts.brand else ""
-    fine = fine_print(facts).rstrip(".").casefold()
     terms = {t.text.casefold() for o in facts.offers for t in o.terms}
     ideas = {s.text.casefold() for s in facts.copy_ideas}
     offers = {o.core.text.casefold(): 1 - i * 0.1 for i, o in enumerate(facts.offers)}
@@ -282,9 +294,9 @@ def composed(facts: BriefFacts, words: CopyWords | None = None) -> list[tuple[st
     pay = {p.text.casefold() for p in facts.job.pay} if facts.job else set()
     dates = [d.text.casefold() for d in (facts.event.dates + facts.event.times if facts.event else ())]
     places = {p.text.casefold() for p in facts.places}
-
     whole = {o.whole.text.casefold() for o in facts.offers} if len(facts.offers) == 1 else set()
     event = bool(dates) and not facts.offers and facts.intent in ("tickets", "register", "visit", "volunteer", "donate")
+    combined = set(_combinations(facts, words))
 
     def headline_rank(span: str) -> float:
         t = span.casefold()
@@ -295,6 +307,8 @@ def composed(facts: BriefFacts, words: CopyWords | None = None) -> list[tuple[st
             return 92  # the offer as the brief words it, terms and all, where it fits
         if t in offers:
             return 90 * offers[t]
+        if t in combined:
+            return 88 if facts.offers else 70  # "<offer> at <brand>": the offer and who makes it
         if role and role in t:
             return 75 + min(n, 10) * 0.5  # the role with who hires and where beats the role alone
         if t in terms or t in places or any(d in t for d in dates) and n <= 5:
@@ -318,12 +332,51 @@ def composed(facts: BriefFacts, words: CopyWords | None = None) -> list[tuple[st
             return 35
         return 30 if len(span.split()) >= 2 else 20
 
-    spans = [s for s in words.spans if words.allows(s)]
+    fine = fine_print(facts).rstrip(".").casefold()
+    spans = [s for s in words.spans if words.allows(s) and s.casefold() != fine] + sorted(combined)
     headlines = sorted((s for s in spans if len(s) <= limit_h), key=headline_rank, reverse=True)
-    sublines = sorted((s for s in spans if len(s) <= limit_s), key=subline_rank, reverse=True)
+    # A one-word name other than the brand ("Ridge") is no headline; with an offer, the headline states it; a hiring
+    # ad's, the role.
+    headlines = [h for h in headlines if " " in h or h == brand or h.casefold() in ideas]
+    if facts.offers:
+        value = facts.offers[0].value.text.casefold()
+        headlines = [h for h in headlines if value in h.casefold()] or headlines
+    elif role:  # a hiring ad's headline names the role
+        headlines = [h for h in headlines if role in h.casefold()] or headlines
+    return Candidates(headlines, sorted((s for s in spans if len(s) <= limit_s), key=subline_rank, reverse=True))
+
+
+def _combinations(facts: BriefFacts, words: CopyWords) -> list[str]:
+    """The language's combinations of two spans (`Lexicon.combinations`: "{offer} at {brand}") that the brief
+    allows: each of its spans whole, its connector a vocabulary word, the brand not already in the other span."""
+    lex = lexicon(facts.language)
+    brand = facts.brand.text if facts.brand else None
+    fills = {"offer": [o.core.text for o in facts.offers if len(facts.offers) == 1],
+             "role": [facts.job.role.text] if facts.job and facts.job.role else [],
+             "product": [p.text for p in facts.products[:2]]}
+    out = []
+    for template in lex.combinations:
+        for key, values in fills.items():
+            if "{" + key + "}" not in template or not brand:
+                continue
+            for value in values:
+                if brand.casefold() in value.casefold():
+                    continue
+                text = template.format(**{key: value, "brand": brand})
+                if words.allows(text, "headline"):
+                    out.append(text)
+    return out
+
+
+def composed(facts: BriefFacts, words: CopyWords | None = None) -> list[tuple[str, str]]:
+    """(headline, supporting line) pairs a designer would write from the facts alone, best first (`candidates`);
+    every one is allowed by `words`. The layout takes the first that fits its canvas."""
+    words = words or CopyWords.of(facts)
+    fine = fine_print(facts).rstrip(".").casefold()
+    ranked = candidates(facts, words)
     out: list[tuple[str, str]] = []
-    for h in headlines:
-        subs = [s for s in sublines if s.casefold() not in h.casefold() and h.casefold() not in s.casefold()
+    for h in ranked.headlines:
+        subs = [s for s in ranked.sublines if s.casefold() not in h.casefold() and h.casefold() not in s.casefold()
                 and s.casefold() != fine]
         out += [(sentence_case(h), sentence_case(s)) for s in subs[:3]] or [(sentence_case(h), "")]
     return out

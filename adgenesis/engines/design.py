@@ -28,7 +28,8 @@ from pydantic import ValidationError
 
 from adgenesis.engines.adapters import UnknownAdapter, adapter_for
 from adgenesis.engines.aliases import AliasResolver
-from adgenesis.engines.copy import CopyWords, composed, cta_labels, fine_print, image_of, sentence_case
+from adgenesis.engines.copy import CopyWords, candidates, composed, cta_labels, fine_print, image_of, sentence_case
+from adgenesis.engines.copy import rules as copy_rules
 from adgenesis.brief import BriefFacts
 from adgenesis.engines.facts import read_brief
 from adgenesis.engines.layout import CtaDoesNotFit, LayoutError, lay_out, palette_for, palette_names
@@ -82,12 +83,15 @@ def copy_for(prompt: str, language: str = "en") -> Copy:
 
 
 def copy_json_schema(copy: Copy) -> dict[str, Any]:
-    """`ModelCopy`'s JSON Schema for this request: headline and supporting line only from its spans and vocabulary
-    (`CopyWords.pattern`), the palette an enum of the known ones. A pattern bounds the length itself (xgrammar does
+    """`ModelCopy`'s JSON Schema for this request: the headline one of its best-ranked headlines, the supporting line
+    one of its best-ranked lines or none (`copy.candidates`: whole spans of the brief, and a few of the language's
+    combinations of two), the palette an enum of the known ones. The pattern bounds the length itself (xgrammar does
     not hold maxLength beside a pattern)."""
+    ranked, k = candidates(copy.facts, copy.words), copy_rules().candidates
     schema = ModelCopy.model_json_schema()
-    schema["properties"]["headline"] = {"type": "string", "pattern": copy.words.pattern("headline")}
-    schema["properties"]["subline"] = {"type": "string", "pattern": copy.words.pattern("subline", optional=True)}
+    schema["properties"]["headline"] = {"type": "string", "pattern": copy.words.choice(ranked.headlines[:k["headline"]])}
+    schema["properties"]["subline"] = {"type": "string",
+                                       "pattern": copy.words.choice(ranked.sublines[:k["subline"]], optional=True)}
     schema["properties"]["palette"] = {"type": "string", "enum": palette_names()}
     schema["required"] = ["headline", "subline", "palette"]
     return schema
@@ -169,6 +173,8 @@ def finish(text: str, canvas: Canvas, copy: Copy, mode: DesignMode = "brief", fi
     raw = _parse(text, finish_reason)
     if mode == "brief":
         model = parse_copy(text, finish_reason)
+        if model.subline.casefold() == model.headline.casefold():  # the grammar cannot say "another one"
+            return Finished(lay_out_copy(model.headline, "", model.palette, canvas, copy, variant), True)
         return Finished(lay_out_copy(model.headline, model.subline, model.palette, canvas, copy, variant), False)
     fixed = repair(raw, canvas)
     try:

@@ -97,7 +97,8 @@ class Lexicon(_Frozen):
     not_free: tuple[str, ...] = ()  # "free range", "gluten-free": free that is no offer
     color_words: tuple[str, ...] = ()
     joins: tuple[str, ...] = ()  # "and", "plus": between two offers of one clause
-    moods: dict[str, tuple[str, ...]] = {}  # palette name -> the tone words that ask for it
+    moods: dict[str, tuple[str, ...]] = {}
+    combinations: tuple[str, ...] = ()  # "{offer} at {brand}": two spans joined by a word of the vocabulary  # palette name -> the tone words that ask for it
     durations: tuple[str, ...] = ()  # "14-day", "8 weeks"
 
     model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
