@@ -24,7 +24,8 @@ from deployments.http_errors import status_of
 from deployments.design_spec import DesignSpec
 
 GOOD = {"headline": "30% off", "subline": "Stride Labs' carbon-plate running shoes", "palette": "energetic"}
-REPEATED = GOOD | {"subline": "30% off"}  # valid, but the line repeats the headline: the elements check fails
+# Valid, but words no span of the brief holds (a model past the grammar, as an upstream one may be): grounded fails.
+MISSED = GOOD | {"headline": "Free shoes for everyone"}
 PROMPT = "Instagram post for Stride Labs' carbon-plate running shoes, 30% off"
 
 
@@ -74,7 +75,7 @@ def test_brief_mode_sends_the_brief_prompt_and_schema_and_reports_quality():
     assert out.usage == {"prompt_tokens": 50, "completion_tokens": 60}
 
 
-@pytest.mark.parametrize("first", [json.dumps(REPEATED), '{"headline": "30% off', json.dumps(GOOD | {"palette": 7})],
+@pytest.mark.parametrize("first", [json.dumps(MISSED), '{"headline": "30% off', json.dumps(GOOD | {"palette": 7})],
                          ids=["misses a check", "cut off", "invalid copy"])
 def test_a_layout_that_misses_a_check_or_is_invalid_gets_one_more_try_with_another_seed(first):
     s, llm = spec([first, json.dumps(GOOD)])
@@ -85,7 +86,7 @@ def test_a_layout_that_misses_a_check_or_is_invalid_gets_one_more_try_with_anoth
 
 
 def test_n_layouts_are_distinct_siblings_and_a_retry_asks_only_for_the_missing_ones():
-    s, llm = spec([json.dumps(GOOD), json.dumps(REPEATED), json.dumps(GOOD), json.dumps(GOOD)])
+    s, llm = spec([json.dumps(GOOD), json.dumps(MISSED), json.dumps(GOOD), json.dumps(GOOD)])
     out = generate(s, n=3, seed=5)
     assert [(r.n, r.seed) for r in llm.requests] == [(3, 5), (1, 5 + SEED_STEP)]
     assert all(q.passed for q in out.quality)
@@ -99,8 +100,14 @@ def test_a_request_without_a_seed_gets_a_fresh_one():
     assert llm.requests[0].seed != llm.requests[1].seed
 
 
+def test_a_line_that_repeats_the_headline_is_dropped():
+    s, _ = spec([json.dumps(GOOD | {"subline": "30% off"})])
+    out = generate(s)
+    assert out.quality[0].passed and [el.text for el in out.designs[0].elements if el.type == "text"].count("30% off") == 1
+
+
 def test_when_retries_run_out_the_layout_is_composed_from_the_facts():
-    s, _ = spec([json.dumps(REPEATED), "not json"])
+    s, _ = spec([json.dumps(MISSED), "not json"])
     out = generate(s)
     assert out.quality[0].passed and out.composed_from_facts == [True]
     texts = [el.text for el in out.designs[0].elements if el.type == "text"]
@@ -216,7 +223,7 @@ def outcomes(monkeypatch):
 
 def test_each_layout_is_counted_by_outcome(outcomes):
     generate(spec([json.dumps(GOOD)])[0])
-    generate(spec([json.dumps(REPEATED), json.dumps(GOOD)])[0])
-    generate(spec([json.dumps(REPEATED), json.dumps(REPEATED)])[0])
+    generate(spec([json.dumps(MISSED), json.dumps(GOOD)])[0])
+    generate(spec([json.dumps(MISSED), json.dumps(MISSED)])[0])
     generate(spec(["not json", "not json either"])[0])
     assert outcomes == ["first_try", "retried", "composed", "invalid", "invalid", "composed"]
