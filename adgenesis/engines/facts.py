@@ -374,7 +374,7 @@ class _Reader:
         if m := self.p["trial"].search(span.text):
             return "trial", span.start + m.start(), span.start + m.end(), None, None
         for m in self.p["free_phrase"].finditer(span.text):
-            if not self.p["not_free"].search(span.text, max(0, m.start() - 12), m.end()):
+            if not self.p["not_free"].search(span.text, max(0, m.start() - 12), m.end() + 12):
                 return "free", span.start + m.start(), span.start + m.end(), None, None
         return None
 
@@ -508,7 +508,8 @@ def _patterns(language: str) -> dict:
                   + lex.months + lex.weekdays + lex.relative_days + lex.off_words + lex.free_words + lex.qualifiers)
     hiring = ws("hiring_leads")
     return {
-        "number": re.compile(rf"\d{{1,3}}(?:[,.\u00a0\u202f']\d{{3}})+(?:[.,]\d{{1,2}})?|\d+(?:[.,]\d+)?|(?:{ws('number_words')})(?:[\s-](?:{ws('number_words')}))*",
+        "number": re.compile(rf"(?:\d{{1,3}}(?:[,.\u00a0\u202f']\d{{3}})+(?:[.,]\d{{1,2}})?|\d+(?:[.,]\d+)?)(?:\s?[kK]\b)?"
+                             rf"|(?:{ws('number_words')})(?:[\s-](?:{ws('number_words')}))*",
                              re.IGNORECASE),
         "join": re.compile(rf"\s+(?:{ws('joins')})\s+(?=(?:(?:{ws('fillers')})\s+)?(?:(?:{ws('free_words', 'qualifiers')})(?![\w])|[\d$€£¥₹]))",
                            re.IGNORECASE),

@@ -100,13 +100,19 @@ def quantities(text: str, lex: Lexicon) -> list[Quantity]:
 
 def number_value(text: str, language: str) -> float | None:
     """The value of a number as written ("1,299.50", "19,99", "twenty-five", "veinte"); None if not a number."""
+    thousands = 1000.0 if re.search(r"\d\s?[kK]\b", text) else 1.0  # "65k"
     digits = re.sub(r"[^\d.,]", "", text)
     if digits:
-        grouped = re.fullmatch(r"(\d{1,3}(?:([,.])\d{3})+)(?:(?!\2)[.,](\d{1,2}))?", digits)
-        if grouped:  # "1,299.50", "1.299,50", "12,000"
-            return float(re.sub(r"\D", "", grouped[1]) + (f".{grouped[3]}" if grouped[3] else ""))
-        return float(digits.replace(",", ".")) if digits.count(",") + digits.count(".") <= 1 else None
+        value = _digits_value(digits)
+        return value * thousands if value is not None else None
     try:
         return float(text2num(text.replace("-", " ").casefold(), language))
     except ValueError:
         return None
+
+
+def _digits_value(digits: str) -> float | None:
+    grouped = re.fullmatch(r"(\d{1,3}(?:([,.])\d{3})+)(?:(?!\2)[.,](\d{1,2}))?", digits)
+    if grouped:  # "1,299.50", "1.299,50", "12,000"
+        return float(re.sub(r"\D", "", grouped[1]) + (f".{grouped[3]}" if grouped[3] else ""))
+    return float(digits.replace(",", ".")) if digits.count(",") + digits.count(".") <= 1 else None
