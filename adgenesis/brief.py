@@ -26,6 +26,16 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class LanguageReport(_Frozen):
+    """What language a brief is in, and what its ad's words are chosen in."""
+
+    detected: str  # ISO 639-1, any language the detector knows
+    confidence: float
+    used: Language  # the lexicon the brief is read with and the ad's own words come from
+    supported: bool  # False: the brief's language is none of the six, and the ad's own words are English
+    named: bool = False  # the request named `used`
+
+
 class Span(_Frozen):
     """A stretch of the brief, as written: `text == brief[start:end]`."""
 

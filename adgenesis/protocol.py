@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from adgenesis.brand import BrandKit, Disclaimer, KitFont, KitName, Label, Palette, Words
-from adgenesis.brief import BriefFacts
+from adgenesis.brief import BriefFacts, Language, LanguageReport
 from adgenesis.paths import SAFE_NAME_RULE, check_safe_name
 from adgenesis.rows import Row
 from adgenesis.schema import Design, DesignMode
@@ -38,6 +38,9 @@ class DesignRequest(_Request):
     model: str | None = Field(
         None, description='"design-llm" (the fine-tuned default), "design-llm:base" (the untuned base) or "design-llm:<adapter>"'
     )
+    language: Language | None = Field(
+        None, description="the language the ad's own words (CTA, connectors) are in, and the brief is read in; "
+        "default: the brief's, detected. The brief's spans stay as written")
     mode: DesignMode = Field(
         "brief",
         description='"brief": the LLM writes headline, copy, CTA, photo and palette and the layout engine places them '
@@ -86,6 +89,9 @@ class DesignResponse(BaseModel):
         "(the model's copy missed a check or did not fit the canvas)")
     facts: BriefFacts | None = Field(None, description="the brief as read: its offers with their terms (what the fine "
                                      "print carries), names, places, intent and language, each a span of the prompt")
+    language: LanguageReport | None = Field(None, description="the brief's language as detected, and the one the ad's "
+                                            "words are in; `supported: false`: none of en, es, de, fr, pt, it, and the "
+                                            "ad's own words are English")
     served_by: ServedBy = Field("local", description='"upstream" when the profile\'s upstream model answered because '
                                 "the local one could not (docs/reliability.md)")
     latency_ms: float

@@ -61,6 +61,11 @@ class LLMSettings(_Strict):
     design_max_tokens: int = Field(700, ge=64, description="token budget of a whole layout (mode free)")
     brief_max_tokens: int = Field(96, ge=32, description="token budget of a brief (mode brief; ~60 are used)")
     chat_max_tokens: int = Field(256, ge=16)
+    chat_model: str | None = Field(
+        None, description="the model that answers the chat routes (/v1/chat/completions and /v1/completions naming the "
+        "default, the conversation route, product descriptions): a model that answers as an assistant, never the "
+        "brief-tuned weights; e.g. `design-llm:base`, the instruct base where the default has the design adapter "
+        "merged in. None: the default model")
     temperature: float = Field(0.7, ge=0.0, le=2.0)
 
 

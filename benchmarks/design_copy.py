@@ -84,8 +84,14 @@ def read_ad(row: dict, design: Design) -> dict:
             b.startswith(last) and b != last for b in words(row["prompt"])))
     fitting = {normal(label.label) for intent in (row["intent"], *row.get("intent_also", ()))
                for label in lex.cta.get(intent, ())}
+    # In the brief's language: its CTA one of the language's labels (or the brief's own), every word the ad adds to
+    # the brief's a word of the language's vocabulary.
+    own_words = {w for v in lex.vocabulary for w in words(v)}
+    added = {w for t in copy for w in words(t)} - set(words(row["prompt"]))
+    in_language = (normal(cta) in labels or normal(cta) == own) and added <= own_words
     return {"conditions": len(row["conditions"]), "kept": kept, "from_brief": from_brief, "cut": cut,
             "cta_right": normal(cta) in fitting or normal(cta) == own, "passed": check(design, facts).passed,
+            "in_language": in_language,
             "texts": [(el.role, el.text) for el in texts]}
 
 
@@ -108,21 +114,31 @@ def at_concurrency(client: httpx.Client, rows: list[dict], concurrency: int) -> 
     return out, time.perf_counter() - started
 
 
-def served(rows: list[dict], c1_rows: list[dict], url: str | None) -> dict:
-    """This checkout's graph (deployed on a fresh local Ray unless `url`): c1 latency, c8 throughput and words."""
+def served(rows: list[dict], c1_rows: list[dict], url: str | None, profile: str = "local") -> dict:
+    """This checkout's graph on `profile` (deployed on a fresh local Ray unless `url`): c1 latency, c8 throughput
+    and words."""
     from contextlib import nullcontext
 
     from tools.local_cluster import deploy, local_ray, wait_ready
 
+    def edit(cfg: dict) -> None:
+        cfg["applications"][0]["args"]["profile"] = profile
+
     out: dict = {}
     with (nullcontext(None) if url else local_ray()) as cluster:
         if cluster is not None:
-            url = deploy(cluster.dashboard, workdir=Path(tempfile.mkdtemp()))
+            url = deploy(cluster.dashboard, workdir=Path(tempfile.mkdtemp()), edit=edit)
             out["cold_start_s"] = round(wait_ready(url, cluster.dashboard), 1)
         with httpx.Client(base_url=url, timeout=900) as client:
             post(client, c1_rows[0], SEED - 1)  # warm-up: grammar compilation, caches
-            out["c1"] = [post(client, row, SEED + i) for i, row in enumerate(c1_rows)]
-            out["c8"], out["c8_wall_s"] = at_concurrency(client, rows, 8)
+            out["c1"] = [post(client, row, SEED + i) | {"language": row["language"]} for i, row in enumerate(c1_rows)]
+            out["c8"], out["c8_wall_s"], out["c8_wall_by_language"] = [], 0.0, {}
+            for language in dict.fromkeys(r["language"] for r in rows):  # each language's briefs together
+                group = [r for r in rows if r["language"] == language]
+                answers, wall = at_concurrency(client, group, 8)
+                out["c8"] += answers
+                out["c8_wall_s"] += wall
+                out["c8_wall_by_language"][language] = wall
     return out
 
 
@@ -161,6 +177,7 @@ def quality(rows: list[dict], answers: list[dict]) -> dict:
         "words_from_brief_or_vocabulary": round(sum(r["from_brief"] for r in ok) / len(rows), 3),
         "cut_mid_phrase": sum(r["cut"] for r in ok),
         "cta_intent": round(sum(r["cta_right"] for r in ok) / len(rows), 3),
+        "language_match": round(sum(r["in_language"] for r in ok) / len(rows), 3),
         "all_checks": round(sum(r["passed"] for r in ok) / len(rows), 3),
         "composed_from_facts": round(sum(a.get("composed", False) for a in answers) / len(rows), 3),
         "tokens_per_layout": round(sum(a.get("tokens", 0) for a in answers) / max(1, len(ok)), 1),
@@ -170,6 +187,24 @@ def quality(rows: list[dict], answers: list[dict]) -> dict:
     }
 
 
+def summary(run: dict, rows: list[dict], languages: list[str], raw_p50: float | None) -> dict:
+    """One deployment's figures: speed, and the words per language."""
+    c1 = [a for a in run["c1"] if a["status"] == 200]
+    p50 = round(percentiles([a["latency_s"] for a in c1])["p50"], 3)
+    out = {"p50_s": p50, "layouts_per_min_c8": round(sum(a["status"] == 200 for a in run["c8"]) / run["c8_wall_s"] * 60, 1)}
+    if raw_p50:
+        out["served_over_raw"] = round(p50 / raw_p50, 2)
+    out["languages"] = {}
+    for lang in languages:
+        answers = [a for r, a in zip(rows, run["c8"]) if r["language"] == lang]
+        timed = [a["latency_s"] for a in run["c1"] if a["language"] == lang and a["status"] == 200]
+        out["languages"][lang] = quality([r for r in rows if r["language"] == lang], answers) | {
+            "p50_s": round(percentiles(timed)["p50"], 3) if timed else None,
+            "layouts_per_min_c8": round(sum(a["status"] == 200 for a in answers)
+                                        / run["c8_wall_by_language"][lang] * 60, 1)}
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--languages", nargs="+", default=["en"], choices=list(FILES))
@@ -177,8 +212,11 @@ def main() -> int:
     parser.add_argument("--c8-briefs", type=int, default=96, help="briefs the baseline takes at concurrency 8")
     parser.add_argument("--baseline", help="a commit whose path to measure in the same run (e.g. 23355b3)")
     parser.add_argument("--url", help="a running server instead of deploying the local graph")
+    parser.add_argument("--profiles", nargs="+", default=["local"],
+                        help="profiles (configs/<name>.yaml) whose models to compare, each deployed in turn")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw engine")
     parser.add_argument("--rows", type=int, default=0, help="only the first N briefs per language (0: all; a trial)")
+    parser.add_argument("--save-ads", type=Path, help="write every ad (brief, texts, reading) as JSONL here, to read")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = [r for lang in args.languages for r in load(lang)[: args.rows or None]]
@@ -196,7 +234,14 @@ def main() -> int:
         results["before"] = {"commit": before["commit"], "p50_s": before["latency_c1_s"]["p50"],
                              "layouts_per_min_c8": before["layouts_per_min_c8"],
                              "tokens_per_layout": before["tokens_per_layout"], "all_checks": before["pass_rates"]["all"]}
-    run = served(rows, c1_rows, args.url)
+    if len(args.profiles) > 1:  # several models, one run: each deployed in turn, the same briefs
+        results["models"] = {}
+        for profile in args.profiles:
+            run = served(rows, c1_rows, args.url, profile)
+            results["models"][profile] = summary(run, rows, args.languages, results.get("raw_engine_p50_s"))
+        record("design_copy_languages", results)
+        return 0
+    run = served(rows, c1_rows, args.url, args.profiles[0])
     results["cold_start_s"] = run.get("cold_start_s")
     c1 = [a for a in run["c1"] if a["status"] == 200]
     results["p50_s"] = round(percentiles([a["latency_s"] for a in c1])["p50"], 3)
@@ -205,6 +250,15 @@ def main() -> int:
     results["layouts_per_min_c8"] = round(sum(a["status"] == 200 for a in run["c8"]) / run["c8_wall_s"] * 60, 1)
     if "before" in results:
         results["p50_over_before"] = round(results["p50_s"] / results["before"]["p50_s"], 2)
+    if args.save_ads:
+        args.save_ads.parent.mkdir(parents=True, exist_ok=True)
+        with args.save_ads.open("w") as out:
+            for row, answer in zip(rows, run["c8"]):
+                reading = read_ad(row, Design.model_validate(answer["design"])) if answer["status"] == 200 else None
+                out.write(json.dumps({"prompt": row["prompt"], "language": row["language"], "platform": row["platform"],
+                                      "format": row["format"], "status": answer["status"],
+                                      "composed": answer.get("composed"), "reading": reading},
+                                     ensure_ascii=False) + "\n")
     by_language = {lang: quality([r for r in rows if r["language"] == lang],
                                  [a for r, a in zip(rows, run["c8"]) if r["language"] == lang])
                    for lang in args.languages}

@@ -81,6 +81,7 @@ class DesignSpec:
             quality=[c.report for c in result.chosen],
             composed_from_facts=[c.composed_from_facts for c in result.chosen],
             facts=plan.copy.facts,
+            language=plan.copy.language,
             usage=result.usage,
             latency_ms=(time.perf_counter() - start) * 1000,
         )

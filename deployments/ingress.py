@@ -133,8 +133,10 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
         params = {"max_tokens": self._llm_settings.chat_max_tokens, "temperature": self._llm_settings.temperature}
 
         async def local() -> str:
-            request = ChatCompletionRequest(model=self._llm_settings.model_id, messages=messages, **params)
-            return (await chat_once(self._llm.options(stream=True), request)).choices[0].message.content or ""
+            model = self._resolve_model(None)
+            handle = self._llm.options(stream=True, **({"multiplexed_model_id": model} if ":" in model else {}))
+            request = ChatCompletionRequest(model=model, messages=messages, **params)
+            return (await chat_once(handle, request)).choices[0].message.content or ""
 
         async def upstream(up: Upstream) -> str:
             return (await up.chat(messages, **params)).choices[0].message.content or ""
@@ -332,9 +334,13 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
             cards += [card for name in names if (card := await self.model(f"{base}:{name}")) is not None]
         return ModelList(data=cards)
 
-    def _resolve_model(self, model: str | None) -> str | None:
-        """Each adapter version is its own multiplexed id (see adgenesis/engines/aliases.py)."""
-        return self._adapter_aliases.resolve_model(model) if model else model
+    def _resolve_model(self, model: str | None) -> str:
+        """The model a chat route answers with: the profile's chat model where the request names the default (or
+        none), so a chat is never answered by the brief-tuned weights; each adapter version is its own multiplexed
+        id (adgenesis/engines/aliases.py)."""
+        if not model or model == self._llm_settings.model_id:
+            model = self._llm_settings.chat_model or self._llm_settings.model_id
+        return self._adapter_aliases.resolve_model(model)
 
     async def chat(self, body: OpenAIChatRequest, request: Request) -> Response:
         return await super().chat(body.model_copy(update={"model": self._resolve_model(body.model)}), request)

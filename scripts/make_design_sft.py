@@ -37,15 +37,19 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from adgenesis.engines.copy import composed  # noqa: E402
+from adgenesis.engines.copy import candidates, composed  # noqa: E402
+from adgenesis.engines.copy import rules as copy_rules  # noqa: E402
 from adgenesis.engines.design import copy_for, lay_out_copy  # noqa: E402
 from adgenesis.engines.layout import LayoutError  # noqa: E402
+from adgenesis.engines.lexicon import alternation, lexicon  # noqa: E402
 from adgenesis.engines.quality import check  # noqa: E402
 from adgenesis.schema import CANVAS_PRESETS, ModelCopy, canvas_for  # noqa: E402
 
 SEED = 20240611
-TRAIN_PER_PAIR = 60
-VAL_PER_PAIR = 5
+TRAIN_PER_PAIR = 80
+VAL_PER_PAIR = 6
+# The share of each language's briefs: English most, as the product's users write; every language trained on.
+LANGUAGE_WEIGHTS = {"en": 0.4, "es": 0.12, "de": 0.12, "fr": 0.12, "pt": 0.12, "it": 0.12}
 VAL_EVERY = 6  # every 6th product is held out for validation
 OUT_DIR = REPO_ROOT / "data" / "design_sft"
 COLOR_PALETTES = {  # how a request names brand colours -> the palette name in configs/design/layout.yaml
@@ -61,8 +65,16 @@ def load(name: str) -> dict:
     return yaml.safe_load((OUT_DIR / name).read_text())
 
 
-W = load("wording.yaml")
+WORDING = {"en": load("wording.yaml") | {"color_palettes": COLOR_PALETTES,
+                                         "terse_fallbacks": ["make it pop", "nothing fancy", "standard layout"]},
+           **{lang: load(f"wording/{lang}.yaml") for lang in LANGUAGE_WEIGHTS if lang != "en"}}
 PRODUCTS: list[dict] = load("products.yaml")["products"]
+LOCAL = load("products_i18n.yaml")["products"]  # brand -> language -> the product's words in that language
+
+
+def localized(p: dict, language: str) -> dict:
+    """The product as a brief in `language` names it: its words in that language, its brand as it is."""
+    return p if language == "en" else p | LOCAL[p["brand"]][language]
 
 
 def possessive(name: str) -> str:
@@ -73,7 +85,7 @@ def cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
-def draw_details(rng: random.Random, p: dict) -> dict:
+def draw_details(rng: random.Random, p: dict, W: dict) -> dict:
     """What this marketer asks for, beyond the product."""
     offer = rng.choice(p["offers"])
     if offer == "discount":  # a product that sells at a discount also sells with a code, or at a price
@@ -101,7 +113,7 @@ def draw_details(rng: random.Random, p: dict) -> dict:
     return d
 
 
-def write_prompt(rng: random.Random, p: dict, d: dict, platform: str, fmt: str) -> str:
+def write_prompt(rng: random.Random, p: dict, d: dict, platform: str, fmt: str, W: dict) -> str:
     fmt_phrase = (rng.choice(W["generic_format_phrases"]) if rng.random() < 0.15
                   else rng.choice(W["format_phrases"][f"{platform}/{fmt}"]))
     what = rng.choice(W["what_forms"]).format(possessive=possessive(p["brand"]), item=p["item"], brand=p["brand"])
@@ -120,7 +132,8 @@ def write_prompt(rng: random.Random, p: dict, d: dict, platform: str, fmt: str) 
     if style == "terse":
         frags = [W["offer_fragments"][d["offer"]].format(**slots)] if d["offer"] != "none" else []
         frags += [W["detail_fragments"][k].format(**slots) for k in keys]
-        frags = frags or [rng.choice(["make it pop", "nothing fancy", "standard layout"])]
+        frags = frags or [rng.choice(W["terse_fallbacks"]) if "terse_fallbacks" in W
+                          else rng.choice(W["mood_words"][d["mood"]])]
         return rng.choice(W["terse_templates"]).format(Fmt=cap(fmt_phrase), fmt=fmt_phrase, What=cap(what),
                                                        what=what, frags=", ".join(frags))
     sentences = [rng.choice(W["offer_sentences"][d["offer"]]).format(**slots)] if d["offer"] != "none" else []
@@ -137,16 +150,21 @@ def write_prompt(rng: random.Random, p: dict, d: dict, platform: str, fmt: str) 
                                                    item=p["item"], details=details).strip()
 
 
-ASKING = re.compile(r"(?<![\w])(?:campaign|promo|ad|post|launch|headline|deal|vibe|tone|audience|mention)s?(?![\w])")
+def asking(language: str) -> re.Pattern:
+    """Words of the request itself ("campaign", "promo", "Anzeige"): a target that says them reads as the ask."""
+    lex = lexicon(language)
+    words = (*lex.placement, *lex.labels, *lex.meta.tone, *lex.meta.audience, "campaign", "promo", "launch", "deal",
+             "mention")
+    return re.compile(rf"(?<![\w])(?:{alternation(words)})s?(?![\w])", re.IGNORECASE)
 
 
-def preference(p: dict, d: dict, headline: str, subline: str) -> tuple:
+def preference(p: dict, d: dict, headline: str, subline: str, asked: re.Pattern) -> tuple:
     """How a designer who knows what the request is about ranks a (headline, supporting line) of its spans: the
     copy it asked for, the offer, the product, then a line with the selling point, the deadline or the brand."""
     h, sub = headline.casefold(), subline.casefold()
     item = p["item"].removeprefix("new ").casefold()
     return (
-        not ASKING.search(h) and not ASKING.search(sub),  # no word of the request itself ("campaign", "promo")
+        not asked.search(h) and not asked.search(sub),  # no word of the request itself ("campaign", "promo")
         bool(d["headline"]) and d["headline"].casefold() in h,
         d["offer"] not in ("none", "launch", "event") and any(c.isdigit() for c in h) or "free" in h,
         item in h or p["brand"].casefold() in h,
@@ -163,12 +181,20 @@ class Unfit(Exception):
     has room for a headline only): the request is drawn again, and counted."""
 
 
-def write_copy(p: dict, d: dict, prompt: str, platform: str, fmt: str, variant: int) -> dict:
-    """The best-ranked copy of the request's spans whose layout passes every check on its canvas; Unfit if none."""
+def write_copy(p: dict, d: dict, prompt: str, platform: str, fmt: str, variant: int, W: dict) -> dict:
+    """The best-ranked copy of the request's spans whose layout passes every check on its canvas; Unfit if none.
+    The request is read as serving reads it (its language detected), so the target is what the grammar admits."""
     copy = copy_for(prompt)
     canvas = canvas_for(platform, fmt)
-    palette = COLOR_PALETTES[d["colors"]] if d["colors"] else d["mood"]
-    pairs = sorted(composed(copy.facts, copy.words), key=lambda hs: preference(p, d, *hs), reverse=True)
+    palette = W["color_palettes"][d["colors"]] if d["colors"] else d["mood"]
+    asked = asking(copy.facts.language)
+    # Only what the serving grammar lets the model choose (`copy_json_schema`): its first candidates of each.
+    ranked, k = candidates(copy.facts, copy.words), copy_rules().candidates
+    allowed_h = {h.casefold() for h in ranked.headlines[:k["headline"]]}
+    allowed_s = {s.casefold() for s in ranked.sublines[:k["subline"]]} | {""}
+    pairs = sorted((hs for hs in composed(copy.facts, copy.words)
+                    if hs[0].casefold() in allowed_h and hs[1].casefold() in allowed_s),
+                   key=lambda hs: preference(p, d, *hs, asked), reverse=True)
     for headline, subline in pairs:
         try:
             design = lay_out_copy(headline, subline, palette, canvas, copy, variant)
@@ -198,18 +224,20 @@ def generate() -> tuple[list[dict], list[dict]]:
                     if not deck:  # deal products evenly: every product before any repeats
                         deck = list(products)
                         rng.shuffle(deck)
-                    p = deck.pop()
-                    d = draw_details(rng, p)
-                    prompt = write_prompt(rng, p, d, platform, fmt)
+                    language = rng.choices(list(LANGUAGE_WEIGHTS), weights=list(LANGUAGE_WEIGHTS.values()))[0]
+                    W, p = WORDING[language], localized(deck.pop(), language)
+                    d = draw_details(rng, p, W)
+                    prompt = write_prompt(rng, p, d, platform, fmt, W)
                     if prompt in seen:
                         continue
                     seen.add(prompt)
                     try:
-                        response = write_copy(p, d, prompt, platform, fmt, variant=made)
+                        response = write_copy(p, d, prompt, platform, fmt, made, W)
                     except Unfit:
                         UNFIT[split] += 1
                         continue
-                    row = {"prompt": prompt, "platform": platform, "format": fmt, "response": response}
+                    row = {"prompt": prompt, "platform": platform, "format": fmt, "language": language,
+                           "response": response}
                     splits[split].append(row)
                     made += 1
     return splits["train"], splits["validation"]
@@ -231,6 +259,7 @@ def main() -> int:
           f"validation {len(validation)} ({n_val_products} held-out products)")
     print("requests drawn again (no brief fits their canvas):", dict(UNFIT))
     print("palettes:", dict(Counter(r["response"]["palette"] for r in train + validation).most_common()))
+    print("languages:", dict(Counter(r["language"] for r in train + validation).most_common()))
     for key in ("headline", "subline"):
         lengths = sorted(len(r["response"][key]) for r in train + validation)
         print(f"{key} chars: median {lengths[len(lengths) // 2]}, max {lengths[-1]}")

@@ -302,3 +302,10 @@ def test_without_a_lifecycle_section_the_routes_answer_503(serve):
     assert client.get("/v1/training/jobs").status_code == 503
     r = client.post("/v1/registry/models/router/promote", json={"version": 2}, headers={"X-API-Key": KEY})
     assert r.status_code == 503 and "not configured" in r.json()["detail"]
+
+
+def test_the_chat_routes_answer_with_the_instruct_base_not_the_brief_tuned_weights():
+    ingress = make()
+    assert PROFILE.llm.chat_model == "design-llm:base"
+    assert ingress._resolve_model(None) == ingress._resolve_model("design-llm") == "design-llm:base"
+    assert ingress._resolve_model("design-llm:brand-v1") == "design-llm:brand-v1"  # a named adapter is that adapter

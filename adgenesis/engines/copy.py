@@ -147,7 +147,8 @@ def copy_spans(facts: BriefFacts, lex: Lexicon | None = None) -> list[str]:
         out.append(offer.core)
         if (short := short_core(facts, offer)) is not None:
             out.append(short)
-        if offer.core.start < offer.value.start and offer.value.end < offer.core.end:  # "2 tacos for $5" | "at ..."
+        if offer.core.start < offer.value.start and offer.value.end < offer.core.end and _says_what(
+                facts.text[offer.core.start:offer.value.start], lex):  # "2 tacos for $5" | "at ...": what, its price
             out.append(facts.span(offer.core.start, offer.value.end))
         if len(facts.offers) == 1:
             out += list(offer.terms)
@@ -174,6 +175,12 @@ def short_core(facts: BriefFacts, offer) -> Span | None:
     if cut is None:
         return None
     return facts.span(offer.core.start, offer.value.end + cut.start())
+
+
+def _says_what(text: str, lex: Lexicon) -> bool:
+    """Words before a value that say what it is for ("2 tacos for"), not only when ("every") or fillers."""
+    rest = {w.casefold() for w in re.findall(r"[^\W\d_]+", text)}
+    return bool(rest - {w.casefold() for w in (*lex.fillers, *lex.date_leads, *lex.price_words, *lex.qualifiers)})
 
 
 def _only_value(offer) -> bool:

@@ -30,8 +30,9 @@ from adgenesis.engines.adapters import UnknownAdapter, adapter_for
 from adgenesis.engines.aliases import AliasResolver
 from adgenesis.engines.copy import CopyWords, candidates, composed, cta_labels, fine_print, image_of, sentence_case
 from adgenesis.engines.copy import rules as copy_rules
-from adgenesis.brief import BriefFacts
+from adgenesis.brief import BriefFacts, Language, LanguageReport
 from adgenesis.engines.facts import read_brief
+from adgenesis.engines.language import detect
 from adgenesis.engines.layout import CtaDoesNotFit, LayoutError, lay_out, palette_for, palette_names
 from adgenesis.engines.quality import check
 from adgenesis.errors import Invalid, NotFound
@@ -63,23 +64,26 @@ def build_messages(prompt: str, canvas: Canvas, mode: DesignMode = "brief") -> l
 
 
 class Copy(NamedTuple):
-    """What a brief's ad may say, read once per request: its facts, the words its copy may be made of, the CTA
-    labels of its intent (best first), its fine print and what its photo shows."""
+    """What a brief's ad may say, read once per request: its language, its facts, the words its copy may be made
+    of, the CTA labels of its intent (best first), its fine print and what its photo shows."""
 
     facts: BriefFacts
     words: CopyWords
     ctas: list[str]
     fine_print: str
     image: str
+    language: LanguageReport
 
 
-def copy_for(prompt: str, language: str = "en") -> Copy:
-    facts = read_brief(prompt, language)
+def copy_for(prompt: str, language: Language | None = None) -> Copy:
+    """The brief read in `language` (the request's), else in the language it is written in (`language.detect`)."""
+    report = detect(prompt, language)
+    facts = read_brief(prompt, report.used)
     words = CopyWords.of(facts)
     if not words.spans:
         raise Invalid("the brief names nothing an ad could state (no product, brand, offer or event): "
                       "say what the ad is for")
-    return Copy(facts, words, cta_labels(facts), fine_print(facts), image_of(facts))
+    return Copy(facts, words, cta_labels(facts), fine_print(facts), image_of(facts), report)
 
 
 def copy_json_schema(copy: Copy) -> dict[str, Any]:
@@ -306,7 +310,8 @@ class DesignModels:
             raise NotFound(str(exc)) from None
         budget = self.settings.brief_max_tokens if req.mode == "brief" else self.settings.design_max_tokens
         seed = req.seed if req.seed is not None else random_seed()
-        return Plan(canvas, req.model or self.settings.model_id, model, adapter, budget, seed, copy_for(req.prompt))
+        return Plan(canvas, req.model or self.settings.model_id, model, adapter, budget, seed,
+                    copy_for(req.prompt, req.language))
 
 
 RETRIES = 1  # each missing layout gets one more try, with another seed

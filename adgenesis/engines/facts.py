@@ -212,6 +212,10 @@ class _Reader:
         """What a clause is for, and its words without the ones addressed to the designer."""
         if self.p["meta.drop"].fullmatch(span.text):
             return "content", None
+        if self.p["conditions"].match(span.text):  # "mention this ad", "show your student card": the reader's to do
+            return "content", span
+        if " " in span.text and self.p["tone_suffix"].search(span.text):  # "thrift-haul vibe", "chaotic gen z energy"
+            return "tone", span
         if m := self.p["meta.suffix"].search(span.text):  # "Free shipping is the hook"
             span = self.span(span.start, span.start + m.start()) or span
         for role in ("cta", "headline", "tone", "audience", "colors", "image", "strip"):
@@ -369,6 +373,8 @@ class _Reader:
                 return "price", q.start, q.end, amount, unit
             if q.kind == "duration" and (trial := self.p["trial_after"].match(after)):
                 return "trial", q.start, q.end + trial.end(), number_value(self._number_part(q.text), lang), None
+        if m := self.p["offer_words"].search(span.text):  # "gifts matched 2x until Dec 31"
+            return "bonus", span.start + m.start(), span.start + m.end(), None, None
         if m := self.p["half"].search(span.text):
             return "percent_off", span.start + m.start(), span.start + m.end(), 50.0, "%"
         if m := self.p["trial"].search(span.text):
@@ -519,6 +525,7 @@ def _patterns(language: str) -> dict:
         "request": re.compile(rf"(?:{ws('placement', 'requests')})(?![\w])", re.IGNORECASE),
         **{f"meta.{k}": re.compile(rf"(?:{ws(f'meta.{k}')})(?![\w])\s*:?\s*", re.IGNORECASE)
            for k in ("cta", "headline", "tone", "audience", "colors", "image", "strip")},
+        "tone_suffix": re.compile(rf"(?<![\w])(?:{ws('tone_suffixes')})$", re.IGNORECASE),
         "meta.drop": re.compile(rf"(?:{ws('meta.drop')})", re.IGNORECASE),
         "meta.suffix": re.compile(rf"\s+(?:{ws('meta.suffix')})$", re.IGNORECASE),
         "words": words,
@@ -546,10 +553,11 @@ def _patterns(language: str) -> dict:
         "trial_after": re.compile(rf"\s?(?:{ws('trial_words')})(?![\w])", re.IGNORECASE),
         "trial": words(lex.trial_words),
         "half": words(lex.half_price),
+        "offer_words": words(lex.offer_words),
         "not_free": words(lex.not_free),
         "free_phrase": re.compile(rf"(?<![\w-])(?:{ws('free_words')})(?![\w-])", re.IGNORECASE),
         "multi_tail": re.compile(rf"\s?(?:(?:{ws('free_words')})|(?:{ws('half_price')}))(?![\w])", re.IGNORECASE),
-        "hiring": words(lex.intents["apply"].words + lex.hiring_leads) if "apply" in lex.intents else words(()),
+        "hiring": words(lex.job_words + lex.hiring_leads),
         "role": re.compile(rf"(?:{hiring})\s+(?:(?:a|an|the|our)\s+)?(?P<role>[^,.;:]+?)(?=\s+(?:{ws('place_leads')}|for)\s|[,.;:]|$)",
                            re.IGNORECASE),
         "role_before": re.compile(rf"(?P<role>[^,.;:]+?)\s+(?:{ws('hiring_trails')})(?![\w])", re.IGNORECASE),

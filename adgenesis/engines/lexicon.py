@@ -20,6 +20,7 @@ from adgenesis.brief import ConditionKind, Intent, Language, LANGUAGES
 from adgenesis.paths import CONFIGS_DIR
 
 LANGUAGES_DIR = CONFIGS_DIR / "design" / "languages"
+DEFAULT_LANGUAGE: Language = "en"  # the ad's own words for a brief in a language the product does not write
 
 
 class _Frozen(BaseModel):
@@ -42,6 +43,7 @@ class MultiBuy(_Frozen):
     get: tuple[str, ...]
     joiners: tuple[str, ...]  # "2 for 1", "2x1", "2 für 1"
     price_of: tuple[str, ...] = ()  # "4 tickets for the price of 3"
+    counts: tuple[str, ...] = ()  # words that count in a multi-buy without a number ("double", "a single")
     named: tuple[str, ...] = ()  # whole phrases: "bogo", "2x1"
 
 
@@ -94,6 +96,9 @@ class Lexicon(_Frozen):
     offer_verbs: tuple[str, ...] = ()
     hiring_leads: tuple[str, ...] = ()
     hiring_trails: tuple[str, ...] = ()  # "bakers wanted": the role comes before
+    job_words: tuple[str, ...] = ()  # a brief with one of these is a job ad: its money is pay, not an offer
+    offer_words: tuple[str, ...] = ()  # an offer without a number or "free" ("gifts matched until Dec 31")
+    tone_suffixes: tuple[str, ...] = ()  # a clause ending in one is the look ("thrift-haul vibe")
     not_free: tuple[str, ...] = ()  # "free range", "gluten-free": free that is no offer
     color_words: tuple[str, ...] = ()
     joins: tuple[str, ...] = ()  # "and", "plus": between two offers of one clause
@@ -157,3 +162,14 @@ def lexicon(language: str) -> Lexicon:
     # BaseLoader: every scalar a string, so "no", "on" and "off" stay words (YAML 1.1 reads them as booleans).
     text = (LANGUAGES_DIR / f"{language}.yaml").read_text(encoding="utf-8")
     return Lexicon.model_validate(yaml.load(text, Loader=yaml.BaseLoader))
+
+
+class DetectionRules(_Frozen):
+    min_confidence: float = Field(ge=0, le=1)
+    min_confidence_other: float = Field(ge=0, le=1)
+    min_confidence_six: float = Field(ge=0, le=1)
+
+
+@lru_cache(maxsize=1)
+def detection_rules() -> DetectionRules:
+    return DetectionRules.model_validate(yaml.safe_load((LANGUAGES_DIR / "detection.yaml").read_text()))

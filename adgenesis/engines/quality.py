@@ -30,6 +30,7 @@ from adgenesis.colors import contrast_ratio  # noqa: F401 - layout.py and the te
 from adgenesis.engines import fonts, render
 from adgenesis.engines.copy import CopyWords, cta_labels, fine_print_parts
 from adgenesis.engines.facts import read_brief
+from adgenesis.engines.language import detect
 from adgenesis.engines.lexicon import lexicon
 from adgenesis.protocol import QualityReport
 from adgenesis.schema import Design, ShapeElement, TextElement
@@ -71,9 +72,9 @@ def load_rules(path: str | Path) -> QualityRules:
 
 def check(design: Design, brief: BriefFacts | str, images: dict[int, Image.Image] | None = None,
           rules: QualityRules | None = None) -> QualityReport:
-    """Every check in `CHECKS` order, against the brief (its facts, or its text in English); `images` are the
+    """Every check in `CHECKS` order, against the brief (its facts, or its text, read in its language); `images` are the
     pictures the ad will carry (placeholders otherwise)."""
-    facts = brief if isinstance(brief, BriefFacts) else read_brief(brief)
+    facts = brief if isinstance(brief, BriefFacts) else read_brief(brief, detect(brief).used)
     ctx = _Context(design, facts, rules or default_rules(), images)
     results = {name: getattr(ctx, name)() for name in CHECKS}
     return QualityReport(passed=all(not p for p in results.values()),

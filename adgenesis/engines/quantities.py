@@ -66,8 +66,10 @@ def _patterns(language: str) -> dict[Kind, re.Pattern]:
     joiner = alternation(lex.multi_buy.joiners)
     multi = [rf"(?<![\w]){buy}\s+{number}(?:\s+[^\W\d]+){{0,3}},?\s+{get}\s+(?:[^\W\d]+\s+)??{number}(?:st|nd|rd|th)?",
              rf"(?<![\w])(?:{words}|\d)\s?{joiner}\s?(?:{words}|\d)(?![\w\d])"]
-    if lex.multi_buy.price_of:
-        multi.append(rf"(?<![\w]){number}(?:\s+[^\W\d]+){{0,3}}\s+{alternation(lex.multi_buy.price_of)}\s+{number}(?![\w])")
+    if lex.multi_buy.price_of:  # "4 tickets for the price of 3", "double scoop for the price of a single"
+        some = rf"(?:{number}|{alternation(lex.multi_buy.counts)})" if lex.multi_buy.counts else number
+        multi.append(rf"(?<![\w]){some}(?:\s+[^\W\d]+){{0,3}}\s+{alternation(lex.multi_buy.price_of)}\s+{some}"
+                     rf"(?![\w])")
     if lex.multi_buy.named:
         multi.append(rf"(?<![\w]){alternation(lex.multi_buy.named)}(?![\w])")
     return {
