@@ -41,13 +41,16 @@ bench: models
 	$(BIN)/python benchmarks/vllm_cpu_settings.py
 
 # Retrain the design model that `make models` merges and serves (~30 min on 2 CPU cores; docs/design.md).
+# BASE=gemma-base TO=design-llm-alt trains the other base's (kept as an option, configs/local_alt.yaml).
+BASE ?= design-llm-base
+TO ?= design-llm
 train-design: setup
-	rm -rf runs/train/llm_sft/design-default  # a fresh run, not a resumed one
-	$(BIN)/python -m tools.prepare_models --only design-llm-base
-	$(BIN)/python -m train_jobs.llm_sft --config configs/train/llm_sft.yaml --set base_model=design-llm-base \
-		--set run.name=design-default
-	$(BIN)/python scripts/export_design_adapter.py runs/train/llm_sft/design-default
-	$(BIN)/python -m tools.prepare_models
+	rm -rf runs/train/llm_sft/$(TO)-$(BASE)  # a fresh run, not a resumed one
+	$(BIN)/python -m tools.prepare_models --only $(BASE)
+	$(BIN)/python -m train_jobs.llm_sft --config configs/train/llm_sft.yaml --set base_model=$(BASE) \
+		--set run.name=$(TO)-$(BASE)
+	$(BIN)/python scripts/export_design_adapter.py runs/train/llm_sft/$(TO)-$(BASE) --to $(TO)
+	$(BIN)/python -m tools.prepare_models $(if $(filter design-llm-alt,$(TO)),--only design-llm-alt design-llm-alt-untuned,)
 
 clean-models:
 	rm -rf models

@@ -1,6 +1,6 @@
-"""Ship a trained design adapter: copy it to data/adapters/design-llm with the provenance that made it.
+"""Ship a trained design adapter: copy it to data/adapters/<name> with the provenance that made it.
 
-    .venv/bin/python scripts/export_design_adapter.py runs/train/llm_sft/design-default
+    .venv/bin/python scripts/export_design_adapter.py runs/train/llm_sft/design-default [--to design-llm-alt]
 
 `make train-design` runs the recipe (train_jobs/llm_sft.py, configs/train/llm_sft.yaml) and then this.
 `make models` merges the shipped adapter into the served `design-llm` after checking its sha256 against
@@ -20,31 +20,35 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from adgenesis.checksum import file_sha256 as sha256  # noqa: E402
 from adgenesis.paths import DATA_DIR, MODELS_DIR  # noqa: E402
-from tools.prepare_models import DESIGN_ADAPTER, read_manifest  # noqa: E402
+import yaml  # noqa: E402
 
-COMMAND = ("python -m train_jobs.llm_sft --config configs/train/llm_sft.yaml --set base_model=design-llm-base "
-           "--set run.name=design-default && python scripts/export_design_adapter.py runs/train/llm_sft/design-default"
-           "  (= make train-design)")
+from tools.prepare_models import read_manifest  # noqa: E402
+
+COMMAND = ("python -m train_jobs.llm_sft --config configs/train/llm_sft.yaml --set base_model={base} "
+           "--set run.name={run} && python scripts/export_design_adapter.py runs/train/llm_sft/{run} --to {to}"
+           "  (= make train-design BASE={base} TO={to})")
 METRICS = ("val_loss", "base_val_loss", "epochs_run", "global_step", "base_validity_rate", "tuned_validity_rate",
            "base_quality_rate", "tuned_quality_rate", "heldout_prompts", "fit_seconds", "total_seconds")
 
 
-def main(run_dir: str) -> int:
+def main(run_dir: str, to: str = "design-llm") -> int:
     out = Path(run_dir) / "output"
     report = json.loads((out / "eval_report.json").read_text())
+    base = yaml.safe_load((out / "train_config.yaml").read_text())["base_model"]  # the models/ folder trained on
+    DESIGN_ADAPTER = DATA_DIR / "adapters" / to
     DESIGN_ADAPTER.mkdir(parents=True, exist_ok=True)
     for name in ("adapter_model.safetensors", "adapter_config.json"):
         shutil.copyfile(out / "adapter" / name, DESIGN_ADAPTER / name)
     shutil.copyfile(out / "train_config.yaml", DESIGN_ADAPTER / "train_config.yaml")  # the resolved config
     config = json.loads((DESIGN_ADAPTER / "adapter_config.json").read_text())
-    config["base_model_name_or_path"] = "design-llm-base"  # not this machine's absolute path
+    config["base_model_name_or_path"] = base  # not this machine's absolute path
     (DESIGN_ADAPTER / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=REPO_ROOT).stdout.strip()
     provenance = {
-        "command": COMMAND,
+        "command": COMMAND.format(base=base, run=Path(run_dir).name, to=to),
         "commit": commit,
-        "base": {"folder": "design-llm-base", "sha256": read_manifest()["models"]["design-llm-base"]["sha256"]},
+        "base": {"folder": base, "sha256": read_manifest()["models"][base]["sha256"]},
         "data_sha256": {split: sha256(DATA_DIR / "design_sft" / f"{split}.jsonl") for split in ("train", "validation")},
         "train_config_sha256": sha256(DESIGN_ADAPTER / "train_config.yaml"),
         "metrics": {k: report["metrics"][k] for k in METRICS if k in report["metrics"]},
@@ -52,12 +56,17 @@ def main(run_dir: str) -> int:
     }
     (DESIGN_ADAPTER / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
     print(json.dumps(provenance, indent=2))
-    print(f"exported to {DESIGN_ADAPTER.relative_to(REPO_ROOT)}; `make models` now merges it into "
-          f"{(MODELS_DIR / 'design-llm').relative_to(REPO_ROOT)}")
+    print(f"exported to {DESIGN_ADAPTER.relative_to(REPO_ROOT)}; `make models` (or `--only {to}`) now merges it "
+          f"into {(MODELS_DIR / to).relative_to(REPO_ROOT)}")
     return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        raise SystemExit(__doc__)
-    raise SystemExit(main(sys.argv[1]))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir")
+    parser.add_argument("--to", default="design-llm", choices=("design-llm", "design-llm-alt"),
+                        help="data/adapters/<to>: design-llm is what `make models` serves")
+    args = parser.parse_args()
+    raise SystemExit(main(args.run_dir, args.to))

