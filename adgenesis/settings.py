@@ -253,14 +253,37 @@ class ProfileError(ValueError):
 def load_profile(name_or_path: str | None = None) -> Profile:
     """Load `configs/<name>.yaml` (or a path). Errors name the offending field, e.g. `llm.dtype`."""
     name_or_path = name_or_path or os.environ.get("ADGENESIS_PROFILE", "local")
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
-        path = CONFIGS_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        raise ProfileError(f"profile file {path} not found")
-    raw = yaml.safe_load(path.read_text()) or {}
+    path = _profile_path(name_or_path)
+    raw = _read_profile(path, seen=())
     try:
         return Profile.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ProfileError(f"{path}: {problems}") from None
+
+
+def _profile_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = CONFIGS_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ProfileError(f"profile file {path} not found")
+    return path
+
+
+def _read_profile(path: Path, seen: tuple[Path, ...]) -> dict:
+    """A profile's YAML; `extends: <profile>` starts from that profile and overrides it key by key (nested)."""
+    if path in seen:
+        raise ProfileError(f"{path}: `extends` loops back through {', '.join(map(str, seen))}")
+    raw = yaml.safe_load(path.read_text()) or {}
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    return _merged(_read_profile(_profile_path(str(parent)), (*seen, path)), raw)
+
+
+def _merged(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out

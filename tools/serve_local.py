@@ -6,6 +6,8 @@ takes whole, so the other deployments could never be scheduled; this starts the 
 
 from __future__ import annotations
 
+import argparse
+
 import yaml
 
 from adgenesis.paths import CONFIGS_DIR
@@ -15,10 +17,18 @@ CONFIG = CONFIGS_DIR / "serve_local.yaml"
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="local", help="configs/<profile>.yaml (local_alt: the other design model)")
+    profile = parser.parse_args().profile
     port = yaml.safe_load(CONFIG.read_text())["http_options"]["port"]
     url = f"http://127.0.0.1:{port}"
+
+    def edit(cfg: dict) -> None:
+        cfg["http_options"].update(port=port)
+        cfg["applications"][0]["args"]["profile"] = profile
+
     with local_ray(dashboard_port=DASHBOARD_PORT) as cluster:
-        deploy(cluster.dashboard, CONFIG, edit=lambda cfg: cfg["http_options"].update(port=port))
+        deploy(cluster.dashboard, CONFIG, edit=edit)
         print(f"Ray dashboard: {cluster.dashboard} (Serve, Jobs, Metrics; `make monitor` for Prometheus)\n"
               f"loading models (a few minutes on CPU) ...", flush=True)
         print(f"ready in {wait_ready(url, cluster.dashboard):.0f} s: {url}  (OpenAPI: {url}/docs; examples: README.md)")
