@@ -16,7 +16,8 @@ LANGUAGES: tuple[Language, ...] = get_args(Language)
 Intent = Literal["shop", "book", "reserve", "tickets", "register", "apply", "volunteer", "donate", "download",
                  "subscribe", "visit", "contact", "learn"]
 INTENTS: tuple[Intent, ...] = get_args(Intent)
-ConditionKind = Literal["threshold", "eligibility", "exclusion", "limit", "deadline", "code", "requirement", "negation"]
+ConditionKind = Literal["threshold", "eligibility", "exclusion", "limit", "deadline", "code", "requirement", "negation",
+                        "after"]  # after: what follows the offer ("then $12/month")
 CONDITION_KINDS: tuple[ConditionKind, ...] = get_args(ConditionKind)
 OfferKind = Literal["percent_off", "amount_off", "price", "free", "multi_buy", "trial", "bonus", "rate"]
 ClauseRole = Literal["content", "offer", "terms", "tone", "audience", "colors", "cta", "headline", "image"]
@@ -90,6 +91,7 @@ class BriefFacts(_Frozen):
     places: tuple[Span, ...] = ()
     products: tuple[Span, ...] = ()
     offers: tuple[Offer, ...] = ()
+    terms: tuple[Span, ...] = ()  # conditions the brief states apart from any offer ("UK residents 18+", "T&Cs apply")
     event: Event | None = None
     job: Job | None = None
     content: tuple[Span, ...] = ()  # every content clause: selling points, the product, the event, the role

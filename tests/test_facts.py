@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from adgenesis.engines.copy import fine_print
 from adgenesis.engines.facts import read_brief
 from adgenesis.engines.lexicon import lexicon
 from adgenesis.engines.quantities import number_value, quantities
@@ -118,3 +119,43 @@ def test_quantities_are_never_cut_and_ad_sizes_are_no_facts():
                      ("money", "€78,000-€92,000"), ("code", "SPRING24"), ("percent", "twenty percent")]
     assert number_value("1,299.50", "en") == 1299.5 and number_value("19,99", "de") == 19.99
     assert number_value("veinte", "es") == 20
+
+
+@pytest.mark.parametrize("prompt, language, terms", [
+    ("Sparrowlane Cleaning: deep clean from £189, mention this ad for £20 off. Bristol and Bath only", "en",
+     ["Bristol and Bath only"]),
+    ("Kestrel Card: 3% cashback on groceries for the first 6 months. £0 annual fee. subject to status, UK residents 18+",
+     "en", ["subject to status", "UK residents 18+"]),
+    ("Tarjeta Colibrí: 1 % de devolución en todas tus compras durante 3 meses. Sujeto a aprobación, mayores de 18.", "es",
+     ["Sujeto a aprobación", "mayores de 18"]),
+    ("Kompasskarte: im ersten Jahr keine Jahresgebühr. Bonität vorausgesetzt.", "de", ["Bonität vorausgesetzt"]),
+])
+def test_conditions_apart_from_any_offer_are_the_whole_ads_and_go_in_the_fine_print(prompt, language, terms):
+    facts = read_brief(prompt, language)
+    assert set(terms) <= {t.text for t in facts.terms}
+    assert all(t.casefold() in fine_print(facts).casefold() for t in terms)
+
+
+def test_a_condition_that_leads_its_clause_keeps_its_words():
+    facts = read_brief("Sparrowlane Cleaning: deep clean from £189, mention this ad for £20 off", "en")
+    assert [o.whole.text for o in facts.offers][-1] == "mention this ad for £20 off"
+
+
+def test_what_follows_an_offer_is_its_term_not_another_offer():
+    facts = read_brief("Ledgerline invoicing: 30-day free trial, no credit card, then from $12/month.", "en")
+    assert len(facts.offers) == 1
+    assert [(c.kind, c.span.text) for c in facts.offers[0].conditions][-1] == ("after", "then from $12/month")
+
+
+@pytest.mark.parametrize("prompt, language, intent", [
+    ("Saltmarsh Coffee Roasters is hiring baristas for our new Margate shop, £12.60/hr plus tips", "en", "apply"),
+    ("Pinecrest Lanes bowling: 2 games + shoe hire $15 per person, no booking needed", "en", "visit"),
+    ("Merrow Logistics Software: free 60-day pilot for fleets of 20+ trucks, no credit card needed", "en", "subscribe"),
+    ("der Gemeinschaftsgarten Wurzelwerk in Essen sucht Helfer:innen für den Frühjahrsputz am 22. März", "de",
+     "volunteer"),
+    ("Konzert von Die Nachtfalter im Kesselhaus, Samstag 22. Februar, Einlass 19 Uhr. Tickets jetzt sichern!", "de",
+     "tickets"),
+    ("Applejack Day, free entry, Sunday 12 October 10am-4pm at Hobbs Meadow Orchard", "en", "visit"),
+])
+def test_the_intent_is_what_the_brief_asks_for_not_a_word_it_happens_to_use(prompt, language, intent):
+    assert read_brief(prompt, language).intent == intent

@@ -237,7 +237,8 @@ def cta_labels(facts: BriefFacts) -> list[str]:
 def fine_print(facts: BriefFacts, disclaimer: str | None = None) -> str:
     """Each offer's terms, verbatim: with one offer its terms alone ("Ends Nov 15."), with several each offer's
     clause with its terms, so no condition reads as another offer's and no offer is left out where the canvas has
-    room for a headline only. A brand kit's disclaimer comes last."""
+    room for a headline only; then the conditions the brief states apart from its offers ("UK residents 18+").
+    A brand kit's disclaimer comes last."""
     joiner = rules().fine_print_joiner
     parts: list[str] = []
     for offer in facts.offers:
@@ -246,6 +247,7 @@ def fine_print(facts: BriefFacts, disclaimer: str | None = None) -> str:
         else:  # every offer, whole, so that what a small canvas or a short headline has no room for is still stated
             outside = [t.text for t in offer.terms if not (offer.whole.start <= t.start < offer.whole.end)]
             parts += [offer.whole.text, *outside]
+    parts += [t.text for t in facts.terms]
     if disclaimer:
         parts.append(disclaimer.strip())
     parts = _unique(parts)
@@ -342,9 +344,9 @@ def candidates(facts: BriefFacts, words: CopyWords | None = None) -> Candidates:
     fine = fine_print(facts).rstrip(".").casefold()
     spans = [s for s in words.spans if words.allows(s) and s.casefold() != fine] + sorted(combined)
     headlines = sorted((s for s in spans if len(s) <= limit_h), key=headline_rank, reverse=True)
-    # A one-word name other than the brand ("Ridge") is no headline; with an offer, the headline states it; a hiring
-    # ad's, the role.
-    headlines = [h for h in headlines if " " in h or h == brand or h.casefold() in ideas]
+    # A one-word name other than the brand or the role ("Ridge") is no headline; with an offer, the headline states
+    # it; a hiring ad's, the role.
+    headlines = [h for h in headlines if " " in h or h == brand or h.casefold() in ideas or h.casefold() == role]
     if facts.offers:
         value = facts.offers[0].value.text.casefold()
         headlines = [h for h in headlines if value in h.casefold()] or headlines

@@ -67,7 +67,7 @@ class _Reader:
         """The stretch, trimmed of spaces, punctuation and quotes at its ends; None when nothing is left."""
         while start < end and not (self.text[start].isalnum() or self.text[start] in "$€£¥₹¡¿#-−–"):
             start += 1
-        while end > start and not (self.text[end - 1].isalnum() or self.text[end - 1] in "%$€£¥₹'’)"):
+        while end > start and not (self.text[end - 1].isalnum() or self.text[end - 1] in "%$€£¥₹'’)+"):
             end -= 1
         if end > start and self.text[end - 1] in ")" and "(" not in self.text[start:end]:
             end -= 1
@@ -132,7 +132,8 @@ class _Reader:
                                                           q.kind != "number" for q in self.qs):
                     role = look
                 look = role if role in ("tone", "audience", "colors") else look
-                if role == "content":
+                if role == "content" and not (self.p["conditions"].match(raw.text) or self.p["standing"].match(raw.text)):
+                    # "mention this ad for £20 off", "one per student": the whole clause is a condition
                     stripped = self._strip_request(c0, c1, fillers_too=after_request)
                     after_request = self.span(stripped, c1) is None and stripped > c0
                     span = self.span(stripped, c1)
@@ -164,21 +165,25 @@ class _Reader:
                 else:
                     found["content"].append(body)
                 found["clauses"].append(Clause(span=body, role=role, sentence=n))
-        job_context = bool(self.p["hiring"].search(self.text))
+        job_context = bool(self.p["hiring"].search(self.text)) and not self.p["volunteers"].search(self.text)
         offers = self._offers(found["clauses"], job_context)
+        terms = self._standing_terms(found["clauses"], offers)
         clauses = tuple(c if not any(c.span == o.whole for o in offers) else c.model_copy(update={"role": "offer"})
                         for c in found["clauses"])
         names = self._names(found["content"])
         places = self._places(found["content"])
         brand = self._brand(found["content"], names)
         products = self._products(found["content"], brand, offers)
+        job = self._job(found["content"], places) if job_context else None
         return BriefFacts(
             text=self.text, language=self.lex.language, brand=brand, names=tuple(names), places=tuple(places),
-            products=tuple(products), offers=tuple(offers),
-            event=self._event(offers, places), job=self._job(found["content"], places) if job_context else None,
+            products=tuple(products), offers=tuple(offers), terms=tuple(terms),
+            event=self._event(offers, places), job=job,
             content=tuple(found["content"]), tone=tuple(found["tone"]), audience=tuple(found["audience"]),
             colors=tuple(found["colors"]), copy_ideas=tuple(found["copy_ideas"]), cta_request=cta_request,
-            image_hints=tuple(found["image_hints"]), intent=self._intent(cta_request, products, offers), clauses=clauses)
+            image_hints=tuple(found["image_hints"]), intent=self._intent(cta_request, products, offers, job is not None and job.role is not None,
+                                                                         any(q.kind in ("date", "time") for q in self.qs)),
+            clauses=clauses)
 
     def _strip_request(self, start: int, end: int, fillers_too: bool = False) -> int:
         """Past the leading words that ask for the ad ("Facebook square ad for", "need a 300x250 banner for"); a run
@@ -246,6 +251,11 @@ class _Reader:
         for clause in clauses:
             if clause.role != "content":
                 continue
+            if owner is not None and self.p["after_start"].match(clause.span.text):
+                owner = self._with_terms(owner, [clause.span])  # "then 1%", "then from $12/month": the offer's end
+                offers[-1] = owner
+                owner_sentence = clause.sentence
+                continue
             found = self._offer_in(clause.span, job_context)
             if found is not None:
                 offers.append(found)
@@ -268,6 +278,15 @@ class _Reader:
                     before[-1].span == x.whole for x in offers):
                 offers[i] = self._with_terms(o, [before[-1].span], first=True)
         return offers
+
+    def _standing_terms(self, clauses: list[Clause], offers: list[Offer]) -> list[Span]:
+        """Content clauses outside every offer that state a condition of the whole ad: "Bristol and Bath only",
+        "subject to status", "UK residents 18+", "12-month membership required"."""
+        taken = [(t.start, t.end) for o in offers for t in (o.whole, *o.terms)]
+        return [c.span for c in clauses if c.role == "content"
+                and not any(a <= c.span.start < b for a, b in taken)
+                and (self.p["standing"].search(c.span.text) or self.p["condition_lead"].match(c.span.text)
+                     or self.p["age"].search(c.span.text))]
 
     def _subject(self, start: int, end: int) -> Span | None:
         """What an offer is on: the words beside its value without the fillers and price words at their ends."""
@@ -457,7 +476,8 @@ class _Reader:
 
     def _job(self, content: list[Span], places: list[Span]) -> Job:
         role = None
-        for span in content:
+        # the request's own words ("a banner for our job posting for developers") may be all that names the role
+        for span in (*content, self.span(0, len(self.text))):
             m = self.p["role"].search(span.text) or self.p["role_before"].search(span.text)
             if m:
                 role = self.span(span.start + m.start("role"), span.start + m.end("role"))
@@ -466,20 +486,30 @@ class _Reader:
         terms = tuple(s for s in content if role is None or not (s.start <= role.start < s.end))
         return Job(role=role, places=tuple(places), pay=pay, terms=terms)
 
-    def _intent(self, cta_request: Span | None, products: list[Span], offers: list[Offer]) -> Intent:
+    def _intent(self, cta_request: Span | None, products: list[Span], offers: list[Offer], hiring: bool,
+                dated: bool) -> Intent:
         if cta_request is not None:  # "CTA subscribe", 'Button should say "Book a table"'
             for intent, words in self.lex.intents.items():
                 if self.p["words"](words.verbs).search(cta_request.text):
                     return intent
+        if hiring and "apply" in self.lex.intents:
+            return "apply"  # a job ad that names its role asks for applicants, whatever the shop it is for sells
+        text = self.p["negation"].sub(" ", self.text)  # "no credit card needed" asks for no card
         priced = any(q.kind == "money" for q in self.qs)
-        scores = {intent: 3 * len(self.p["words"](words.verbs).findall(self.text))
-                  + (len(self.p["words"](words.words).findall(self.text)) if priced or not words.with_price else 0)
-                  for intent, words in self.lex.intents.items()}
-        if self.qs and any(q.kind in ("percent", "money", "multi_buy") for q in self.qs) and "shop" in scores:
+        scores = dict.fromkeys(self.lex.intents, 0)
+        for intent, words in self.lex.intents.items():
+            asked = len(self.p["words"](words.verbs).findall(text))
+            scores[intent] += 3 * asked
+            counted = intent if priced or asked or not words.with_price else words.else_intent
+            if counted is not None:
+                scores[counted] += len(self.p["words"](words.words).findall(text))
+        if not hiring and any(q.kind in ("percent", "money", "multi_buy") for q in self.qs) and "shop" in scores:
             scores["shop"] += 1  # an offer with nothing else to go on is bought
         best = max(scores.values(), default=0)
         if best:
             return next(i for i in self.lex.intents if scores[i] == best)
+        if not offers and dated and "visit" in self.lex.intents:
+            return "visit"  # a day out with nothing to buy
         return "shop" if products or offers else "learn"
 
 
@@ -517,7 +547,7 @@ def _patterns(language: str) -> dict:
         "number": re.compile(rf"(?:\d{{1,3}}(?:[,.\u00a0\u202f']\d{{3}})+(?:[.,]\d{{1,2}})?|\d+(?:[.,]\d+)?)(?:\s?[kK]\b)?"
                              rf"|(?:{ws('number_words')})(?:[\s-](?:{ws('number_words')}))*",
                              re.IGNORECASE),
-        "join": re.compile(rf"\s+(?:{ws('joins')})\s+(?=(?:(?:{ws('fillers')})\s+)?(?:(?:{ws('free_words', 'qualifiers')})(?![\w])|[\d$€£¥₹]))",
+        "join": re.compile(rf"\s+(?!(?:{ws('not_joins')})(?![\w]))(?:{ws('joins')})\s+(?=(?:(?:{ws('fillers')})\s+)?(?:(?:{ws('free_words', 'qualifiers')})(?![\w])|[\d$€£¥₹]))",
                            re.IGNORECASE),
         "labels": frozenset(w.casefold() for w in lex.labels),
         "request_lead": re.compile(rf"(?:[^\W\d_][\w'’-]*\s+){{0,6}}?(?:[\w:-]+\s+){{0,3}}?(?:{ws('placement')})(?![\w])"
@@ -531,6 +561,13 @@ def _patterns(language: str) -> dict:
         "words": words,
         "conditions": words(tuple(p for k in lex.conditions for p in lex.conditions[k])),
         "condition_kinds": {k: words(v) for k, v in lex.conditions.items()},
+        "after_start": re.compile(rf"(?:{ws('conditions.after')})(?![\w])", re.IGNORECASE),
+        "standing": words(lex.standing_terms),
+        "volunteers": words(lex.intents["volunteer"].verbs + lex.intents["volunteer"].words) if "volunteer" in lex.intents
+        else re.compile("(?!)"),  # "sucht Helfer:innen" seeks volunteers, not staff
+        "age": re.compile(r"(?<![\w])\d{1,2}\s?\+(?!\d)|(?<![\d])\+\s?\d{2}(?![\d%])"),
+        "negation": words(lex.conditions.get("negation", ())),
+        "condition_lead": re.compile(rf"(?:{conditions})(?![\w])", re.IGNORECASE),  # not "every day": a day is no term
         "condition_start": re.compile(rf"(?:{conditions}|{ws('relative_days')})(?![\w])", re.IGNORECASE),
         "boundary": re.compile(rf"(?<![\w])(?:{conditions}|{ws('relative_days')})(?![\w])", re.IGNORECASE),
         "date_lead_before": re.compile(rf"(?<![\w])(?:{ws('date_leads')})\s+", re.IGNORECASE),

@@ -36,6 +36,7 @@ class IntentWords(_Frozen):
     verbs: tuple[str, ...] = ()  # what the brief asks its reader to do: weighs 3
     words: tuple[str, ...] = ()  # words of the trade: weigh 1
     with_price: bool = False  # the words count only in a brief that names a price
+    else_intent: Intent | None = None  # ... and for this intent in one that names none (a free festival is visited)
 
 
 class MultiBuy(_Frozen):
@@ -78,6 +79,7 @@ class Lexicon(_Frozen):
     pay_words: tuple[str, ...]
     currency_words: dict[str, str] = {}  # "euros" -> "EUR"
     conditions: dict[ConditionKind, tuple[str, ...]]
+    standing_terms: tuple[str, ...] = ()  # a clause with one, outside every offer, is a condition of the whole ad
     relative_days: tuple[str, ...]
     placement: tuple[str, ...]
     requests: tuple[str, ...]
@@ -102,6 +104,7 @@ class Lexicon(_Frozen):
     not_free: tuple[str, ...] = ()  # "free range", "gluten-free": free that is no offer
     color_words: tuple[str, ...] = ()
     joins: tuple[str, ...] = ()  # "and", "plus": between two offers of one clause
+    not_joins: tuple[str, ...] = ()  # a join word that is no join here ("più di 16 anni": more than, not plus)
     moods: dict[str, tuple[str, ...]] = {}
     combinations: tuple[str, ...] = ()  # "{offer} at {brand}": two spans joined by a word of the vocabulary  # palette name -> the tone words that ask for it
     durations: tuple[str, ...] = ()  # "14-day", "8 weeks"
@@ -145,6 +148,8 @@ class Lexicon(_Frozen):
 def alternation(phrases: tuple[str, ...] | list[str]) -> str:
     """`(?:a|b|...)` of the phrases, longest first, each escaped; spaces match any whitespace."""
     ordered = sorted({p for p in phrases if p}, key=len, reverse=True)
+    if not ordered:
+        return "(?!)"  # no phrase: matches nothing (an empty alternation would match everywhere)
     return "(?:" + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ordered) + ")"
 
 

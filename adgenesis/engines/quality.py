@@ -313,10 +313,13 @@ class _Context:
         return problems
 
     def conditions(self) -> list[str]:
-        """Every term of every offer, verbatim, somewhere in the ad (the fine print carries them)."""
+        """Every term of every offer and every condition the brief states apart from them, verbatim, somewhere in
+        the ad (the fine print carries them)."""
         everywhere = _normal(" ".join(el.text for _, el in self.texts))
         return [f"the condition {_q(t.text, 48)} of the offer {_q(o.core.text, 32)} is not in the ad"
-                for o in self.facts.offers for t in o.terms if _normal(t.text) not in everywhere]
+                for o in self.facts.offers for t in o.terms if _normal(t.text) not in everywhere] + [
+                f"the condition {_q(t.text, 48)} is not in the ad" for t in self.facts.terms
+                if _normal(t.text) not in everywhere]
 
     def copy(self) -> list[str]:
         problems = [f"elements.{i} text {_q(el.text)}: {p}" for i, el in self.texts if el.role != "fine_print"
