@@ -34,7 +34,8 @@ METRICS = ("val_loss", "base_val_loss", "epochs_run", "global_step", "base_valid
 def main(run_dir: str, to: str = "design-llm") -> int:
     out = Path(run_dir) / "output"
     report = json.loads((out / "eval_report.json").read_text())
-    base = yaml.safe_load((out / "train_config.yaml").read_text())["base_model"]  # the models/ folder trained on
+    # the models/ folder trained on, by name (the resolved config holds this machine's absolute path)
+    base = Path(yaml.safe_load((out / "train_config.yaml").read_text())["base_model"]).name
     DESIGN_ADAPTER = DATA_DIR / "adapters" / to
     DESIGN_ADAPTER.mkdir(parents=True, exist_ok=True)
     for name in ("adapter_model.safetensors", "adapter_config.json"):
