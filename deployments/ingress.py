@@ -300,7 +300,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
             image = self._decode(image)
         caption = CaptionResponse(**await self._call(self._captioner.caption, image, None))
         description, served_by = await self._chat(DESCRIPTION_PROMPT.format(caption=caption.caption))
-        model = self._llm_settings.model_id if served_by == "local" else self._chat_fallback.upstream.settings.model
+        model = self._resolve_model(None) if served_by == "local" else self._chat_fallback.upstream.settings.model
         return ProductDescriptionResponse(caption=caption, description=description, model=model, served_by=served_by)
 
     # ---- studio: the marketers' web page, static files (deployments/studio_routes.py) ----------

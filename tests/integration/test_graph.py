@@ -68,8 +68,8 @@ def test_each_route_in_each_language_lands_right(client):
             Design.model_validate(body["design"])
         elif route == "image":
             Image.open(io.BytesIO(base64.b64decode(body["image"]["b64_png"]))).verify()
-        else:
-            assert body["message"]
+        else:  # an assistant's answer, not fragments of the brief format
+            assert body["message"] and not any(f in body["message"] for f in ('"cta"', '"headline"', '"palette"'))
 
 
 def test_caller_can_force_a_route(client):
@@ -131,6 +131,8 @@ def test_product_descriptions(client, fmt):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["caption"]["caption"] and body["description"]
+    assert body["model"] == PROFILE.llm.chat_model  # an assistant writes it, not the brief-tuned weights
+    assert not any(f in body["description"] for f in ('"cta"', '"headline"', '"palette"')), body["description"]
 
 
 def bomb_png(pixels: int = 50_000_000) -> bytes:
