@@ -205,6 +205,16 @@ def summary(run: dict, rows: list[dict], languages: list[str], raw_p50: float | 
     return out
 
 
+def save_ads(path: Path, rows: list[dict], run: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as out:
+        for row, answer in zip(rows, run["c8"]):
+            reading = read_ad(row, Design.model_validate(answer["design"])) if answer["status"] == 200 else None
+            out.write(json.dumps({"prompt": row["prompt"], "language": row["language"], "platform": row["platform"],
+                                  "format": row["format"], "status": answer["status"],
+                                  "composed": answer.get("composed"), "reading": reading}, ensure_ascii=False) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--languages", nargs="+", default=["en"], choices=list(FILES))
@@ -238,8 +248,20 @@ def main() -> int:
         results["models"] = {}
         for profile in args.profiles:
             run = served(rows, c1_rows, args.url, profile)
-            results["models"][profile] = summary(run, rows, args.languages, results.get("raw_engine_p50_s"))
+            # the raw engine runs the local profile's model: a ratio only for that profile
+            raw_p50 = results.get("raw_engine_p50_s") if profile == "local" else None
+            results["models"][profile] = summary(run, rows, args.languages, raw_p50)
+            if args.save_ads:
+                save_ads(args.save_ads.with_name(f"{args.save_ads.stem}-{profile}{args.save_ads.suffix}"), rows, run)
         record("design_copy_languages", results)
+        if "en" in args.languages and "local" in results["models"]:  # the English figures of the same run
+            local = results["models"]["local"]
+            english = {k: v for k, v in local["languages"]["en"].items() if k not in ("p50_s", "layouts_per_min_c8")}
+            record("design_copy", {"files": [FILES["en"]], "same_run_as": "design_copy_languages",
+                                   **{k: results[k] for k in ("c1_briefs", "raw_engine_p50_s", "before") if k in results},
+                                   **{k: local[k] for k in ("p50_s", "layouts_per_min_c8", "served_over_raw") if k in local},
+                                   **({"p50_over_before": round(local["p50_s"] / results["before"]["p50_s"], 2)}
+                                      if "before" in results else {}), **english})
         return 0
     run = served(rows, c1_rows, args.url, args.profiles[0])
     results["cold_start_s"] = run.get("cold_start_s")
@@ -251,14 +273,7 @@ def main() -> int:
     if "before" in results:
         results["p50_over_before"] = round(results["p50_s"] / results["before"]["p50_s"], 2)
     if args.save_ads:
-        args.save_ads.parent.mkdir(parents=True, exist_ok=True)
-        with args.save_ads.open("w") as out:
-            for row, answer in zip(rows, run["c8"]):
-                reading = read_ad(row, Design.model_validate(answer["design"])) if answer["status"] == 200 else None
-                out.write(json.dumps({"prompt": row["prompt"], "language": row["language"], "platform": row["platform"],
-                                      "format": row["format"], "status": answer["status"],
-                                      "composed": answer.get("composed"), "reading": reading},
-                                     ensure_ascii=False) + "\n")
+        save_ads(args.save_ads, rows, run)
     by_language = {lang: quality([r for r in rows if r["language"] == lang],
                                  [a for r, a in zip(rows, run["c8"]) if r["language"] == lang])
                    for lang in args.languages}
