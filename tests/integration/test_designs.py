@@ -12,6 +12,7 @@ import openai
 import pytest
 from PIL import Image
 
+from adgenesis.brief import LANGUAGES
 from adgenesis.engines.lexicon import lexicon
 from adgenesis.engines.quality import check, words
 from adgenesis.paths import DATA_DIR
