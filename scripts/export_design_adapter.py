@@ -18,10 +18,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from adgenesis.checksum import file_sha256 as sha256  # noqa: E402
-from adgenesis.paths import DATA_DIR, MODELS_DIR  # noqa: E402
 import yaml  # noqa: E402
 
+from adgenesis.checksum import file_sha256 as sha256  # noqa: E402
+from adgenesis.paths import DATA_DIR, MODELS_DIR  # noqa: E402
 from tools.prepare_models import read_manifest  # noqa: E402
 
 COMMAND = ("python -m train_jobs.llm_sft --config configs/train/llm_sft.yaml --set base_model={base} "
@@ -36,14 +36,14 @@ def main(run_dir: str, to: str = "design-llm") -> int:
     report = json.loads((out / "eval_report.json").read_text())
     # the models/ folder trained on, by name (the resolved config holds this machine's absolute path)
     base = Path(yaml.safe_load((out / "train_config.yaml").read_text())["base_model"]).name
-    DESIGN_ADAPTER = DATA_DIR / "adapters" / to
-    DESIGN_ADAPTER.mkdir(parents=True, exist_ok=True)
+    adapter = DATA_DIR / "adapters" / to
+    adapter.mkdir(parents=True, exist_ok=True)
     for name in ("adapter_model.safetensors", "adapter_config.json"):
-        shutil.copyfile(out / "adapter" / name, DESIGN_ADAPTER / name)
-    shutil.copyfile(out / "train_config.yaml", DESIGN_ADAPTER / "train_config.yaml")  # the resolved config
-    config = json.loads((DESIGN_ADAPTER / "adapter_config.json").read_text())
+        shutil.copyfile(out / "adapter" / name, adapter / name)
+    shutil.copyfile(out / "train_config.yaml", adapter / "train_config.yaml")  # the resolved config
+    config = json.loads((adapter / "adapter_config.json").read_text())
     config["base_model_name_or_path"] = base  # not this machine's absolute path
-    (DESIGN_ADAPTER / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (adapter / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=REPO_ROOT).stdout.strip()
     provenance = {
@@ -51,13 +51,13 @@ def main(run_dir: str, to: str = "design-llm") -> int:
         "commit": commit,
         "base": {"folder": base, "sha256": read_manifest()["models"][base]["sha256"]},
         "data_sha256": {split: sha256(DATA_DIR / "design_sft" / f"{split}.jsonl") for split in ("train", "validation")},
-        "train_config_sha256": sha256(DESIGN_ADAPTER / "train_config.yaml"),
+        "train_config_sha256": sha256(adapter / "train_config.yaml"),
         "metrics": {k: report["metrics"][k] for k in METRICS if k in report["metrics"]},
-        "adapter_sha256": sha256(DESIGN_ADAPTER / "adapter_model.safetensors"),
+        "adapter_sha256": sha256(adapter / "adapter_model.safetensors"),
     }
-    (DESIGN_ADAPTER / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    (adapter / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
     print(json.dumps(provenance, indent=2))
-    print(f"exported to {DESIGN_ADAPTER.relative_to(REPO_ROOT)}; `make models` (or `--only {to}`) now merges it "
+    print(f"exported to {adapter.relative_to(REPO_ROOT)}; `make models` (or `--only {to}`) now merges it "
           f"into {(MODELS_DIR / to).relative_to(REPO_ROOT)}")
     return 0
 

@@ -169,6 +169,7 @@ DESIGN_ADAPTER = DATA_DIR / "adapters" / "design-llm"  # adapter_model.safetenso
 # The design model of the other base, kept as an option (docs/design.md, the model): its adapter, and the folders a
 # profile that serves it (configs/local_alt.yaml) reads; built with `--only design-llm-alt design-llm-alt-untuned`.
 ALT_ADAPTER = DATA_DIR / "adapters" / "design-llm-alt"
+ALT_PROFILE = "local_alt"
 BASE_ADAPTER_NAME = "base"  # design-llm:base -> the untuned base
 
 # Bump a recipe's version when its code or constants change: its folder is then rebuilt.
@@ -647,9 +648,11 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("design-llm-untuned", build_untuned(DESIGN_ADAPTER, "design-llm"),
            lambda p: f"{p.llm.lora_dir}/{BASE_ADAPTER_NAME}",
            lambda: {"adapter_sha256": file_sha256(DESIGN_ADAPTER / "adapter_model.safetensors")}),
-    Recipe("design-llm-alt", build_merged(ALT_ADAPTER), lambda p: "models/design-llm-alt", _merged_inputs(ALT_ADAPTER)),
+    # where configs/local_alt.yaml, the profile that serves it, reads them
+    Recipe("design-llm-alt", build_merged(ALT_ADAPTER), lambda p: load_profile(ALT_PROFILE).llm.model_source,
+           _merged_inputs(ALT_ADAPTER)),
     Recipe("design-llm-alt-untuned", build_untuned(ALT_ADAPTER, "design-llm"),
-           lambda p: f"models/adapters/design-llm-alt/{BASE_ADAPTER_NAME}",
+           lambda p: f"{load_profile(ALT_PROFILE).llm.lora_dir}/{BASE_ADAPTER_NAME}",
            lambda: {"adapter_sha256": file_sha256(ALT_ADAPTER / "adapter_model.safetensors")}),
     Recipe("router-classifier", build_router_classifier, lambda p: p.classifier.model_path, _classifier_inputs),
     Recipe("captioner", build_captioner, lambda p: p.captioner.model_path, lambda: {"seed": CAPTIONER_SEED}),
