@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from adgenesis.engines.copy import fine_print
+from adgenesis.engines.copy import composed, fine_print
 from adgenesis.engines.facts import read_brief
 from adgenesis.engines.lexicon import lexicon
 from adgenesis.engines.quantities import number_value, quantities
@@ -159,3 +159,18 @@ def test_what_follows_an_offer_is_its_term_not_another_offer():
 ])
 def test_the_intent_is_what_the_brief_asks_for_not_a_word_it_happens_to_use(prompt, language, intent):
     assert read_brief(prompt, language).intent == intent
+
+
+@pytest.mark.parametrize("prompt, language, role", [
+    ("Conçois une bannière LinkedIn pour notre offre d'emploi de développeur", "fr", "développeur"),
+    ("Diseña un banner de LinkedIn para nuestra oferta de empleo de desarrollador", "es", "desarrollador"),
+    ("Crie um banner do LinkedIn para a nossa vaga de desenvolvedor", "pt", "desenvolvedor"),
+    ("Crea un banner LinkedIn per la nostra offerta di lavoro per sviluppatore", "it", "sviluppatore"),
+])
+def test_a_role_named_only_in_the_request_is_the_job_and_its_headline(prompt, language, role):
+    """The request's own words may be all that names the role: the ad is for applicants, headed by the role
+    (this French brief got a 422 before)."""
+    facts = read_brief(prompt, language)
+    assert facts.job is not None and facts.job.role is not None and facts.job.role.text == role
+    assert facts.intent == "apply"
+    assert composed(facts)[0][0].casefold() == role
