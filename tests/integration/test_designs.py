@@ -137,6 +137,11 @@ def first_brief(language: str) -> dict:
     return json.loads((DATA_DIR / "design_eval" / name).open().readline())
 
 
+def first_texts(body: dict) -> dict[str, str]:
+    """The first layout's texts by role."""
+    return {el.role: el.text for el in Design.model_validate(body["designs"][0]).elements if el.type == "text"}
+
+
 def test_a_brief_in_each_language_gets_its_whole_ad_in_that_language(client):
     """One held-out brief per language: the language detected and used; headline, lines and fine print of the brief's
     words or that language's vocabulary; the CTA that language's for the brief's intent; every condition kept. An
@@ -156,7 +161,7 @@ def test_a_brief_in_each_language_gets_its_whole_ad_in_that_language(client):
         assert body["language"] == {"detected": language, "confidence": pytest.approx(body["language"]["confidence"]),
                                     "used": language, "supported": True, "named": False}, body["language"]
         lex = lexicon(language)
-        texts = {el.role: el.text for el in Design.model_validate(body["designs"][0]).elements if el.type == "text"}
+        texts = first_texts(body)
         said = " ".join(texts.values()).casefold()
         allowed = set(words(row["prompt"])) | {w for v in lex.vocabulary for w in words(v)}
         assert all(w in allowed for role, t in texts.items() if role != "cta" for w in words(t)), (language, texts)
@@ -165,7 +170,7 @@ def test_a_brief_in_each_language_gets_its_whole_ad_in_that_language(client):
     english, dutch = bodies[-2:]
     assert english["language"]["used"] == "en" and english["language"]["named"]
     english_ctas = {c.label for labels in lexicon("en").cta.values() for c in labels}
-    assert next(el["text"] for el in english["designs"][0]["elements"] if el["role"] == "cta") in english_ctas
+    assert first_texts(english)["cta"] in english_ctas
     assert dutch["language"]["detected"] == "nl" and not dutch["language"]["supported"], dutch["language"]
     assert dutch["language"]["used"] == "en" and "20% korting" in json.dumps(dutch["designs"][0], ensure_ascii=False)
 
