@@ -77,13 +77,6 @@ class BrandKit(_Frozen):
     disclaimer: str | None
 
 
-class BrandKitRef(_Frozen):
-    """The kit and version a design was made with: a render of the design uses that version."""
-
-    id: str
-    version: int = Field(ge=1)
-
-
 # ---- the rules a kit keeps to when it is saved (protocol.py's request types use them) --------------------------
 
 

@@ -33,6 +33,9 @@ CANVAS_PRESETS: dict[str, dict[str, tuple[int, int]]] = {
 
 DesignMode = Literal["brief", "free"]  # who places the elements: the layout engine, or the LLM itself
 FONT_FAMILIES = ("Montserrat", "Inter", "Roboto", "Playfair Display", "Poppins", "Lato", "Oswald", "Bebas Neue")
+# A brand kit's uploaded font, named in a layout by its content-hash file name (engines/fonts.py opens it).
+UPLOADED_FONT = r"^[0-9a-f]{64}\.(ttf|otf)$"
+FontFamily = Union[Literal[FONT_FAMILIES], Annotated[str, Field(pattern=UPLOADED_FONT)]]  # type: ignore[valid-type]
 Color = Annotated[str, Field(pattern=HEX_COLOR, description="#RRGGBB")]
 Coord = Annotated[int, Field(ge=0, le=4000)]
 Size = Annotated[int, Field(ge=1, le=4000)]
@@ -71,7 +74,7 @@ class _Box(BaseModel):
 class TextElement(_Box):
     type: Literal["text"]
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
-    font_family: Literal[FONT_FAMILIES]  # type: ignore[valid-type]
+    font_family: FontFamily = Field(description="a bundled family, or a brand kit's uploaded font")
     font_size: int = Field(ge=8, le=200)
     font_weight: Literal["regular", "bold"]
     color: Color
@@ -102,6 +105,14 @@ class LayoutBody(BaseModel):
     elements: list[Element] = Field(min_length=1, max_length=MAX_ELEMENTS)
 
 
+class KitRef(BaseModel):
+    """The brand kit and version a design was drawn with: a render of the design uses that version."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    version: int = Field(ge=1)
+
+
 class Design(LayoutBody):
     """A layout on its canvas: every element must lie fully inside it."""
 
@@ -109,6 +120,7 @@ class Design(LayoutBody):
     format: str
     width: int
     height: int
+    brand_kit: KitRef | None = Field(None, description="the brand kit it was drawn with, if any")
 
     @model_validator(mode="after")
     def _inside_canvas(self) -> "Design":
@@ -161,6 +173,8 @@ def layout_json_schema(canvas: Canvas | None = None) -> dict[str, Any]:
     element's far edge stays inside too (x + width <= W) is not expressible here, so `repair` clips it.
     """
     schema = LayoutBody.model_json_schema()
+    # A model writes a bundled family; an uploaded font is the layout engine's to place (a kit's).
+    schema["$defs"]["TextElement"]["properties"]["font_family"] = {"type": "string", "enum": list(FONT_FAMILIES)}
     if canvas is None:
         return schema
     for name in ("TextElement", "ShapeElement", "ImageElement"):

@@ -19,16 +19,18 @@ from ray.serve.handle import DeploymentHandle
 from ray.serve.llm.openai_api_models import ChatCompletionRequest
 
 from adgenesis import metrics
+from adgenesis.brand import BrandKit
 from adgenesis.checksum import folder_version
 from adgenesis.engines.design import (Answer, Ask, Complete, Completion, Designed, DesignModels, Designs, NoLayout, Plan,
                                      compose, make_layouts)
+from adgenesis.engines.kit import look_of
 from adgenesis.engines.quality import check
 from adgenesis.engines.render import render_png
 from adgenesis.engines.upstream import Upstream
 from adgenesis.paths import resolve
 from adgenesis.protocol import DesignRequest, DesignResponse
 from adgenesis.schema import Design
-from adgenesis.settings import LLMSettings
+from adgenesis.settings import LLMSettings, StoreSettings
 from deployments.fallback import make_fallback
 from deployments.llm import chat_once
 
@@ -40,10 +42,11 @@ from deployments.llm import chat_once
 )
 class DesignSpec:
     def __init__(self, llm: DeploymentHandle, image_gen: DeploymentHandle, settings: dict,
-                 upstream: dict | None = None):
+                 upstream: dict | None = None, store: dict | None = None):
         self._settings = LLMSettings.model_validate(settings)
+        self._store = StoreSettings.model_validate(store or {})  # where the brand kits' logos and fonts are
         self._image_gen = image_gen
-        self._models = DesignModels(self._settings)
+        self._models = DesignModels(self._settings, self._store)
         self._llm = llm.options(stream=True)
         # Layouts from an upstream model when the local one cannot make them (Profile.upstream, docs/reliability.md).
         self._fallback = make_fallback("design_spec", upstream, llm)
@@ -54,11 +57,12 @@ class DesignSpec:
         await self._llm.options(stream=False).check_health.remote()
         return True
 
-    async def generate(self, req: DesignRequest) -> DesignResponse:
+    async def generate(self, req: DesignRequest, kit: BrandKit | None = None) -> DesignResponse:
         """Layouts for the request (`engines.design.make_layouts`: a layout that misses a check gets another try),
-        from the upstream when the local LLM cannot make them and the profile names one."""
+        from the upstream when the local LLM cannot make them and the profile names one; drawn with `kit`, the brand
+        kit the request names (the ingress resolved it for the caller's key)."""
         start = time.perf_counter()
-        plan = self._models.plan(req)
+        plan = await asyncio.to_thread(self._models.plan, req, kit)  # opens the kit's logo and fonts
 
         # With an upstream to ask, the local model's misses go there first; the facts compose what is left.
         to_upstream = self._fallback.upstream is not None
@@ -90,7 +94,7 @@ class DesignSpec:
         chosen = []
         for i in range(req.n):
             design = compose(plan.canvas, plan.copy, plan.seed + i)
-            chosen.append(Designed(design, check(design, plan.copy.facts), "composed"))
+            chosen.append(Designed(design, check(design, plan.copy.facts, look=plan.copy.look), "composed"))
             metrics.record_design("composed", req.mode, plan.model)
         return Designs(chosen, {"prompt_tokens": 0, "completion_tokens": 0}, 0)
 
@@ -133,13 +137,20 @@ class DesignSpec:
                                   tokens=result.usage["completion_tokens"] // len(result.chosen))
         return result
 
-    async def render(self, design: Design, images: bool = False, seed: int | None = None) -> bytes:
-        """The layout as a PNG; with `images`, each image slot drawn by the image model from its description."""
+    async def render(self, design: Design, images: bool = False, seed: int | None = None,
+                     kit: BrandKit | None = None) -> bytes:
+        """The layout as a PNG; with `images`, each photo slot drawn by the image model from its description; with
+        `kit` (the version the design was drawn with), its logo in the logo slots and its uploaded fonts."""
         pictures: dict[int, Image.Image] = {}
+        if kit is not None:
+            look = await asyncio.to_thread(look_of, kit, self._store)
+            if look.logo is not None:
+                pictures = {i: look.logo for i, el in enumerate(design.elements) if el.type == "image"
+                            and el.role == "logo"}
         if images:
-            slots = [(i, el) for i, el in enumerate(design.elements) if el.type == "image"]
+            slots = [(i, el) for i, el in enumerate(design.elements) if el.type == "image" and i not in pictures]
             results = await asyncio.gather(*(
                 self._image_gen.generate.remote(el.description, platform=design.platform, format=design.format,
                                                 seed=seed) for _, el in slots))
-            pictures = {i: Image.open(io.BytesIO(r["png"])) for (i, _), r in zip(slots, results)}
+            pictures |= {i: Image.open(io.BytesIO(r["png"])) for (i, _), r in zip(slots, results)}
         return await asyncio.to_thread(render_png, design, pictures)

@@ -207,16 +207,19 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
 
     async def _designs(self, body: DesignRequest, headers: Mapping[str, str]) -> DesignResponse:
         body = admit(body, self._limits.max_prompt_chars, self._limits.max_designs_per_request)
-        if body.brand_kit is not None:
-            # The kit's access rules hold from here (401, 404 for another workspace's); the layout engine that
-            # draws with the resolved kit is the design engine's (docs/brand-kits.md).
-            await self.resolve_kit(headers, body.brand_kit)
-        return await self._call(self._design.generate, body)
+        # The kit's access rules hold here (401, 404 for another workspace's); the design engine draws with it.
+        kit = await self.resolve_kit(headers, body.brand_kit) if body.brand_kit is not None else None
+        return await self._call(self._design.generate, body, kit)
 
     async def design_render(self, body: RenderRequest, request: Request) -> Response:
-        if body.brand_kit is not None:
-            await self.resolve_kit(request.headers, body.brand_kit)
-        png = await self._call(self._design.render, body.design, body.images, body.seed)
+        """A design that records its kit is drawn with that version (an edit since does not change it); one that does
+        not, with the latest version of the kit the request names."""
+        kit = None
+        if body.design.brand_kit is not None:
+            kit = await self.resolve_kit(request.headers, body.design.brand_kit.id, body.design.brand_kit.version)
+        elif body.brand_kit is not None:
+            kit = await self.resolve_kit(request.headers, body.brand_kit)
+        png = await self._call(self._design.render, body.design, body.images, body.seed, kit)
         return Response(content=png, media_type="image/png")
 
     async def design_presets(self) -> dict:

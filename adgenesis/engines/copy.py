@@ -72,14 +72,14 @@ class CopyWords:
     (a brand kit's voice words widen it, its banned words narrow it)."""
 
     def __init__(self, spans: Iterable[str], vocabulary: Iterable[str], banned: Iterable[str] = ()):
-        banned_forms = [b.casefold() for b in banned if b.strip()]
+        self.banned = tuple(b.casefold() for b in banned if b.strip())
+        self.spans = tuple(s for s in _unique(spans) if self.clean(s))
+        self.vocabulary = tuple(w for w in _unique(vocabulary) if self.clean(w))
 
-        def allowed(text: str) -> bool:
-            folded = text.casefold()
-            return not any(re.search(rf"(?<![\w]){re.escape(b)}(?![\w])", folded) for b in banned_forms)
-
-        self.spans = tuple(s for s in _unique(spans) if allowed(s))
-        self.vocabulary = tuple(w for w in _unique(vocabulary) if allowed(w))
+    def clean(self, text: str) -> bool:
+        """`text` says none of the banned words (a brand kit's), as a whole word or phrase."""
+        folded = text.casefold()
+        return not any(re.search(rf"(?<![\w]){re.escape(b)}(?![\w])", folded) for b in self.banned)
 
     @classmethod
     def of(cls, facts: BriefFacts, voice: Iterable[str] = (), banned: Iterable[str] = ()) -> "CopyWords":

@@ -26,12 +26,14 @@ from typing import Any, Awaitable, Callable, NamedTuple
 
 from pydantic import ValidationError
 
+from adgenesis.brand import BrandKit
 from adgenesis.engines.adapters import UnknownAdapter, adapter_for
 from adgenesis.engines.aliases import AliasResolver
 from adgenesis.engines.copy import CopyWords, candidates, composed, cta_labels, fine_print, image_of, sentence_case
 from adgenesis.engines.copy import rules as copy_rules
 from adgenesis.brief import BriefFacts, Language, LanguageReport
 from adgenesis.engines.facts import read_brief
+from adgenesis.engines.kit import Look, look_of
 from adgenesis.engines.language import detect
 from adgenesis.engines.layout import CtaDoesNotFit, LayoutError, lay_out, palette_for, palette_names
 from adgenesis.engines.quality import check
@@ -43,7 +45,7 @@ from adgenesis.schema import (BRIEF_LIMITS, MAX_ELEMENTS, Brief, Canvas, Design,
                               canvas_for,
                               layout_json_schema, repair)
 from adgenesis.seeds import random_seed
-from adgenesis.settings import LLMSettings
+from adgenesis.settings import LLMSettings, StoreSettings
 
 BRIEF_SYSTEM_PROMPT = "You write the copy of an ad as JSON."
 FREE_SYSTEM_PROMPT = (
@@ -65,7 +67,8 @@ def build_messages(prompt: str, canvas: Canvas, mode: DesignMode = "brief") -> l
 
 class Copy(NamedTuple):
     """What a brief's ad may say, read once per request: its language, its facts, the words its copy may be made
-    of, the CTA labels of its intent (best first), its fine print and what its photo shows."""
+    of, the CTA labels of its intent (best first), its fine print and what its photo shows; and the brand kit's
+    look it is drawn with, if any (its words are in the others already)."""
 
     facts: BriefFacts
     words: CopyWords
@@ -73,17 +76,25 @@ class Copy(NamedTuple):
     fine_print: str
     image: str
     language: LanguageReport
+    look: Look | None = None
 
 
-def copy_for(prompt: str, language: Language | None = None) -> Copy:
-    """The brief read in `language` (the request's), else in the language it is written in (`language.detect`)."""
+def copy_for(prompt: str, language: Language | None = None, look: Look | None = None) -> Copy:
+    """The brief read in `language` (the request's), else in the language it is written in (`language.detect`);
+    with a kit's `look`, its voice words in the vocabulary, its banned words in no text, its disclaimer last in the
+    fine print."""
     report = detect(prompt, language)
     facts = read_brief(prompt, report.used)
-    words = CopyWords.of(facts)
+    voice, banned = (look.voice_words, look.banned_words) if look is not None else ((), ())
+    words = CopyWords.of(facts, voice, banned)
     if not words.spans:
-        raise Invalid("the brief names nothing an ad could state (no product, brand, offer or event): "
-                      "say what the ad is for")
-    return Copy(facts, words, cta_labels(facts), fine_print(facts), image_of(facts), report)
+        raise Invalid("the brief names nothing an ad could state (no product, brand, offer or event)"
+                      + (" that the brand kit's banned words leave" if banned else "") + ": say what the ad is for")
+    ctas = [label for label in cta_labels(facts) if words.clean(label)]
+    if not ctas:
+        raise Invalid("every call to action of the brief's intent has one of the brand kit's banned words")
+    return Copy(facts, words, ctas, fine_print(facts, look.disclaimer if look else None), image_of(facts), report,
+                look)
 
 
 def copy_json_schema(copy: Copy) -> dict[str, Any]:
@@ -108,6 +119,13 @@ def free_json_schema(canvas: Canvas, copy: Copy) -> dict[str, Any]:
     text = copy.words.pattern("subline")[1:-1]
     ctas = "|".join(_literal(c) for c in copy.ctas)
     schema["$defs"]["TextElement"]["properties"]["text"] = {"type": "string", "pattern": f"^(?:{text}|{ctas})$"}
+    if copy.look is not None:  # the kit's colours and fonts only (its logo is the layout engine's to place)
+        colors = {"type": "string", "enum": list(copy.look.colors)}
+        schema["properties"]["background_color"] = colors
+        for name in ("TextElement", "ShapeElement"):
+            schema["$defs"][name]["properties"]["color"] = colors
+        schema["$defs"]["TextElement"]["properties"]["font_family"] = {"type": "string",
+                                                                       "enum": list(dict.fromkeys(copy.look.fonts))}
     return schema
 
 
@@ -159,7 +177,7 @@ def lay_out_copy(headline: str, subline: str, palette: str, canvas: Canvas, copy
         brief = Brief(headline=sentence_case(headline), subline=sentence_case(subline), cta=cta, image=copy.image,
                       palette=palette, fine_print=copy.fine_print)
         try:
-            return lay_out(brief, canvas, variant)
+            return lay_out(brief, canvas, variant, copy.look)
         except CtaDoesNotFit as exc:
             error = exc
     raise error
@@ -180,6 +198,7 @@ def finish(text: str, canvas: Canvas, copy: Copy, mode: DesignMode = "brief", fi
         if model.subline.casefold() == model.headline.casefold():  # the grammar cannot say "another one"
             return Finished(lay_out_copy(model.headline, "", model.palette, canvas, copy, variant), True)
         return Finished(lay_out_copy(model.headline, model.subline, model.palette, canvas, copy, variant), False)
+    raw.pop("brand_kit", None)  # which kit a design was drawn with is the engine's to record, not a model's
     fixed = repair(raw, canvas)
     try:
         design = Design.from_layout(fixed, canvas)
@@ -187,7 +206,7 @@ def finish(text: str, canvas: Canvas, copy: Copy, mode: DesignMode = "brief", fi
         raise LayoutError(f"layout invalid at {_first_error(exc)}") from None
     from adgenesis.engines.layout import with_fine_print
 
-    return Finished(with_fine_print(design, copy.fine_print), fixed != raw)
+    return Finished(with_fine_print(design, copy.fine_print, copy.look), fixed != raw)
 
 
 def compose(canvas: Canvas, copy: Copy, variant: int = 0) -> Design:
@@ -200,7 +219,7 @@ def compose(canvas: Canvas, copy: Copy, variant: int = 0) -> Design:
             design = lay_out_copy(headline, subline, palette, canvas, copy, variant)
         except LayoutError:
             continue
-        if check(design, copy.facts).passed:
+        if check(design, copy.facts, look=copy.look).passed:
             return design
         first = first or design
     if first is None:
@@ -286,8 +305,9 @@ class DesignModels:
     `<model_id>:<alias>` (`adgenesis.engines.aliases`). The API's replica and the designs batch job both plan
     their requests here, so a request gets the same canvas, model, budget and seed, or the same error, on either."""
 
-    def __init__(self, settings: LLMSettings):
+    def __init__(self, settings: LLMSettings, store: StoreSettings | None = None):
         self.settings = settings
+        self.store = store or StoreSettings()  # where a brand kit's logo and fonts are
         self.lora_dir = resolve(settings.lora_dir) if settings.lora_dir else None
         self.aliases = AliasResolver(self.lora_dir)
 
@@ -296,9 +316,9 @@ class DesignModels:
         # Per request: a promotion takes effect with the next request, under a model id no replica has cached yet.
         return self.aliases.resolve_model(model or self.settings.model_id)
 
-    def plan(self, req: DesignRequest) -> Plan:
+    def plan(self, req: DesignRequest, kit: BrandKit | None = None) -> Plan:
         """Raises Invalid for an unknown platform/format or a brief with nothing to state, NotFound for an unknown
-        model or adapter."""
+        model or adapter. `kit`: the brand kit the request names, as the ingress resolved it."""
         try:
             canvas = canvas_for(req.platform, req.format)
         except UnknownCanvas as exc:
@@ -310,8 +330,9 @@ class DesignModels:
             raise NotFound(str(exc)) from None
         budget = self.settings.brief_max_tokens if req.mode == "brief" else self.settings.design_max_tokens
         seed = req.seed if req.seed is not None else random_seed()
+        look = look_of(kit, self.store) if kit is not None else None
         return Plan(canvas, req.model or self.settings.model_id, model, adapter, budget, seed,
-                    copy_for(req.prompt, req.language))
+                    copy_for(req.prompt, req.language, look))
 
 
 RETRIES = 1  # each missing layout gets one more try, with another seed
@@ -341,7 +362,7 @@ async def make_layouts(plan: Plan, mode: DesignMode, n: int, complete: Complete,
             except LayoutError as exc:
                 errors.append(str(exc))
                 continue
-            report = check(layout, plan.copy.facts)
+            report = check(layout, plan.copy.facts, look=plan.copy.look)
             if not report.passed:
                 spare.append(Designed(layout, report, "missed_checks"))
             else:
@@ -352,7 +373,7 @@ async def make_layouts(plan: Plan, mode: DesignMode, n: int, complete: Complete,
                        f"last problem: {'; '.join(problems) or 'none'}", len(errors))
     for i in range(n - len(kept)):
         design = compose(plan.canvas, plan.copy, plan.seed + len(kept) + i)
-        kept.append(Designed(design, check(design, plan.copy.facts), "composed"))
+        kept.append(Designed(design, check(design, plan.copy.facts, look=plan.copy.look), "composed"))
     return Designs(kept[:n], usage, len(errors))
 
 

@@ -190,6 +190,7 @@ class E5Encoder:
         if num_threads:
             torch.set_num_threads(num_threads)
         packed = PackedE5.read(path or model_file())
+        self.precision = precision
         self.tokenizer = E5Tokenizer(packed)
         self.dim, self.heads, self.eps, self.max_tokens = packed.hidden, packed.heads, packed.eps, packed.max_positions
         h, f, t = packed.hidden, packed.ffn, packed.tensors

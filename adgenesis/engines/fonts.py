@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from pathlib import Path
 
 import fontpkg.pil
 from PIL import ImageFont
@@ -17,12 +18,22 @@ from adgenesis.schema import FONT_FAMILIES
 
 LINE_HEIGHT = 1.2  # line pitch as a multiple of the font size, for every family
 WEIGHTS = {"regular": 400, "bold": 700}
+# A brand kit's uploaded fonts, by their content-hash file name (a layout's `font_family` for them): the process that
+# lays out or draws with a kit opens its files first (engines/kit.py `look_of`). Content-named, so never stale.
+_UPLOADED: dict[str, Path] = {}
+
+
+def use_uploaded(name: str, path: Path) -> None:
+    """Measure and draw the family `name` (an uploaded font's file name) with the file at `path`."""
+    _UPLOADED[name] = path
 
 
 @lru_cache(maxsize=512)
 def font(family: str, size: int, weight: str = "regular") -> ImageFont.FreeTypeFont:
+    if family in _UPLOADED:  # one file, one weight: bold draws it as it is, as Bebas Neue's does
+        return ImageFont.truetype(str(_UPLOADED[family]), size)
     if family not in FONT_FAMILIES:
-        raise ValueError(f"unknown font family {family!r}; known: {list(FONT_FAMILIES)}")
+        raise ValueError(f"unknown font family {family!r}; known: {list(FONT_FAMILIES)} and the brand kits' opened")
     # nearest: Bebas Neue ships one weight; a bold request draws it as it is rather than failing.
     return fontpkg.pil.truetype(family, size, weight=WEIGHTS[weight], nearest=True)
 

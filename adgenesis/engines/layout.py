@@ -27,6 +27,7 @@ from adgenesis.schema import FONT_FAMILIES, Brief, Canvas, Design
 
 if TYPE_CHECKING:
     from adgenesis.engines.facts import BriefFacts
+    from adgenesis.engines.kit import Look
 
 LAYOUT_RULES = CONFIGS_DIR / "design" / "layout.yaml"
 Hex = str
@@ -70,24 +71,38 @@ class CtaDoesNotFit(LayoutError):
     """The CTA's label is too long for the canvas's button: a shorter label of the same intent may fit."""
 
 
+# Near-black reads softer than pure black, but on mid-tones (#7B6CD9) only pure black reaches 4.5:1.
+INKS: tuple[Hex, ...] = ("#111111", "#FFFFFF", "#000000")
+
+
 class _Style:
-    def __init__(self, brief: Brief, variant: int):
+    """The colours and fonts of one layout: the brief's palette (its `variant`), or a brand kit's look."""
+
+    def __init__(self, brief: Brief, variant: int, look: "Look | None" = None):
         palette = rules().palettes.get(brief.palette)
         if palette is None:
             raise LayoutError(f"unknown palette {brief.palette!r}; known: {palette_names()}")
-        self.colors = palette.colors[variant % len(palette.colors)]
-        self.head_font, self.body_font = palette.fonts[variant % len(palette.fonts)]
         self.head_weight = palette.headline_weight
+        self.look = look
+        if look is None:
+            self.colors = palette.colors[variant % len(palette.colors)]
+            self.head_font, self.body_font = palette.fonts[variant % len(palette.fonts)]
+            self.inks = INKS
+        else:
+            self.colors = Colors(background=look.background, headline=look.headline, body=look.body,
+                                 button=look.button, button_text=look.button_text)
+            self.head_font, self.body_font = look.head_font, look.body_font
+            self.inks = look.colors  # a colour that must change to stay legible stays one of the kit's
 
 
-def readable(color: Hex, under: Hex, large: bool) -> Hex:
-    """`color` if it keeps WCAG contrast on `under`, else the first of near-black, white, black that does."""
+def readable(color: Hex, under: Hex, large: bool, inks: tuple[Hex, ...] = INKS) -> Hex:
+    """`color` if it keeps WCAG contrast on `under`, else the first of `inks` that does (else the one that comes
+    closest)."""
     q = default_rules()
     need = q.min_contrast_large if large else q.min_contrast
     if contrast_ratio(rgb(color), rgb(under)) >= need:
         return color
-    # Near-black reads softer than pure black, but on mid-tones (#7B6CD9) only pure black reaches 4.5:1.
-    return max(("#111111", "#FFFFFF", "#000000"), key=lambda c: min(contrast_ratio(rgb(c), rgb(under)), need + 0.5))
+    return max(inks, key=lambda c: min(contrast_ratio(rgb(c), rgb(under)), need + 0.5))
 
 
 class _Canvas:
@@ -104,6 +119,9 @@ class _Canvas:
         self.large = q.large_text_fraction * self.s
         self.fine_print_size = math.ceil(self.text_floor)
         self.fine_print_margin = max(2.0, 0.04 * self.s)
+        self.logo_min = q.logo_min_px
+        self.safe_top, self.safe_bottom = 0.0, None  # the band a logo may go in (a story: the platforms' UI-safe one)
+        self.logo_placed = False
 
     def fine_print_height(self) -> float:
         """The band the fine print needs at the bottom: its lines at the smallest legible size, plus a margin."""
@@ -125,8 +143,11 @@ class _Canvas:
         self.elements.append({
             **self._box(m, top + 0.5 * m, self.W - 2 * m, h), "type": "text", "text": self.brief.fine_print,
             "font_family": self.style.body_font, "font_size": size, "font_weight": "regular",
-            "color": readable(self.style.colors.body, self.style.colors.background, False), "align": "center",
+            "color": self._ink(self.style.colors.body, self.style.colors.background, False), "align": "center",
             "role": "fine_print"})
+
+    def _ink(self, color: Hex, under: Hex, large: bool) -> Hex:
+        return readable(color, under, large, self.style.inks)
 
     def _box(self, x, y, w, h) -> dict:
         x, y = max(0, round(x)), max(0, round(y))
@@ -177,7 +198,7 @@ class _Canvas:
             **self._box(x, top, w, h), "type": "text", "text": text,
             "font_family": self.style.head_font if headline else self.style.body_font, "font_size": size,
             "font_weight": self.style.head_weight if headline else "regular",
-            "color": readable(color, self.style.colors.background, size >= self.large),
+            "color": self._ink(color, self.style.colors.background, size >= self.large),
             "align": align, "role": "headline" if headline else "body"})
         return h
 
@@ -192,20 +213,69 @@ class _Canvas:
         size = fit[0]
         if shrink_to_label:
             w = min(w, fonts.text_width(label, family, size, "bold") / 0.86 + 0.6 * size)
-        button = readable(self.style.colors.button, self.style.colors.background, True)
+        button = self._ink(self.style.colors.button, self.style.colors.background, True)
         self.elements.append({**self._box(x, y, w, h), "type": "shape", "shape": "rounded_rectangle", "color": button})
         # The label's box is the button's inner area: it stays clear of the rounded corners.
         label_box = self._box(x + 0.07 * w, y + 0.1 * h, 0.86 * w, 0.8 * h)
         self.elements.append({**label_box, "type": "text", "text": label, "font_family": family, "font_size": size,
-                              "font_weight": "bold", "color": readable(self.style.colors.button_text, button, False),
+                              "font_weight": "bold", "color": self._ink(self.style.colors.button_text, button, False),
                               "align": "center", "role": "cta"})
 
+    def has_logo(self) -> bool:
+        return self.style.look is not None and self.style.look.logo is not None
+
+    def logo_size(self, max_h: float, max_w: float) -> tuple[float, float]:
+        """The logo's box at its own aspect ratio, as large as `max_h` x `max_w` allows."""
+        aspect = self.style.look.logo_aspect
+        w, h = max_h * aspect, max_h
+        return (max_w, max_w / aspect) if w > max_w else (w, h)
+
+    def logo(self, x, y, w, h) -> None:
+        self.elements.append({**self._box(x, y, w, h), "type": "image", "role": "logo",
+                              "description": self.style.look.logo_label})
+        self.logo_placed = True
+
+    def place_logo(self) -> None:
+        """The kit's logo in the first corner of the canvas (its safe band) that no text or button covers and no photo
+        either, else in a corner of the photo; none where no corner has room for it at a legible size."""
+        if not self.has_logo() or self.logo_placed:
+            return
+        m = LOGO_MARGIN * self.s
+        w, h = self.logo_size(max(LOGO_HEIGHT * self.s, self.logo_min),
+                              min(LOGO_MAX_WIDTH * max(self.W, self.H), self.W - 2 * m))
+        if h < self.logo_min:
+            return
+        top, bottom = self.safe_top, self.safe_bottom if self.safe_bottom is not None else self.H
+        spots = [(m, top + m), (self.W - m - w, top + m), (self.W - m - w, bottom - m - h), (m, bottom - m - h)]
+        for photo in (el for el in self.elements if el["type"] == "image"):  # on its centre line, or its edges
+            y = max(photo["y"], top) + m
+            spots += [(photo["x"] + (photo["width"] - w) / 2, y), (photo["x"], y), (photo["x"] + photo["width"] - w, y)]
+        clear, on_photo = [], []
+        for x, y in spots:
+            if x < 0 or y < top or x + w > self.W or y + h > bottom:
+                continue
+            hits = [el for el in self.elements if _overlap((x, y, w, h), el)]
+            if all(el["type"] == "image" for el in hits):
+                (on_photo if hits else clear).append((x, y))
+        if clear or on_photo:
+            self.logo(*(clear or on_photo)[0], w, h)
+
     def design(self) -> Design:
-        return Design.from_layout({"background_color": self.style.colors.background, "elements": self.elements},
-                                  self.canvas)
+        look = self.style.look
+        return Design.from_layout({"background_color": self.style.colors.background, "elements": self.elements,
+                                   "brand_kit": look.ref.model_dump() if look is not None else None}, self.canvas)
+
+
+def _overlap(box: tuple[float, float, float, float], el: dict) -> bool:
+    x, y, w, h = box
+    return min(x + w, el["x"] + el["width"]) > max(x, el["x"]) and min(y + h, el["y"] + el["height"]) > max(y, el["y"])
 
 
 # ---- compositions: one per canvas shape ------------------------------------------------------------
+
+# A kit's logo, as fractions of the canvas's short side (its height, its margin) and long side (its width); a
+# composition without a place of its own for it gets it in a free corner (`_Canvas.place_logo`).
+LOGO_HEIGHT, LOGO_MAX_WIDTH, LOGO_MARGIN = 0.09, 0.3, 0.04
 
 
 def story(L: _Canvas) -> None:
@@ -216,6 +286,10 @@ def story(L: _Canvas) -> None:
     fine = L.fine_print_height()
     bottom -= fine
     L.fine_print(bottom)
+    if L.has_logo():  # centred at the top of the safe band, above the headline
+        lw, lh = L.logo_size(0.045 * H, 0.4 * W)
+        L.logo((W - lw) / 2, top, lw, lh)
+        top += lh + gap
     bh, bw = 0.065 * H, 0.6 * W
     by = bottom - bh
     hh = L.measure("headline", W - 2 * m, 0.17 * H, 0.09 * W, 0.05 * W, 3)
@@ -296,7 +370,12 @@ def banner_strip(L: _Canvas) -> None:
     img_w = 0.32 * W if tall else 1.6 * H
     L.image(0, 0, img_w, H)
     bw, bh = 0.2 * W, (0.22 if tall else 0.5) * H
-    bx, text_x = W - m - bw, img_w + m
+    end = W
+    if L.has_logo():  # at the row's end, after the button
+        lw, lh = L.logo_size((0.4 if tall else 0.6) * H, 0.14 * W)
+        L.logo(W - m - lw, (H - lh) / 2, lw, lh)
+        end = W - m - lw
+    bx, text_x = end - m - bw, img_w + m
     text_w = bx - m - text_x
     if tall:
         my = 0.14 * H
@@ -372,10 +451,11 @@ def composition_for(canvas: Canvas, palette: str) -> str:
 PLACES_FINE_PRINT = ("story",)
 
 
-def lay_out(brief: Brief, canvas: Canvas, variant: int = 0) -> Design:
-    """The brief as a `Design` on `canvas`; `variant` (e.g. the request's seed) picks colour and font variants.
-    Raises LayoutError when its headline, supporting line or CTA does not fit whole."""
-    L = _Canvas(canvas, brief, _Style(brief, variant))
+def lay_out(brief: Brief, canvas: Canvas, variant: int = 0, look: "Look | None" = None) -> Design:
+    """The brief as a `Design` on `canvas`; `variant` (e.g. the request's seed) picks colour and font variants, or
+    `look`, a brand kit's, gives them (and a logo). Raises LayoutError when its headline, supporting line or CTA does
+    not fit whole."""
+    L = _Canvas(canvas, brief, _Style(brief, variant, look))
     name = composition_for(canvas, brief.palette)
     if name not in PLACES_FINE_PRINT:
         band = L.fine_print_height()
@@ -384,9 +464,11 @@ def lay_out(brief: Brief, canvas: Canvas, variant: int = 0) -> Design:
                               f"{L.H} px canvas")
         L.H = L.H - band
         COMPOSITIONS[name](L)
+        L.place_logo()
         L.fine_print(L.H)
     else:
         COMPOSITIONS[name](L)
+        L.place_logo()
     return L.design()
 
 
@@ -409,15 +491,18 @@ def palette_for(facts: "BriefFacts") -> str:
     return names[0]
 
 
-def with_fine_print(design: Design, fine_print: str) -> Design:
+def with_fine_print(design: Design, fine_print: str, look: "Look | None" = None) -> Design:
     """A layout the model placed itself (free mode), with the fine print added in a band at its foot: every other
-    element is scaled into the height above the band, so nothing overlaps it."""
+    element is scaled into the height above the band, so nothing overlaps it. With a kit's `look`, the design records
+    the kit, and a fine-print colour that must change to stay legible is one of the kit's."""
+    if look is not None:
+        design = design.model_copy(update={"brand_kit": look.ref})
     if not fine_print:
         return design
     canvas = Canvas(platform=design.platform, format=design.format, width=design.width, height=design.height)
     text_colour = next((el.color for el in design.elements if getattr(el, "role", None) == "body"), "#111111")
     probe = _Canvas(canvas, Brief(headline="x", cta="x", image="x", palette=palette_names()[0], fine_print=fine_print),
-                    _Style(Brief(headline="x", cta="x", image="x", palette=palette_names()[0]), 0))
+                    _Style(Brief(headline="x", cta="x", image="x", palette=palette_names()[0]), 0, look))
     band = probe.fine_print_height()
     if band > 0.4 * design.height:
         raise LayoutError(f"fine print of {len(fine_print)} characters needs {round(band)} px of a {design.height} px canvas")
@@ -432,5 +517,5 @@ def with_fine_print(design: Design, fine_print: str) -> Design:
     probe.style.colors = probe.style.colors.model_copy(update={"background": design.background_color,
                                                                "body": text_colour})
     probe.fine_print(design.height - band)
-    return Design.from_layout({"background_color": design.background_color, "elements": [*elements, *probe.elements]},
-                              canvas)
+    return Design.from_layout({"background_color": design.background_color, "elements": [*elements, *probe.elements],
+                               "brand_kit": design.brand_kit}, canvas)

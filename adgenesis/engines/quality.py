@@ -17,6 +17,7 @@ import math
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
@@ -33,7 +34,10 @@ from adgenesis.engines.facts import read_brief
 from adgenesis.engines.language import detect
 from adgenesis.engines.lexicon import lexicon
 from adgenesis.protocol import QualityReport
-from adgenesis.schema import Design, ShapeElement, TextElement
+from adgenesis.schema import Design, ImageElement, ShapeElement, TextElement
+
+if TYPE_CHECKING:
+    from adgenesis.engines.kit import Look
 
 CHECKS = ("headline", "cta", "elements", "fit", "contrast", "alignment", "grounded", "offer", "conditions", "copy")
 RULES_PATH = "configs/design/quality.yaml"
@@ -50,6 +54,7 @@ class QualityRules(BaseModel):
     cta_max_chars: int = Field(24, ge=1)
     min_elements: int = Field(3, ge=1)
     max_elements: int = Field(6, ge=1)
+    logo_min_px: float = Field(20, gt=0)
     min_contrast: float = Field(4.5, ge=1, le=21)
     min_contrast_large: float = Field(3.0, ge=1, le=21)
     large_text_fraction: float = Field(0.05, ge=0, lt=1)
@@ -71,12 +76,13 @@ def load_rules(path: str | Path) -> QualityRules:
 
 
 def check(design: Design, brief: BriefFacts | str, images: dict[int, Image.Image] | None = None,
-          rules: QualityRules | None = None) -> QualityReport:
+          rules: QualityRules | None = None, look: "Look | None" = None) -> QualityReport:
     """Every check in `CHECKS` order, against the brief (its facts, or its text, read in its language); `images` are the
-    pictures the ad will carry (placeholders otherwise)."""
+    pictures the ad will carry (placeholders otherwise). With a brand kit's `look`, its voice words count as the
+    vocabulary's, its disclaimer as the brief's own words, and `on_brand` comes last."""
     facts = brief if isinstance(brief, BriefFacts) else read_brief(brief, detect(brief).used)
-    ctx = _Context(design, facts, rules or default_rules(), images)
-    results = {name: getattr(ctx, name)() for name in CHECKS}
+    ctx = _Context(design, facts, rules or default_rules(), images, look)
+    results = {name: getattr(ctx, name)() for name in (*CHECKS, *(["on_brand"] if look is not None else []))}
     return QualityReport(passed=all(not p for p in results.values()),
                          checks={name: not p for name, p in results.items()},
                          problems=[m for p in results.values() for m in p])
@@ -140,8 +146,12 @@ def _q(text: str, limit: int = 32) -> str:
 
 
 class _Context:
-    def __init__(self, design: Design, facts: BriefFacts, rules: QualityRules, images):
-        self.d, self.facts, self.prompt, self.r, self.images = design, facts, facts.text, rules, images
+    def __init__(self, design: Design, facts: BriefFacts, rules: QualityRules, images, look: "Look | None" = None):
+        self.d, self.facts, self.prompt, self.r, self.images, self.look = design, facts, facts.text, rules, images, look
+        voice, banned = (look.voice_words, look.banned_words) if look is not None else ((), ())
+        self.copy_words = CopyWords.of(facts, voice, banned)
+        disclaimer = look.disclaimer if look is not None and look.disclaimer else ""
+        self.disclaimer = {_normal(p.rstrip(".")) for p in _sentences(disclaimer)}
         self.min_side = min(design.width, design.height)
         self.texts = [(i, el) for i, el in enumerate(design.elements) if isinstance(el, TextElement)]
         # The largest text is what the eye reads first, whatever role the layout gave it; first one on ties.
@@ -277,7 +287,7 @@ class _Context:
     def grounded(self) -> list[str]:
         """Every word from a whole span of the brief or the vocabulary; the CTA a label of the language (or the
         brief's own); the fine print the brief's terms, verbatim."""
-        copy_words = CopyWords.of(self.facts)
+        copy_words = self.copy_words
         problems = []
         for i, el in self._copy_texts():
             if not copy_words.allows(" ".join(el.text.split())):
@@ -293,8 +303,8 @@ class _Context:
         brief = _normal(self.prompt)
         for i, el in self.texts:
             if el.role == "fine_print":
-                parts = [p for p in re.split(r"(?<=[.!?])\s+", el.text) if p.strip()]
-                bad = [p for p in parts if _normal(p.rstrip(".")) not in brief]
+                bad = [p for p in _sentences(el.text)
+                       if _normal(p.rstrip(".")) not in brief and _normal(p.rstrip(".")) not in self.disclaimer]
                 problems += [f"elements.{i} fine print {_q(p)} is not the brief's own words" for p in bad]
         return problems
 
@@ -332,12 +342,52 @@ class _Context:
                                 f"({self.facts.intent}: {', '.join(cta_labels(self.facts))})")
         return problems
 
+    def on_brand(self) -> list[str]:
+        """Drawn as the brand kit says: every colour and font the kit's, its logo shown at a legible size with no text
+        over it, its disclaimer in the fine print, none of its banned words."""
+        look, d, problems = self.look, self.d, []
+        colors = {c.upper() for c in look.colors}
+        if d.background_color.upper() not in colors:
+            problems.append(f"background {d.background_color} is not a colour of the brand kit")
+        for i, el in enumerate(d.elements):
+            color = getattr(el, "color", None)
+            if color is not None and color.upper() not in colors:
+                problems.append(f"elements.{i} ({el.type}) colour {color} is not a colour of the brand kit")
+            if isinstance(el, TextElement):
+                if el.font_family not in look.fonts:
+                    problems.append(f"elements.{i} text {_q(el.text)} is set in {el.font_family}, not a font of the "
+                                    f"brand kit")
+                if not self.copy_words.clean(el.text):
+                    problems.append(f"elements.{i} text {_q(el.text)} says a word the brand kit bans")
+        if look.logo is not None:
+            logos = [(i, el) for i, el in enumerate(d.elements) if isinstance(el, ImageElement) and el.role == "logo"]
+            if not logos:
+                problems.append("the brand kit's logo is not in the ad")
+            for i, el in logos:
+                if el.height < self.r.logo_min_px:
+                    problems.append(f"elements.{i} logo is {el.height} px high < {self.r.logo_min_px:g} px")
+                problems += [f"elements.{j} text {_q(t.text)} lies over the logo" for j, t in self.texts
+                             if _overlap(el, t)]
+        if self.disclaimer:
+            fine = {_normal(p.rstrip(".")) for _, el in self.texts if el.role == "fine_print" for p in _sentences(el.text)}
+            if not self.disclaimer <= fine:
+                problems.append(f"the brand kit's disclaimer {_q(look.disclaimer, 48)} is not in the fine print")
+        return problems
+
     @property
     def cta_index(self) -> int | None:
         for i, el in self.texts:
             if i != self.head and el.role != "fine_print" and self._short(el) and (el.role == "cta" or self.hosts[i]):
                 return i
         return None
+
+
+def _sentences(text: str) -> list[str]:
+    return [p for p in re.split(r"(?<=[.!?])\s+", text) if p.strip()]
+
+
+def _overlap(a, b) -> bool:
+    return min(a.x + a.width, b.x + b.width) - max(a.x, b.x) > 1 and min(a.y + a.height, b.y + b.height) - max(a.y, b.y) > 1
 
 
 def _normal(text: str) -> str:

@@ -90,7 +90,7 @@ def _paint(design: Design, images: dict[int, Image.Image], probe: Probe | None) 
             _shape(draw, el, box)
         elif isinstance(el, ImageElement):
             if i in images:
-                _paste(canvas, images[i], box)
+                _paste(canvas, images[i], box, whole=el.role == "logo")
             else:
                 _placeholder(canvas, draw, el, box)
         else:
@@ -119,12 +119,17 @@ def _shape(draw: ImageDraw.ImageDraw, el: ShapeElement, box: Box) -> None:
             draw.line((l + w // 2, t, l + w // 2, b - 1), fill=fill, width=w)
 
 
-def _paste(canvas: Image.Image, picture: Image.Image, box: Box) -> None:
-    """Cover-fit: scale to cover the box, centre-crop; transparent pictures (logos) keep what is under them."""
+def _paste(canvas: Image.Image, picture: Image.Image, box: Box, whole: bool = False) -> None:
+    """Cover-fit: scale to cover the box, centre-crop; `whole` (a logo): scale to fit inside it, centred, nothing cut.
+    Transparent pictures keep what is under them."""
     l, t, r, b = box
     has_alpha = picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info)
     picture = picture.convert("RGBA" if has_alpha else "RGB")
-    fitted = ImageOps.fit(picture, (r - l, b - t), method=Image.Resampling.BICUBIC, centering=(0.5, 0.5))
+    if whole:
+        fitted = ImageOps.contain(picture, (r - l, b - t), method=Image.Resampling.LANCZOS)
+        l, t = l + (r - l - fitted.width) // 2, t + (b - t - fitted.height) // 2
+    else:
+        fitted = ImageOps.fit(picture, (r - l, b - t), method=Image.Resampling.BICUBIC, centering=(0.5, 0.5))
     canvas.paste(fitted, (l, t), fitted if has_alpha else None)
 
 

@@ -238,11 +238,31 @@
     }
   }
 
+  // The workspace's brand kits, for the key this tab holds (none without a key).
+  async function loadKits() {
+    const select = $("design-kit");
+    const none = el("option", { value: "", text: "No brand kit" });
+    if (!sessionStorage.getItem(KEY_STORAGE)) {
+      select.replaceChildren(el("option", { value: "", text: "No brand kit (set an API key to use one)" }));
+      return;
+    }
+    try {
+      const list = await api("v1/brand-kits", { write: true });
+      select.replaceChildren(none, ...(list.kits || []).map((k) => el("option", {
+        value: k.kit.id, text: `${k.kit.name} (v${k.kit.version})`,
+      })));
+    } catch (exc) {
+      select.replaceChildren(el("option", { value: "", text: `No brand kit (${exc.message})` }));
+    }
+  }
+
   // ---- Create: one prompt, the router decides ----------------------------------------------------
   const ROUTE_NAMES = { design_spec: "Ad layout", image: "Image", conversation: "Chat reply" };
 
   async function renderDesign(design, signal) {
-    const { blob } = await api("v1/designs/render", { method: "POST", json: { design }, signal, as: "blob" });
+    // A design drawn with a kit is rendered with that kit's version: the key that may use it goes along.
+    const { blob } = await api("v1/designs/render", { method: "POST", json: { design }, signal, as: "blob",
+                                                      write: Boolean(design.brand_kit) });
     return blob;
   }
 
@@ -321,7 +341,7 @@
     headline: "Headline on topic", cta: "Call to action", elements: "Element count",
     fit: "Text fits", contrast: "Contrast", alignment: "Alignment",
     grounded: "Only the brief's words", offer: "Offer stated", conditions: "Every condition in the fine print",
-    copy: "Clean copy, CTA fits the brief",
+    copy: "Clean copy, CTA fits the brief", on_brand: "On brand (kit colours, fonts, logo, disclaimer)",
   };
 
   // The offer's terms as the brief states them (answer.facts): what the fine print must keep.
@@ -374,7 +394,7 @@
     await task(ui, async (signal) => {
       results.setAttribute("aria-busy", "true");
       try {
-        const answer = await api("v1/designs", { method: "POST", json: body, signal });
+        const answer = await api("v1/designs", { method: "POST", json: body, signal, write: Boolean(body.brand_kit) });
         lastDesignRequest = body;
         releaseUrls("design");
         const usage = answer.usage || {};
@@ -435,6 +455,7 @@
     const seed = intOrNull($("design-seed"));
     if (seed !== null) body.seed = seed;
     if ($("design-model").value) body.model = $("design-model").value;
+    if ($("design-kit").value) body.brand_kit = $("design-kit").value;
     runDesigns(body);
   });
 
@@ -556,10 +577,12 @@
     if (value) sessionStorage.setItem(KEY_STORAGE, value);
     $("api-key").value = "";
     keyState();
+    loadKits();
   });
   $("key-forget").addEventListener("click", () => {
     sessionStorage.removeItem(KEY_STORAGE);
     keyState();
+    loadKits();
   });
 
   // A write call refused for want of a (valid) key: point at the key field.
@@ -790,6 +813,7 @@
   keyState();
   loadPresets();
   loadModels();
+  loadKits();
   const tabForHash = () => tabs.find((t) => `#${t.id.replace(/^tab-/, "")}` === location.hash);
   selectTab(tabForHash() || tabs[0], false);
   window.addEventListener("hashchange", () => {  // links like /studio#images

@@ -264,6 +264,30 @@ def test_models_training_job_and_registry(page, client, api_key):
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "STOPPED", cancelled.text
 
 
+def test_a_design_drawn_with_a_brand_kit(page, client, api_key):
+    kit = {"name": "Studio Kit", "workspace": "studio", "headline_font": {"family": "Oswald"},
+           "body_font": {"family": "Lato"}, "disclaimer": "Studio Co. Terms apply.",
+           "palette": [{"hex": "#FFF8E7", "role": "background"}, {"hex": "#2B2118", "role": "text"},
+                       {"hex": "#0F766E", "role": "button"}, {"hex": "#FFFFFF", "role": "button_text"}]}
+    made = client.post("/v1/brand-kits", json=kit, headers={"Authorization": f"Bearer {api_key}"})
+    assert made.status_code == 201, made.text
+    page.get_by_label("API key").fill(api_key)  # the kits listed are the key's (the admin's: every workspace's)
+    page.get_by_role("button", name="Use key").click()
+    open_tab(page, "Design")
+    chooser = page.get_by_label("Brand kit")
+    expect(chooser.locator("option", has_text="Studio Kit (v1)")).to_have_count(1, timeout=30_000)
+    chooser.select_option(made.json()["kit"]["id"])
+    page.get_by_label("Brief").fill("Harbour Roasters single-origin espresso beans, free delivery this week")
+    page.get_by_label("Platform", exact=True).select_option("meta")
+    page.get_by_label("Format", exact=True).select_option("square")
+    page.get_by_label("Alternatives").select_option("1")
+    page.get_by_role("button", name="Generate designs").click()
+    wait_images_loaded(page, ".design-card img.render", 1)
+    expect(page.locator(".design-card .checks li", has_text="On brand")).to_have_count(1)
+    shot(page, "design-brand-kit")
+    chooser.select_option("")  # the tests after this one make their designs without it
+
+
 # ---- layout, keyboard, network -------------------------------------------------------------------
 
 
