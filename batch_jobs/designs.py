@@ -1,4 +1,5 @@
-"""designs: catalogue rows {id, prompt, platform, format, n?, seed?, model?, mode?} -> layouts, one result per row.
+"""designs: catalogue rows {id, prompt, platform, format, n?, seed?, model?, mode?, brand_kit?} -> layouts, one result
+per row.
 
     python -m batch_jobs.designs --input data/catalogue/designs.jsonl --output runs/batch/designs
 
@@ -6,7 +7,8 @@ Each row runs the API's own design code (`engines.design`: the same limits, prom
 checks as `/v1/designs`) on a vLLM engine the job holds in a Ray Data actor, built from the profile's LLM settings
 as the Serve replica's is (`adgenesis.engines.vllm_setup.engine_setup`): the same base model folder, LoRA adapters and
 promoted aliases (`design-llm:production`), resolved per row as the API resolves them per request
-(`engines.design.DesignModels.plan`).
+(`engines.design.DesignModels.plan`). A row's `brand_kit` is read from the profile's brand-kit store as the operator
+who runs the job (the admin: any workspace's kit, by id; a row naming one that is not there fails with a 404).
 
 Why an engine of its own and not the running app (2-core CPU machine, 199 catalogue rows,
 benchmarks/batch_throughput.py, docs/batch.md): through the app's handle the job made 1.25x the API's rows/min at
@@ -66,7 +68,8 @@ class Designer(Worker):
         self.settings, self.limits = profile.llm, profile.limits
         if not lora:
             self.settings = self.settings.model_copy(update={"lora_dir": None})
-        self.models = DesignModels(profile.llm)  # the profile's adapters even with LoRA off: a 409, not a 404
+        self.models = DesignModels(profile.llm, profile.store)  # the profile's adapters even with LoRA off: a 409
+        self.store_settings, self.store = profile.store, None  # the brand kits', opened by the first row naming one
         self.adapters: dict[str, object] = {}  # model id -> vLLM LoRARequest
         # One event loop in a thread of its own: the engine lives there, and each call's rows are gathered on it.
         self.loop = asyncio.new_event_loop()
@@ -115,10 +118,19 @@ class Designer(Worker):
             self.adapters[model] = LoRARequest(model, len(self.adapters) + 1, str(folder))
         return self.adapters[model]
 
+    def _kit(self, ref: str):
+        from adgenesis.store.keys import ADMIN
+        from adgenesis.store.store import Store
+
+        if self.store is None:
+            self.store = Store.open(self.store_settings)
+        return self.store.resolve(ADMIN, ref)
+
     async def _design(self, row: dict) -> dict:
         req = admit(DesignRequest(**{k: v for k, v in row.items() if k != "id"}), self.limits.max_prompt_chars,
                     self.limits.max_designs_per_request)
-        plan = self.models.plan(req)
+        kit = await asyncio.to_thread(self._kit, req.brand_kit) if req.brand_kit else None
+        plan = await asyncio.to_thread(self.models.plan, req, kit)
         lora = self._lora(plan.model, plan.adapter)
         if lora is not None and not self.settings.lora_dir:  # an alias promoted to an adapter after the job began
             raise Conflict(f"{req.model!r} became adapter {plan.model!r} after this job started; run it again")

@@ -41,18 +41,31 @@ def catalogue_designs(n: int) -> list[dict]:
     return lines(CATALOGUE / "designs.jsonl")[:n]
 
 
-def test_designs_job_records_bad_rows_and_goes_on(serve_app, tmp_path):
-    rows = catalogue_designs(4) + [
+def test_designs_job_records_bad_rows_and_goes_on(serve_app, client, api_key, tmp_path):
+    admin = {"Authorization": f"Bearer {api_key}"}
+    assert client.post("/v1/keys", json={"workspace": "batch"}, headers=admin).status_code == 201  # makes it
+    kit = client.post("/v1/brand-kits", headers=admin, json={
+        "name": "Batch Kit", "workspace": "batch", "headline_font": {"family": "Oswald"}, "body_font": {"family": "Lato"},
+        "palette": [{"hex": "#F5F1E8", "role": "background"}, {"hex": "#1B263B", "role": "text"}],
+        "disclaimer": "Batch Co. Terms apply."})
+    assert kit.status_code == 201, kit.text
+    rows = catalogue_designs(3) + [
+        {**catalogue_designs(4)[3], "brand_kit": kit.json()["kit"]["id"]},  # read from the store as the operator
         {"id": "bad-platform", "prompt": "Spring sale", "platform": "facebook", "format": "square"},
         {"id": "too-long", "prompt": TOO_LONG, "platform": "meta", "format": "square"},
+        {"id": "no-such-kit", "prompt": "Spring sale", "platform": "meta", "format": "square",
+         "brand_kit": "kit_" + "f" * 24},
     ]
     summary = run("designs", read_rows(jsonl(tmp_path / "in.jsonl", rows), DesignRow), Designer, tmp_path / "out",
                   batch_size=4, concurrency=1)
-    assert summary == {"rows": 6, "done": 4, "failed": 2, "resumed": 0}
+    assert summary == {"rows": 7, "done": 4, "failed": 3, "resumed": 0}
     results, errors = lines(tmp_path / "out" / "results.jsonl"), lines(tmp_path / "out" / "errors.jsonl")
     assert [r["id"] for r in results] == [r["id"] for r in rows[:4]]
     assert all(len(r["designs"]) == 1 and r["quality"][0]["checks"] for r in results)
-    assert {e["id"]: e["status"] for e in errors} == {"bad-platform": 422, "too-long": 413}
+    on_brand = results[3]
+    assert on_brand["quality"][0]["checks"]["on_brand"], on_brand["quality"][0]["problems"]
+    assert on_brand["designs"][0]["brand_kit"]["id"] == kit.json()["kit"]["id"]
+    assert {e["id"]: e["status"] for e in errors} == {"bad-platform": 422, "too-long": 413, "no-such-kit": 404}
     assert "facebook" in errors[0]["error"]
 
 

@@ -272,7 +272,8 @@ def test_openai_json_schema(oai):
         model=PROFILE.llm.model_id,
         messages=[{"role": "user", "content": "Ad layout JSON for a bakery's croissant promo."}],
         response_format={"type": "json_schema", "json_schema": {"name": "ad", "schema": layout_json_schema(canvas)}},
-        max_tokens=PROFILE.llm.design_max_tokens,
+        # Greedy: a sampled answer's length varied from ~150 tokens to the whole budget (28 s to 132 s on CI).
+        max_tokens=PROFILE.llm.design_max_tokens, temperature=0,
     )
     LayoutBody.model_validate(json.loads(r.choices[0].message.content))
 
