@@ -49,15 +49,23 @@ def test_health_and_openapi(client):
 
 def test_each_route_in_each_language_lands_right(client):
     """One prompt per route in English slang, Spanish, German, French, Portuguese and Italian (tests/routing_prompts.py,
-    none trained on), all at once: each lands on its route, as /v1/classify says, and gets that route's answer."""
+    none trained on), all at once: each is classified over HTTP as its route; one per language (each route in two of
+    them) goes through /v1/generate, lands on its route as /v1/classify said and gets that route's answer."""
+    def classified(case):
+        return case, client.post("/v1/classify", json={"text": case[0]}).json()
+
     def one(case):
         prompt, _ = case
-        label = client.post("/v1/classify", json={"text": prompt}).json()
-        routed = client.post("/v1/generate", json={"prompt": prompt, "seed": 1})
-        return case, label, routed
+        return case, client.post("/v1/classify", json={"text": prompt}).json(), client.post(
+            "/v1/generate", json={"prompt": prompt, "seed": 1})
 
+    generated = [MULTILINGUAL[3 * i + i % 3] for i in range(len(MULTILINGUAL) // 3)]  # language i, route i mod 3
     with ThreadPoolExecutor(len(MULTILINGUAL)) as pool:
-        results = list(pool.map(one, MULTILINGUAL))
+        labels = list(pool.map(classified, [c for c in MULTILINGUAL if c not in generated]))
+        results = list(pool.map(one, generated))
+    for (prompt, route), answer in labels:
+        assert (answer["label"], answer["sure"]) == (route, True), (prompt, answer)
+    assert {route for _, route in generated} == {"design_spec", "image", "conversation"}
     for (prompt, route), label, routed in results:
         assert routed.status_code == 200, (prompt, routed.text)
         body = routed.json()
