@@ -130,7 +130,7 @@ class Designer(Worker):
         req = admit(DesignRequest(**{k: v for k, v in row.items() if k != "id"}), self.limits.max_prompt_chars,
                     self.limits.max_designs_per_request)
         kit = await asyncio.to_thread(self._kit, req.brand_kit) if req.brand_kit else None
-        plan = await asyncio.to_thread(self.models.plan, req, kit)
+        plan = self.models.plan(req, kit)  # in the loop's order: the rows reach the engine as they came
         lora = self._lora(plan.model, plan.adapter)
         if lora is not None and not self.settings.lora_dir:  # an alias promoted to an adapter after the job began
             raise Conflict(f"{req.model!r} became adapter {plan.model!r} after this job started; run it again")
