@@ -68,7 +68,7 @@ class Designer(Worker):
         self.settings, self.limits = profile.llm, profile.limits
         if not lora:
             self.settings = self.settings.model_copy(update={"lora_dir": None})
-        self.models = DesignModels(profile.llm, profile.store)  # the profile's adapters even with LoRA off: a 409
+        self.models = DesignModels(profile.llm)  # the profile's adapters even with LoRA off: a 409, not a 404
         self.store_settings, self.store = profile.store, None  # the brand kits', opened by the first row naming one
         self.adapters: dict[str, object] = {}  # model id -> vLLM LoRARequest
         # One event loop in a thread of its own: the engine lives there, and each call's rows are gathered on it.
@@ -118,19 +118,21 @@ class Designer(Worker):
             self.adapters[model] = LoRARequest(model, len(self.adapters) + 1, str(folder))
         return self.adapters[model]
 
-    def _kit(self, ref: str):
+    def _look(self, ref: str):
+        """The kit a row names, as the operator may read it, its files opened."""
+        from adgenesis.engines.kit import look_of
         from adgenesis.store.keys import ADMIN
         from adgenesis.store.store import Store
 
         if self.store is None:
             self.store = Store.open(self.store_settings)
-        return self.store.resolve(ADMIN, ref)
+        return look_of(self.store.resolve(ADMIN, ref), self.store_settings)
 
     async def _design(self, row: dict) -> dict:
         req = admit(DesignRequest(**{k: v for k, v in row.items() if k != "id"}), self.limits.max_prompt_chars,
                     self.limits.max_designs_per_request)
-        kit = await asyncio.to_thread(self._kit, req.brand_kit) if req.brand_kit else None
-        plan = self.models.plan(req, kit)  # in the loop's order: the rows reach the engine as they came
+        look = await asyncio.to_thread(self._look, req.brand_kit) if req.brand_kit else None
+        plan = self.models.plan(req, look)  # in the loop's order: the rows reach the engine as they came
         lora = self._lora(plan.model, plan.adapter)
         if lora is not None and not self.settings.lora_dir:  # an alias promoted to an adapter after the job began
             raise Conflict(f"{req.model!r} became adapter {plan.model!r} after this job started; run it again")

@@ -12,7 +12,6 @@ without, in one run (record `brand_kit_overhead`). Issue 36's goal: served p50 w
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import sys
@@ -25,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image  # noqa: E402
 
 from adgenesis.brand import BrandKit, KitColor, KitFont  # noqa: E402
+from adgenesis.checksum import bytes_sha256  # noqa: E402
 from adgenesis.engines.design import DesignModels, compose  # noqa: E402
+from adgenesis.engines.kit import look_of  # noqa: E402
 from adgenesis.engines.quality import check  # noqa: E402
 from adgenesis.paths import DATA_DIR  # noqa: E402
 from adgenesis.protocol import DesignRequest  # noqa: E402
@@ -37,11 +38,18 @@ PALETTE = (("#FFFFFF", "background"), ("#1A1A1A", "text"), ("#0B5FFF", "accent")
            ("#FFFFFF", "button_text"))
 
 
-def a_kit(settings: StoreSettings) -> BrandKit:
+def logo_png() -> bytes:
+    """A red mark on a white border (the store trims the border of an upload)."""
     buf = io.BytesIO()
-    Image.new("RGB", (480, 160), "#C8102E").save(buf, format="PNG")
-    logo = buf.getvalue()
-    name = f"{hashlib.sha256(logo).hexdigest()}.png"
+    logo = Image.new("RGB", (480, 160), "white")
+    logo.paste((200, 16, 46), (20, 20, 460, 140))
+    logo.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def a_kit(settings: StoreSettings) -> BrandKit:
+    logo = logo_png()
+    name = f"{bytes_sha256(logo)}.png"
     Path(settings.uploads_dir).mkdir(parents=True, exist_ok=True)
     (Path(settings.uploads_dir) / name).write_bytes(logo)
     return BrandKit(id="kit_" + "0" * 24, workspace="bench", name="Bench", version=1,
@@ -50,9 +58,9 @@ def a_kit(settings: StoreSettings) -> BrandKit:
                     voice_words=("fearless",), banned_words=("cheap",), disclaimer="Bench Ltd. Terms apply.")
 
 
-def one(models: DesignModels, req: DesignRequest, kit: BrandKit | None) -> tuple[float, bool]:
+def one(models: DesignModels, req: DesignRequest, kit: BrandKit | None, settings: StoreSettings) -> tuple[float, bool]:
     start = time.perf_counter()
-    plan = models.plan(req, kit)
+    plan = models.plan(req, look_of(kit, settings) if kit is not None else None)
     design = compose(plan.canvas, plan.copy, plan.seed)
     report = check(design, plan.copy.facts, look=plan.copy.look)
     return time.perf_counter() - start, report.passed
@@ -81,11 +89,7 @@ def served(rows: list[dict]) -> dict:
                     "disclaimer": "Bench Ltd. Terms apply."}
             client.post("/v1/keys", json={"workspace": "bench"}, headers=admin).raise_for_status()  # makes it
             kit_id = client.post("/v1/brand-kits", json=body, headers=admin).raise_for_status().json()["kit"]["id"]
-            buf = io.BytesIO()
-            logo = Image.new("RGB", (480, 160), "white")  # a mark on a border the store trims
-            logo.paste((200, 16, 46), (20, 20, 460, 140))
-            logo.save(buf, format="PNG")
-            client.post(f"/v1/brand-kits/{kit_id}/logo", files={"file": ("logo.png", buf.getvalue(), "image/png")},
+            client.post(f"/v1/brand-kits/{kit_id}/logo", files={"file": ("logo.png", logo_png(), "image/png")},
                         headers=admin).raise_for_status()
             timed, on_brand = {"without": [], "with": []}, 0
             for i, row in enumerate(rows):
@@ -113,16 +117,16 @@ def main() -> int:
             if line.strip()][:args.briefs]
     with tempfile.TemporaryDirectory() as tmp:
         settings = StoreSettings(uploads_dir=str(Path(tmp) / "uploads"))
-        models, kit = DesignModels(load_profile("local").llm, settings), a_kit(settings)
+        models, kit = DesignModels(load_profile("local").llm), a_kit(settings)
         requests = [DesignRequest(prompt=r["prompt"], platform=r["platform"], format=r["format"], seed=i)
                     for i, r in enumerate(rows)]
         for req in requests[:5]:  # fonts and caches warm on both paths before anything is timed
-            one(models, req, None), one(models, req, kit)
+            one(models, req, None, settings), one(models, req, kit, settings)
         timed = {"without": [], "with": []}
         passed = {"without": 0, "with": 0}
         for req in requests:  # alternating, so a slower stretch of the host weighs on both alike
             for side, k in (("without", None), ("with", kit)):
-                took, ok = one(models, req, k)
+                took, ok = one(models, req, k, settings)
                 timed[side].append(took)
                 passed[side] += ok
     p = {side: percentiles(values) for side, values in timed.items()}

@@ -23,7 +23,7 @@ from adgenesis.brand import BrandKit
 from adgenesis.checksum import folder_version
 from adgenesis.engines.design import (Answer, Ask, Complete, Completion, Designed, DesignModels, Designs, NoLayout, Plan,
                                      compose, make_layouts)
-from adgenesis.engines.kit import look_of
+from adgenesis.engines.kit import Look, look_of
 from adgenesis.engines.quality import check
 from adgenesis.engines.render import render_png
 from adgenesis.engines.upstream import Upstream
@@ -46,7 +46,7 @@ class DesignSpec:
         self._settings = LLMSettings.model_validate(settings)
         self._store = StoreSettings.model_validate(store or {})  # where the brand kits' logos and fonts are
         self._image_gen = image_gen
-        self._models = DesignModels(self._settings, self._store)
+        self._models = DesignModels(self._settings)
         self._llm = llm.options(stream=True)
         # Layouts from an upstream model when the local one cannot make them (Profile.upstream, docs/reliability.md).
         self._fallback = make_fallback("design_spec", upstream, llm)
@@ -62,7 +62,7 @@ class DesignSpec:
         from the upstream when the local LLM cannot make them and the profile names one; drawn with `kit`, the brand
         kit the request names (the ingress resolved it for the caller's key)."""
         start = time.perf_counter()
-        plan = await asyncio.to_thread(self._models.plan, req, kit)  # opens the kit's logo and fonts
+        plan = self._models.plan(req, await self._look(kit))
 
         # With an upstream to ask, the local model's misses go there first; the facts compose what is left.
         to_upstream = self._fallback.upstream is not None
@@ -137,13 +137,16 @@ class DesignSpec:
                                   tokens=result.usage["completion_tokens"] // len(result.chosen))
         return result
 
+    async def _look(self, kit: BrandKit | None) -> Look | None:
+        """The kit's look, its logo and fonts read from the uploads folder off the event loop."""
+        return await asyncio.to_thread(look_of, kit, self._store) if kit is not None else None
+
     async def render(self, design: Design, images: bool = False, seed: int | None = None,
                      kit: BrandKit | None = None) -> bytes:
         """The layout as a PNG; with `images`, each photo slot drawn by the image model from its description; with
         `kit` (the version the design was drawn with), its logo in the logo slots and its uploaded fonts."""
         pictures: dict[int, Image.Image] = {}
-        if kit is not None:
-            look = await asyncio.to_thread(look_of, kit, self._store)
+        if (look := await self._look(kit)) is not None:
             if look.logo is not None:
                 pictures = {i: look.logo for i, el in enumerate(design.elements) if el.type == "image"
                             and el.role == "logo"}

@@ -4,13 +4,13 @@ the fine print, its voice words allowed and its banned ones in no text. Over HTT
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from adgenesis.brand import BrandKit, KitColor, KitFont
+from adgenesis.checksum import bytes_sha256
 from adgenesis.colors import contrast_ratio, rgb
 from adgenesis.engines.design import compose, copy_for, free_json_schema
 from adgenesis.engines.kit import look_of
@@ -31,7 +31,7 @@ PALETTE = (("#FFFFFF", "background"), ("#1A1A1A", "text"), ("#0B5FFF", "accent")
 
 def stored(settings: StoreSettings, data: bytes, suffix: str) -> str:
     """`data` in the uploads folder under its content-hash name, as the store writes an upload."""
-    name = f"{hashlib.sha256(data).hexdigest()}.{suffix}"
+    name = f"{bytes_sha256(data)}.{suffix}"
     folder = Path(settings.uploads_dir)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_bytes(data)

@@ -26,14 +26,13 @@ from typing import Any, Awaitable, Callable, NamedTuple
 
 from pydantic import ValidationError
 
-from adgenesis.brand import BrandKit
 from adgenesis.engines.adapters import UnknownAdapter, adapter_for
 from adgenesis.engines.aliases import AliasResolver
 from adgenesis.engines.copy import CopyWords, candidates, composed, cta_labels, fine_print, image_of, sentence_case
 from adgenesis.engines.copy import rules as copy_rules
 from adgenesis.brief import BriefFacts, Language, LanguageReport
 from adgenesis.engines.facts import read_brief
-from adgenesis.engines.kit import Look, look_of
+from adgenesis.engines.kit import Look
 from adgenesis.engines.language import detect
 from adgenesis.engines.layout import CtaDoesNotFit, LayoutError, lay_out, palette_for, palette_names
 from adgenesis.engines.quality import check
@@ -45,7 +44,7 @@ from adgenesis.schema import (BRIEF_LIMITS, MAX_ELEMENTS, Brief, Canvas, Design,
                               canvas_for,
                               layout_json_schema, repair)
 from adgenesis.seeds import random_seed
-from adgenesis.settings import LLMSettings, StoreSettings
+from adgenesis.settings import LLMSettings
 
 BRIEF_SYSTEM_PROMPT = "You write the copy of an ad as JSON."
 FREE_SYSTEM_PROMPT = (
@@ -305,9 +304,8 @@ class DesignModels:
     `<model_id>:<alias>` (`adgenesis.engines.aliases`). The API's replica and the designs batch job both plan
     their requests here, so a request gets the same canvas, model, budget and seed, or the same error, on either."""
 
-    def __init__(self, settings: LLMSettings, store: StoreSettings | None = None):
+    def __init__(self, settings: LLMSettings):
         self.settings = settings
-        self.store = store or StoreSettings()  # where a brand kit's logo and fonts are
         self.lora_dir = resolve(settings.lora_dir) if settings.lora_dir else None
         self.aliases = AliasResolver(self.lora_dir)
 
@@ -316,9 +314,9 @@ class DesignModels:
         # Per request: a promotion takes effect with the next request, under a model id no replica has cached yet.
         return self.aliases.resolve_model(model or self.settings.model_id)
 
-    def plan(self, req: DesignRequest, kit: BrandKit | None = None) -> Plan:
+    def plan(self, req: DesignRequest, look: Look | None = None) -> Plan:
         """Raises Invalid for an unknown platform/format or a brief with nothing to state, NotFound for an unknown
-        model or adapter. `kit`: the brand kit the request names, as the ingress resolved it."""
+        model or adapter. `look`: the brand kit the request names, its files opened (`engines.kit.look_of`)."""
         try:
             canvas = canvas_for(req.platform, req.format)
         except UnknownCanvas as exc:
@@ -330,7 +328,6 @@ class DesignModels:
             raise NotFound(str(exc)) from None
         budget = self.settings.brief_max_tokens if req.mode == "brief" else self.settings.design_max_tokens
         seed = req.seed if req.seed is not None else random_seed()
-        look = look_of(kit, self.store) if kit is not None else None
         return Plan(canvas, req.model or self.settings.model_id, model, adapter, budget, seed,
                     copy_for(req.prompt, req.language, look))
 

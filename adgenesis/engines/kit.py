@@ -20,6 +20,7 @@ from adgenesis.engines import fonts
 from adgenesis.errors import Unavailable
 from adgenesis.schema import KitRef
 from adgenesis.settings import StoreSettings
+from adgenesis.store.checks import best_pair
 
 
 class Look(NamedTuple):
@@ -81,8 +82,8 @@ def look_of(kit: BrandKit, settings: StoreSettings) -> Look:
 
     background = roles["background"]
     if max(_ratio(c, background) for c in colors if c != background) < min_contrast:
-        # Legible text needs another ground: the colour the kit's best pair has under its text.
-        background = max(((a, b) for a in colors for b in colors if a != b), key=lambda p: _ratio(*p))[1]
+        # Legible text needs another ground: the one the kit's best pair (what it was saved for) has under its text.
+        background = best_pair(kit.palette)[1].hex
     body = on(background, roles.get("text"), min_contrast)
     headline = on(background, roles.get("accent"), min_large) if "accent" in roles else body
     button = on(background, roles.get("button", roles.get("accent")), min_large)
