@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    computed_field,
+    field_serializer,
+    model_validator,
+)
 
 from adgenesis.brand import BrandKit, Disclaimer, KitFont, KitName, Label, Palette, Words
 from adgenesis.brief import BriefFacts, Language, LanguageReport
@@ -16,7 +26,7 @@ from adgenesis.paths import SAFE_NAME_RULE, check_safe_name
 from adgenesis.rows import Row
 from adgenesis.schema import Design, DesignMode
 from adgenesis.seeds import MAX_SEED
-from adgenesis.settings import Route, TrainKind
+from adgenesis.settings import CanaryGate, CanarySteps, Route, TrainKind
 
 
 # Fixed by the product, not the profile: what the engine accepts too (engines.image_gen checks the same).
@@ -291,6 +301,44 @@ class VersionComparison(BaseModel):
 
 class PromoteRequest(_Request):
     version: int = Field(ge=1)
+    # Read, never written (exclude): a client sends `{"version": N}` as before, which any server takes.
+    strategy: Literal["immediate"] = Field(
+        "immediate", exclude=True, description="the whole service swaps to the version at once")
+
+
+class CanaryRequest(_Request):
+    """A promotion in steps, gated by live ad quality (adgenesis/lifecycle/canary.py, docs/lifecycle.md)."""
+
+    version: int = Field(ge=1)
+    strategy: Literal["canary"]
+    steps: CanarySteps | None = Field(
+        None, description="the candidate's share of requests at each step, in percent, increasing, ending at 100; "
+        "default: the profile's lifecycle.canary.steps")
+    # Parsed as a whole gate, so that each field is checked by its own bounds; only the fields the request sets
+    # (`model_fields_set`) override the profile's (canary.py `plan`), the others are not the code's defaults, and
+    # only those are sent (a client's request would otherwise override the profile with the code's defaults).
+    gate: CanaryGate | None = Field(
+        None, description="fields of the profile's lifecycle.canary.gate this promotion sets otherwise")
+
+    @field_serializer("gate")
+    def _fields_set(self, gate: CanaryGate | None) -> dict[str, Any] | None:
+        return None if gate is None else gate.model_dump(mode="json", exclude_unset=True)
+
+
+PROMOTE_STRATEGIES = ("immediate", "canary")
+
+
+def _strategy(body: Any) -> str | None:
+    """A promotion's strategy: a body without one is today's immediate swap; None (refused) for an unknown one."""
+    strategy = body.get("strategy", "immediate") if isinstance(body, dict) else getattr(body, "strategy", "immediate")
+    return strategy if strategy in PROMOTE_STRATEGIES else None
+
+
+# The promote route's body: `{"version": N}` as before, or a canary. A separate type rather than canary fields on
+# PromoteRequest: a route still typed with PromoteRequest refuses a canary (400) instead of swapping at once.
+PromoteBody = Annotated[Annotated[PromoteRequest, Tag("immediate")] | Annotated[CanaryRequest, Tag("canary")],
+                        Discriminator(_strategy, custom_error_type="strategy",
+                                      custom_error_message=f"strategy must be one of {', '.join(PROMOTE_STRATEGIES)}")]
 
 
 class Deployment(BaseModel):
@@ -307,6 +355,50 @@ class PromotionResponse(BaseModel):
     production_version: int | None = Field(description="None: rolled back past the first promotion (profile default)")
     previous_version: int | None
     deployment: Deployment
+
+
+# ---- Canary promotions: their record (adgenesis/store/promotions.py) ------------------------------------------------
+
+PromotionState = Literal["running", "promoted", "rolled_back", "cancelled", "failed"]
+FinalState = Literal["promoted", "rolled_back", "cancelled", "failed"]
+DecisionAction = Literal["wait", "advance", "rollback"]
+
+
+class PromotionDecision(BaseModel):
+    id: int
+    promotion_id: str
+    step: int = Field(description="index in the promotion's steps of the step judged")
+    decision: DecisionAction
+    numbers: dict[str, Any] = Field(description="both versions' numbers and every margin checked, as decided "
+                                    "(canary.py `Decision`)")
+    created_at: float
+
+
+class Promotion(BaseModel):
+    id: str
+    name: str = Field(description="the registered model")
+    candidate_version: int
+    incumbent_version: int | None = Field(description="None: the profile's default model served when it started")
+    steps: tuple[int, ...]
+    current_step: int = Field(description="index in `steps` of the step being served")
+    state: PromotionState
+    gate: CanaryGate
+    created_at: float
+    updated_at: float
+
+    @computed_field
+    @property
+    def share_percent(self) -> int:
+        """The candidate's share of requests at the current step."""
+        return self.steps[self.current_step]
+
+
+class PromotionDetail(Promotion):
+    decisions: list[PromotionDecision] = Field(description="oldest first")
+
+
+class PromotionList(BaseModel):
+    promotions: list[Promotion] = Field(description="newest first")
 
 
 # ---- OpenAI Batch API subset (/v1/files, /v1/batches): the shapes the `openai` client reads -------------

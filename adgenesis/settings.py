@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from adgenesis.paths import CONFIGS_DIR, resolve
 
@@ -129,6 +129,57 @@ class Limits(_Strict):
     max_image_pixels: int = Field(25_000_000, ge=1024)
 
 
+FULL_SHARE = 100  # percent: a canary's last step, where the candidate serves every request
+
+
+def _check_steps(steps: tuple[int, ...]) -> tuple[int, ...]:
+    if any(later <= earlier for earlier, later in zip(steps, steps[1:])):
+        raise ValueError(f"steps {list(steps)} must increase")
+    if steps[-1] != FULL_SHARE:
+        raise ValueError(f"steps {list(steps)} must end at {FULL_SHARE}: a canary ends with the candidate serving all")
+    return steps
+
+
+# The candidate's share of traffic at each step of a canary, in percent: e.g. (10, 50, 100).
+CanarySteps = Annotated[tuple[Annotated[int, Field(ge=1, le=FULL_SHARE)], ...], Field(min_length=1),
+                        AfterValidator(_check_steps)]
+
+
+class CanaryGate(_Strict):
+    """When a canary's candidate moves on to the next step, or is rolled back (adgenesis/lifecycle/canary.py
+    `decide`): it may be worse than the incumbent, at the same step, by these margins and no more. Shares and rates
+    are fractions (0.02 = 2 points)."""
+
+    min_requests: int = Field(
+        50, ge=1, description="requests each version must have answered at a step before the two are compared; a "
+        "share then moves in steps of 1/min_requests: a margin under one step allows no more misses than the "
+        "incumbent's")
+    all_checks_margin: float = Field(
+        0.02, ge=0, le=1, description="the candidate's share of layouts passing every quality check may be this much "
+        "below the incumbent's")
+    grounded_margin: float = Field(
+        0.02, ge=0, le=1, description="... its share of layouts whose copy is grounded in the brief (check `grounded`)")
+    conditions_margin: float = Field(
+        0.02, ge=0, le=1, description="... its share of layouts that keep every offer's terms (check `conditions`)")
+    error_margin: float = Field(
+        0.0, ge=0, le=1, description="the candidate's share of failed requests may be this much above the incumbent's")
+    p95_ratio: float = Field(
+        1.2, ge=1, description="the candidate's p95 latency may be this many times the incumbent's")
+    min_agreement: float = Field(
+        0.95, ge=0, le=1, description="router classifier in shadow: the least share of prompts the candidate must "
+        "label as the serving classifier does")
+    confidence_margin: float = Field(
+        0.05, ge=0, le=1, description="router classifier in shadow: its mean confidence may be this much below the "
+        "serving classifier's")
+
+
+class CanarySettings(_Strict):
+    """Canary promotions (docs/lifecycle.md): the default steps and gate; a request may name its own."""
+
+    steps: CanarySteps = Field((10, 50, 100), description="the candidate's share of requests at each step, in percent")
+    gate: CanaryGate = CanaryGate()
+
+
 class LifecycleSettings(_Strict):
     """Training jobs, registry and hot deploy over HTTP (`adgenesis/lifecycle/`, docs/lifecycle.md)."""
 
@@ -171,6 +222,7 @@ class LifecycleSettings(_Strict):
     jobs_metrics_interval_s: float = Field(
         15.0, gt=0, description="how often the Lifecycle replica counts the cluster's jobs for `adgenesis_jobs` (metrics)"
     )
+    canary: CanarySettings = CanarySettings()
 
 
 # The letters of the kit's languages (en, es, de, fr, pt, it) that an uploaded font must draw: ASCII and digits, and

@@ -1,6 +1,7 @@
 """The brand-kit store (adgenesis/store/) as the routes use it, every test once on SQLite and once on a real
 PostgreSQL server (tests/conftest.py `database_url`): migrations from empty, keys hashed at rest, versions, the
-workspace rules, and every refusal storing nothing. No Ray. Over HTTP: tests/test_brand_kit_routes.py."""
+workspace rules, and every refusal storing nothing; and the record of canary promotions (adgenesis/store/promotions.py).
+No Ray. Over HTTP: tests/test_brand_kit_routes.py."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from PIL import Image
 from pydantic import ValidationError
 from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from adgenesis.brand import BrandKit, kit_file, uploads_dir
 from adgenesis.errors import (
@@ -30,13 +32,15 @@ from adgenesis.errors import (
     Unavailable,
     UnsupportedMedia,
 )
+from adgenesis.lifecycle.canary import Outcome, decide, stats
 from adgenesis.paths import REPO_ROOT, PathEscape
 from adgenesis.polling import poll
 from adgenesis.protocol import ApiKeyCreate, BrandKitCreate, BrandKitPatch
-from adgenesis.settings import StoreSettings
+from adgenesis.settings import CanaryGate, StoreSettings
 from adgenesis.store import database
 from adgenesis.store.keys import ADMIN, token_hash
-from adgenesis.store.models import Base, KitVersionRow, UploadedFile
+from adgenesis.store.models import Base, KitVersionRow, PromotionDecisionRow, PromotionRow, UploadedFile, now
+from adgenesis.store.promotions import Promotions
 from adgenesis.store.store import Store
 from deployments.http_errors import status_of
 from tests.brand_files import SVG_LOGO, font_bytes, logo_bytes
@@ -71,13 +75,13 @@ def acme(store):
     return created.token, store.caller(created.token)
 
 
-def rows(store: Store) -> dict[str, list[tuple]]:
+def rows(store: Store | Promotions) -> dict[str, list[tuple]]:
     """Every row of every table."""
     with store.engine.connect() as c:
         return {t: [tuple(r) for r in c.execute(text(f"SELECT * FROM {t}"))] for t in Base.metadata.tables}
 
 
-def counts(store: Store) -> dict[str, int]:
+def counts(store: Store | Promotions) -> dict[str, int]:
     return {table: len(found) for table, found in rows(store).items()}
 
 
@@ -452,3 +456,169 @@ def test_a_file_of_another_kit_of_the_workspace_is_its_own_and_of_another_worksp
     assert store.file(other, theirs.id, logo)[0] == store.file(caller, kit.id, logo)[0]
     with store._sessions() as s:
         assert len(s.scalars(select(UploadedFile).where(UploadedFile.name == logo)).all()) == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# Canary promotions: their record (adgenesis/store/promotions.py; the gate itself is tests/test_canary.py's)
+# --------------------------------------------------------------------------------------------------
+
+STEPS = (10, 50, 100)
+
+
+@pytest.fixture
+def promotions(settings):
+    promotions = Promotions.open(settings)
+    yield promotions
+    promotions.close()
+
+
+def gate_numbers(action: str) -> dict:
+    """What the Lifecycle records with a decision: the gate's own, as JSON."""
+    good = stats(Outcome(latency_s=1.0, layouts=1, passed=1, grounded=1, conditions_kept=1) for _ in range(60))
+    bad = stats(Outcome(latency_s=1.0, layouts=1) for _ in range(60))
+    decision = decide(CanaryGate(), good, good if action == "advance" else bad)
+    assert decision.action == action
+    return decision.model_dump(mode="json")
+
+
+def test_a_canary_is_started_decided_advanced_to_100_and_promoted(promotions):
+    gate = CanaryGate(min_requests=20, p95_ratio=1.5)
+    started = promotions.start("design-llm-lora", candidate_version=4, incumbent_version=3, steps=STEPS, gate=gate)
+    assert (started.state, started.current_step, started.share_percent, started.steps) == ("running", 0, 10, STEPS)
+    assert started.id.startswith("prm_") and started.gate == gate and started.incumbent_version == 3
+
+    numbers = gate_numbers("advance")
+    first = promotions.record_decision(started.id, "advance", numbers)
+    assert (first.step, first.decision, first.numbers) == (0, "advance", numbers)
+    assert promotions.advance(started.id).share_percent == 50
+    promotions.record_decision(started.id, "advance", numbers)
+    at_full = promotions.advance(started.id)
+    assert (at_full.current_step, at_full.share_percent) == (2, 100)
+    with pytest.raises(Conflict, match="last step"):
+        promotions.advance(started.id)
+    promoted = promotions.finish(started.id, "promoted")
+    assert promoted.state == "promoted" and promoted.updated_at >= promoted.created_at == started.created_at
+
+    record = promotions.get(started.id)
+    assert record.state == "promoted" and record.gate == gate and record.share_percent == 100
+    assert [(d.step, d.decision) for d in record.decisions] == [(0, "advance"), (1, "advance")]
+    assert record.decisions[0].numbers["checks"][0]["name"] == "all_checks"
+    assert promotions.running("design-llm-lora") is None
+    for ended in (lambda: promotions.advance(started.id), lambda: promotions.finish(started.id, "rolled_back"),
+                  lambda: promotions.record_decision(started.id, "rollback", numbers)):
+        with pytest.raises(Conflict, match="has ended \\(promoted\\)"):
+            ended()
+    assert promotions.get(started.id) == record  # nothing changed by the refusals
+
+
+def test_a_rollback_is_recorded_with_the_numbers_it_was_decided_on(promotions):
+    started = promotions.start("design-llm-lora", 5, None, STEPS, CanaryGate())
+    assert started.incumbent_version is None  # the profile's default model served
+    numbers = gate_numbers("rollback")
+    promotions.record_decision(started.id, "wait", {"reason": "too few requests"})
+    promotions.record_decision(started.id, "rollback", numbers)
+    assert promotions.finish(started.id, "rolled_back").state == "rolled_back"
+    decisions = promotions.get(started.id).decisions
+    assert [d.decision for d in decisions] == ["wait", "rollback"] and decisions[0].id < decisions[1].id
+    assert decisions[1].numbers == numbers
+    assert decisions[1].numbers["broken"] == ["all_checks", "grounded", "conditions"]
+    assert decisions[1].numbers["candidate"]["all_checks_share"] == 0.0
+
+
+def test_a_second_running_promotion_of_a_model_is_refused_and_one_that_ended_is_not_in_the_way(promotions):
+    first = promotions.start("design-llm-lora", 4, 3, STEPS, CanaryGate())
+    before = counts(promotions)
+    with pytest.raises(Conflict, match=f"promotion {first.id} of design-llm-lora is running"):
+        promotions.start("design-llm-lora", 5, 3, STEPS, CanaryGate())
+    assert counts(promotions) == before
+    other = promotions.start("router-classifier", 2, 1, (50, 100), CanaryGate())  # another model: its own canary
+    promotions.finish(first.id, "cancelled")
+    again = promotions.start("design-llm-lora", 5, 3, STEPS, CanaryGate())
+    assert promotions.running("design-llm-lora") == again and promotions.running("router-classifier") == other
+
+    # The database keeps the rule itself, whatever writes the row.
+    with promotions._sessions.begin() as s:
+        s.add(PromotionRow(id="prm_" + "0" * 24, model_name="router-classifier", candidate_version=3,
+                           incumbent_version=2, steps=[100], current_step=0, state="running", gate={},
+                           created_at=now(), updated_at=now()))
+        with pytest.raises(IntegrityError):
+            s.flush()
+        s.rollback()
+
+
+def test_starts_at_the_same_moment_make_one_running_promotion(promotions):
+    starts = 4
+    barrier = threading.Barrier(starts)
+    started, refused = [], []
+
+    def start(version: int) -> None:
+        barrier.wait()
+        try:
+            started.append(promotions.start("design-llm-lora", version, 1, STEPS, CanaryGate()))
+        except Conflict as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=start, args=(version,)) for version in range(2, 2 + starts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(started) == 1 and len(refused) == starts - 1, refused
+    assert promotions.running("design-llm-lora") == started[0]
+
+
+def test_the_running_promotions_are_found_for_a_replica_that_resumes_them(promotions):
+    ended = promotions.start("design-llm-lora", 2, 1, STEPS, CanaryGate())
+    promotions.finish(ended.id, "failed")
+    running = promotions.start("design-llm-lora", 3, 1, STEPS, CanaryGate())
+    promotions.advance(running.id)
+    classifier = promotions.start("router-classifier", 2, None, (100,), CanaryGate())
+    found = promotions.running("design-llm-lora")
+    assert found.id == running.id and found.current_step == 1 and found.share_percent == 50
+    assert [p.id for p in promotions.list_promotions(state="running").promotions] == [classifier.id, running.id]
+    assert [p.id for p in promotions.list_promotions("design-llm-lora").promotions] == [running.id, ended.id]
+    assert [p.state for p in promotions.list_promotions("design-llm-lora").promotions] == ["running", "failed"]
+    assert promotions.list_promotions("no-such-model").promotions == [] and promotions.running("no-such-model") is None
+    assert promotions.list_promotions("../x").promotions == [] and promotions.running("a\x00b") is None
+
+
+def test_a_promotion_is_promoted_only_from_its_last_step(promotions):
+    started = promotions.start("design-llm-lora", 2, 1, STEPS, CanaryGate())
+    with pytest.raises(Conflict, match="not its last step"):
+        promotions.finish(started.id, "promoted")
+    assert promotions.get(started.id).state == "running"
+    assert promotions.finish(started.id, "rolled_back").state == "rolled_back"
+
+
+@pytest.mark.parametrize("call, kind, words", [
+    (lambda p: p.start("design-llm-lora", 2, 1, (50, 10, 100), CanaryGate()), Invalid, ["steps", "increase"]),
+    (lambda p: p.start("design-llm-lora", 2, 1, (10, 50), CanaryGate()), Invalid, ["end at 100"]),
+    (lambda p: p.start("design-llm-lora", 3, 3, STEPS, CanaryGate()), Invalid, ["is the incumbent"]),
+    (lambda p: p.start("design-llm-lora", 0, None, STEPS, CanaryGate()), Invalid, ["numbered from 1"]),
+    (lambda p: p.start("../etc", 2, 1, STEPS, CanaryGate()), Invalid, ["model name"]),
+    (lambda p: p.get("prm_" + "0" * 24), NotFound, ["no promotion"]),
+    (lambda p: p.get("a\x00b"), NotFound, ["no promotion"]),
+    (lambda p: p.advance("prm_" + "0" * 24), NotFound, ["no promotion"]),
+    (lambda p: p.finish("prm_" + "0" * 24, "running"), Invalid, ["promoted, rolled_back, cancelled, failed"]),
+    (lambda p: p.record_decision("prm_" + "0" * 24, "promote", {}), Invalid, ["wait, advance, rollback"]),
+    (lambda p: p.list_promotions(state="paused"), Invalid, ["running, promoted"]),
+], ids=["decreasing-steps", "short-steps", "same-version", "version-0", "bad-name", "unknown", "nul", "advance-unknown",
+        "finish-running", "bad-decision", "bad-state"])
+def test_a_bad_promotion_call_is_refused_and_nothing_is_stored(promotions, call, kind, words):
+    before = counts(promotions)
+    with pytest.raises(kind) as exc:
+        call(promotions)
+    assert all(w in exc.value.message for w in words), exc.value.message
+    assert 400 <= status_of(exc.value) < 500 and counts(promotions) == before
+
+
+def test_a_decision_is_never_changed_once_recorded(promotions):
+    started = promotions.start("design-llm-lora", 2, 1, STEPS, CanaryGate())
+    decision = promotions.record_decision(started.id, "advance", gate_numbers("advance"))
+    with promotions._sessions.begin() as s:
+        row = s.get(PromotionDecisionRow, decision.id)
+        row.decision = "rollback"
+        with pytest.raises(TypeError, match="decisions are a record"):
+            s.flush()
+        s.rollback()
+    assert promotions.get(started.id).decisions == [decision]

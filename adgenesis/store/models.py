@@ -8,6 +8,9 @@
 - `brand_kit_versions`: every version of every kit, never changed once written (`before_update` below refuses).
 - `uploaded_files`: the logos and fonts a workspace uploaded, by content-hash file name (the bytes are in the
   uploads folder, adgenesis/brand.py `kit_file`).
+- `promotions`: one row per canary promotion of a registered model: its versions, steps, gate and state; at most one
+  running per model (adgenesis/store/promotions.py).
+- `promotion_decisions`: every decision of the gate with its numbers, never changed once written.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from sqlalchemy.types import TypeDecorator
 from adgenesis.brand import MAX_DISCLAIMER_CHARS, MAX_NAME_CHARS
 from adgenesis.paths import SAFE_NAME_MAX
 
-ID_CHARS = 32  # "kit_" + 24 hex, "key_" + 24 hex, "ws_" + 24 hex
+ID_CHARS = 32  # "kit_" + 24 hex, "key_" + 24 hex, "ws_" + 24 hex, "prm_" + 24 hex
 HASH_CHARS = 64  # a sha256 in hex
 FILE_NAME_CHARS = 80  # <sha256>.<ext>
+STATE_CHARS = 16  # a promotion's state ("rolled_back") or a decision ("rollback")
 
 # Constraint and index names fixed here, so that every database gets the same ones and a later migration can name
 # them (SQLite and PostgreSQL would otherwise each make up their own).
@@ -123,6 +127,42 @@ class UploadedFile(Base):
     created_at: Mapped[dt.datetime]
 
 
+class PromotionRow(Base):
+    __tablename__ = "promotions"
+
+    id: Mapped[str] = mapped_column(String(ID_CHARS), primary_key=True)  # "prm_" + 24 hex
+    model_name: Mapped[str] = mapped_column(String(SAFE_NAME_MAX), index=True)
+    candidate_version: Mapped[int] = mapped_column(Integer)
+    incumbent_version: Mapped[int | None] = mapped_column(Integer)  # None: the profile's default model
+    steps: Mapped[list[Any]]  # the candidate's share at each step, in percent
+    current_step: Mapped[int] = mapped_column(Integer)  # an index in `steps`
+    state: Mapped[str] = mapped_column(String(STATE_CHARS))  # protocol.PromotionState
+    gate: Mapped[dict[str, Any]]  # settings.CanaryGate, as the promotion runs with it
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+    # The one writer of a model's promotions, kept by the database too: a second running promotion of the same model
+    # cannot be inserted, whichever replica tries.
+    __table_args__ = (Index("uq_promotions_running_model", "model_name", unique=True,
+                            sqlite_where=text("state = 'running'"), postgresql_where=text("state = 'running'")),)
+
+
+class PromotionDecisionRow(Base):
+    __tablename__ = "promotion_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # the order they were decided in
+    promotion_id: Mapped[str] = mapped_column(ForeignKey("promotions.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)  # the index in the promotion's steps of the step judged
+    decision: Mapped[str] = mapped_column(String(STATE_CHARS))  # protocol.DecisionAction
+    numbers: Mapped[dict[str, Any]]  # canary.Decision as decided: both versions' numbers, every margin
+    created_at: Mapped[dt.datetime]
+
+
 @event.listens_for(KitVersionRow, "before_update")
 def _versions_are_immutable(mapper, connection, target: KitVersionRow) -> None:
     raise TypeError(f"brand kit {target.kit_id} version {target.version} was changed: versions are immutable")
+
+
+@event.listens_for(PromotionDecisionRow, "before_update")
+def _decisions_are_immutable(mapper, connection, target: PromotionDecisionRow) -> None:
+    raise TypeError(f"decision {target.id} of promotion {target.promotion_id} was changed: decisions are a record")
