@@ -16,8 +16,11 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
+import threading
 import time
 from collections import defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +41,7 @@ IMAGE_QUEUE = 8
 UPSTREAM_MODEL, UPSTREAM_KEY = "upstream-design", secrets.token_urlsafe(16)
 MODEL_FOLDERS = ("design-llm", "router-classifier", "image-gen", "captioner")
 CI_STARTED_ENV = "ADGENESIS_CI_STARTED"  # epoch seconds, set by .ci/run: the run's total time is printed at the end
-SLOWEST = 10
+SLOWEST = 20
 SESSION_STARTED = time.time()
 
 
@@ -95,15 +98,13 @@ class Server:
     profile: Path  # the local profile with every folder the tests write moved into `root`
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Server:
+def start_cluster(root: Path, stack: ExitStack) -> tuple[Server, float]:
     """A cluster started the way users start one (`ray start --head`, then a worker node with `ray start --address`),
     the local graph deployed on it with `serve deploy`, an API key in the application's environment and a private
-    MLflow store. This process is a driver of it too (Ray Data pipelines, the state API).
+    MLflow store; ready (every model loaded). Returns it and the seconds its graph took to be ready; `stack` stops it.
 
     The worker node is small (1 logical CPU: the LLM's 2-CPU placement group cannot go there); the deployments in
     HELD_ON_HEAD stay on the head. Only this cluster's processes are stopped at the end (never `ray stop`)."""
-    import ray
     import yaml
 
     from adgenesis.paths import CONFIGS_DIR, MODELS_DIR, resolve
@@ -111,8 +112,7 @@ def server(tmp_path_factory) -> Server:
 
     missing = [m for m in MODEL_FOLDERS if not (MODELS_DIR / m).is_dir()]
     if missing:
-        pytest.fail(f"model folders {missing} not built; run `make models`")
-    root = tmp_path_factory.mktemp("cluster")
+        raise RuntimeError(f"model folders {missing} not built; run `make models`")
     api_key = secrets.token_urlsafe(24)
     runs = root / "runs"
 
@@ -155,24 +155,85 @@ def server(tmp_path_factory) -> Server:
 
     # Keep the test's own environment from leaking a store or cluster into the app.
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{runs / 'mlflow.db'}", "ADGENESIS_RUNS_DIR": str(runs)}
-    with ray_head(num_cpus=8, env=env, resources={HEAD_RESOURCE: 1}) as head:
-        worker = ray_worker(head, num_cpus=1)
-        client_env = {**head.client_env, "RAY_ADDRESS": head.address}
-        saved = {k: os.environ.get(k) for k in client_env}
-        os.environ.update(client_env)  # as a user would `export RAY_ADDRESS=...` for `serve deploy` and jobs
+    head = stack.enter_context(ray_head(num_cpus=8, env=env, resources={HEAD_RESOURCE: 1}))
+    worker = ray_worker(head, num_cpus=1)
+    url = deploy(head.dashboard, workdir=root, edit=edit, env={**head.env, **head.client_env})
+    ready_s = wait_ready(url, head.dashboard)
+    return Server(url=url, head=head, worker=worker, api_key=api_key, root=root, profile=profile_path), ready_s
+
+
+class EarlyCluster:
+    """The shared cluster, started in a thread once collection has chosen a test that needs it: the graph's start
+    (mostly process starts and model loads) then overlaps the tiers before the cluster's instead of following them.
+    Nothing here touches this process's environment or Ray state: the `server` fixture does, in the main thread."""
+
+    def __init__(self) -> None:
+        self._stack = ExitStack()
+        self._thread: threading.Thread | None = None
+        self._outcome: tuple[Server, float] | BaseException | None = None
+        self._root: Path | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._root = Path(tempfile.mkdtemp(prefix="adg-cluster-"))
+            self._thread = threading.Thread(target=self._run, name="shared-cluster", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
         try:
-            url = deploy(head.dashboard, workdir=root, edit=edit)
-            ray.init(address=head.address, log_to_driver=False)
-            print(f"\n[cluster] ray start --head + a worker node: dashboard {head.dashboard}, graph ready in "
-                  f"{wait_ready(url, head.dashboard):.0f} s")
-            yield Server(url=url, head=head, worker=worker, api_key=api_key, root=root, profile=profile_path)
-        finally:
-            ray.shutdown()
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+            self._outcome = start_cluster(self._root, self._stack)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the fixture, in the main thread
+            self._outcome = exc
+
+    def wait(self) -> tuple[Server, float]:
+        self.start()
+        self._thread.join()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        return self._outcome
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._stack.close()
+            shutil.rmtree(self._root, ignore_errors=True)
+
+
+CLUSTER = EarlyCluster()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not session.config.option.collectonly and any("server" in item.fixturenames for item in session.items):
+        CLUSTER.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    CLUSTER.stop()
+
+
+@pytest.fixture(scope="session")
+def server() -> Server:
+    """The shared cluster (`start_cluster`), ready. This process becomes a driver of it too (Ray Data pipelines, the
+    state API) and gets its address in its environment, as a user would `export RAY_ADDRESS=...` for `serve deploy`
+    and jobs."""
+    import ray
+
+    started, ready_s = CLUSTER.wait()
+    client_env = {**started.head.client_env, "RAY_ADDRESS": started.head.address}
+    saved = {k: os.environ.get(k) for k in client_env}
+    os.environ.update(client_env)
+    try:
+        ray.init(address=started.head.address, log_to_driver=False)
+        print(f"\n[cluster] ray start --head + a worker node: dashboard {started.head.dashboard}, graph ready "
+              f"{ready_s:.0f} s after its deploy")
+        yield started
+    finally:
+        ray.shutdown()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture(scope="session")

@@ -97,9 +97,9 @@ def block_until_interrupted(goodbye: str) -> None:
 
 
 def deploy(dashboard: str, config: Path = CONFIGS_DIR / "serve_local.yaml", workdir: Path | None = None,
-           edit: Callable[[dict], None] | None = None) -> str:
-    """`serve deploy` a copy of `config` on a free HTTP port (after `edit(config dict)`, if given);
-    returns the base URL (not yet ready)."""
+           edit: Callable[[dict], None] | None = None, env: dict[str, str] | None = None) -> str:
+    """`serve deploy` a copy of `config` on a free HTTP port (after `edit(config dict)`, if given), with `env` as
+    the CLI's environment (default: this process's); returns the base URL (not yet ready)."""
     cfg = yaml.safe_load(config.read_text())
     port = free_port()
     cfg["http_options"]["port"] = port
@@ -107,7 +107,8 @@ def deploy(dashboard: str, config: Path = CONFIGS_DIR / "serve_local.yaml", work
         edit(cfg)
     target = (workdir or Path(os.environ.get("TMPDIR", "/tmp"))) / f"serve-{port}.yaml"
     target.write_text(yaml.safe_dump(cfg))
-    subprocess.run([str(SERVE_BIN), "deploy", str(target), "--address", dashboard], check=True, cwd=REPO_ROOT)
+    subprocess.run([str(SERVE_BIN), "deploy", str(target), "--address", dashboard], check=True, cwd=REPO_ROOT,
+                   env=env)
     return f"http://127.0.0.1:{port}"
 
 
