@@ -238,21 +238,31 @@
     }
   }
 
-  // The workspace's brand kits, for the key this tab holds (none without a key).
+  // The workspace's brand kits, for the key this tab holds (none without a key): the Design tab's chooser and the
+  // Brand kits tab's list and preview chooser, from one listing. A choice made before stays chosen.
+  function fillKitSelect(select, kits, none) {
+    const previous = select.value;
+    select.replaceChildren(...(none ? [none] : []), ...kits.map((k) => el("option", {
+      value: k.kit.id, text: `${k.kit.name} (v${k.kit.version})`,
+    })));
+    if ([...select.options].some((o) => o.value === previous)) select.value = previous;
+  }
+
   async function loadKits() {
     const select = $("design-kit");
-    const none = el("option", { value: "", text: "No brand kit" });
+    $("kits-nokey").hidden = Boolean(sessionStorage.getItem(KEY_STORAGE));
     if (!sessionStorage.getItem(KEY_STORAGE)) {
       select.replaceChildren(el("option", { value: "", text: "No brand kit (set an API key to use one)" }));
+      showKitList([], "No API key set.");
       return;
     }
     try {
       const list = await api("v1/brand-kits", { write: true });
-      select.replaceChildren(none, ...(list.kits || []).map((k) => el("option", {
-        value: k.kit.id, text: `${k.kit.name} (v${k.kit.version})`,
-      })));
+      fillKitSelect(select, list.kits || [], el("option", { value: "", text: "No brand kit" }));
+      showKitList(list.kits || []);
     } catch (exc) {
       select.replaceChildren(el("option", { value: "", text: `No brand kit (${exc.message})` }));
+      showKitList([], `Could not list the kits: ${exc.message}`, "error shown");
     }
   }
 
@@ -465,6 +475,250 @@
     $("design-seed").value = String(seed);
     runDesigns({ ...lastDesignRequest, seed });
   });
+
+  // ---- Brand kits: the key's workspace's kits; create and edit (each save a new version); preview per format ----
+  // The bundled families (adgenesis/schema.py FONT_FAMILIES; tests/integration/test_studio.py checks they agree).
+  const FONT_FAMILIES = ["Montserrat", "Inter", "Roboto", "Playfair Display", "Poppins", "Lato", "Oswald", "Bebas Neue"];
+  const ROLES = { background: "Background", text: "Text", accent: "Accent", button: "Button", button_text: "Button text" };
+  const NEW_KIT = {
+    palette: [["#FFFFFF", "background"], ["#1A1A1A", "text"], ["#0B5FFF", "accent"], ["#C8102E", "button"],
+              ["#FFFFFF", "button_text"]].map(([hex, role]) => ({ hex, role })),
+    headline_font: { family: "Montserrat", file: null }, body_font: { family: "Inter", file: null },
+    voice_words: [], banned_words: [], disclaimer: null, logo: null,
+  };
+  const UPLOADED_FONT = /^[0-9a-f]{64}\.(ttf|otf)$/;
+  const palette = $("kit-palette");
+  const kitUi = { button: $("kit-save"), status: $("kit-status"), error: $("kit-error") };
+  let editing = null;  // the BrandKitInfo in the form; null: a new kit
+  let fontFiles = new Map();  // the edited kit's uploaded fonts: file name -> family
+
+  const kitPath = (id, tail = "") => `v1/brand-kits/${encodeURIComponent(id)}${tail}`;
+  const words = (input) => input.value.split(",").map((w) => w.trim()).filter(Boolean);
+
+  function swatch(color) {
+    const chip = el("span", { class: "swatch", role: "img", title: `${ROLES[color.role]} ${color.hex}`,
+                              "aria-label": `${ROLES[color.role]} ${color.hex}` });
+    chip.style.backgroundColor = color.hex;  // CSSOM: allowed by the page's CSP
+    return chip;
+  }
+
+  function kitRow(info) {
+    const kit = info.kit;
+    return el("tr", { "data-kit": kit.id },
+      el("td", {}, el("strong", { text: kit.name }), el("div", { class: "sub", text: kit.workspace })),
+      el("td", { class: "num", text: `v${kit.version}` }),
+      el("td", {}, el("span", { class: "swatches" }, kit.palette.map(swatch))),
+      el("td", { class: "sub", text: new Date(info.updated_at * 1000).toLocaleString() }),
+      el("td", { class: "row-actions" },
+        el("button", { type: "button", text: "Edit", "aria-label": `Edit ${kit.name}`,
+                       onclick: () => { editKit(info); $("kit-name").focus(); } }), " ",
+        el("button", { type: "button", text: "Preview", "aria-label": `Preview ${kit.name}`,
+                       onclick: () => { $("kit-preview-kit").value = kit.id; $("kit-preview-submit").focus(); } })));
+  }
+
+  // The listing, or a note in its place (cls "error shown" for a failed listing: the form is left as it is).
+  function showKitList(kits, note = kits.length ? "" : "No kits yet: make one below.", cls = "empty") {
+    fillKitSelect($("kit-preview-kit"), kits);
+    const gone = editing && !kits.some((k) => k.kit.id === editing.kit.id);
+    if (gone && cls === "empty") editKit(null);  // another key (or none): not its kit
+    $("kits-body").replaceChildren(...(note ? [el("tr", {}, el("td", { colspan: "5", class: cls, text: note }))]
+      : kits.map(kitRow)));
+  }
+
+  function renumberColours() {
+    const rows = [...palette.children];
+    rows.forEach((row, i) => {
+      const [hex, role] = row.querySelectorAll("input, select");
+      hex.setAttribute("aria-label", `Colour ${i + 1}`);
+      role.setAttribute("aria-label", `Role of colour ${i + 1}`);
+      row.querySelector("button").setAttribute("aria-label", `Remove colour ${i + 1}`);
+      row.querySelector("button").disabled = rows.length <= 2;
+    });
+    $("kit-add-colour").disabled = rows.length >= 8;
+  }
+
+  function addColour({ hex, role }) {
+    const picker = el("input", { type: "color", value: hex.toLowerCase() });
+    const code = el("code", { text: hex.toUpperCase() });
+    picker.addEventListener("input", () => { code.textContent = picker.value.toUpperCase(); });
+    const roles = el("select", {}, Object.entries(ROLES).map(([value, text]) => el("option", { value, text })));
+    roles.value = role;
+    const row = el("li", {}, picker, code, roles,
+      el("button", { type: "button", text: "Remove", onclick: () => { row.remove(); renumberColours(); } }));
+    palette.append(row);
+    renumberColours();
+  }
+  $("kit-add-colour").addEventListener("click", () => addColour({ hex: "#888888", role: "accent" }));
+
+  function fillFonts(kit) {
+    fontFiles = new Map([kit.headline_font, kit.body_font].filter((f) => f.file).map((f) => [f.file, f.family]));
+    for (const role of ["headline", "body"]) {
+      const select = $(`kit-${role}-font`);
+      select.replaceChildren(
+        el("optgroup", { label: "Bundled" }, FONT_FAMILIES.map((f) => el("option", { value: f, text: f }))),
+        fontFiles.size ? el("optgroup", { label: "Uploaded" },
+          [...fontFiles].map(([file, family]) => el("option", { value: file, text: `${family} (uploaded)` }))) : null);
+      const font = kit[`${role}_font`];
+      select.value = font.file || font.family;
+    }
+  }
+
+  function fontOf(role) {
+    const value = $(`kit-${role}-font`).value;
+    return UPLOADED_FONT.test(value) ? { family: fontFiles.get(value), file: value } : { family: value, file: null };
+  }
+
+  async function showLogo(kit) {
+    const box = $("kit-logo-current");
+    releaseUrls("kit-logo");
+    box.replaceChildren();
+    if (!kit.logo) return;
+    try {
+      const { blob } = await api(kitPath(kit.id, `/files/${kit.logo}`), { write: true, as: "blob" });
+      if (editing && editing.kit === kit) box.replaceChildren(el("img", { src: objectUrl("kit-logo", blob), alt: `Logo of ${kit.name}` }));
+    } catch (exc) {
+      box.replaceChildren(el("span", { class: "sub", text: `Logo not shown: ${exc.message}` }));
+    }
+  }
+
+  // The form shows `info`'s latest version (null: a new kit), every file field cleared, no error of an earlier save.
+  function editKit(info) {
+    editing = info;
+    showError(kitUi, "");
+    const kit = info ? info.kit : NEW_KIT;
+    $("kit-form-title").textContent = info ? `Edit “${kit.name}”` : "New kit";
+    $("kit-version").textContent = info ? `v${kit.version}` : "not saved yet";
+    $("kit-save").textContent = info ? "Save as a new version" : "Create kit";
+    $("kit-workspace-field").hidden = Boolean(info);
+    $("kit-name").value = info ? kit.name : "";
+    palette.replaceChildren();
+    kit.palette.forEach(addColour);
+    fillFonts(kit);
+    $("kit-voice").value = kit.voice_words.join(", ");
+    $("kit-banned").value = kit.banned_words.join(", ");
+    $("kit-disclaimer").value = kit.disclaimer || "";
+    for (const id of ["kit-logo", "kit-headline-file", "kit-body-file"]) $(id).value = "";
+    $("kit-logo-remove").checked = false;
+    $("kit-logo-remove-field").hidden = !kit.logo;
+    showLogo(kit);
+  }
+  $("kit-new").addEventListener("click", () => { editKit(null); $("kit-name").focus(); });
+
+  $("kit-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const fields = {
+      name: $("kit-name").value.trim(),
+      palette: [...palette.children].map((row) => ({ hex: row.querySelector("input").value.toUpperCase(),
+                                                    role: row.querySelector("select").value })),
+      headline_font: fontOf("headline"), body_font: fontOf("body"),
+      voice_words: words($("kit-voice")), banned_words: words($("kit-banned")),
+      disclaimer: $("kit-disclaimer").value.trim() || null,
+    };
+    // A new kit: every field (and the workspace, for the admin key). An edit: only what changed, as the PATCH takes it.
+    let change = fields;
+    if (editing) {
+      change = Object.fromEntries(Object.entries(fields).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(editing.kit[k])));
+      if ($("kit-logo-remove").checked) change.logo = null;
+    } else if ($("kit-workspace").value.trim()) {
+      change.workspace = $("kit-workspace").value.trim();
+    }
+    // Each upload is a version of its own (the API's), after the fields are saved.
+    const uploads = [["kit-logo", "/logo", null, "logo"], ["kit-headline-file", "/fonts", "headline", "headline font"],
+                     ["kit-body-file", "/fonts", "body", "body font"]].filter(([id]) => $(id).files.length);
+    if (editing && !Object.keys(change).length && !uploads.length) {
+      showError(kitUi, "");
+      kitUi.status.textContent = "Nothing changed: no new version made.";
+      return;
+    }
+    task(kitUi, async (signal) => {
+      const before = editing;
+      let info = editing;
+      kitUi.invalid = null;
+      try {
+        if (!info) info = await api("v1/brand-kits", { method: "POST", json: change, signal, write: true });
+        else if (Object.keys(change).length) info = await api(kitPath(info.kit.id), { method: "PATCH", json: change, signal, write: true });
+        for (const [id, tail, role, what] of uploads) {
+          kitUi.invalid = $(id);
+          const form = new FormData();
+          form.append("file", $(id).files[0], $(id).files[0].name);
+          if (role) form.append("role", role);
+          try {
+            info = await api(kitPath(info.kit.id, tail), { method: "POST", body: form, signal, write: true });
+          } catch (exc) {
+            if (exc.name !== "AbortError") exc.message = `The ${what} was refused: ${exc.message}`;
+            throw exc;
+          }
+        }
+        kitUi.invalid = null;
+        return `Saved: “${info.kit.name}” is now v${info.kit.version}.`;
+      } catch (exc) {
+        needKey(exc);
+        throw exc;
+      } finally {
+        if (info !== before) {  // what was saved shows, even when a later step was refused
+          editKit(info);
+          loadKits();
+        }
+      }
+    });
+  });
+
+  // One sample laid out with the kit on each ticked format, the formats' requests at once.
+  function previewCard(box, kitId, prompt, signal) {
+    const [platform, format] = box.value.split("/");
+    const name = box.parentElement.textContent.trim().replace(/\s+/g, " ");
+    const size = presets && presets[platform] && presets[platform][format];
+    const picture = el("div", { class: "picture" }, el("span", { class: "spinner", "aria-hidden": "true" }), " Designing…");
+    if (size) picture.style.aspectRatio = `${size.width} / ${size.height}`;
+    const report = el("div", { class: "report" });
+    const card = el("article", { class: "card design-card kit-preview", "data-format": format, "aria-label": `Preview: ${name}` },
+      el("h4", { text: name }), picture, report);
+    if (size && size.width > 3 * size.height) card.classList.add("wide-card");
+    const done = (async () => {
+      try {
+        const answer = await api("v1/designs", { method: "POST", signal, write: true,
+                                                 json: { prompt, platform, format, n: 1, seed: 1, brand_kit: kitId } });
+        const design = answer.designs[0];
+        const quality = (answer.quality || [])[0];
+        const onBrand = quality ? quality.checks.on_brand : undefined;
+        report.replaceChildren(
+          el("p", { class: `on-brand ${onBrand ? "ok" : "bad"}`,
+                    text: onBrand ? "✓ On brand" : onBrand === false ? "✗ Not on brand" : "On brand: not checked" }),
+          qualityBlock(quality));
+        const url = objectUrl("kit-preview", await renderDesign(design, signal));
+        picture.replaceChildren(el("img", { src: url, class: "render", alt: `${name} with the kit: ${headlineOf(design)}` }));
+      } catch (exc) {
+        if (exc.name === "AbortError") throw exc;
+        picture.replaceChildren(el("p", { class: "error shown", role: "alert", text: `Could not preview: ${exc.message}` }));
+      }
+    })();
+    return { card, done };
+  }
+
+  $("kit-preview-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const ui = { button: $("kit-preview-submit"), status: $("kit-preview-status"), error: $("kit-preview-error") };
+    const kitId = $("kit-preview-kit").value;
+    const boxes = [...document.querySelectorAll("#kit-preview-formats input:checked")];
+    if (!kitId || !boxes.length) {
+      showError(ui, kitId ? "Tick at least one format." : "Choose a kit to preview (make one above).");
+      return;
+    }
+    const prompt = $("kit-preview-prompt").value;
+    const results = $("kit-preview-results");
+    task(ui, async (signal) => {
+      releaseUrls("kit-preview");
+      const cards = boxes.map((box) => previewCard(box, kitId, prompt, signal));
+      results.replaceChildren(...cards.map((c) => c.card));
+      results.setAttribute("aria-busy", "true");
+      try {
+        await Promise.all(cards.map((c) => c.done));
+      } finally {
+        results.removeAttribute("aria-busy");
+      }
+    });
+  });
+  onShow.kits = loadKits;
 
   // ---- Images ---------------------------------------------------------------------------------------
   $("image-form").addEventListener("submit", (event) => {
@@ -813,6 +1067,7 @@
   keyState();
   loadPresets();
   loadModels();
+  editKit(null);
   loadKits();
   const tabForHash = () => tabs.find((t) => `#${t.id.replace(/^tab-/, "")}` === location.hash);
   selectTab(tabForHash() || tabs[0], false);

@@ -15,12 +15,15 @@ import io
 import json
 import re
 import shutil
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
 
 from adgenesis.paths import REPO_ROOT
+from adgenesis.schema import FONT_FAMILIES
+from tests.brand_files import SVG_LOGO, logo_bytes
 from tests.integration.test_graph import UNSURE_PROMPT
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -276,7 +279,7 @@ def test_a_design_drawn_with_a_brand_kit(page, client, api_key):
     page.get_by_label("API key").fill(api_key)  # the kits listed are the key's (the admin's: every workspace's)
     page.get_by_role("button", name="Use key").click()
     open_tab(page, "Design")
-    chooser = page.get_by_label("Brand kit")
+    chooser = page.get_by_label("Brand kit", exact=True)  # not the "Brand kits" tab panel
     expect(chooser.locator("option", has_text="Studio Kit (v1)")).to_have_count(1, timeout=30_000)
     chooser.select_option(made.json()["kit"]["id"])
     page.get_by_label("Brief").fill("Harbour Roasters single-origin espresso beans, free delivery this week")
@@ -288,6 +291,88 @@ def test_a_design_drawn_with_a_brand_kit(page, client, api_key):
     expect(page.locator(".design-card .checks li", has_text="On brand")).to_have_count(1)
     shot(page, "design-brand-kit")
     chooser.select_option("")  # the tests after this one make their designs without it
+
+
+def test_brand_kits_tab_creates_edits_and_previews_a_kit(page, client, api_key):
+    """A workspace of its own (a fresh key): a kit made with colours and a logo, listed; an edit is the next version;
+    a refused palette and a refused file show the API's message and make no version; the kit laid out on square and
+    leaderboard at once, each picture loaded and On brand. Every upload is a version of its own (the API's), so a kit
+    created with a logo is at v2 and its first edit at v3."""
+    workspace = f"studio-kits-{uuid.uuid4().hex[:8]}"
+    made = client.post("/v1/keys", json={"workspace": workspace, "label": "studio test"},
+                       headers={"Authorization": f"Bearer {api_key}"})
+    assert made.status_code == 201, made.text
+    key = {"Authorization": f"Bearer {made.json()['token']}"}
+    open_tab(page, "Models")
+    page.get_by_label("API key").fill(made.json()["token"])
+    page.get_by_role("button", name="Use key").click()
+    open_tab(page, "Brand kits")
+    panel = page.get_by_role("tabpanel", name="Brand kits")
+    rows = page.locator("#kits-body tr")
+    expect(rows).to_contain_text(["No kits yet"])
+    bundled = page.eval_on_selector_all("#kit-headline-font optgroup[label='Bundled'] option", "os => os.map((o) => o.value)")
+    assert bundled == list(FONT_FAMILIES)
+
+    panel.get_by_label("Name", exact=True).fill("Harbour")
+    for i, hex_ in enumerate(("#fff8e7", "#2b2118", "#0f766e", "#0f766e", "#ffffff"), start=1):
+        panel.get_by_label(f"Colour {i}", exact=True).fill(hex_)
+    panel.get_by_label("Headline font").select_option("Oswald")
+    panel.get_by_label("Body font").select_option("Lato")
+    panel.get_by_label("Logo (PNG, WebP or JPEG)").set_input_files(
+        {"name": "logo.png", "mimeType": "image/png", "buffer": logo_bytes(size=(240, 80), border=10)})
+    panel.get_by_label("Voice words").fill("fresh, small-batch")
+    panel.get_by_label("Banned words").fill("cheap")
+    panel.get_by_label("Disclaimer").fill("Harbour Roasters Ltd. Terms apply.")
+    panel.get_by_role("button", name="Create kit").click()
+    expect(page.locator("#kit-status")).to_contain_text("is now v2", timeout=30_000)  # v1, then the logo's v2
+    row = rows.filter(has_text="Harbour")
+    expect(row).to_contain_text("v2")
+    expect(page.locator("#kit-logo-current img")).to_have_attribute("alt", "Logo of Harbour")
+    kit_id = row.get_attribute("data-kit")
+
+    panel.get_by_label("Disclaimer").fill("Harbour Roasters Ltd. Offer ends Sunday. Terms apply.")
+    panel.get_by_role("button", name="Save as a new version").click()
+    expect(page.locator("#kit-version")).to_have_text("v3", timeout=30_000)
+    expect(row).to_contain_text("v3")
+
+    # Refused: text that cannot be read on the background (422), then an SVG logo (415). Nothing saved either time.
+    for i in (5, 4, 3):
+        panel.get_by_role("button", name=f"Remove colour {i}").click()
+    panel.get_by_label("Colour 2", exact=True).fill("#f2c14e")
+    panel.get_by_role("button", name="Save as a new version").click()
+    error = page.locator("#kit-error")
+    expect(error).to_contain_text("no pair of colours legible as text", timeout=30_000)
+    expect(error).to_contain_text("HTTP 422")
+    row.get_by_role("button", name="Edit Harbour").click()  # back to the saved version
+    panel.get_by_label("Logo (PNG, WebP or JPEG)").set_input_files(
+        {"name": "logo.svg", "mimeType": "image/svg+xml", "buffer": SVG_LOGO})
+    panel.get_by_role("button", name="Save as a new version").click()
+    expect(error).to_contain_text("The logo was refused", timeout=30_000)
+    expect(error).to_contain_text("HTTP 415")
+    expect(page.locator("#kit-version")).to_have_text("v3")
+    assert client.get(f"/v1/brand-kits/{kit_id}", headers=key).json()["kit"]["version"] == 3
+    row.get_by_role("button", name="Edit Harbour").click()
+    expect(error).to_be_empty()
+
+    # Preview: square and leaderboard, requested at once; each picture loads and passes On brand.
+    panel.get_by_label("Kit to preview").select_option(kit_id)
+    page.locator("#kit-preview-formats input[value='meta/story']").uncheck()
+    panel.get_by_role("button", name="Preview", exact=True).click()
+    page.wait_for_function(  # both pictures loaded, or a card's error (MODEL_CALL_MS: 120 s for both)
+        """() => { const cards = [...document.querySelectorAll(".kit-preview")];
+                   return cards.length === 2 && cards.every((c) => c.querySelector(".error")
+                     || [...c.querySelectorAll("img.render")].some((i) => i.complete && i.naturalWidth > 0)); }""",
+        timeout=MODEL_CALL_MS)
+    cards = page.locator(".kit-preview")
+    assert cards.locator(".error").all_inner_texts() == []
+    assert [cards.nth(i).get_attribute("data-format") for i in range(2)] == ["square", "leaderboard"]
+    for i, width in enumerate((1080, 728)):
+        expect(cards.nth(i).locator(".on-brand")).to_have_text("✓ On brand")
+        assert cards.nth(i).locator("img.render").evaluate("i => i.naturalWidth") == width
+    expect(page.locator("#kit-preview-error")).to_be_empty()
+    shot(page, "brand-kits")
+    page.locator("#kit-preview-formats input[value='meta/story']").check()
+    assert client.delete(f"/v1/brand-kits/{kit_id}", headers=key).status_code == 200  # its own workspace: tidy
 
 
 # ---- layout, keyboard, network -------------------------------------------------------------------
@@ -320,7 +405,7 @@ def test_phone_layout(browser, serve_app, seen):
     phone.goto(f"{serve_app}/studio#design")
     expect(phone.get_by_role("tabpanel", name="Design")).to_be_visible()
     expect(phone.locator("#design-platform option")).not_to_have_count(0)
-    for name in ("Create", "Design", "Images", "Product copy", "Models"):
+    for name in ("Create", "Design", "Brand kits", "Images", "Product copy", "Models"):
         phone.get_by_role("tab", name=name, exact=True).click()
         overflow = phone.evaluate("document.documentElement.scrollWidth")
         assert overflow <= 390, f"{name}: page is {overflow} px wide on a 390 px screen"
