@@ -98,10 +98,11 @@ class Server:
     profile: Path  # the local profile with every folder the tests write moved into `root`
 
 
-def start_cluster(root: Path, stack: ExitStack) -> tuple[Server, float]:
+def start_cluster(root: Path, stack: ExitStack, niceness: int = 0) -> tuple[Server, float]:
     """A cluster started the way users start one (`ray start --head`, then a worker node with `ray start --address`),
     the local graph deployed on it with `serve deploy`, an API key in the application's environment and a private
-    MLflow store; ready (every model loaded). Returns it and the seconds its graph took to be ready; `stack` stops it.
+    MLflow store; ready (every model loaded), its processes at `niceness`. Returns it and the seconds its graph took
+    to be ready; `stack` stops it.
 
     The worker node is small (1 logical CPU: the LLM's 2-CPU placement group cannot go there); the deployments in
     HELD_ON_HEAD stay on the head. Only this cluster's processes are stopped at the end (never `ray stop`)."""
@@ -155,7 +156,7 @@ def start_cluster(root: Path, stack: ExitStack) -> tuple[Server, float]:
 
     # Keep the test's own environment from leaking a store or cluster into the app.
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{runs / 'mlflow.db'}", "ADGENESIS_RUNS_DIR": str(runs)}
-    head = stack.enter_context(ray_head(num_cpus=8, env=env, resources={HEAD_RESOURCE: 1}))
+    head = stack.enter_context(ray_head(num_cpus=8, env=env, resources={HEAD_RESOURCE: 1}, niceness=niceness))
     worker = ray_worker(head, num_cpus=1)
     url = deploy(head.dashboard, workdir=root, edit=edit, env={**head.env, **head.client_env})
     ready_s = wait_ready(url, head.dashboard)
@@ -165,7 +166,9 @@ def start_cluster(root: Path, stack: ExitStack) -> tuple[Server, float]:
 class EarlyCluster:
     """The shared cluster, started in a thread once collection has chosen a test that needs it: the graph's start
     (mostly process starts and model loads) then overlaps the tiers before the cluster's instead of following them.
-    Nothing here touches this process's environment or Ray state: the `server` fixture does, in the main thread."""
+    It starts at a low priority (STARTING_NICENESS), on the CPU the tests before it leave: a Ray instance a unit test
+    starts must not time out waiting for its own raylet. The `server` fixture puts it back at 0, and touches this
+    process's environment and Ray state in the main thread; nothing here does."""
 
     def __init__(self) -> None:
         self._stack = ExitStack()
@@ -175,13 +178,18 @@ class EarlyCluster:
 
     def start(self) -> None:
         if self._thread is None:
+            # Imported here first: a test module importing Ray in the main thread while this thread does can meet
+            # its package half initialized ("cannot import name ... most likely due to a circular import").
+            import ray  # noqa: F401
+            import tools.local_cluster  # noqa: F401
+
             self._root = Path(tempfile.mkdtemp(prefix="adg-cluster-"))
             self._thread = threading.Thread(target=self._run, name="shared-cluster", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
         try:
-            self._outcome = start_cluster(self._root, self._stack)
+            self._outcome = start_cluster(self._root, self._stack, STARTING_NICENESS)
         except BaseException as exc:  # noqa: BLE001 - raised again in the fixture, in the main thread
             self._outcome = exc
 
@@ -199,6 +207,7 @@ class EarlyCluster:
             shutil.rmtree(self._root, ignore_errors=True)
 
 
+STARTING_NICENESS = 10
 CLUSTER = EarlyCluster()
 
 
@@ -218,7 +227,10 @@ def server() -> Server:
     and jobs."""
     import ray
 
+    from tools.local_cluster import renice
+
     started, ready_s = CLUSTER.wait()
+    renice(started.head.tag)  # served as users' clusters are, beside whatever the tests start
     client_env = {**started.head.client_env, "RAY_ADDRESS": started.head.address}
     saved = {k: os.environ.get(k) for k in client_env}
     os.environ.update(client_env)

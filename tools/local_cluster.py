@@ -153,11 +153,24 @@ class RayHead:
     # turns Ray's token auth on, and Ray's CLIs/SDKs only send the token when RAY_AUTH_MODE=token.
     client_env: dict[str, str]
     env: dict[str, str]  # the environment its processes were started with (a node joining it gets the same)
+    niceness: int = 0  # what its processes were started at (a node joining it gets the same)
 
     @property
     def session_dir(self) -> Path:
         """The head's session folder: logs/ and prom_metrics_service_discovery.json (every node's metrics agent)."""
         return self.temp_dir / "session_latest"
+
+
+def renice(tag: str, niceness: int = 0) -> None:
+    """Every process of the cluster `tag` (and so those its nodes start later) at `niceness`; lowering it needs root
+    (CAP_SYS_NICE): without, they stay as they are."""
+    import psutil
+
+    for proc in cluster_processes(tag):
+        try:
+            proc.nice(niceness)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
 
 
 def cluster_processes(tag: str, titled: str = "") -> list:
@@ -207,9 +220,11 @@ def stop_cluster(tag: str, grace_s: float = 10.0) -> int:
     return len(procs) + len(late)
 
 
-def _ray(args: list[str], env: dict[str, str]) -> None:
-    """Ray's CLI (`ray start ...`, `ray get-auth-token ...`); raises with its output when it fails."""
-    out = subprocess.run([str(RAY_BIN), *args], env=env, capture_output=True, text=True, timeout=300, check=False)
+def _ray(args: list[str], env: dict[str, str], niceness: int = 0) -> None:
+    """Ray's CLI (`ray start ...`, `ray get-auth-token ...`), its processes (and so every process the node starts
+    later) at `niceness`; raises with its output when it fails."""
+    out = subprocess.run([str(RAY_BIN), *args], env=env, capture_output=True, text=True, timeout=300, check=False,
+                         preexec_fn=(lambda: os.nice(niceness)) if niceness else None)
     if out.returncode != 0:
         raise RuntimeError(f"ray {args[0]} failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
 
@@ -231,9 +246,9 @@ def _node_args(num_cpus: int, temp_dir: Path, object_store_bytes: int, resources
 
 @contextmanager
 def ray_head(num_cpus: int = LOCAL_NUM_CPUS, env: dict[str, str] | None = None, object_store_bytes: int = 1 << 30,
-             resources: dict[str, float] | None = None) -> Iterator[RayHead]:
-    """`ray start --head` on free ports with a private temp dir; stopped (only it, and any node joined to it with
-    `ray_worker`) on exit."""
+             resources: dict[str, float] | None = None, niceness: int = 0) -> Iterator[RayHead]:
+    """`ray start --head` on free ports with a private temp dir, its processes at `niceness` (`renice` puts them
+    back); stopped (only it, and any node joined to it with `ray_worker`) on exit."""
     tag = uuid.uuid4().hex
     temp_dir = Path(tempfile.mkdtemp(prefix="adg-ray-", dir="/tmp"))  # short: socket paths have a length limit
     gcs_port, dashboard_port = free_port(), free_port()
@@ -247,7 +262,7 @@ def ray_head(num_cpus: int = LOCAL_NUM_CPUS, env: dict[str, str] | None = None, 
         _ray(["get-auth-token", "--generate"], full_env)
     dashboard = f"http://127.0.0.1:{dashboard_port}"
     try:
-        _ray(["start", *args], full_env)
+        _ray(["start", *args], full_env, niceness)
         for _ in poll(DASHBOARD_WAIT_S, interval_s=1):  # the dashboard answers a little after `ray start` returns
             try:  # any answer will do (401: Ray's token auth is on and this probe sends no token)
                 status = httpx.get(f"{dashboard}/api/version", timeout=5).status_code
@@ -258,7 +273,7 @@ def ray_head(num_cpus: int = LOCAL_NUM_CPUS, env: dict[str, str] | None = None, 
         else:
             raise TimeoutError(f"dashboard {dashboard} did not answer")
         yield RayHead(dashboard=dashboard, address=f"127.0.0.1:{gcs_port}", temp_dir=temp_dir, tag=tag,
-                      client_env={"RAY_AUTH_MODE": "token"} if status == 401 else {}, env=full_env)
+                      client_env={"RAY_AUTH_MODE": "token"} if status == 401 else {}, env=full_env, niceness=niceness)
     finally:
         stop_cluster(tag)
         shutil.rmtree(temp_dir, ignore_errors=True)
@@ -283,5 +298,5 @@ def ray_worker(head: RayHead, num_cpus: int, object_store_bytes: int = 512 << 20
     own wait fails here."""
     temp_dir = Path(tempfile.mkdtemp(prefix="w", dir=head.temp_dir))
     _ray(["start", f"--address={head.address}", *_node_args(num_cpus, temp_dir, object_store_bytes, resources)],
-               {**head.env, **head.client_env})
+         {**head.env, **head.client_env}, head.niceness)
     return RayWorker(temp_dir, head.tag)

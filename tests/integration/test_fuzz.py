@@ -18,7 +18,7 @@ from schemathesis.generation.modes import GenerationMode
 
 # Each call of these runs the LLM (seconds on this CPU): few examples.
 LLM_PATHS = re.compile(r"^/(v1/designs|v1/generate|generate|v1/chat/completions|v1/completions|v1/product-descriptions)$")
-CHEAP_EXAMPLES, LLM_EXAMPLES = 20, 3
+CHEAP_EXAMPLES, LLM_EXAMPLES = 15, 2
 
 
 def fuzz(operation, examples: int, statuses: list[int]) -> str | None:
