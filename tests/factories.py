@@ -29,24 +29,6 @@ def make_flux_adapter(out_dir: Path, transformer_dir: Path, trigger: str, seed: 
     return write_adapter(out_dir, get_peft_model_state_dict(transformer), trigger, {"steps": 0}, lora_config=config)
 
 
-def make_llm_adapter(out_dir: Path, base_dir: Path, seed: int = 0) -> Path:
-    """A PEFT LoRA of the design LLM, as vLLM's multi-LoRA loads it."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-    peft_model = get_peft_model(
-        model, LoraConfig(r=8, lora_alpha=32, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    )
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in peft_model.named_parameters():
-            if "lora_B" in name:
-                param.copy_(torch.randn(param.shape, generator=gen) * 0.05)
-    peft_model.save_pretrained(out_dir)
-    return out_dir
-
-
 def make_router_folder(root: Path, seed: str, labels: tuple[str, ...] = ROUTES) -> Path:
     """A router folder as the lifecycle sees one (labels, encoder, a head file whose bytes depend on `seed`); its
     head is not loadable: for tests that promote folders without serving them."""

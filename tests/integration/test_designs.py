@@ -18,7 +18,7 @@ from adgenesis.engines.quality import check, words
 from adgenesis.paths import DATA_DIR
 from adgenesis.schema import Design, LayoutBody, canvas_for, layout_json_schema
 from adgenesis.settings import load_profile
-from tests.factories import make_llm_adapter
+from tools.adapters import make_llm_adapter
 
 PROFILE = load_profile("local")
 ADAPTER = "ci-tiny"
