@@ -9,6 +9,8 @@
     adgenesis models list router-classifier    # its versions, metrics, aliases
     adgenesis models compare router-classifier 1 2
     adgenesis models promote router-classifier 2
+    adgenesis models promote design-llm-lora 4 --canary [--steps 10,50,100]   # in steps, gated by ad quality
+    adgenesis models promotions design-llm-lora [<promotion id>] [--cancel]
     adgenesis models rollback router-classifier
     adgenesis keys create --workspace acme     # a workspace's API key for its brand kits (made with its first key)
     adgenesis keys list [--workspace acme]
@@ -38,7 +40,10 @@ from adgenesis.protocol import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyInfo,
+    CanaryRequest,
     ModelVersionList,
+    Promotion,
+    PromotionDetail,
     PromotionResponse,
     TrainJob,
     TrainJobRequest,
@@ -123,6 +128,17 @@ def show_promotion(r: PromotionResponse) -> str:
     return (f"{r.action}: {r.name} production is now {now} (previous: {_v(r.previous_version)})\n"
             f"serving   {d.model_version}  via {d.target}  in {d.seconds:.1f} s"
             + (f"\nfolder    {d.path}" if d.path else ""))
+
+
+def show_canary(p: Promotion) -> str:
+    steps = " -> ".join(f"[{s}]" if i == p.current_step else str(s) for i, s in enumerate(p.steps))
+    incumbent = _v(p.incumbent_version) if p.incumbent_version else "the profile's default model"
+    return f"promotion {p.id}: {p.name} v{p.candidate_version} against {incumbent}, {p.state}, steps {steps} %"
+
+
+def show_decisions(p: PromotionDetail) -> str:
+    rows = [[d.step, d.decision, _when(d.created_at), d.numbers.get("reason", "")] for d in p.decisions]
+    return show_canary(p) + "\n" + table(rows, ["step", "decision", "at", "why"], empty="no decision yet")
 
 
 def show_key(k: ApiKeyInfo) -> str:
@@ -230,7 +246,20 @@ def cmd_models_compare(client: LifecycleClient, args: argparse.Namespace) -> int
 
 
 def cmd_models_promote(client: LifecycleClient, args: argparse.Namespace) -> int:
-    return emit(args, client.promote(args.name, args.version), show_promotion)
+    if not args.canary:
+        return emit(args, client.promote(args.name, args.version), show_promotion)
+    steps = tuple(int(s) for s in args.steps.split(",")) if args.steps else None
+    return emit(args, client.promote_canary(args.name, CanaryRequest(version=args.version, strategy="canary",
+                                                                     steps=steps)), show_canary)
+
+
+def cmd_models_promotions(client: LifecycleClient, args: argparse.Namespace) -> int:
+    if args.promotion_id is None:
+        listed = client.promotions(args.name)
+        return emit(args, listed, "\n".join(show_canary(p) for p in listed.promotions) or "no promotions")
+    if args.cancel:
+        return emit(args, client.cancel_promotion(args.name, args.promotion_id), show_canary)
+    return emit(args, client.promotion(args.name, args.promotion_id), show_decisions)
 
 
 def cmd_models_rollback(client: LifecycleClient, args: argparse.Namespace) -> int:
@@ -309,7 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = models.add_parser("promote", parents=[common], help="serve a version now (alias production)")
     p.add_argument("name")
     p.add_argument("version", type=int)
+    p.add_argument("--canary", action="store_true", help="in steps, each gated by live ad quality (docs/lifecycle.md)")
+    p.add_argument("--steps", help="with --canary: the candidate's shares in percent, e.g. 10,50,100")
     p.set_defaults(func=cmd_models_promote)
+    p = models.add_parser("promotions", parents=[common], help="a model's canary promotions, or one with its decisions")
+    p.add_argument("name")
+    p.add_argument("promotion_id", nargs="?")
+    p.add_argument("--cancel", action="store_true", help="end the canary: the incumbent serves every request")
+    p.set_defaults(func=cmd_models_promotions)
     p = models.add_parser("rollback", parents=[common], help="serve the previous production version again")
     p.add_argument("name")
     p.set_defaults(func=cmd_models_rollback)

@@ -59,6 +59,9 @@ _DEFINED: dict[str, tuple[type, str, str, tuple[str, ...], list[float] | None]] 
     "fallbacks": (Counter, "adgenesis_fallbacks",
                   "Requests sent to a route's upstream model, by why the local model could not answer and what the "
                   "upstream did (served, failed, refused: breaker open).", ("route", "reason", "outcome"), None),
+    "canary_decisions": (Counter, "adgenesis_canary_decisions",
+                         "Decisions of a canary promotion's gate (advance, rollback) by registered model.",
+                         ("model", "decision"), None),
     "model_info": (Gauge, "adgenesis_model_info",
                    "1 for the model version a deployment serves now, 0 for the ones it served before.",
                    ("model", "version"), None),
@@ -91,6 +94,10 @@ def record_design(outcome: str, mode: str, model: str, tokens: int | None = None
     _metric("designs").inc(tags={"outcome": outcome, "mode": mode, "model": model})
     if tokens is not None:
         _metric("design_tokens").observe(tokens, tags={"mode": mode})
+
+
+def record_canary_decision(model: str, decision: str) -> None:
+    _metric("canary_decisions").inc(tags={"model": model, "decision": decision})
 
 
 def record_fallback(route: str, reason: str, outcome: str) -> None:
@@ -155,8 +162,11 @@ class ServedModel:
         self.version = version
 
 
-def exported_names() -> list[str]:
+ONLY_IN_A_CANARY = ("canary_decisions",)
+
+
+def exported_names(canary: bool = False) -> list[str]:
     """Each product metric as Prometheus shows it after configs/monitoring/prometheus.yml (counters end in
-    `_total`; for a histogram, its `_count`)."""
+    `_total`; for a histogram, its `_count`); those only a canary promotion makes with `canary`."""
     suffix = {Counter: "_total", Histogram: "_count", Gauge: ""}
-    return [name + suffix[kind] for kind, name, *_ in _DEFINED.values()]
+    return [name + suffix[kind] for key, (kind, name, *_) in _DEFINED.items() if canary or key not in ONLY_IN_A_CANARY]

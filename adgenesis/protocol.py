@@ -374,6 +374,32 @@ class PromotionDecision(BaseModel):
     created_at: float
 
 
+class CanaryOutcome(BaseModel):
+    """What one request did on one version while a canary ran: a design request's layouts and their checks, or (the
+    router classifier in shadow) whether the candidate's label agreed with the serving classifier's, and its
+    confidence. The design replicas record it (adgenesis/store/promotions.py); the gate counts it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    latency_s: float = Field(ge=0)
+    error: bool = False
+    layouts: int = Field(0, ge=0)
+    passed: int = Field(0, ge=0, description="layouts that passed every quality check")
+    grounded: int = Field(0, ge=0, description="layouts whose copy is grounded in the brief")
+    conditions_kept: int = Field(0, ge=0, description="layouts that state every offer's terms")
+    retries: int = Field(0, ge=0, description="layouts written again after missing a check")
+    agreed: bool | None = Field(None, description="shadow: the candidate's label is the serving classifier's")
+    confidence: float | None = Field(None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _counts_are_of_layouts(self) -> "CanaryOutcome":
+        over = {name: getattr(self, name) for name in ("passed", "grounded", "conditions_kept")
+                if getattr(self, name) > self.layouts}
+        if over:
+            raise ValueError(f"{over} of {self.layouts} layouts")
+        return self
+
+
 class Promotion(BaseModel):
     id: str
     name: str = Field(description="the registered model")
@@ -515,6 +541,12 @@ class CompareVersions(_Call):
 class PromoteVersion(_Call):
     name: str
     version: int
+    canary: CanaryRequest | None = None  # None: the whole service swaps at once
+
+
+class PromotionRef(_Call):
+    name: str
+    promotion_id: str
 
 
 # ---- Brand kits, workspaces and their API keys (adgenesis/store/, deployments/brand_kit_routes.py) ----------------

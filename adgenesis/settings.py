@@ -178,6 +178,7 @@ class CanarySettings(_Strict):
 
     steps: CanarySteps = Field((10, 50, 100), description="the candidate's share of requests at each step, in percent")
     gate: CanaryGate = CanaryGate()
+    look_every_s: float = Field(2.0, gt=0, description="how often the Lifecycle replica looks at a running canary")
 
 
 class LifecycleSettings(_Strict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import time
 
 from PIL import Image
@@ -21,18 +22,23 @@ from ray.serve.llm.openai_api_models import ChatCompletionRequest
 from adgenesis import metrics
 from adgenesis.brand import BrandKit
 from adgenesis.checksum import folder_version
-from adgenesis.engines.design import (Answer, Ask, Complete, Completion, Designed, DesignModels, Designs, NoLayout, Plan,
-                                     compose, make_layouts)
+from adgenesis.engines.design import (Answer, Ask, CanaryTurn, Complete, Completion, Designed, DesignModels, Designs,
+                                     NoLayout, Plan, compose, make_layouts)
 from adgenesis.engines.kit import Look, look_of
 from adgenesis.engines.quality import check
 from adgenesis.engines.render import render_png
 from adgenesis.engines.upstream import Upstream
 from adgenesis.paths import resolve
-from adgenesis.protocol import DesignRequest, DesignResponse
+from adgenesis.errors import Refused
+from adgenesis.lifecycle.canary import design_outcome
+from adgenesis.protocol import CanaryOutcome, DesignRequest, DesignResponse
 from adgenesis.schema import Design
 from adgenesis.settings import LLMSettings, StoreSettings
+from adgenesis.store.promotions import Promotions
 from deployments.fallback import make_fallback
 from deployments.llm import chat_once
+
+logger = logging.getLogger("ray.serve")
 
 
 @serve.deployment(
@@ -50,6 +56,7 @@ class DesignSpec:
         self._llm = llm.options(stream=True)
         # Layouts from an upstream model when the local one cannot make them (Profile.upstream, docs/reliability.md).
         self._fallback = make_fallback("design_spec", upstream, llm)
+        self._promotions: Promotions | None = None  # where a canary's outcomes go
         metrics.ServedModel(self._settings.model_id).set(folder_version(resolve(self._settings.model_source)))
 
     async def ready(self) -> bool:
@@ -57,13 +64,39 @@ class DesignSpec:
         await self._llm.options(stream=False).check_health.remote()
         return True
 
-    async def generate(self, req: DesignRequest, kit: BrandKit | None = None) -> DesignResponse:
+    async def generate(self, req: DesignRequest, kit: BrandKit | None = None,
+                       request_id: str | None = None) -> DesignResponse:
         """Layouts for the request (`engines.design.make_layouts`: a layout that misses a check gets another try),
         from the upstream when the local LLM cannot make them and the profile names one; drawn with `kit`, the brand
-        kit the request names (the ingress resolved it for the caller's key)."""
+        kit the request names (the ingress resolved it for the caller's key). While a canary runs, a request that
+        names no model is served by the version its `request_id` falls to, and what it did is recorded for the gate."""
         start = time.perf_counter()
-        plan = self._models.plan(req, await self._look(kit))
+        plan = self._models.plan(req, await self._look(kit), request_id)
+        if plan.canary is None:
+            return (await self._generate(req, plan, start))[0]
+        try:
+            response, retries = await self._generate(req, plan, start)
+        except Refused:  # the request's own fault: no version's
+            raise
+        except Exception:
+            await self._judged(plan.canary, CanaryOutcome(latency_s=time.perf_counter() - start, error=True))
+            raise
+        await self._judged(plan.canary, design_outcome(response.quality, time.perf_counter() - start, retries,
+                                                       response.composed_from_facts))
+        return response
 
+    async def _judged(self, turn: CanaryTurn, outcome: CanaryOutcome) -> None:
+        """The outcome, for the gate. A request is never failed for it: the gate waits for the outcomes it has."""
+        try:
+            if self._promotions is None:  # opened on a canary's first request: most replicas never see one
+                self._promotions = await asyncio.to_thread(Promotions.open, self._store)
+            await asyncio.to_thread(self._promotions.record_outcome, turn.promotion, turn.step, turn.candidate,
+                                    outcome)
+        except Exception as exc:  # noqa: BLE001 - the database down, a migration under way: the answer stands
+            logger.warning("canary %s: outcome not recorded: %r", turn.promotion, exc)
+
+    async def _generate(self, req: DesignRequest, plan: Plan, start: float) -> tuple[DesignResponse, int]:
+        """The response, and how many layouts were written again after missing a check."""
         # With an upstream to ask, the local model's misses go there first; the facts compose what is left.
         to_upstream = self._fallback.upstream is not None
 
@@ -88,7 +121,7 @@ class DesignSpec:
             language=plan.copy.language,
             usage=result.usage,
             latency_ms=(time.perf_counter() - start) * 1000,
-        )
+        ), result.invalid
 
     def _composed(self, req: DesignRequest, plan: Plan) -> Designs:
         chosen = []

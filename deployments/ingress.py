@@ -203,13 +203,15 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
 
     async def designs(self, body: DesignRequest, request: Request = None) -> DesignResponse:
         # batch_jobs/openai_batch.py calls this through the ingress's handle with the body alone: no request, no key.
-        return await self._designs(body, request.headers if request is not None else {})
+        if request is None:
+            return await self._designs(body, {}, None)
+        return await self._designs(body, request.headers, telemetry.request_id(request))
 
-    async def _designs(self, body: DesignRequest, headers: Mapping[str, str]) -> DesignResponse:
+    async def _designs(self, body: DesignRequest, headers: Mapping[str, str], request_id: str | None) -> DesignResponse:
         body = admit(body, self._limits.max_prompt_chars, self._limits.max_designs_per_request)
         # The kit's access rules hold here (401, 404 for another workspace's); the design engine draws with it.
         kit = await self.resolve_kit(headers, body.brand_kit) if body.brand_kit is not None else None
-        return await self._call(self._design.generate, body, kit)
+        return await self._call(self._design.generate, body, kit, request_id)
 
     async def design_render(self, body: RenderRequest, request: Request) -> Response:
         """A design that records its kit is drawn with that version (an edit since does not change it); one that does
@@ -228,7 +230,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
     async def legacy_generate(self, body: LegacyGenerateRequest, request: Request) -> dict:
         """The old ML service's contract: one layout object for {prompt, platform, format}."""
         response = await self._designs(DesignRequest(prompt=body.prompt, platform=body.platform, format=body.format),
-                                       request.headers)
+                                       request.headers, telemetry.request_id(request))
         return response.designs[0].model_dump()
 
     # ---- router --------------------------------------------------------------------------------
@@ -256,7 +258,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
         if route == "design_spec":
             asked = DesignRequest(prompt=prompt, platform=body.platform, format=body.format, seed=body.seed,
                                   model=body.model, brand_kit=body.brand_kit)
-            design = await self._designs(asked, request.headers)
+            design = await self._designs(asked, request.headers, telemetry.request_id(request))
             result["design"], result["served_by"] = design.designs[0], design.served_by
         elif route == "image":
             image = await self._call(

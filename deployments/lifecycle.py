@@ -27,14 +27,16 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from adgenesis import protocol
-from adgenesis.errors import TimedOut
+from adgenesis.errors import Conflict, NotFound, TimedOut
 from adgenesis.lifecycle import deploy
+from adgenesis.lifecycle.canary_run import CanaryRun
 from adgenesis.lifecycle.batches import Batches
 from adgenesis.lifecycle.dashboard import dashboard_address
 from adgenesis.lifecycle.jobs import TrainingJobs, watch_jobs
 from adgenesis.polling import poll
 from adgenesis.lifecycle.registry_service import RegistryService
 from adgenesis.settings import Profile
+from adgenesis.store.promotions import Promotions
 
 logger = logging.getLogger("ray.serve")
 
@@ -65,6 +67,12 @@ class Lifecycle:
         self._deployer = deploy.Deployer(self._profile, self._registry, dashboard_address(settings.ray_dashboard),
                                          app_name)
         self._promotion_lock = asyncio.Lock()
+        self._promotions = Promotions.open(self._profile.store)
+        self._canary = CanaryRun(self._registry, self._deployer, self._promotions, settings.canary)
+        try:  # Serve runs the constructor on the replica's event loop
+            self._watching = asyncio.get_running_loop().create_task(self._watch_canaries())
+        except RuntimeError:  # outside Serve (tests): no loop, nothing watched
+            self._watching = None
         # One thread for recoveries, so that the one before each promotion waits for the one started here.
         self._recovery = ThreadPoolExecutor(max_workers=1, thread_name_prefix="adgenesis-recover")
         self._recovery.submit(self._recover_at_start)
@@ -98,6 +106,27 @@ class Lifecycle:
                 return
         raise TimedOut(f"replicas still answer with {version}, not {deployment.model_version}")
 
+    async def _watch_canaries(self) -> None:
+        """Every `look_every_s`, the gate's look at each running canary, under the promotion lock; first, those a
+        lost predecessor left running are served as their record says."""
+        resume = True
+        while True:
+            try:
+                async with self._promotion_lock:
+                    running = await _blocking(self._promotions.list_promotions, None, "running")
+                    for promotion in running.promotions:
+                        await _blocking(self._canary.resume if resume else self._canary.look,
+                                        promotion.name if resume else promotion)
+                    resume = False
+            except Exception:  # noqa: BLE001 - e.g. the registry is not up yet: looked at again next time
+                logger.exception("canary watch failed; trying again")
+            await asyncio.sleep(self._profile.lifecycle.canary.look_every_s)
+
+    async def _not_in_a_canary(self, name: str) -> None:
+        if (running := await _blocking(self._promotions.running, name)) is not None:
+            raise Conflict(f"canary promotion {running.id} of {name} is running (version "
+                           f"{running.candidate_version} at {running.share_percent} %): cancel it first")
+
     async def _one_at_a_time(self, swap, *args) -> protocol.PromotionResponse:
         async with self._promotion_lock:
             # Whatever an interrupted promotion left marked is put back first (usually nothing: one registry
@@ -110,11 +139,34 @@ class Lifecycle:
     # (MLflow, the dashboard's HTTP APIs, files): each call runs in a worker thread (`_blocking`), so reads are
     # answered while a promotion swaps models.
 
-    async def promote(self, request: protocol.PromoteVersion) -> protocol.PromotionResponse:
-        return await self._one_at_a_time(deploy.promote, request.name, request.version)
+    async def promote(self, request: protocol.PromoteVersion) -> protocol.PromotionResponse | protocol.Promotion:
+        await self._not_in_a_canary(request.name)
+        if request.canary is None:
+            return await self._one_at_a_time(deploy.promote, request.name, request.version)
+        async with self._promotion_lock:
+            await asyncio.wrap_future(self._recovery.submit(self._recover))
+            return await _blocking(self._canary.start, request.name, request.canary)
 
     async def rollback(self, request: protocol.ModelRef) -> protocol.PromotionResponse:
+        await self._not_in_a_canary(request.name)
         return await self._one_at_a_time(deploy.rollback, request.name)
+
+    async def list_promotions(self, request: protocol.ModelRef) -> protocol.PromotionList:
+        return await _blocking(self._promotions.list_promotions, request.name)
+
+    async def get_promotion(self, request: protocol.PromotionRef) -> protocol.PromotionDetail:
+        return await _blocking(self._promotion_of, request)
+
+    async def cancel_promotion(self, request: protocol.PromotionRef) -> protocol.Promotion:
+        await _blocking(self._promotion_of, request)
+        async with self._promotion_lock:
+            return await _blocking(self._canary.cancel, request.promotion_id)
+
+    def _promotion_of(self, request: protocol.PromotionRef) -> protocol.PromotionDetail:
+        promotion = self._promotions.get(request.promotion_id)
+        if promotion.name != request.name:
+            raise NotFound(f"{request.name} has no promotion {request.promotion_id!r}")
+        return promotion
 
     async def submit_job(self, request: protocol.TrainJobRequest) -> protocol.TrainJob:
         return await _blocking(self._jobs.submit, request)

@@ -107,10 +107,24 @@ class LifecycleRoutes:
         return await self._call(self._owner(request, WRITE).cancel_batch, protocol.BatchRef(batch_id=batch_id),
                                 retry_lost=False)
 
-    async def registry_promote(self, name: str, body: protocol.PromoteRequest,
-                               request: Request) -> protocol.PromotionResponse:
-        promotion = protocol.PromoteVersion(name=name, version=body.version)
+    async def registry_promote(self, name: str, body: protocol.PromoteBody,
+                               request: Request) -> protocol.PromotionResponse | protocol.Promotion:
+        """`{"version": N}` swaps at once and answers what serves now; with `"strategy": "canary"` the canary's
+        record is the answer at once, and the gate moves it on (GET .../promotions/{id})."""
+        canary = body if isinstance(body, protocol.CanaryRequest) else None
+        promotion = protocol.PromoteVersion(name=name, version=body.version, canary=canary)
         return await self._call(self._owner(request, WRITE).promote, promotion, retry_lost=False)
+
+    async def registry_promotions(self, name: str, request: Request) -> protocol.PromotionList:
+        return await self._call(self._owner(request, READ).list_promotions, protocol.ModelRef(name=name))
+
+    async def registry_promotion(self, name: str, promotion_id: str, request: Request) -> protocol.PromotionDetail:
+        return await self._call(self._owner(request, READ).get_promotion,
+                                protocol.PromotionRef(name=name, promotion_id=promotion_id))
+
+    async def registry_promotion_cancel(self, name: str, promotion_id: str, request: Request) -> protocol.Promotion:
+        return await self._call(self._owner(request, WRITE).cancel_promotion,
+                                protocol.PromotionRef(name=name, promotion_id=promotion_id), retry_lost=False)
 
     async def registry_rollback(self, name: str, request: Request) -> protocol.PromotionResponse:
         return await self._call(self._owner(request, WRITE).rollback, protocol.ModelRef(name=name), retry_lost=False)
@@ -140,6 +154,12 @@ ROUTES = {
     "registry_models": route("get", "/v1/registry/models", protocol.RegisteredModelList, "registry"),
     "registry_versions": route("get", "/v1/registry/models/{name}/versions", protocol.ModelVersionList, "registry"),
     "registry_compare": route("get", "/v1/registry/models/{name}/compare", protocol.VersionComparison, "registry"),
-    "registry_promote": route("post", "/v1/registry/models/{name}/promote", protocol.PromotionResponse, "registry"),
+    "registry_promote": route("post", "/v1/registry/models/{name}/promote",
+                              protocol.PromotionResponse | protocol.Promotion, "registry"),
+    "registry_promotions": route("get", "/v1/registry/models/{name}/promotions", protocol.PromotionList, "registry"),
+    "registry_promotion": route("get", "/v1/registry/models/{name}/promotions/{promotion_id}",
+                                protocol.PromotionDetail, "registry"),
+    "registry_promotion_cancel": route("post", "/v1/registry/models/{name}/promotions/{promotion_id}/cancel",
+                                       protocol.Promotion, "registry"),
     "registry_rollback": route("post", "/v1/registry/models/{name}/rollback", protocol.PromotionResponse, "registry"),
 }

@@ -79,6 +79,8 @@ def test_a_design_outcome_comes_from_its_layouts_quality_reports():
     assert (outcome.layouts, outcome.passed, outcome.grounded, outcome.conditions_kept, outcome.retries) == (
         3, 1, 2, 2, 1)
     assert not outcome.error and outcome.latency_s == 1.5
+    composed = design_outcome([report(True), report(True)], latency_s=1.0, composed=[True, False])
+    assert (composed.layouts, composed.passed, composed.grounded) == (2, 1, 2)  # what the model wrote, not the facts
 
 
 def test_an_outcome_cannot_pass_more_layouts_than_it_has():

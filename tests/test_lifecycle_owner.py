@@ -283,7 +283,7 @@ def test_every_method_the_routes_call_is_a_typed_coroutine_of_the_lifecycle():
     from pydantic import BaseModel
 
     calls = _called_on_the_owner()
-    assert len(calls) == 17 and {"promote", "submit_job", "file_content", "list_models"} <= set(calls)
+    assert len(calls) == 20 and {"promote", "submit_job", "file_content", "list_models", "cancel_promotion"} <= set(calls)
     for name, arguments in calls.items():
         method = getattr(Lifecycle.func_or_class, name)
         assert inspect.iscoroutinefunction(method), name

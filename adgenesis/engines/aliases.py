@@ -11,11 +11,16 @@ model server, so every version is a new multiplexed model id: no server ever has
 
 The file is replaced atomically (write + rename), so readers see the old or the new mapping, never half.
 An alias shadows an adapter folder of the same name.
+
+A canary promotion (adgenesis/lifecycle/canary_run.py) points `canary` at its candidate, with the share of requests
+it serves and the promotion's id and step: of the requests that name no model, those whose id falls in the share
+(`serves_candidate`) are served by the candidate, the others by `production` (or the base model without one).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -23,9 +28,15 @@ from typing import Any
 
 from adgenesis.files import write_atomic
 from adgenesis.paths import is_safe_name as valid_name  # the one name rule; callers know it by this name
+from adgenesis.settings import FULL_SHARE
 
 ALIAS_FILE = "aliases.json"
 FORMAT = 1
+PRODUCTION = "production"  # the promoted version, the registry's alias of the same name
+CANARY = "canary"  # a canary promotion's candidate; its entry also holds `share`, `promotion` and `step`
+# A request id's bucket: 8 bytes of blake2b, uniform enough that 100 buckets differ by far less than a point. Not the
+# repository's checksum (adgenesis/checksum.py): that names files by their content; this only has to spread ids.
+BUCKET_DIGEST_BYTES = 8
 
 
 class AliasError(ValueError):
@@ -90,6 +101,16 @@ def remove_aliases(lora_dir: Path, names: list[str], *, only_if_target: set[str]
         _write(lora_dir, aliases)
 
 
+def serves_candidate(request_id: str, share_percent: int) -> bool:
+    """Whether a canary's candidate serves this request at this share: the request id's bucket (0-99, from its hash)
+    is below the share. Stable: the same id, the same side; and a request the candidate served at 10 % it still
+    serves at 50 %."""
+    if not 0 <= share_percent <= FULL_SHARE:
+        raise ValueError(f"share_percent {share_percent} is not within 0-{FULL_SHARE}")
+    digest = hashlib.blake2b(request_id.encode(), digest_size=BUCKET_DIGEST_BYTES).digest()
+    return int.from_bytes(digest, "big") % FULL_SHARE < share_percent
+
+
 class AliasResolver:
     """Per-request resolution that re-reads the file only when it changed (stat), for deployments."""
 
@@ -116,6 +137,19 @@ class AliasResolver:
     def resolve(self, name: str) -> str:
         entry = self.aliases().get(name)
         return entry["target"] if entry else name
+
+    def default_model(self, model_id: str, request_id: str | None) -> str:
+        """What a request that names no model is served by: a running canary's candidate for the requests in its
+        share, else the promoted version, else the base model `model_id`."""
+        aliases = self.aliases()
+        canary = aliases.get(CANARY)
+        if canary is not None and request_id is not None and serves_candidate(request_id, int(canary.get("share", 0))):
+            return f"{model_id}:{CANARY}"
+        return f"{model_id}:{PRODUCTION}" if PRODUCTION in aliases else model_id
+
+    def canary(self) -> dict[str, Any] | None:
+        """The running canary's entry (`target`, `share`, `promotion`, `step`, ...), if there is one."""
+        return self.aliases().get(CANARY)
 
     def resolve_model(self, model: str) -> str:
         """`design-llm:production` -> `design-llm:<name>-v<N>`; a base model id or a plain adapter stays as it is."""

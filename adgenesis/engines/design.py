@@ -27,7 +27,7 @@ from typing import Any, Awaitable, Callable, NamedTuple
 from pydantic import ValidationError
 
 from adgenesis.engines.adapters import UnknownAdapter, adapter_for
-from adgenesis.engines.aliases import AliasResolver
+from adgenesis.engines.aliases import CANARY, AliasResolver
 from adgenesis.engines.copy import CopyWords, candidates, composed, cta_labels, fine_print, image_of, sentence_case
 from adgenesis.engines.copy import rules as copy_rules
 from adgenesis.brief import BriefFacts, Language, LanguageReport
@@ -287,6 +287,14 @@ def admit(req: DesignRequest, max_prompt_chars: int, max_designs: int) -> Design
     return req.model_copy(update={"prompt": prompt})
 
 
+class CanaryTurn(NamedTuple):
+    """A request a running canary judges: the promotion, the step it is at, and which version served it."""
+
+    promotion: str
+    step: int
+    candidate: bool
+
+
 class Plan(NamedTuple):
     """A design request resolved, before the LLM is asked."""
 
@@ -297,6 +305,7 @@ class Plan(NamedTuple):
     max_tokens: int
     seed: int
     copy: Copy
+    canary: CanaryTurn | None = None  # a request that named no model while a canary runs
 
 
 class DesignModels:
@@ -309,19 +318,26 @@ class DesignModels:
         self.lora_dir = resolve(settings.lora_dir) if settings.lora_dir else None
         self.aliases = AliasResolver(self.lora_dir)
 
-    def resolve(self, model: str | None) -> str:
-        """The model id a request's `model` is served by (aliases resolved)."""
+    def resolve(self, model: str | None, request_id: str | None = None) -> str:
+        """The model id a request's `model` is served by (aliases resolved); naming none, the promoted version, or a
+        running canary's candidate for the request ids in its share."""
         # Per request: a promotion takes effect with the next request, under a model id no replica has cached yet.
-        return self.aliases.resolve_model(model or self.settings.model_id)
+        named = model or self.aliases.default_model(self.settings.model_id, request_id)
+        return self.aliases.resolve_model(named)
 
-    def plan(self, req: DesignRequest, look: Look | None = None) -> Plan:
+    def plan(self, req: DesignRequest, look: Look | None = None, request_id: str | None = None) -> Plan:
         """Raises Invalid for an unknown platform/format or a brief with nothing to state, NotFound for an unknown
-        model or adapter. `look`: the brand kit the request names, its files opened (`engines.kit.look_of`)."""
+        model or adapter. `look`: the brand kit the request names, its files opened (`engines.kit.look_of`);
+        `request_id`: the API request's, which picks its side while a canary runs."""
         try:
             canvas = canvas_for(req.platform, req.format)
         except UnknownCanvas as exc:
             raise Invalid(str(exc)) from None
-        model = self.resolve(req.model)
+        model = self.resolve(req.model, request_id)
+        turn = None
+        if req.model is None and request_id is not None and (canary := self.aliases.canary()) is not None:
+            turn = CanaryTurn(str(canary.get("promotion", "")), int(canary.get("step", 0)),
+                              model == self.aliases.resolve_model(f"{self.settings.model_id}:{CANARY}"))
         try:
             adapter = adapter_for(self.settings.model_id, self.lora_dir, model)
         except UnknownAdapter as exc:
@@ -329,7 +345,7 @@ class DesignModels:
         budget = self.settings.brief_max_tokens if req.mode == "brief" else self.settings.design_max_tokens
         seed = req.seed if req.seed is not None else random_seed()
         return Plan(canvas, req.model or self.settings.model_id, model, adapter, budget, seed,
-                    copy_for(req.prompt, req.language, look))
+                    copy_for(req.prompt, req.language, look), turn)
 
 
 RETRIES = 1  # each missing layout gets one more try, with another seed

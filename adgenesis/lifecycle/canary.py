@@ -15,15 +15,16 @@ versions have `min_requests` there, and the candidate is rolled back as soon as 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from adgenesis.engines.aliases import serves_candidate  # noqa: F401 - the split, beside the gate
+from adgenesis.protocol import CanaryOutcome as Outcome  # what one request did on one version
 from adgenesis.protocol import CanaryRequest, DecisionAction, QualityReport
-from adgenesis.settings import FULL_SHARE, CanaryGate, CanarySettings
+from adgenesis.settings import CanaryGate, CanarySettings
 
 # The gate's type is the profile's `lifecycle.canary.gate` (settings.py holds it: the profile is typed there, below
 # this layer), so its fields and bounds are written once, for the profile and for a request's overrides alike.
@@ -33,9 +34,6 @@ Gate = CanaryGate
 # roll back a candidate that is exactly at its limit.
 TOLERANCE = 1e-9
 P95 = 95  # the percentile of latency the gate compares
-# A request id's bucket: 8 bytes of blake2b, uniform enough that 100 buckets differ by far less than a point. Not the
-# repository's checksum (adgenesis/checksum.py): that names files by their content; this only has to spread ids.
-BUCKET_DIGEST_BYTES = 8
 # The names the design quality checks give the two parts of the gate that are not "every check" (engines/quality.py).
 GROUNDED_CHECK, CONDITIONS_CHECK = "grounded", "conditions"
 
@@ -55,45 +53,17 @@ def plan(request: CanaryRequest, defaults: CanarySettings) -> tuple[tuple[int, .
     return steps, defaults.gate.model_copy(update=request.gate.model_dump(include=request.gate.model_fields_set))
 
 
-def serves_candidate(request_id: str, share_percent: int) -> bool:
-    """Whether the candidate serves this request at this share: the request id's bucket (0-99, from its hash) is
-    below the share. Stable: the same id, the same side; and a request the candidate served at 10 % it still serves
-    at 50 %."""
-    if not 0 <= share_percent <= FULL_SHARE:
-        raise ValueError(f"share_percent {share_percent} is not within 0-{FULL_SHARE}")
-    digest = hashlib.blake2b(request_id.encode(), digest_size=BUCKET_DIGEST_BYTES).digest()
-    return int.from_bytes(digest, "big") % FULL_SHARE < share_percent
-
-
 # ---- what the versions did ------------------------------------------------------------------------------------------
 
 
-class Outcome(_Record):
-    """What one request did on one version: a design request's layouts and their checks, or (the router classifier
-    in shadow) whether the candidate's label agreed with the serving classifier's, and its confidence."""
-
-    latency_s: float = Field(ge=0)
-    error: bool = False
-    layouts: int = Field(0, ge=0)
-    passed: int = Field(0, ge=0, description="layouts that passed every quality check")
-    grounded: int = Field(0, ge=0, description="layouts whose copy is grounded in the brief")
-    conditions_kept: int = Field(0, ge=0, description="layouts that state every offer's terms")
-    retries: int = Field(0, ge=0, description="layouts written again after missing a check")
-    agreed: bool | None = Field(None, description="shadow: the candidate's label is the serving classifier's")
-    confidence: float | None = Field(None, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _counts_are_of_layouts(self) -> "Outcome":
-        over = {name: getattr(self, name) for name in ("passed", "grounded", "conditions_kept")
-                if getattr(self, name) > self.layouts}
-        if over:
-            raise ValueError(f"{over} of {self.layouts} layouts")
-        return self
-
-
-def design_outcome(quality: Sequence[QualityReport], latency_s: float, retries: int = 0) -> Outcome:
-    """A design request's outcome from its layouts' quality reports (DesignResponse.quality)."""
-    return Outcome(latency_s=latency_s, layouts=len(quality), passed=sum(r.passed for r in quality),
+def design_outcome(quality: Sequence[QualityReport], latency_s: float, retries: int = 0,
+                   composed: Sequence[bool] = ()) -> Outcome:
+    """A design request's outcome from its layouts' quality reports (DesignResponse.quality). A layout composed from
+    the brief's facts because the model made none that passed (DesignResponse.composed_from_facts) passes its checks
+    but is not the model's: it does not count as passed."""
+    composed = list(composed) or [False] * len(quality)
+    return Outcome(latency_s=latency_s, layouts=len(quality),
+                   passed=sum(r.passed and not c for r, c in zip(quality, composed, strict=True)),
                    grounded=sum(r.checks.get(GROUNDED_CHECK, False) for r in quality),
                    conditions_kept=sum(r.checks.get(CONDITIONS_CHECK, False) for r in quality), retries=retries)
 

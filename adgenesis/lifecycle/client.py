@@ -24,8 +24,12 @@ from adgenesis.protocol import (
     ApiKeyCreated,
     ApiKeyInfo,
     ApiKeyList,
+    CanaryRequest,
     ModelVersionList,
     PromoteRequest,
+    Promotion,
+    PromotionDetail,
+    PromotionList,
     PromotionResponse,
     RegisteredModelList,
     TrainJob,
@@ -137,6 +141,18 @@ class LifecycleClient:
 
     def rollback(self, name: str) -> PromotionResponse:
         return self._call("POST", f"/v1/registry/models/{name}/rollback", PromotionResponse)
+
+    def promote_canary(self, name: str, request: CanaryRequest) -> Promotion:
+        return self._call("POST", f"/v1/registry/models/{name}/promote", Promotion, body=request)
+
+    def promotions(self, name: str) -> PromotionList:
+        return self._call("GET", f"/v1/registry/models/{name}/promotions", PromotionList)
+
+    def promotion(self, name: str, promotion_id: str) -> PromotionDetail:
+        return self._call("GET", f"/v1/registry/models/{name}/promotions/{promotion_id}", PromotionDetail)
+
+    def cancel_promotion(self, name: str, promotion_id: str) -> Promotion:
+        return self._call("POST", f"/v1/registry/models/{name}/promotions/{promotion_id}/cancel", Promotion)
 
     # ---- workspace API keys (the admin key; docs/brand-kits.md) ------------------------------------------------
 

@@ -41,15 +41,16 @@ from typing import Any
 
 from adgenesis import registry as store
 from adgenesis.engines import aliases
+from adgenesis.engines.aliases import CANARY, PRODUCTION
 from adgenesis.engines.classifier import read_config as router_config
 from adgenesis.errors import Conflict, DependencyFailed, Refused, TimedOut
 from adgenesis.lifecycle.dashboard import auth_headers
 from adgenesis.ray_compat import ServeSubmissionClient
 from adgenesis.service_errors import dashboard_call
-from adgenesis.lifecycle.registry_service import PRODUCTION, RegistryService
+from adgenesis.lifecycle.registry_service import RegistryService
 from adgenesis.paths import resolve
 from adgenesis.polling import poll
-from adgenesis.protocol import Deployment, PromotionResponse
+from adgenesis.protocol import Deployment, Promotion, PromotionResponse
 from adgenesis.settings import TRAIN_KINDS, Profile
 
 CLASSIFIER_DEPLOYMENT = "Classifier"
@@ -235,6 +236,21 @@ class Deployer:
         names = [PRODUCTION, name]
         aliases.set_aliases(dest, names, folder.name, registered_model=name, version=int(version))
         return self._adapter_result(kind, folder, started)
+
+    def stage_canary(self, promotion: Promotion) -> None:
+        """Point the `canary` alias at the promotion's candidate, with its current share and step: from the next
+        request on, the design replicas send that share of the requests naming no model to it."""
+        mv = self.registry.get(promotion.name, promotion.candidate_version)
+        dest = self._lora_dir(kind_of(mv))
+        folder = materialize(self.registry, mv, dest)
+        self.check(kind_of(mv), folder)
+        aliases.set_aliases(dest, [CANARY], folder.name, registered_model=promotion.name,
+                            version=promotion.candidate_version, promotion=promotion.id,
+                            step=promotion.current_step, share=promotion.share_percent)
+
+    def end_canary(self) -> None:
+        """No candidate any more: the incumbent serves every request again."""
+        aliases.remove_aliases(self._lora_dir("llm_sft"), [CANARY])
 
     def deploy_default(self, name: str, kind: str, versions_of_name: set[str]) -> Deployment:
         """Serve what the profile serves without any promotion (rollback past the first promotion)."""

@@ -14,6 +14,7 @@ import json
 from functools import cached_property
 
 from adgenesis import registry as store
+from adgenesis.engines.aliases import PRODUCTION
 from adgenesis.errors import Conflict, Invalid, NotFound
 from adgenesis.paths import is_safe_name
 from adgenesis.service_errors import mlflow_call
@@ -26,7 +27,6 @@ from adgenesis.protocol import (
     VersionComparison,
 )
 
-PRODUCTION = "production"
 PREVIOUS = "previous"
 HISTORY_TAG = "adgenesis.production_history"
 MAX_HISTORY = 50

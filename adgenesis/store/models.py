@@ -11,6 +11,8 @@
 - `promotions`: one row per canary promotion of a registered model: its versions, steps, gate and state; at most one
   running per model (adgenesis/store/promotions.py).
 - `promotion_decisions`: every decision of the gate with its numbers, never changed once written.
+- `promotion_outcomes`: what each request a canary judged did, on which version, at which step (the design replicas
+  write them; the gate reads a step's).
 """
 
 from __future__ import annotations
@@ -155,6 +157,17 @@ class PromotionDecisionRow(Base):
     step: Mapped[int] = mapped_column(Integer)  # the index in the promotion's steps of the step judged
     decision: Mapped[str] = mapped_column(String(STATE_CHARS))  # protocol.DecisionAction
     numbers: Mapped[dict[str, Any]]  # canary.Decision as decided: both versions' numbers, every margin
+    created_at: Mapped[dt.datetime]
+
+
+class PromotionOutcomeRow(Base):
+    __tablename__ = "promotion_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    promotion_id: Mapped[str] = mapped_column(ForeignKey("promotions.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)  # the index in the promotion's steps the request was served at
+    candidate: Mapped[bool]  # served by the candidate (else the incumbent)
+    outcome: Mapped[dict[str, Any]]  # protocol.CanaryOutcome
     created_at: Mapped[dt.datetime]
 
 

@@ -18,7 +18,6 @@ The gate's logic is adgenesis/lifecycle/canary.py; this module only keeps what i
 
 from __future__ import annotations
 
-import functools
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any, get_args
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from adgenesis.errors import Conflict, Invalid, NotFound
 from adgenesis.paths import SAFE_NAME_RULE, is_safe_name
 from adgenesis.protocol import (
+    CanaryOutcome,
     DecisionAction,
     FinalState,
     Promotion,
@@ -42,7 +42,7 @@ from adgenesis.protocol import (
 from adgenesis.service_errors import database_call
 from adgenesis.settings import CanaryGate, CanarySteps, StoreSettings
 from adgenesis.store.database import database_url, make_engine, migrate
-from adgenesis.store.models import PromotionDecisionRow, PromotionRow, now
+from adgenesis.store.models import PromotionDecisionRow, PromotionOutcomeRow, PromotionRow, now
 
 DATABASE = "the store's database (promotions)"
 ID_HEX = 12  # random bytes of an id: "prm_" + 24 hex digits
@@ -51,15 +51,8 @@ PROMOTED: FinalState = "promoted"
 _STEPS = TypeAdapter(CanarySteps)
 
 
-def _database(method):
-    """The method's database errors as domain errors (adgenesis/service_errors.py)."""
-
-    @functools.wraps(method)
-    def call(self, *args, **kwargs):
-        with database_call(DATABASE):
-            return method(self, *args, **kwargs)
-
-    return call
+# A method's database errors as domain errors (adgenesis/service_errors.py): the context manager decorates too.
+_database = database_call(DATABASE)
 
 
 class Promotions:
@@ -145,6 +138,25 @@ class Promotions:
                                f"({row.steps[-1]} %): it cannot be promoted yet")
             row.state = state
             return _promotion(row)
+
+    @_database
+    def record_outcome(self, promotion_id: str, step: int, candidate: bool, outcome: CanaryOutcome) -> None:
+        """What one request did at `step` of a promotion, on the candidate or the incumbent (a design replica's
+        write, one per request: no lock on the promotion, which goes on changing while requests are answered)."""
+        with self._sessions.begin() as s:
+            s.add(PromotionOutcomeRow(promotion_id=promotion_id, step=step, candidate=candidate,
+                                      outcome=outcome.model_dump(mode="json"), created_at=now()))
+
+    @_database
+    def outcomes(self, promotion_id: str, step: int) -> tuple[list[CanaryOutcome], list[CanaryOutcome]]:
+        """The incumbent's and the candidate's outcomes at `step`."""
+        with self._sessions() as s:
+            rows = s.execute(select(PromotionOutcomeRow.candidate, PromotionOutcomeRow.outcome).where(
+                PromotionOutcomeRow.promotion_id == promotion_id, PromotionOutcomeRow.step == step)).all()
+        sides: tuple[list[CanaryOutcome], list[CanaryOutcome]] = ([], [])
+        for candidate, outcome in rows:
+            sides[bool(candidate)].append(CanaryOutcome.model_validate(outcome))
+        return sides
 
     @_database
     def get(self, promotion_id: str) -> PromotionDetail:

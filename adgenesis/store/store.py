@@ -20,7 +20,6 @@ same bytes are the same file, so a file written for a version the database then 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -69,15 +68,8 @@ def _seconds(when: dt.datetime | None) -> float | None:
     return when.timestamp() if when is not None else None
 
 
-def _database(method):
-    """The method's database errors as domain errors (adgenesis/service_errors.py)."""
-
-    @functools.wraps(method)
-    def call(self, *args, **kwargs):
-        with database_call(DATABASE):
-            return method(self, *args, **kwargs)
-
-    return call
+# A method's database errors as domain errors (adgenesis/service_errors.py): the context manager decorates too.
+_database = database_call(DATABASE)
 
 
 class Store:

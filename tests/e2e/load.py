@@ -6,7 +6,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Self
+
+REQUEST_ID_HEADER = "X-Request-Id"
 
 
 @dataclass
@@ -29,6 +32,8 @@ class LoadLoop:
     threads: int
     max_requests: int
     max_seconds: float
+    # The `X-Request-Id` of each request (the proxy makes one when this is None): a canary splits on it.
+    request_id: Callable[[], str] | None = None
     results: list[Result] = field(default_factory=list)
 
     def __post_init__(self):
@@ -44,10 +49,11 @@ class LoadLoop:
             while not self._stop.is_set() and time.monotonic() < self._deadline and len(self.results) < self.max_requests:
                 t0 = time.time()
                 try:
-                    r = client.post(self.path, json=self.body)
+                    headers = {REQUEST_ID_HEADER: self.request_id()} if self.request_id is not None else None
+                    r = client.post(self.path, json=self.body, headers=headers)
                     ok = r.status_code == 200
                     res = Result(i, t0, time.time(), r.status_code, r.json().get("model_version") if ok else None,
-                                 None if ok else r.text[:300])
+                                 None if ok else r.text[:3000])
                 except Exception as exc:  # noqa: BLE001 - a failed request is a result, not a crash
                     res = Result(i, t0, time.time(), 0, None, repr(exc)[:300])
                 with self._lock:

@@ -85,7 +85,7 @@ def wait_job(api: LifecycleClient, job_id: str, timeout_s: float = 480) -> tuple
 def llm_versions(server) -> tuple[int, int]:
     """Two real LoRA adapters of the design LLM (different weights), registered as versions of the smoke model through
     the registry code the recipes use (register_folder: artifact + sha256 + recipe tag, a metric each)."""
-    from tests.factories import make_llm_adapter
+    from tools.adapters import make_llm_adapter
 
     client = store.connect(f"sqlite:///{server.root / 'runs' / 'mlflow.db'}")
     exp = store.ensure_experiment(client, "e2e-adapters")
@@ -246,6 +246,10 @@ def test_llm_promote_swaps_the_production_adapter_without_failures(server, api, 
     REPORT["llm_promote"] = {**assert_clean_swap(load, t0, t1, v1, v2), "promote_s": round(t1 - t0, 2)}
     models = {m["id"]: m for m in http.get("/v1/models").json()["data"]}
     assert models["design-llm:production"]["metadata"]["alias_of"] == v2
+    # Back to the profile's model: with a production adapter, requests that name no model are served by it.
+    assert api.rollback(LLM_MODEL).production_version == v1_number
+    assert api.rollback(LLM_MODEL).production_version is None
+    assert http.post("/v1/designs", json=DESIGN).json()["model_version"] == "design-llm"
 
 
 def test_cancel_stops_the_job_and_its_workers(server, api):

@@ -1,4 +1,4 @@
-"""Canary promotions and the gate's decisions.
+"""Canary promotions, the gate's decisions and the outcomes it judged.
 
 Revision ID: 0002
 Revises: 0001
@@ -49,8 +49,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_promotion_decisions"),
     )
     op.create_index("ix_promotion_decisions_promotion_id", "promotion_decisions", ["promotion_id"])
+    op.create_table(
+        "promotion_outcomes",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("promotion_id", ID, nullable=False),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("candidate", sa.Boolean(), nullable=False),
+        sa.Column("outcome", sa.JSON(), nullable=False),
+        sa.Column("created_at", WHEN, nullable=False),
+        sa.ForeignKeyConstraint(["promotion_id"], ["promotions.id"],
+                                name="fk_promotion_outcomes_promotion_id_promotions"),
+        sa.PrimaryKeyConstraint("id", name="pk_promotion_outcomes"),
+    )
+    op.create_index("ix_promotion_outcomes_promotion_id", "promotion_outcomes", ["promotion_id"])
 
 
 def downgrade() -> None:
-    for table in ("promotion_decisions", "promotions"):
+    for table in ("promotion_outcomes", "promotion_decisions", "promotions"):
         op.drop_table(table)  # their indexes go with them
