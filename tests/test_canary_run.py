@@ -97,8 +97,11 @@ def test_a_worse_candidate_is_rolled_back_with_its_numbers(canary):
     assert decision.numbers["candidate"]["all_checks_share"] == 0.0
 
 
-def test_a_lost_owner_resumes_where_the_record_says_and_cancel_ends_it(canary):
+def test_a_lost_owner_resumes_where_the_record_says_and_cancel_ends_it(canary, tmp_path):
     run, profile = canary
+    other = "another-design-adapter"
+    for seed in ("one", "two"):
+        register(run.registry, adapter_folder(tmp_path / "other", seed), other, "llm_sft")
     promotion = run.start(NAME, FEW)
     judged(run, promotion, GOOD, GOOD)
     promotion = run.look(promotion)  # at 50 %
@@ -108,8 +111,15 @@ def test_a_lost_owner_resumes_where_the_record_says_and_cancel_ends_it(canary):
     assert again.id == promotion.id and aliases.read_aliases(lora_dir)[aliases.CANARY]["share"] == 50
     with pytest.raises(Conflict, match="running"):
         run.start(NAME, FEW)
+    with pytest.raises(Conflict, match="running"):  # one `canary` alias: one canary of any model at a time
+        run.start(other, FEW)
     assert run.cancel(promotion.id).state == "cancelled"
     assert aliases.CANARY not in aliases.read_aliases(lora_dir)
+    again = run.start(NAME, FEW)
+    with pytest.raises(Conflict, match="ended"):  # an ended one's cancel leaves the running one's alias alone
+        run.cancel(promotion.id)
+    assert aliases.read_aliases(lora_dir)[aliases.CANARY]["promotion"] == again.id
+    run.cancel(again.id)
     assert set(served(profile, [f"r{i}" for i in range(50)])) == {f"design-llm:{NAME}-v1"}
 
 

@@ -40,6 +40,10 @@ class CanaryRun:
         if kind != CANARY_KIND:
             raise Conflict(f"{name} is a {kind} model: canary promotions serve a share of design requests, so only "
                            f"{CANARY_KIND} adapters have one; promote it with {{\"version\": {request.version}}}")
+        # One `canary` alias in the adapters' folder: one canary at a time, whichever registered model it promotes.
+        for running in self.promotions.list_promotions(state="running").promotions:
+            raise Conflict(f"canary promotion {running.id} of {running.name} is running (version "
+                           f"{running.candidate_version} at {running.share_percent} %): cancel it or wait for it to end")
         steps, gate = canary.plan(request, self.defaults)
         incumbent = self.registry.model_info(name).production_version
         promotion = self.promotions.start(name, request.version, incumbent, steps, gate)
@@ -74,7 +78,9 @@ class CanaryRun:
         return self.promotions.finish(promotion.id, "promoted")
 
     def cancel(self, promotion_id: str) -> Promotion:
-        self.promotions.get(promotion_id)  # NotFound before anything changes
+        promotion = self.promotions.get(promotion_id)  # NotFound, or Conflict once ended, before anything changes
+        if promotion.state != "running":
+            raise Conflict(f"promotion {promotion_id} has ended ({promotion.state})")
         self.deployer.end_canary()
         return self.promotions.finish(promotion_id, "cancelled")
 
