@@ -138,18 +138,15 @@ class AliasResolver:
         entry = self.aliases().get(name)
         return entry["target"] if entry else name
 
-    def default_model(self, model_id: str, request_id: str | None) -> str:
+    def default_model(self, model_id: str, request_id: str | None) -> tuple[str, dict[str, Any] | None]:
         """What a request that names no model is served by: a running canary's candidate for the requests in its
-        share, else the promoted version, else the base model `model_id`."""
+        share, else the promoted version, else the base model `model_id`; and the canary's entry (`target`, `share`,
+        `promotion`, `step`, ...) when one runs and the request has an id, from the same reading of the file."""
         aliases = self.aliases()
-        canary = aliases.get(CANARY)
-        if canary is not None and request_id is not None and serves_candidate(request_id, int(canary.get("share", 0))):
-            return f"{model_id}:{CANARY}"
-        return f"{model_id}:{PRODUCTION}" if PRODUCTION in aliases else model_id
-
-    def canary(self) -> dict[str, Any] | None:
-        """The running canary's entry (`target`, `share`, `promotion`, `step`, ...), if there is one."""
-        return self.aliases().get(CANARY)
+        canary = aliases.get(CANARY) if request_id is not None else None
+        if canary is not None and serves_candidate(request_id, int(canary.get("share", 0))):
+            return f"{model_id}:{CANARY}", canary
+        return (f"{model_id}:{PRODUCTION}" if PRODUCTION in aliases else model_id), canary
 
     def resolve_model(self, model: str) -> str:
         """`design-llm:production` -> `design-llm:<name>-v<N>`; a base model id or a plain adapter stays as it is."""

@@ -321,9 +321,17 @@ class DesignModels:
     def resolve(self, model: str | None, request_id: str | None = None) -> str:
         """The model id a request's `model` is served by (aliases resolved); naming none, the promoted version, or a
         running canary's candidate for the request ids in its share."""
+        return self._resolve(model, request_id)[0]
+
+    def _resolve(self, model: str | None, request_id: str | None) -> tuple[str, CanaryTurn | None]:
+        """The model id, and the canary's turn for a request that named none while one runs."""
         # Per request: a promotion takes effect with the next request, under a model id no replica has cached yet.
-        named = model or self.aliases.default_model(self.settings.model_id, request_id)
-        return self.aliases.resolve_model(named)
+        if model is not None:
+            return self.aliases.resolve_model(model), None
+        named, canary = self.aliases.default_model(self.settings.model_id, request_id)
+        turn = None if canary is None else CanaryTurn(str(canary.get("promotion", "")), int(canary.get("step", 0)),
+                                                     named.endswith(f":{CANARY}"))
+        return self.aliases.resolve_model(named), turn
 
     def plan(self, req: DesignRequest, look: Look | None = None, request_id: str | None = None) -> Plan:
         """Raises Invalid for an unknown platform/format or a brief with nothing to state, NotFound for an unknown
@@ -333,11 +341,7 @@ class DesignModels:
             canvas = canvas_for(req.platform, req.format)
         except UnknownCanvas as exc:
             raise Invalid(str(exc)) from None
-        model = self.resolve(req.model, request_id)
-        turn = None
-        if req.model is None and request_id is not None and (canary := self.aliases.canary()) is not None:
-            turn = CanaryTurn(str(canary.get("promotion", "")), int(canary.get("step", 0)),
-                              model == self.aliases.resolve_model(f"{self.settings.model_id}:{CANARY}"))
+        model, turn = self._resolve(req.model, request_id)
         try:
             adapter = adapter_for(self.settings.model_id, self.lora_dir, model)
         except UnknownAdapter as exc:

@@ -41,7 +41,7 @@ class CanaryRun:
             raise Conflict(f"{name} is a {kind} model: canary promotions serve a share of design requests, so only "
                            f"{CANARY_KIND} adapters have one; promote it with {{\"version\": {request.version}}}")
         # One `canary` alias in the adapters' folder: one canary at a time, whichever registered model it promotes.
-        for running in self.promotions.list_promotions(state="running").promotions:
+        if running := next(iter(self.promotions.list_promotions(state="running").promotions), None):
             raise Conflict(f"canary promotion {running.id} of {running.name} is running (version "
                            f"{running.candidate_version} at {running.share_percent} %): cancel it or wait for it to end")
         steps, gate = canary.plan(request, self.defaults)

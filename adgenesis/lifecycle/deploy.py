@@ -241,9 +241,10 @@ class Deployer:
         """Point the `canary` alias at the promotion's candidate, with its current share and step: from the next
         request on, the design replicas send that share of the requests naming no model to it."""
         mv = self.registry.get(promotion.name, promotion.candidate_version)
-        dest = self._lora_dir(kind_of(mv))
+        kind = kind_of(mv)
+        dest = self._lora_dir(kind)
         folder = materialize(self.registry, mv, dest)
-        self.check(kind_of(mv), folder)
+        self.check(kind, folder)
         aliases.set_aliases(dest, [CANARY], folder.name, registered_model=promotion.name,
                             version=promotion.candidate_version, promotion=promotion.id,
                             step=promotion.current_step, share=promotion.share_percent)

@@ -86,6 +86,14 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def open_migrated(settings: StoreSettings, environ: Mapping[str, str] | None = None) -> Engine:
+    """The profile's store database (made, on SQLite, if it is not there), migrated to head: what every user of it
+    opens (the brand kits' Store, the canaries' Promotions)."""
+    engine = make_engine(database_url(settings, environ), settings)
+    migrate(engine, settings)
+    return engine
+
+
 def migrate(engine: Engine, settings: StoreSettings) -> None:
     """`alembic upgrade head` on `engine`, one replica at a time (the module's docstring)."""
     with _migration_lock(engine, settings) as connection:

@@ -41,7 +41,7 @@ from adgenesis.protocol import (
 )
 from adgenesis.service_errors import database_call
 from adgenesis.settings import CanaryGate, CanarySteps, StoreSettings
-from adgenesis.store.database import database_url, make_engine, migrate
+from adgenesis.store.database import open_migrated
 from adgenesis.store.models import PromotionDecisionRow, PromotionOutcomeRow, PromotionRow, now
 
 DATABASE = "the store's database (promotions)"
@@ -64,8 +64,7 @@ class Promotions:
     def open(cls, settings: StoreSettings, environ: Mapping[str, str] | None = None) -> "Promotions":
         """The profile's store database (made, on SQLite, if it is not there), migrated to head."""
         with database_call(DATABASE):
-            engine = make_engine(database_url(settings, environ), settings)
-            migrate(engine, settings)
+            engine = open_migrated(settings, environ)
         return cls(engine)
 
     def close(self) -> None:

@@ -49,7 +49,7 @@ from adgenesis.protocol import (
 from adgenesis.service_errors import database_call
 from adgenesis.settings import StoreSettings
 from adgenesis.store import checks
-from adgenesis.store.database import database_url, make_engine, migrate
+from adgenesis.store.database import open_migrated
 from adgenesis.store.fonts import CheckedFont, check_font
 from adgenesis.store.keys import Caller, new_token, same_hash, shown_part, token_hash
 from adgenesis.store.logos import CheckedLogo, check_logo
@@ -82,8 +82,7 @@ class Store:
     def open(cls, settings: StoreSettings, environ: Mapping[str, str] | None = None) -> "Store":
         """The profile's database (made, on SQLite, if it is not there), migrated to head, and the uploads folder."""
         with database_call(DATABASE):
-            engine = make_engine(database_url(settings, environ), settings)
-            migrate(engine, settings)
+            engine = open_migrated(settings, environ)
         uploads_dir(settings).mkdir(parents=True, exist_ok=True)
         return cls(settings, engine)
 
