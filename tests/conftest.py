@@ -98,18 +98,17 @@ class Server:
     profile: Path  # the local profile with every folder the tests write moved into `root`
 
 
-def start_cluster(root: Path, stack: ExitStack, niceness: int = 0) -> tuple[Server, float]:
+def start_cluster(root: Path, stack: ExitStack, niceness: int = 0) -> Server:
     """A cluster started the way users start one (`ray start --head`, then a worker node with `ray start --address`),
-    the local graph deployed on it with `serve deploy`, an API key in the application's environment and a private
-    MLflow store; ready (every model loaded), its processes at `niceness`. Returns it and the seconds its graph took
-    to be ready; `stack` stops it.
+    the local graph deployed on it with `serve deploy` (not yet ready: `wait_ready`), an API key in the application's
+    environment and a private MLflow store, its processes at `niceness`; `stack` stops it.
 
     The worker node is small (1 logical CPU: the LLM's 2-CPU placement group cannot go there); the deployments in
     HELD_ON_HEAD stay on the head. Only this cluster's processes are stopped at the end (never `ray stop`)."""
     import yaml
 
     from adgenesis.paths import CONFIGS_DIR, MODELS_DIR, resolve
-    from tools.local_cluster import deploy, free_port, ray_head, ray_worker, wait_ready
+    from tools.local_cluster import deploy, free_port, ray_head, ray_worker
 
     missing = [m for m in MODEL_FOLDERS if not (MODELS_DIR / m).is_dir()]
     if missing:
@@ -159,21 +158,22 @@ def start_cluster(root: Path, stack: ExitStack, niceness: int = 0) -> tuple[Serv
     head = stack.enter_context(ray_head(num_cpus=8, env=env, resources={HEAD_RESOURCE: 1}, niceness=niceness))
     worker = ray_worker(head, num_cpus=1)
     url = deploy(head.dashboard, workdir=root, edit=edit, env={**head.env, **head.client_env})
-    ready_s = wait_ready(url, head.dashboard)
-    return Server(url=url, head=head, worker=worker, api_key=api_key, root=root, profile=profile_path), ready_s
+    return Server(url=url, head=head, worker=worker, api_key=api_key, root=root, profile=profile_path)
 
 
 class EarlyCluster:
-    """The shared cluster, started in a thread once collection has chosen a test that needs it: the graph's start
-    (mostly process starts and model loads) then overlaps the tiers before the cluster's instead of following them.
-    It starts at a low priority (STARTING_NICENESS), on the CPU the tests before it leave: a Ray instance a unit test
-    starts must not time out waiting for its own raylet. The `server` fixture puts it back at 0, and touches this
-    process's environment and Ray state in the main thread; nothing here does."""
+    """The shared cluster, started and its graph deployed in a thread once collection has chosen a test that needs it:
+    the graph's start (mostly process starts and model loads) then overlaps the tiers before the cluster's instead of
+    following them. It starts at a low priority (STARTING_NICENESS), on the CPU the tests before it leave: a Ray
+    instance a unit test starts must not time out waiting for its own raylet. The `server` fixture puts it back at 0
+    and only then waits for it to be ready, with the whole of `wait_ready`'s time: starved behind a long unit tier on
+    a slow host, the start may not have got far. It touches this process's environment and Ray state in the main
+    thread; nothing here does."""
 
     def __init__(self) -> None:
         self._stack = ExitStack()
         self._thread: threading.Thread | None = None
-        self._outcome: tuple[Server, float] | BaseException | None = None
+        self._outcome: Server | BaseException | None = None
         self._root: Path | None = None
 
     def start(self) -> None:
@@ -193,7 +193,7 @@ class EarlyCluster:
         except BaseException as exc:  # noqa: BLE001 - raised again in the fixture, in the main thread
             self._outcome = exc
 
-    def wait(self) -> tuple[Server, float]:
+    def wait(self) -> Server:
         self.start()
         self._thread.join()
         if isinstance(self._outcome, BaseException):
@@ -227,17 +227,18 @@ def server() -> Server:
     and jobs."""
     import ray
 
-    from tools.local_cluster import renice
+    from tools.local_cluster import renice, wait_ready
 
-    started, ready_s = CLUSTER.wait()
+    started = CLUSTER.wait()
     renice(started.head.tag)  # served as users' clusters are, beside whatever the tests start
+    ready_s = wait_ready(started.url, started.head.dashboard)
     client_env = {**started.head.client_env, "RAY_ADDRESS": started.head.address}
     saved = {k: os.environ.get(k) for k in client_env}
     os.environ.update(client_env)
     try:
         ray.init(address=started.head.address, log_to_driver=False)
         print(f"\n[cluster] ray start --head + a worker node: dashboard {started.head.dashboard}, graph ready "
-              f"{ready_s:.0f} s after its deploy")
+              f"{ready_s:.0f} s after the tests before it")
         yield started
     finally:
         ray.shutdown()

@@ -162,15 +162,22 @@ class RayHead:
 
 
 def renice(tag: str, niceness: int = 0) -> None:
-    """Every process of the cluster `tag` (and so those its nodes start later) at `niceness`; lowering it needs root
+    """Every thread of every process of the cluster `tag` (and so the processes and threads they start later) at
+    `niceness`. Per thread: on Linux a niceness belongs to a thread, and `renice PID` moves only the main one, leaving
+    an engine's compute threads and the workers a raylet thread forks where they were. Lowering it needs root
     (CAP_SYS_NICE): without, they stay as they are."""
     import psutil
 
     for proc in cluster_processes(tag):
         try:
-            proc.nice(niceness)
+            threads = proc.threads()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
+        for thread in threads:
+            try:
+                os.setpriority(os.PRIO_PROCESS, thread.id, niceness)
+            except (ProcessLookupError, PermissionError):  # gone since listed; or not root
+                continue
 
 
 def cluster_processes(tag: str, titled: str = "") -> list:
