@@ -20,12 +20,12 @@ from adgenesis.engines.render import rgb
 from adgenesis.schema import BRIEF_LIMITS, CANVAS_PRESETS, Brief, TextElement, canvas_for
 
 PAIRS = [(p, f) for p, fmts in CANVAS_PRESETS.items() for f in fmts]
-PROMPT = ("Instagram post for Stride Labs' carbon-plate running shoes: 30% off shoes this weekend, on orders over "
-          "$80 for members only. Carbon-plate speed for race day")
+PROMPT = ("Instagram post for Stride Labs: 30% off shoes this weekend, on orders over $80 for members only. "
+          "Carbon-plate speed for race day")
 
 
 def brief(**kw) -> Brief:
-    return Brief(**({"headline": "30% off shoes", "subline": "Carbon-plate speed for race day",
+    return Brief(**({"headline": "Stride Labs: 30% off shoes", "subline": "Carbon-plate speed for race day",
                      "cta": "Shop now", "image": "carbon-plate running shoes", "palette": "energetic",
                      "fine_print": "This weekend. On orders over $80 for members only."} | kw))
 

@@ -326,3 +326,43 @@ def test_an_ad_of_the_briefs_spans_with_its_terms_in_the_fine_print_passes():
 def test_each_untrue_word_fails_its_check(kw, name, problem):
     report = check(design(offer_elements(**kw)), OFFER)
     assert name in failed(report) and any(problem in p for p in report.problems), report.problems
+
+
+BRANDED = "Square Instagram post for Pawsley Grooming Co. in Tacoma: first groom 25% off for new clients"
+
+
+def branded(headline, subline, *extra):
+    return design([
+        text(headline, 90, 600, 900, 56, weight="bold", role="headline"),
+        text(subline, 90, 700, 900, 32, color="#C9D3E0", role="body"),
+        shape(340, 860, 400, 100),
+        text("Book now", 340, 860, 400, 40, color=NAVY, weight="bold", role="cta", height=100),
+        text("For new clients.", 90, 1000, 900, 24, color="#C9D3E0", role="fine_print"),
+        *extra,
+    ])
+
+
+@pytest.mark.parametrize("subline", ["Pawsley Grooming Co. in Tacoma", "Pawsley Grooming in Tacoma"])
+def test_an_ad_that_names_the_brand_with_or_without_its_company_suffix_is_named(subline):
+    report = check(branded("First groom 25% off", subline), BRANDED)
+    assert report.checks["named"], report.problems
+
+
+def test_an_ad_that_leaves_the_brand_out_fails_named_alone():
+    report = check(branded("First groom 25% off", "In Tacoma"), BRANDED)
+    assert failed(report) == {"named"}
+    assert report.problems == ["the brand 'Pawsley Grooming Co.' is not named in the headline or supporting text"]
+
+
+def test_the_brand_only_on_its_button_is_not_named():
+    on_button = design([
+        text("First groom 25% off", 90, 600, 900, 56, weight="bold", role="headline"),
+        shape(240, 860, 600, 100),
+        text("Pawsley Grooming", 240, 860, 600, 40, color=NAVY, weight="bold", role="cta", height=100),
+    ])
+    assert not check(on_button, BRANDED).checks["named"]
+
+
+def test_a_brand_kits_logo_names_the_brand():
+    logo = image(40, 40, 200, 80, description="logo", role="logo")
+    assert check(branded("First groom 25% off", "In Tacoma", logo), BRANDED).checks["named"]

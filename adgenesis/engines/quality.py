@@ -5,7 +5,8 @@
 
 The words are judged as the customer's lawyer would: every word of the headline and supporting line inside a whole
 span of the brief or from its language's vocabulary (`engines.copy.CopyWords`), the CTA one of the intent's labels,
-the main offer stated, every term of every offer in the fine print (`grounded`, `offer`, `conditions`, `copy`).
+the main offer stated, every term of every offer in the fine print, the brand named (`grounded`, `offer`,
+`conditions`, `copy`, `named`).
 Thresholds live in `configs/design/quality.yaml` (`QualityRules`), so tightening a rule is a data change.
 Text is measured with `fonts` and contrast is judged on what `render` paints, so a layout that passes here
 looks, when drawn, the way the checks assumed.
@@ -39,7 +40,8 @@ from adgenesis.schema import Design, ImageElement, ShapeElement, TextElement
 if TYPE_CHECKING:
     from adgenesis.engines.kit import Look
 
-CHECKS = ("headline", "cta", "elements", "fit", "contrast", "alignment", "grounded", "offer", "conditions", "copy")
+CHECKS = ("headline", "cta", "elements", "fit", "contrast", "alignment", "grounded", "offer", "conditions", "copy",
+          "named")
 RULES_PATH = "configs/design/quality.yaml"
 
 
@@ -62,6 +64,7 @@ class QualityRules(BaseModel):
     align_tolerance_fraction: float = Field(0.01, ge=0, lt=0.5)
     name_match_ratio: float = Field(0.8, gt=0, le=1)
     max_word_repeats: int = Field(2, ge=1)
+    company_suffixes: tuple[str, ...] = ()
     field_labels: tuple[str, ...] = ()
     stopwords: tuple[str, ...] = ()
 
@@ -341,6 +344,21 @@ class _Context:
                 problems.append(f"elements.{self.cta_index} cta {_q(cta)} does not ask for what the brief wants "
                                 f"({self.facts.intent}: {', '.join(cta_labels(self.facts))})")
         return problems
+
+    def named(self) -> list[str]:
+        """Whose ad it is: the brief's brand in the headline or supporting text (a company suffix of it, "Co.",
+        "GmbH", may go), or a brand kit's logo drawn. Words only from the brief's spans cannot misname a brand, but
+        they can leave it out, and an ad that names nobody sells for whoever shows it next."""
+        brand = self.facts.brand
+        if brand is None or any(isinstance(el, ImageElement) and el.role == "logo" for el in self.d.elements):
+            return []
+        shown = _normal(" ".join(el.text for _, el in self._copy_texts()))
+        suffix = rf"[\s,]+(?:{'|'.join(re.escape(x.rstrip('.')) for x in self.r.company_suffixes)})\.?$"
+        bare = re.sub(suffix, "", brand.text, flags=re.IGNORECASE) if self.r.company_suffixes else brand.text
+        names = {_normal(brand.text), _normal(bare)} - {""}
+        if any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", shown) for name in names):
+            return []
+        return [f"the brand {_q(brand.text)} is not named in the headline or supporting text"]
 
     def on_brand(self) -> list[str]:
         """Drawn as the brand kit says: every colour and font the kit's, its logo shown at a legible size with no text
