@@ -156,6 +156,11 @@ def test_what_follows_an_offer_is_its_term_not_another_offer():
     ("Konzert von Die Nachtfalter im Kesselhaus, Samstag 22. Februar, Einlass 19 Uhr. Tickets jetzt sichern!", "de",
      "tickets"),
     ("Applejack Day, free entry, Sunday 12 October 10am-4pm at Hobbs Meadow Orchard", "en", "visit"),
+    # a show with a date is ticketed (a visit before), a sign after a digit still starts a word ("$4.99/mo" was shop)
+    ("Jazz with The Harbour Trio at the Custom House, Friday 14 March 8pm", "en", "tickets"),
+    ("Tallowcrest cloud storage: 1 TB for $4.99/mo", "en", "subscribe"),
+    ("Greenhollow Credit Union: 4.2% APY on savings, no minimum balance", "en", "apply"),
+    ("Pawsome Pals dog daycare in Leeds: first day free", "en", "book"),
 ])
 def test_the_intent_is_what_the_brief_asks_for_not_a_word_it_happens_to_use(prompt, language, intent):
     assert read_brief(prompt, language).intent == intent

@@ -181,8 +181,9 @@ class _Reader:
             event=self._event(offers, places), job=job,
             content=tuple(found["content"]), tone=tuple(found["tone"]), audience=tuple(found["audience"]),
             colors=tuple(found["colors"]), copy_ideas=tuple(found["copy_ideas"]), cta_request=cta_request,
-            image_hints=tuple(found["image_hints"]), intent=self._intent(cta_request, products, offers, job is not None and job.role is not None,
-                                                                         any(q.kind in ("date", "time") for q in self.qs)),
+            image_hints=tuple(found["image_hints"]),
+            intent=self._intent(cta_request, products, offers, job is not None and job.role is not None,
+                                any(q.kind in ("date", "time") for q in self.qs)),
             clauses=clauses)
 
     def _strip_request(self, start: int, end: int, fillers_too: bool = False) -> int:
@@ -500,7 +501,8 @@ class _Reader:
         for intent, words in self.lex.intents.items():
             asked = len(self.p["words"](words.verbs).findall(text))
             scores[intent] += 3 * asked
-            counted = intent if priced or asked or not words.with_price else words.else_intent
+            # a show with a price or a date is ticketed; one with neither ("live music on Fridays") is a visit
+            counted = intent if priced or dated or asked or not words.with_price else words.else_intent
             if counted is not None:
                 scores[counted] += len(self.p["words"](words.words).findall(text))
         if not hiring and any(q.kind in ("percent", "money", "multi_buy") for q in self.qs) and "shop" in scores:
@@ -536,7 +538,9 @@ def _patterns(language: str) -> dict:
 
     def words(phrases: tuple[str, ...]) -> re.Pattern:
         if phrases not in word_cache:
-            word_cache[phrases] = re.compile(rf"(?<![\w]){alternation(phrases)}(?![\w])", re.IGNORECASE) \
+            # a phrase that starts with a sign may follow a word ("$2.49/mo")
+            word_cache[phrases] = re.compile(rf"(?:(?<![\w])|(?=[^\w\s])){alternation(phrases)}(?![\w])",
+                                             re.IGNORECASE) \
                 if phrases else re.compile(r"(?!x)x")
         return word_cache[phrases]
 
