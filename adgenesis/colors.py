@@ -1,11 +1,14 @@
 """Colours as WCAG 2 judges them: relative luminance and the contrast ratio of two sRGB colours.
 
 The core's, so that a brand kit is checked for legible pairs when it is saved (adgenesis/store/checks.py) with the
-same maths the layout engine and its quality checks use (adgenesis/engines/quality.py imports it from here)."""
+same maths the layout engine picks its inks by and the quality checks judge the rendered pixels with."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from PIL import Image
 
 RGB = tuple[int, int, int]
 
@@ -28,3 +31,21 @@ def luminance(color: RGB) -> float:
 def contrast_ratio(a: RGB, b: RGB) -> float:
     la, lb = luminance(a), luminance(b)
     return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+
+
+_MAX_SAMPLES = 65536  # a regular subsample of a big crop judges it as well, far faster
+
+
+def contrast_under(color: tuple[int, int, int], under: Image.Image) -> float:
+    """Contrast of text in `color` against the pixels under it: the ratio that 90% of those pixels reach.
+
+    On a flat colour that is exactly the colour's ratio; over a busy picture, the worst tenth decides, so text
+    fails unless nearly all of what lies under it contrasts (a few dark pixels in a light photo do not fail it).
+    """
+    px = np.asarray(under.convert("RGB"))
+    step = max(1, math.ceil(math.sqrt(px.shape[0] * px.shape[1] / _MAX_SAMPLES)))
+    px = px[::step, ::step].reshape(-1, 3)
+    lum = LINEAR[px] @ LUMINANCE_WEIGHTS
+    lt = luminance(color)
+    ratios = (np.maximum(lum, lt) + 0.05) / (np.minimum(lum, lt) + 0.05)
+    return float(np.quantile(ratios, 0.1, method="lower"))

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -44,7 +43,8 @@ import httpx  # noqa: E402
 
 from adgenesis.engines.facts import read_brief  # noqa: E402
 from adgenesis.engines.lexicon import lexicon  # noqa: E402
-from adgenesis.engines.quality import check, words  # noqa: E402
+from adgenesis.engines.words import normal, words  # noqa: E402
+from adgenesis.engines.quality import check  # noqa: E402
 from adgenesis.paths import DATA_DIR, REPO_ROOT  # noqa: E402
 from adgenesis.schema import Design  # noqa: E402
 from results import percentiles, record  # noqa: E402
@@ -57,10 +57,6 @@ def load(language: str) -> list[dict]:
     rows = [json.loads(line) for line in (DATA_DIR / "design_eval" / FILES[language]).read_text().splitlines()
             if line.strip()]
     return [r | {"language": r.get("language", language)} for r in rows]
-
-
-def normal(text: str) -> str:
-    return " ".join(text.replace("\u2019", "'").casefold().split())
 
 
 def read_ad(row: dict, design: Design) -> dict:

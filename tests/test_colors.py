@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adgenesis import colors
-from adgenesis.engines import quality
+from adgenesis.engines import layout, quality, render
 
 
 def test_wcag_contrast_ratios():
@@ -17,4 +17,6 @@ def test_wcag_contrast_ratios():
 
 
 def test_the_engine_uses_the_same_maths():
-    assert quality.contrast_ratio is colors.contrast_ratio and quality.luminance is colors.luminance
+    # the layout picks its inks, the renderer paints and the checks judge with one copy of each
+    assert layout.contrast_ratio is colors.contrast_ratio and layout.rgb is render.rgb is quality.rgb is colors.rgb
+    assert quality.contrast_under is colors.contrast_under

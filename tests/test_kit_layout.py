@@ -14,7 +14,8 @@ from adgenesis.checksum import bytes_sha256
 from adgenesis.colors import contrast_ratio, rgb
 from adgenesis.engines.design import compose, copy_for, free_json_schema
 from adgenesis.engines.kit import look_of
-from adgenesis.engines.quality import check, default_rules
+from adgenesis.engines.quality import check
+from adgenesis.engines.quality_rules import default_rules
 from adgenesis.engines.render import render
 from adgenesis.errors import Unavailable
 from adgenesis.schema import CANVAS_PRESETS, ImageElement, TextElement, canvas_for

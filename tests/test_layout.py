@@ -15,9 +15,9 @@ from adgenesis.engines.layout import (
     readable,
     rules,
 )
-from adgenesis.engines.quality import check, contrast_ratio
-from adgenesis.engines.render import rgb
-from adgenesis.schema import BRIEF_LIMITS, CANVAS_PRESETS, Brief, TextElement, canvas_for
+from adgenesis.colors import contrast_ratio, rgb
+from adgenesis.engines.quality import check
+from adgenesis.schema import CANVAS_PRESETS, Brief, TextElement, canvas_for
 
 PAIRS = [(p, f) for p, fmts in CANVAS_PRESETS.items() for f in fmts]
 PROMPT = ("Instagram post for Stride Labs: 30% off shoes this weekend, on orders over $80 for members only. "

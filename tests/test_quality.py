@@ -5,7 +5,9 @@ from PIL import Image
 from pydantic import ValidationError
 
 from adgenesis.engines import fonts
-from adgenesis.engines.quality import CHECKS, QualityRules, check, content_words, default_rules, summarize
+from adgenesis.engines.quality import CHECKS, check, summarize
+from adgenesis.engines.quality_rules import QualityRules, default_rules
+from adgenesis.engines.words import content_words
 from adgenesis.schema import Design, canvas_for
 
 PROMPT = ("Make a square Instagram post promoting our summer sale on running shoes, 30% off. Lightweight trainers "

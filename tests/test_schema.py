@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from adgenesis.engines.design import LayoutError, copy_for, finish
 from adgenesis.paths import DATA_DIR
-from adgenesis.schema import (CANVAS_PRESETS, MAX_ELEMENTS, MAX_TEXT_CHARS, Brief, Design, ModelCopy, UnknownCanvas, canvas_for,
+from adgenesis.schema import (CANVAS_PRESETS, MAX_ELEMENTS, MAX_TEXT_CHARS, Design, ModelCopy, UnknownCanvas, canvas_for,
                               layout_json_schema, repair)
 
 

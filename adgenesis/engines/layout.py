@@ -20,8 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from adgenesis.engines import fonts
-from adgenesis.engines.quality import contrast_ratio, default_rules
-from adgenesis.engines.render import rgb
+from adgenesis.colors import contrast_ratio, rgb
+from adgenesis.engines.quality_rules import default_rules
 from adgenesis.paths import CONFIGS_DIR
 from adgenesis.schema import FONT_FAMILIES, Brief, Canvas, Design
 

@@ -16,24 +16,20 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
-from pathlib import Path
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
-import numpy as np
-import yaml
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
 
-from adgenesis import paths
 from adgenesis.brief import BriefFacts
-from adgenesis.colors import LINEAR, LUMINANCE_WEIGHTS, luminance
-from adgenesis.colors import contrast_ratio  # noqa: F401 - layout.py and the tests take it from here
+from adgenesis.colors import contrast_under, rgb
 from adgenesis.engines import fonts, render
-from adgenesis.engines.copy import CopyWords, cta_labels, fine_print_parts
+from adgenesis.engines.copy import CopyWords, cta_labels
 from adgenesis.engines.facts import read_brief
 from adgenesis.engines.language import detect
 from adgenesis.engines.lexicon import lexicon
+from adgenesis.engines.quality_rules import QualityRules, default_rules
+from adgenesis.engines.words import content_words, normal, stem, stop_forms, words
 from adgenesis.protocol import QualityReport
 from adgenesis.schema import Design, ImageElement, ShapeElement, TextElement
 
@@ -42,40 +38,6 @@ if TYPE_CHECKING:
 
 CHECKS = ("headline", "cta", "elements", "fit", "contrast", "alignment", "grounded", "offer", "conditions", "copy",
           "named")
-RULES_PATH = "configs/design/quality.yaml"
-
-
-class QualityRules(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    headline_min_px: float = Field(16, gt=0)
-    headline_min_fraction: float = Field(0.045, ge=0, lt=1)
-    text_min_px: float = Field(10, gt=0)
-    text_min_fraction: float = Field(0.022, ge=0, lt=1)
-    cta_max_words: int = Field(4, ge=1)
-    cta_max_chars: int = Field(24, ge=1)
-    min_elements: int = Field(3, ge=1)
-    max_elements: int = Field(6, ge=1)
-    logo_min_px: float = Field(20, gt=0)
-    min_contrast: float = Field(4.5, ge=1, le=21)
-    min_contrast_large: float = Field(3.0, ge=1, le=21)
-    large_text_fraction: float = Field(0.05, ge=0, lt=1)
-    large_text_bold_factor: float = Field(0.8, gt=0, le=1)
-    align_tolerance_fraction: float = Field(0.01, ge=0, lt=0.5)
-    name_match_ratio: float = Field(0.8, gt=0, le=1)
-    max_word_repeats: int = Field(2, ge=1)
-    company_suffixes: tuple[str, ...] = ()
-    field_labels: tuple[str, ...] = ()
-    stopwords: tuple[str, ...] = ()
-
-
-@lru_cache(maxsize=1)
-def default_rules() -> QualityRules:
-    return load_rules(paths.resolve(RULES_PATH))
-
-
-def load_rules(path: str | Path) -> QualityRules:
-    return QualityRules.model_validate(yaml.safe_load(Path(path).read_text()) or {})
 
 
 def check(design: Design, brief: BriefFacts | str, images: dict[int, Image.Image] | None = None,
@@ -101,44 +63,6 @@ def summarize(reports: list[QualityReport]) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Words: what makes a headline on-topic
-# --------------------------------------------------------------------------------------------------
-
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*%?")  # keeps "30%" and "don't" whole; splits "eco-friendly"
-
-
-def words(text: str) -> list[str]:
-    text = text.casefold().replace("\u2019", "'").replace("\u2018", "'")
-    return [w[:-2] if w.endswith("'s") else w for w in _WORD.findall(text)]
-
-
-def stem(word: str) -> str:
-    """Plural -> singular, just enough that "shoes" matches "shoe"; the same on both sides of a comparison."""
-    if word[-1].isdigit() or word.endswith("%"):
-        return word
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-@lru_cache(maxsize=8)
-def _stop_forms(stopwords: tuple[str, ...]) -> frozenset[str]:
-    # Normalised like the text they are compared with, plural-stripped too ("ads" -> "ad").
-    forms = {w for s in stopwords for w in words(s)}
-    return frozenset(forms | {stem(w) for w in forms})
-
-
-def content_words(text: str, rules: QualityRules, language: str = "en") -> set[str]:
-    lex = lexicon(language)
-    stop = _stop_forms(rules.stopwords + lex.placement + lex.requests + lex.fillers + lex.vocabulary)
-    return {s for w in words(text) if w not in stop and (s := stem(w)) not in stop}
-
-
-# --------------------------------------------------------------------------------------------------
 # The checks: each returns its problems, none meaning passed
 # --------------------------------------------------------------------------------------------------
 
@@ -154,7 +78,7 @@ class _Context:
         voice, banned = (look.voice_words, look.banned_words) if look is not None else ((), ())
         self.copy_words = CopyWords.of(facts, voice, banned)
         disclaimer = look.disclaimer if look is not None and look.disclaimer else ""
-        self.disclaimer = {_normal(p.rstrip(".")) for p in _sentences(disclaimer)}
+        self.disclaimer = {normal(p.rstrip(".")) for p in _sentences(disclaimer)}
         self.min_side = min(design.width, design.height)
         self.texts = [(i, el) for i, el in enumerate(design.elements) if isinstance(el, TextElement)]
         # The largest text is what the eye reads first, whatever role the layout gave it; first one on ties.
@@ -243,7 +167,7 @@ class _Context:
             is_large = el.font_size >= large or (el.font_weight == "bold"
                                                  and el.font_size >= self.r.large_text_bold_factor * large)
             need = self.r.min_contrast_large if is_large else self.r.min_contrast
-            ratio = contrast_under(render.rgb(el.color), under[i])
+            ratio = contrast_under(rgb(el.color), under[i])
             if ratio < need:
                 problems.append(f"elements.{i} text {_q(el.text)} contrast {ratio:.2f}:1 < {need:g}:1")
         return problems
@@ -280,12 +204,21 @@ class _Context:
                                 f"with no other element nor the canvas edges or centre")
         return problems
 
-
     # ---- the words: what a lawyer and a copy editor check ----
 
     def _copy_texts(self) -> list[tuple[int, TextElement]]:
         """The headline and supporting lines: every text but the CTA and the fine print."""
         return [(i, el) for i, el in self.texts if i != self.cta_index and el.role != "fine_print"]
+
+    @cached_property
+    def shown(self) -> str:
+        """The headline and supporting lines, normalised: where the main offer and the brand must be."""
+        return normal(" ".join(el.text for _, el in self._copy_texts()))
+
+    @cached_property
+    def everywhere(self) -> str:
+        """Every text of the ad, normalised: where every other offer and every condition must be."""
+        return normal(" ".join(el.text for _, el in self.texts))
 
     def grounded(self) -> list[str]:
         """Every word from a whole span of the brief or the vocabulary; the CTA a label of the language (or the
@@ -303,11 +236,11 @@ class _Context:
             if cta.casefold() not in labels and cta.casefold() != asked:
                 problems.append(f"elements.{self.cta_index} cta {_q(cta)} is not a CTA label of the language nor the "
                                 f"button the brief asks for")
-        brief = _normal(self.prompt)
+        brief = normal(self.prompt)
         for i, el in self.texts:
             if el.role == "fine_print":
                 bad = [p for p in _sentences(el.text)
-                       if _normal(p.rstrip(".")) not in brief and _normal(p.rstrip(".")) not in self.disclaimer]
+                       if normal(p.rstrip(".")) not in brief and normal(p.rstrip(".")) not in self.disclaimer]
                 problems += [f"elements.{i} fine print {_q(p)} is not the brief's own words" for p in bad]
         return problems
 
@@ -315,24 +248,21 @@ class _Context:
         """The main offer stated in the headline or supporting line; every other offer somewhere in the ad."""
         if not self.facts.offers:
             return []
-        shown = _normal(" ".join(el.text for _, el in self._copy_texts()))
-        everywhere = _normal(" ".join(el.text for _, el in self.texts))
         main, *others = self.facts.offers
         problems = []
-        if _normal(main.value.text) not in shown:
+        if normal(main.value.text) not in self.shown:
             problems.append(f"the offer {_q(main.core.text, 48)} is not stated in the headline or supporting text")
         problems += [f"the offer {_q(o.core.text, 48)} is not in the ad" for o in others
-                     if _normal(o.value.text) not in everywhere]
+                     if normal(o.value.text) not in self.everywhere]
         return problems
 
     def conditions(self) -> list[str]:
         """Every term of every offer and every condition the brief states apart from them, verbatim, somewhere in
         the ad (the fine print carries them)."""
-        everywhere = _normal(" ".join(el.text for _, el in self.texts))
         return [f"the condition {_q(t.text, 48)} of the offer {_q(o.core.text, 32)} is not in the ad"
-                for o in self.facts.offers for t in o.terms if _normal(t.text) not in everywhere] + [
+                for o in self.facts.offers for t in o.terms if normal(t.text) not in self.everywhere] + [
                 f"the condition {_q(t.text, 48)} is not in the ad" for t in self.facts.terms
-                if _normal(t.text) not in everywhere]
+                if normal(t.text) not in self.everywhere]
 
     def copy(self) -> list[str]:
         problems = [f"elements.{i} text {_q(el.text)}: {p}" for i, el in self.texts if el.role != "fine_print"
@@ -352,11 +282,9 @@ class _Context:
         brand = self.facts.brand
         if brand is None or any(isinstance(el, ImageElement) and el.role == "logo" for el in self.d.elements):
             return []
-        shown = _normal(" ".join(el.text for _, el in self._copy_texts()))
-        suffix = rf"[\s,]+(?:{'|'.join(re.escape(x.rstrip('.')) for x in self.r.company_suffixes)})\.?$"
-        bare = re.sub(suffix, "", brand.text, flags=re.IGNORECASE) if self.r.company_suffixes else brand.text
-        names = {_normal(brand.text), _normal(bare)} - {""}
-        if any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", shown) for name in names):
+        bare = _suffix(self.r.company_suffixes).sub("", brand.text)
+        names = {normal(brand.text), normal(bare)} - {""}
+        if any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", self.shown) for name in names):
             return []
         return [f"the brand {_q(brand.text)} is not named in the headline or supporting text"]
 
@@ -387,7 +315,7 @@ class _Context:
                 problems += [f"elements.{j} text {_q(t.text)} lies over the logo" for j, t in self.texts
                              if _overlap(el, t)]
         if self.disclaimer:
-            fine = {_normal(p.rstrip(".")) for _, el in self.texts if el.role == "fine_print" for p in _sentences(el.text)}
+            fine = {normal(p.rstrip(".")) for _, el in self.texts if el.role == "fine_print" for p in _sentences(el.text)}
             if not self.disclaimer <= fine:
                 problems.append(f"the brand kit's disclaimer {_q(look.disclaimer, 48)} is not in the fine print")
         return problems
@@ -400,16 +328,20 @@ class _Context:
         return None
 
 
+@lru_cache(maxsize=8)
+def _suffix(suffixes: tuple[str, ...]) -> re.Pattern:
+    """A company suffix at the end of a name ("Pawsley Grooming Co." -> "Pawsley Grooming")."""
+    if not suffixes:
+        return re.compile(r"(?!x)x")
+    return re.compile(rf"[\s,]+(?:{'|'.join(re.escape(x.rstrip('.')) for x in suffixes)})\.?$", re.IGNORECASE)
+
+
 def _sentences(text: str) -> list[str]:
     return [p for p in re.split(r"(?<=[.!?])\s+", text) if p.strip()]
 
 
 def _overlap(a, b) -> bool:
     return min(a.x + a.width, b.x + b.width) - max(a.x, b.x) > 1 and min(a.y + a.height, b.y + b.height) - max(a.y, b.y) > 1
-
-
-def _normal(text: str) -> str:
-    return " ".join(text.replace("\u2019", "'").casefold().split())
 
 
 def _uncovered(text: str, copy_words: CopyWords) -> list[str]:
@@ -425,7 +357,7 @@ def copy_problems(text: str, rules: QualityRules, button: bool = False) -> list[
     if labels and (m := re.search(rf"\b({labels})\s*:", text, re.IGNORECASE)):
         problems.append(f"the field label {m.group(0)!r} leaked into the copy")
     ws = words(text)
-    stop = _stop_forms(rules.stopwords)
+    stop = stop_forms(rules.stopwords)
     content = [stem(w) for w in ws if w not in stop]
     # Doubled with only a space between ("toolbox toolbox"), or on a button, any word twice ("Shop the shop").
     if re.search(r"\b(\w+)\s+\1\b", text, re.IGNORECASE) or (button and len(set(content)) < len(content)):
@@ -433,25 +365,3 @@ def copy_problems(text: str, rules: QualityRules, button: bool = False) -> list[
     elif (most := max(map(content.count, content), default=0)) > rules.max_word_repeats:
         problems.append(f"a word is used {most} times")
     return problems
-
-
-# --------------------------------------------------------------------------------------------------
-# Contrast
-# --------------------------------------------------------------------------------------------------
-
-_MAX_SAMPLES = 65536  # a regular subsample of a big crop judges it as well, far faster
-
-
-def contrast_under(color: tuple[int, int, int], under: Image.Image) -> float:
-    """Contrast of text in `color` against the pixels under it: the ratio that 90% of those pixels reach.
-
-    On a flat colour that is exactly the colour's ratio; over a busy picture, the worst tenth decides, so text
-    fails unless nearly all of what lies under it contrasts (a few dark pixels in a light photo do not fail it).
-    """
-    px = np.asarray(under.convert("RGB"))
-    step = max(1, math.ceil(math.sqrt(px.shape[0] * px.shape[1] / _MAX_SAMPLES)))
-    px = px[::step, ::step].reshape(-1, 3)
-    lum = LINEAR[px] @ LUMINANCE_WEIGHTS
-    lt = luminance(color)
-    ratios = (np.maximum(lum, lt) + 0.05) / (np.minimum(lum, lt) + 0.05)
-    return float(np.quantile(ratios, 0.1, method="lower"))

@@ -16,6 +16,7 @@ from typing import Callable
 
 from PIL import Image, ImageDraw, ImageOps
 
+from adgenesis.colors import rgb
 from adgenesis.engines import fonts
 from adgenesis.schema import Design, ImageElement, ShapeElement, TextElement
 
@@ -43,10 +44,6 @@ def render_layers(design: Design, images: dict[int, Image.Image] | None = None
     under: dict[int, Image.Image] = {}
     picture = _paint(design, images or {}, lambda i, crop: under.__setitem__(i, crop))
     return picture, under
-
-
-def rgb(color: str) -> tuple[int, int, int]:
-    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
 
 
 def box_of(el, width: int, height: int) -> Box:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from adgenesis.engines.aliases import serves_candidate  # noqa: F401 - the split, beside the gate
 from adgenesis.protocol import CanaryOutcome as Outcome  # what one request did on one version

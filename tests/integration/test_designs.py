@@ -14,7 +14,8 @@ from PIL import Image
 
 from adgenesis.brief import LANGUAGES
 from adgenesis.engines.lexicon import lexicon
-from adgenesis.engines.quality import check, words
+from adgenesis.engines.quality import check
+from adgenesis.engines.words import words
 from adgenesis.paths import DATA_DIR
 from adgenesis.schema import Design, LayoutBody, canvas_for, layout_json_schema
 from adgenesis.settings import load_profile
