@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,7 +66,8 @@ class LocalRay:
 @contextmanager
 def local_ray(num_cpus: int = LOCAL_NUM_CPUS, dashboard_port: int | None = None) -> Iterator[LocalRay]:
     """A fresh in-process Ray head with a dashboard on `dashboard_port` (a free port when None, or when
-    that one is taken, which it says loudly)."""
+    that one is taken, which it says loudly). SIGTERM stops it as Ctrl-C does (KeyboardInterrupt): Serve's
+    replicas are shut down (each vLLM engine with its replica), then Ray."""
     import ray
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -81,19 +83,28 @@ def local_ray(num_cpus: int = LOCAL_NUM_CPUS, dashboard_port: int | None = None)
         dashboard_port=port,
         runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1"}},
     )
+    if threading.current_thread() is threading.main_thread():
+        # after ray.init: Ray's core worker installs its own SIGTERM handler, which aborts with a C++ stack trace
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         yield LocalRay(f"http://127.0.0.1:{port}", context.address_info["gcs_address"],
                        Path(context.address_info["session_dir"]))
     finally:
+        from ray import serve
+
+        serve.shutdown()  # no-op without Serve; otherwise every replica's __del__ runs, and vLLM stops its engine
         ray.shutdown()
 
 
 def block_until_interrupted(goodbye: str) -> None:
-    """What `make serve` and `make monitor` do once up: nothing, until Ctrl-C."""
+    """What `make serve` and `make monitor` do once up: nothing, until Ctrl-C or SIGTERM."""
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         signal.pause()
     except KeyboardInterrupt:
-        print(goodbye)
+        print(goodbye, flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def deploy(dashboard: str, config: Path = CONFIGS_DIR / "serve_local.yaml", workdir: Path | None = None,
