@@ -97,7 +97,7 @@ def local_ray(num_cpus: int = LOCAL_NUM_CPUS, dashboard_port: int | None = None)
 
 
 def block_until_interrupted(goodbye: str) -> None:
-    """What `make serve` and `make monitor` do once up: nothing, until Ctrl-C or SIGTERM."""
+    """What `make monitor` does once up: nothing, until Ctrl-C or SIGTERM (`make serve` pauses inside `local_ray`)."""
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         signal.pause()
