@@ -15,7 +15,7 @@ from deployments.http_errors import status_of
 from adgenesis.engines.design import NoLayout
 from adgenesis.engines.upstream import CircuitBreaker, Fallback, LocalUnavailable, Upstream
 from adgenesis.errors import NotFound, RequestError
-from adgenesis.settings import UpstreamSettings
+from adgenesis.settings import UpstreamSettings, load_profile
 from tests.test_design_spec import GOOD, generate, spec
 
 SETTINGS = UpstreamSettings(base_url="http://upstream.test/v1", model="their-model", failures_to_open=2, open_s=30)
@@ -179,3 +179,12 @@ def test_the_fallbacks_errors_cross_replicas_intact():
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error) and status_of(copy) == 503 and "Retry-After" in copy.headers
         assert (copy.message, copy.headers) == (error.message, error.headers)
+
+
+def test_the_upstream_servers_key_goes_in_its_environment_not_its_command_line():
+    # A key on argv is world-readable (ps), and one starting "-" (1 in 64 of token_urlsafe's) read as a flag by argparse.
+    from tools.upstream_server import command
+
+    args, env = command(load_profile("local").llm, 8123, "upstream-design", "-starts-like-a-flag")
+    assert env["VLLM_API_KEY"] == "-starts-like-a-flag"
+    assert not [a for a in args if "flag" in a or a == "--api-key"], args

@@ -39,8 +39,8 @@ def command(settings: LLMSettings, port: int, model: str, api_key: str | None) -
             args.append(f"--{flag}" if value else f"--no-{flag}")
         else:
             args += [f"--{flag}", json.dumps(value) if isinstance(value, dict) else str(value)]
-    if api_key:
-        args += ["--api-key", api_key]
+    if api_key:  # in the environment: argv is world-readable (ps), and argparse reads a key starting "-" as a flag
+        env = {**env, "VLLM_API_KEY": api_key}
     return args, env
 
 
