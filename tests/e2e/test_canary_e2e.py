@@ -5,9 +5,13 @@ a candidate that breaks a margin of the profile's gate is rolled back by it; one
 The incumbent is the profile's model (nothing promoted). The candidates are LoRA adapters of it registered by hand
 as versions: B = 0 (the incumbent's own answers, through the adapter's code path) and large random weights (an
 untrained model). Neither writes a false ad (the copy is the brief's own: every layout of both passes every check),
-so what the gate sees is their cost: an adapter decodes ~1.7x slower than the merged model on CPU, and the profile's
-p95 margin (1.2x) rolls the first back; the second is asked for with a margin that takes that cost. The gate's
-decisions on recorded numbers, margin by margin: tests/test_canary.py."""
+so what the gate sees is their cost: a request through an adapter decodes ~1.7x slower than the merged model on CPU,
+and the profile's p95 margin (1.2x) rolls the first back; the second is asked for with a margin that takes that cost.
+
+The first is judged on requests one at a time. Both versions run on one vLLM engine, and an engine step with any
+adapter request computes the LoRA layers for every request in it (deployments/vllm_cpu_lora.py): requests that overlap
+cost the same on either version, so under concurrent load the ratio the gate sees falls towards 1 (CI once let the
+worse candidate through that way). The gate's decisions on recorded numbers, margin by margin: tests/test_canary.py."""
 
 from __future__ import annotations
 
@@ -31,8 +35,8 @@ DESIGN = {"prompt": "Winter sale on wool scarves, 30% off this weekend", "platfo
 # Few requests per step, so that the test is seconds of load.
 STRICT = {"min_requests": 2}  # the profile's margins
 ACCEPTING = {"min_requests": 2, "p95_ratio": 4.0}  # an adapter's decoding cost taken
-CANARY_BOUND_S = 360
-WORSE_SCALE = 2.0  # random LoRA weights this large drown the model: it no longer writes its copy within the budget  # a canary's whole run under the load, on a host 3x slower than ours
+CANARY_BOUND_S = 360  # a canary's whole run under the load, on a host 3x slower than ours
+WORSE_SCALE = 2.0  # random LoRA weights this large drown the model's own preferences
 
 
 @pytest.fixture(scope="module")
@@ -82,21 +86,26 @@ def ended(api: LifecycleClient, promotion_id: str, timeout_s: float = CANARY_BOU
 
 def test_the_gate_rolls_back_a_worse_candidate_and_promotes_an_as_good_one_with_its_owner_lost(server, api, versions):
     candidate = f"design-llm:{NAME}-v{versions['as_good']}"
-    with LoadLoop(server.url, "/v1/designs", DESIGN, threads=4, max_requests=200, max_seconds=2 * CANARY_BOUND_S,
-                  request_id=both_sides(10, 50)) as load:
-        try:
+    loads = []
+    try:
+        with LoadLoop(server.url, "/v1/designs", DESIGN, threads=1, max_requests=40, max_seconds=CANARY_BOUND_S,
+                      request_id=both_sides(50, 50)) as one_at_a_time:
+            loads.append(one_at_a_time)
             worse = api.promote_canary(NAME, CanaryRequest(version=versions["worse"], strategy="canary",
                                                            steps=(50, 100), gate=STRICT))
             assert (worse.state, worse.share_percent, worse.incumbent_version) == ("running", 50, None)
             rolled_back = ended(api, worse.id)
-            assert rolled_back.state == "rolled_back", rolled_back.decisions[-1].numbers
-            (decision,) = rolled_back.decisions
-            assert decision.decision == "rollback" and decision.numbers["broken"], decision
-            numbers = decision.numbers
-            assert numbers["candidate"]["requests"] >= STRICT["min_requests"] <= numbers["incumbent"]["requests"]
-            assert numbers["candidate"]["all_checks_share"] == 1.0, numbers  # true ads: the copy is the brief's
+        assert rolled_back.state == "rolled_back", rolled_back.decisions[-1].numbers
+        (decision,) = rolled_back.decisions
+        assert decision.decision == "rollback" and tuple(decision.numbers["broken"]) == ("p95_latency",), decision
+        numbers = decision.numbers
+        assert numbers["candidate"]["requests"] >= STRICT["min_requests"] <= numbers["incumbent"]["requests"]
+        assert numbers["candidate"]["all_checks_share"] == 1.0, numbers  # true ads: the copy is the brief's
 
-            # One step before production: the default steps' walk (10 -> 50 -> 100) is tests/test_canary_run.py's.
+        # One step before production: the default steps' walk (10 -> 50 -> 100) is tests/test_canary_run.py's.
+        with LoadLoop(server.url, "/v1/designs", DESIGN, threads=4, max_requests=200, max_seconds=2 * CANARY_BOUND_S,
+                      request_id=both_sides(10, 50)) as load:
+            loads.append(load)
             good = api.promote_canary(NAME, CanaryRequest(version=versions["as_good"], strategy="canary",
                                                           steps=(50, 100), gate=ACCEPTING))
             kill_replica(replicas("Lifecycle", server.head.dashboard)[0], server.head.dashboard)
@@ -107,15 +116,16 @@ def test_the_gate_rolls_back_a_worse_candidate_and_promotes_an_as_good_one_with_
             done = time.time()
             load.wait(lambda rs: any(r.version == candidate for r in rs if r.started > done),
                       "a design from the promoted candidate", 120)
-        finally:  # the profile's model serving again, as the other tests expect
-            for promotion in api.promotions(NAME).promotions:
-                if promotion.state == "running":
-                    api.cancel_promotion(NAME, promotion.id)
-            if api.versions(NAME).model.production_version is not None:
-                api.rollback(NAME)
-    failed = [r for r in load.results if r.status != 200]
-    assert not failed, (load.summary(), [(r.status, r.error) for r in failed[:3]])
+    finally:  # the profile's model serving again, as the other tests expect
+        for promotion in api.promotions(NAME).promotions:
+            if promotion.state == "running":
+                api.cancel_promotion(NAME, promotion.id)
+        if api.versions(NAME).model.production_version is not None:
+            api.rollback(NAME)
+    for one in loads:
+        failed = [r for r in one.results if r.status != 200]
+        assert not failed, (one.summary(), [(r.status, r.error) for r in failed[:3]])
     served = {r.version for r in load.results}
     assert candidate in served and "design-llm" in served, load.summary()
-    print(f"\ncanary: {load.summary()}; rolled back on {decision.numbers['broken']}: {decision.numbers['reason']}; "
-          f"promoted on {[d.numbers['reason'] for d in promoted.decisions]}")
+    print(f"\ncanary: {one_at_a_time.summary()} then {load.summary()}; rolled back on {numbers['broken']}: "
+          f"{numbers['reason']}; promoted on {[d.numbers['reason'] for d in promoted.decisions]}")
