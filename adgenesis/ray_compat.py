@@ -21,7 +21,7 @@ Ray Serve LLM (`ray.serve.llm` exports LLMConfig and build_llm_deployment, but n
 - CallbackBase: the hooks LLMServer runs around engine start; deployments.llm.LocalModelCallback skips the per-node
   model download task for a local folder (a vLLM-importing worker that returns the path unchanged).
 - to_model_metadata: the model card OpenAiIngress is bound with (graphs.app).
-- DEFAULT_ENDPOINTS, init: Ray's OpenAI route table and FastAPI app, which the ingress extends with its own routes.
+- DEFAULT_ENDPOINTS, init: Ray's OpenAI route table (the ingress declares its paths again, with statuses), its app.
 - OpenAiIngress (public), whose private members the ingress subclass uses, only through the functions here:
   `model_cards` (its `_model_cards`: the base models it was bound with, which /v1/models lists with their adapters)
   and `openai_responses` (its `_get_response`: the LLM server's answers to one request, as its routes get them;

@@ -43,7 +43,7 @@ from adgenesis.settings import StoreSettings
 from adgenesis.store.keys import ADMIN, Caller
 from adgenesis.store.store import Store
 from deployments.http_errors import answers
-from deployments.uploads import FRAMING_BYTES, MULTIPART, Upload, read_form
+from deployments.uploads import FRAMING_BYTES, MULTIPART, Upload, body_schema, read_form
 
 logger = logging.getLogger("ray.serve")
 T = TypeVar("T")
@@ -209,13 +209,6 @@ UPLOAD = (*WRITE, TooLarge, UnsupportedMedia)
 KIT_USE = answers(Unauthenticated, Forbidden, NotFound)
 
 
-def multipart(*fields: tuple[str, dict]) -> dict:
-    """The OpenAPI request body of an upload route (it reads the form itself, after the key: `_uploaded`)."""
-    properties = {"file": {"type": "string", "format": "binary"}, **dict(fields)}
-    return {"requestBody": {"required": True, "content": {MULTIPART: {"schema": {
-        "type": "object", "properties": properties, "required": list(properties)}}}}}
-
-
 ROUTES = {
     "kits_create": route("post", "/v1/brand-kits", protocol.BrandKitInfo, *WRITE, status_code=201,
                          summary="Create a brand kit (its version 1)"),
@@ -232,10 +225,10 @@ ROUTES = {
                           Malformed),
     "kits_logo": route("post", "/v1/brand-kits/{kit_id}/logo", protocol.BrandKitInfo, *UPLOAD,
                        summary="Upload a logo (PNG, WebP or JPEG): a new version",
-                       openapi_extra=multipart()),
+                       openapi_extra=body_schema()),
     "kits_font": route("post", "/v1/brand-kits/{kit_id}/fonts", protocol.BrandKitInfo, *UPLOAD,
                        summary="Upload a TTF or OTF as the headline or body font: a new version",
-                       openapi_extra=multipart(("role", {"type": "string", "enum": list(FONT_ROLES)}))),
+                       openapi_extra=body_schema(("role", {"type": "string", "enum": list(FONT_ROLES)}))),
     "kits_file": route("get", "/v1/brand-kits/{kit_id}/files/{name}", None, *NAMED, response_class=Response,
                        responses={200: {"content": {"image/png": {}, "font/ttf": {}, "font/otf": {}}}},
                        summary="An uploaded logo or font of the kit"),

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from http import HTTPStatus
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adgenesis.errors import (
@@ -46,11 +47,6 @@ STATUS: dict[type[RequestError], HTTPStatus] = {
     TimedOut: HTTPStatus.GATEWAY_TIMEOUT,
 }
 KIND = {status: kind for kind, status in STATUS.items()}
-# Part of every inference route's contract (docs/reliability.md): shed load and a lost replica are 503s.
-BUSY = {STATUS[Unavailable].value: {
-    "description": "At capacity, or a model replica was lost: retry after the Retry-After header's seconds"}}
-
-
 def answers(*kinds: type[RequestError]) -> dict[int | str, dict]:
     """A route's `responses=` for the kinds it may answer: each status with the kind's meaning and the error body's
     model, so that a client generated from the OpenAPI schema handles them. A 400 may also be the body of a request
@@ -62,6 +58,53 @@ def answers(*kinds: type[RequestError]) -> dict[int | str, dict]:
     if Malformed in kinds:
         declared[STATUS[Malformed].value]["model"] = ErrorBody | RequestFormatErrorBody
     return declared
+
+
+# Part of every inference route's contract (docs/reliability.md): shed load and a lost replica are 503s.
+BUSY = {STATUS[Unavailable].value: {
+    "model": ErrorBody,
+    "description": "At capacity, or a model replica was lost: retry after the Retry-After header's seconds"}}
+
+COMPONENTS = "#/components/schemas/"
+VALIDATION_MEANING = "The request does not match the schema, or its body cannot be parsed"
+
+
+def _component(schema: dict, model: type[BaseModel]) -> dict:
+    """A $ref to `model` among the schema's components, added there (with the models it holds) if missing."""
+    body = model.model_json_schema(ref_template=COMPONENTS + "{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, held in {**body.pop("$defs", {}), model.__name__: body}.items():
+        components.setdefault(name, held)
+    return {"$ref": COMPONENTS + model.__name__}
+
+
+def validation_as_400(schema: dict) -> dict:
+    """The OpenAPI schema FastAPI generated, with the status this app gives a request that fails validation: FastAPI
+    declares a 422 with its own body on each route that has inputs, `validation_error` answers a 400 (Ray's
+    OpenAI-style body; Starlette's `{"detail"}` when the body is not JSON). A 422 a route declares itself (`answers`)
+    is an `Invalid` and stays; a 400 it declares (`answers(Malformed)`) is this one."""
+    body = {"anyOf": [_component(schema, ErrorBody), _component(schema, RequestFormatErrorBody)]}
+    for operation in (op for item in schema["paths"].values() for op in item.values()):
+        responses = operation["responses"]
+        if "HTTPValidationError" in json.dumps(responses.get("422", {})):
+            del responses["422"]
+        if operation.get("parameters") or operation.get("requestBody"):
+            responses.setdefault("400", {"description": VALIDATION_MEANING,
+                                         "content": {"application/json": {"schema": body}}})
+    for generated in ("HTTPValidationError", "ValidationError"):
+        schema["components"]["schemas"].pop(generated, None)
+    return schema
+
+
+def declare_validation_as_400(app: FastAPI) -> None:
+    """`app`'s /openapi.json as `validation_as_400` makes it (generated once, on the first request for it)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = validation_as_400(generate())
+        return app.openapi_schema
+    app.openapi = openapi
 
 
 def status_of(error: BaseException) -> int:

@@ -26,12 +26,13 @@ from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
 from adgenesis.engines.adapters import adapter_names
 from adgenesis.engines.design import admit
 from adgenesis.engines.upstream import Upstream
-from adgenesis.errors import DependencyFailed, Malformed, UnsupportedMedia
+from adgenesis.errors import DependencyFailed, Invalid, Malformed, TooLarge, UnsupportedMedia
 from adgenesis.images import decode_base64_image, load_image
 from adgenesis.engines.aliases import AliasResolver
 from adgenesis.protocol import (
     CaptionResponse,
     Clarification,
+    ErrorBody,
     ClassifyRequest,
     ClassifyResponse,
     DesignRequest,
@@ -42,6 +43,7 @@ from adgenesis.protocol import (
     LegacyGenerateRequest,
     ProductDescriptionResponse,
     RenderRequest,
+    RequestFormatErrorBody,
     RouteScore,
     ServedBy,
 )
@@ -54,9 +56,9 @@ from adgenesis.service_errors import replica_lost, serve_call_error
 from adgenesis.settings import LifecycleSettings, Limits, LLMSettings
 from deployments import brand_kit_routes, http_errors, lifecycle_routes, studio_routes, telemetry
 from deployments.fallback import make_fallback
-from deployments.http_errors import BUSY
+from deployments.http_errors import BUSY, answers
 from deployments.llm import chat_once
-from deployments.uploads import FRAMING_BYTES, MULTIPART, Upload, capped, read_form
+from deployments.uploads import FRAMING_BYTES, MULTIPART, Upload, body_schema, capped, read_form
 
 logger = logging.getLogger("ray.serve")
 
@@ -374,29 +376,53 @@ def clarify(classification: ClassifyResponse) -> Clarification:
                          candidates=[RouteScore(route=route, score=score) for route, score in candidates])
 
 
-_OPENAI_ROUTES = ("models", "model_data", "completions", "chat")
 PNG = {"content": {"image/png": {}}}
-# A design route's statuses: a full queue or a lost replica, and a `brand_kit` the key may not use.
-DESIGN = {**BUSY, **brand_kit_routes.KIT_USE}
+# What each route may answer besides its 200 and a request that fails validation (a 400: http_errors.validation_as_400).
+PROMPTED = {**answers(TooLarge), **BUSY}  # a prompt over the profile's limit; a full queue or a lost replica
+# A design: its copy from the LLM server (which may fail), no passing layout from either model, a `brand_kit` the key
+# may not use.
+DESIGN = {**PROMPTED, **answers(Invalid, DependencyFailed), **brand_kit_routes.KIT_USE}
+# A photo: multipart or JSON, decoded and checked against the limits at the edge; an optional prompt too long.
+PHOTO = {**answers(Malformed, TooLarge, UnsupportedMedia), **BUSY}
+# Ray's OpenAI routes: vLLM's refusals in OpenAI's error body, a body that does not parse in ours; an unknown model.
+OPENAI = {400: {"model": ErrorResponse | ErrorBody | RequestFormatErrorBody, "description": "A request vLLM refuses, "
+                "or one that does not match the schema"},
+          404: {"model": ErrorResponse | ErrorBody, "description": "No such model, or adapter of it"},
+          **BUSY}
 _ROUTES = {
+    # ---- OpenAI-compatible (Ray's handlers, ray_compat.OpenAiIngress), with what they answer ----
+    "models": lambda app: app.get("/v1/models", response_model=ModelList, tags=["openai"]),
+    "model_data": lambda app: app.get("/v1/models/{model:path}", response_model=ModelCard,
+                                      responses={404: OPENAI[404]}, tags=["openai"]),
+    "completions": lambda app: app.post("/v1/completions", responses=OPENAI, tags=["openai"]),
+    "chat": lambda app: app.post("/v1/chat/completions", responses=OPENAI, tags=["openai"]),
+    # ---- AdGenesis ----
     "healthz": lambda app: app.get("/healthz", tags=["health"]),
-    "readyz": lambda app: app.get("/readyz", tags=["health"]),
+    "readyz": lambda app: app.get("/readyz", responses={503: {"description": "A model is not loaded yet"}},
+                                  tags=["health"]),
     "designs": lambda app: app.post("/v1/designs", response_model=DesignResponse, responses=DESIGN, tags=["designs"]),
     "design_presets": lambda app: app.get("/v1/designs/presets", tags=["designs"]),
     "design_render": lambda app: app.post(
         "/v1/designs/render", response_class=Response, responses={200: PNG, **DESIGN}, tags=["designs"],
         summary="A layout drawn as a PNG with its real fonts",
     ),
-    "legacy_generate": lambda app: app.post("/generate", responses=BUSY, tags=["designs"], summary="Old ML-service contract"),
-    "classify": lambda app: app.post("/v1/classify", response_model=ClassifyResponse, responses=BUSY, tags=["router"]),
+    "legacy_generate": lambda app: app.post("/generate", responses=DESIGN, tags=["designs"],
+                                            summary="Old ML-service contract"),
+    "classify": lambda app: app.post("/v1/classify", response_model=ClassifyResponse, responses=PROMPTED,
+                                     tags=["router"]),
     "generate": lambda app: app.post("/v1/generate", response_model=GenerateResponse, responses=DESIGN,
                                      tags=["router"]),
     "images": lambda app: app.post(
-        "/v1/images", response_class=Response, responses={200: PNG, **BUSY}, tags=["images"]
+        "/v1/images", response_class=Response, responses={200: PNG, **PROMPTED, **answers(Invalid)}, tags=["images"]
     ),
-    "captions": lambda app: app.post("/v1/captions", response_model=CaptionResponse, responses=BUSY, tags=["images"]),
+    "captions": lambda app: app.post(
+        "/v1/captions", response_model=CaptionResponse, responses=PHOTO, tags=["images"],
+        openapi_extra=body_schema(("prompt", {"type": "string"}), optional=("prompt",), as_json="image_base64"),
+    ),
     "product_descriptions": lambda app: app.post(
-        "/v1/product-descriptions", response_model=ProductDescriptionResponse, responses=BUSY, tags=["images"]
+        "/v1/product-descriptions", response_model=ProductDescriptionResponse,
+        responses={**PHOTO, **answers(DependencyFailed)}, tags=["images"],
+        openapi_extra=body_schema(as_json="image_base64"),
     ),
     # ---- AdGenesis Studio, the web page (docs/studio.md) ----
     "studio": lambda app: app.get("/studio", include_in_schema=False),
@@ -410,11 +436,11 @@ _ROUTES = {
 
 def make_ingress(app: FastAPI | None = None):
     """The ingress deployment's class, its routes on `app` (default: ray.serve.llm's OpenAI app, as served)."""
-    from adgenesis.ray_compat import DEFAULT_ENDPOINTS, init
+    from adgenesis.ray_compat import init
 
     app = init() if app is None else app
     for error, handler in http_errors.HANDLERS.items():
         app.add_exception_handler(error, handler)
     app.add_middleware(telemetry.RequestMetrics)
-    endpoints = {name: DEFAULT_ENDPOINTS[name] for name in _OPENAI_ROUTES} | _ROUTES
-    return make_fastapi_ingress(AdGenesisIngress, endpoint_map=endpoints, app=app)
+    http_errors.declare_validation_as_400(app)
+    return make_fastapi_ingress(AdGenesisIngress, endpoint_map=_ROUTES, app=app)

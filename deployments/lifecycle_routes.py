@@ -13,10 +13,12 @@ from fastapi.responses import Response
 from ray.serve.handle import DeploymentHandle
 
 from adgenesis import protocol
-from adgenesis.errors import Invalid, Malformed, Unavailable, UnsupportedMedia
+from adgenesis.errors import (Conflict, DependencyFailed, Forbidden, Invalid, Malformed, NotFound, TimedOut, TooLarge,
+                              Unauthenticated, Unavailable, UnsupportedMedia)
 from adgenesis.lifecycle.auth import ApiKeyAuth
 from adgenesis.settings import LifecycleSettings
-from deployments.uploads import MULTIPART, FRAMING_BYTES, Upload, read_form
+from deployments.http_errors import answers
+from deployments.uploads import MULTIPART, FRAMING_BYTES, Upload, body_schema, read_form
 
 READ, WRITE = False, True
 
@@ -130,36 +132,53 @@ class LifecycleRoutes:
         return await self._call(self._owner(request, WRITE).rollback, protocol.ModelRef(name=name), retry_lost=False)
 
 
-def route(method: str, path: str, response_model, tag: str, **options):
-    """An entry of the route table: `app.<method>(path, response_model=..., tags=[tag], ...)`."""
-    return lambda app: getattr(app, method)(path, response_model=response_model, tags=[tag], **options)
+def route(method: str, path: str, response_model, tag: str, *kinds, **options):
+    """An entry of the route table: `app.<method>(path, response_model=..., tags=[tag], ...)` with every status the
+    route may answer."""
+    return lambda app: getattr(app, method)(path, response_model=response_model, tags=[tag],
+                                            responses={**options.pop("responses", {}), **answers(*kinds)}, **options)
 
 
+# Every route: no key or a key that is not one (401, 403: reads only with lifecycle.read_requires_key), the
+# lifecycle not configured or its replica lost (503), a service behind it failing (502: MLflow, Ray Jobs). One that
+# names a job, file, batch, model or promotion: none such (404). A write: a state that does not allow it (409), a
+# value the server does not take (422).
+ANY = (Unauthenticated, Forbidden, Unavailable, DependencyFailed)
+NAMED = (*ANY, NotFound)
+WRITE = (*NAMED, Conflict, Invalid)
+SWITCH = (*WRITE, TimedOut)  # a promotion or rollback waits on the Serve update
+UPLOAD = (*ANY, Malformed, Invalid, TooLarge, UnsupportedMedia)
 JSONL = {200: {"content": {"application/jsonl": {}}}}
 ROUTES = {
-    "train_submit": route("post", "/v1/training/jobs", protocol.TrainJob, "training", status_code=201),
-    "train_list": route("get", "/v1/training/jobs", protocol.TrainJobList, "training"),
-    "train_get": route("get", "/v1/training/jobs/{job_id}", protocol.TrainJob, "training"),
-    "train_logs": route("get", "/v1/training/jobs/{job_id}/logs", protocol.TrainJobLogs, "training"),
-    "train_cancel": route("post", "/v1/training/jobs/{job_id}/cancel", protocol.TrainJob, "training"),
+    "train_submit": route("post", "/v1/training/jobs", protocol.TrainJob, "training", *WRITE, status_code=201),
+    "train_list": route("get", "/v1/training/jobs", protocol.TrainJobList, "training", *ANY),
+    "train_get": route("get", "/v1/training/jobs/{job_id}", protocol.TrainJob, "training", *NAMED),
+    "train_logs": route("get", "/v1/training/jobs/{job_id}/logs", protocol.TrainJobLogs, "training", *NAMED, Invalid),
+    "train_cancel": route("post", "/v1/training/jobs/{job_id}/cancel", protocol.TrainJob, "training", *WRITE),
     # ---- OpenAI Batch API subset (docs/batch.md); same API key rules as training ----
-    "files_create": route("post", "/v1/files", protocol.FileObject, "batch",
-                          summary="Upload a batch input file (multipart: file, purpose=batch)"),
-    "file_get": route("get", "/v1/files/{file_id}", protocol.FileObject, "batch"),
-    "file_content": route("get", "/v1/files/{file_id}/content", None, "batch", response_class=Response, responses=JSONL),
-    "batches_create": route("post", "/v1/batches", protocol.Batch, "batch"),
-    "batches_list": route("get", "/v1/batches", protocol.BatchList, "batch"),
-    "batches_get": route("get", "/v1/batches/{batch_id}", protocol.Batch, "batch"),
-    "batches_cancel": route("post", "/v1/batches/{batch_id}/cancel", protocol.Batch, "batch"),
-    "registry_models": route("get", "/v1/registry/models", protocol.RegisteredModelList, "registry"),
-    "registry_versions": route("get", "/v1/registry/models/{name}/versions", protocol.ModelVersionList, "registry"),
-    "registry_compare": route("get", "/v1/registry/models/{name}/compare", protocol.VersionComparison, "registry"),
+    "files_create": route("post", "/v1/files", protocol.FileObject, "batch", *UPLOAD,
+                          summary="Upload a batch input file (multipart: file, purpose=batch)",
+                          openapi_extra=body_schema(("purpose", {"type": "string", "enum": ["batch"]}))),
+    "file_get": route("get", "/v1/files/{file_id}", protocol.FileObject, "batch", *NAMED),
+    "file_content": route("get", "/v1/files/{file_id}/content", None, "batch", *NAMED, response_class=Response,
+                          responses=JSONL),
+    "batches_create": route("post", "/v1/batches", protocol.Batch, "batch", *WRITE),
+    "batches_list": route("get", "/v1/batches", protocol.BatchList, "batch", *ANY),
+    "batches_get": route("get", "/v1/batches/{batch_id}", protocol.Batch, "batch", *NAMED),
+    "batches_cancel": route("post", "/v1/batches/{batch_id}/cancel", protocol.Batch, "batch", *WRITE),
+    "registry_models": route("get", "/v1/registry/models", protocol.RegisteredModelList, "registry", *ANY),
+    "registry_versions": route("get", "/v1/registry/models/{name}/versions", protocol.ModelVersionList, "registry",
+                               *NAMED),
+    "registry_compare": route("get", "/v1/registry/models/{name}/compare", protocol.VersionComparison, "registry",
+                              *NAMED, Invalid),
     "registry_promote": route("post", "/v1/registry/models/{name}/promote",
-                              protocol.PromotionResponse | protocol.Promotion, "registry"),
-    "registry_promotions": route("get", "/v1/registry/models/{name}/promotions", protocol.PromotionList, "registry"),
+                              protocol.PromotionResponse | protocol.Promotion, "registry", *SWITCH),
+    "registry_promotions": route("get", "/v1/registry/models/{name}/promotions", protocol.PromotionList, "registry",
+                                 *NAMED),
     "registry_promotion": route("get", "/v1/registry/models/{name}/promotions/{promotion_id}",
-                                protocol.PromotionDetail, "registry"),
+                                protocol.PromotionDetail, "registry", *NAMED),
     "registry_promotion_cancel": route("post", "/v1/registry/models/{name}/promotions/{promotion_id}/cancel",
-                                       protocol.Promotion, "registry"),
-    "registry_rollback": route("post", "/v1/registry/models/{name}/rollback", protocol.PromotionResponse, "registry"),
+                                       protocol.Promotion, "registry", *WRITE),
+    "registry_rollback": route("post", "/v1/registry/models/{name}/rollback", protocol.PromotionResponse, "registry",
+                               *SWITCH),
 }

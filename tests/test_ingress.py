@@ -309,3 +309,27 @@ def test_the_chat_routes_answer_with_the_instruct_base_not_the_brief_tuned_weigh
     assert PROFILE.llm.chat_model == "design-llm:base"
     assert ingress._resolve_model(None) == ingress._resolve_model("design-llm") == "design-llm:base"
     assert ingress._resolve_model("design-llm:brand-v1") == "design-llm:brand-v1"  # a named adapter is that adapter
+
+
+def test_the_openapi_schema_declares_validation_as_the_400_it_is_and_each_routes_own_statuses(app, serve):
+    schema = app.openapi()
+    assert "HTTPValidationError" not in str(schema), "FastAPI's 422 body: this app answers a 400"
+    operations = {(method, path): op for path, item in schema["paths"].items() for method, op in item.items()}
+    for (method, path), op in operations.items():
+        if op.get("parameters") or op.get("requestBody"):
+            body = op["responses"]["400"]["content"]["application/json"]["schema"]
+            refs = {s["$ref"].rsplit("/", 1)[1] for s in body.get("anyOf", [body])}
+            assert {"ErrorBody", "RequestFormatErrorBody"} <= refs, (method, path, refs)
+    declared = {key: {int(s) for s in operations[key]["responses"]} for key in operations}
+    assert declared[("post", "/v1/designs")] == {200, 400, 401, 403, 404, 413, 422, 502, 503}
+    assert declared[("post", "/v1/captions")] == {200, 400, 413, 415, 503}
+    assert declared[("get", "/v1/training/jobs/{job_id}")] == {200, 400, 401, 403, 404, 502, 503}
+    assert declared[("post", "/v1/chat/completions")] == {200, 400, 404, 503}
+    # Routes that read their body themselves still say what it is, so clients (and schemathesis) can send one.
+    photo = operations[("post", "/v1/captions")]["requestBody"]["content"]
+    assert set(photo) == {"multipart/form-data", "application/json"}
+    assert photo["application/json"]["schema"]["required"] == ["image_base64"]
+    # And what the schema says is what the app answers: a body that does not validate is a 400 in that shape.
+    client = serve(AdGenesisIngress.__new__(AdGenesisIngress))
+    answer = client.post("/v1/designs", json={"platform": "instagram"})
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_parameter", answer.text
