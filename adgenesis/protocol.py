@@ -1,4 +1,6 @@
-"""HTTP request/response types of the AdGenesis API (the OpenAI-compatible ones come from ray.serve.llm).
+"""HTTP request/response types of the AdGenesis API (the OpenAI-compatible ones come from ray.serve.llm), and what
+the ingress and the deployments send each other through their handles: a model deployment's method takes one of
+these and answers one (tests/test_contract.py).
 
 Limits that depend on the profile (prompt length, n) are checked by the ingress against `Limits`, so
 that the same types serve every profile; what is fixed by the product is checked here.
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from PIL import Image
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -119,6 +122,43 @@ class ClassifyResponse(BaseModel):
     sure: bool = Field(True, description="the confidence reaches the profile's classifier.min_confidence")
 
 
+class DrawnImage(BaseModel):
+    """What the image deployment drew: the values it used, the request's or the profile's defaults."""
+
+    width: int
+    height: int
+    seed: int
+    steps: int
+    guidance_scale: float
+    lora: str | None = Field(None, description="the adapter drawn with (an alias resolved to its version)")
+    lora_alias: str | None = Field(None, description="the alias the request named, when it was one")
+    lora_weight: float | None = None
+    prompt: str = Field(description="as the model saw it: the adapter's trigger word first")
+    elapsed_ms: float
+
+
+class ImageResult(DrawnImage):
+    """ImageGen.generate's answer: the PNG with what was drawn (the /v1/images route sends them as headers)."""
+
+    png: bytes
+
+
+class RoutedImage(DrawnImage):
+    """An image in a /v1/generate answer: the PNG in base64."""
+
+    b64_png: str
+
+
+class CaptionRequest(BaseModel):
+    """Captioner.caption's request: an image decoded at the edge (or a file's bytes: a batch row), and the prompt
+    BLIP continues, if any."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    image: Image.Image | bytes
+    prompt: str | None = None
+
+
 class ImageRequest(_Request):
     prompt: str = Field(min_length=1)
     size: str | None = Field(None, description="A size preset of the profile, e.g. square, story")
@@ -164,7 +204,7 @@ class GenerateResponse(BaseModel):
         None, description="when the classifier was unsure and no default_route was given: send the prompt again "
         "with `route` set to the candidate meant")
     design: Design | None = None
-    image: dict | None = Field(None, description="width, height, seed, ... and b64_png")
+    image: RoutedImage | None = None
     message: str | None = None
     served_by: ServedBy | None = Field(None, description="for a design or a message: which model answered")
     latency_ms: float

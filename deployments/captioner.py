@@ -11,6 +11,7 @@ from ray import serve
 from adgenesis import metrics
 from adgenesis.engines.captioner import CaptionerEngine
 from adgenesis.images import load_image
+from adgenesis.protocol import CaptionRequest, CaptionResponse
 from adgenesis.settings import CaptionerSettings, Limits
 
 
@@ -25,15 +26,16 @@ class Captioner:
         self._caption_batch.set_max_batch_size(self.settings.max_batch_size)
         self._caption_batch.set_batch_wait_timeout_s(self.settings.batch_wait_timeout_s)
 
-    async def caption(self, image: bytes | Image.Image, prompt: str | None = None) -> dict[str, str]:
-        """Caption one image (encoded bytes or a PIL image) -> {"caption", "model_version"}.
-        Raises Malformed / TooLarge for bytes that are not an acceptable image."""
+    async def caption(self, request: CaptionRequest) -> CaptionResponse:
+        """Caption one image (decoded, or a file's bytes). Raises Malformed / TooLarge for bytes that are not an
+        acceptable image."""
+        image = request.image
         # Decoded before batching: a bad upload fails its own request, not the batch it would join.
-        if isinstance(image, (bytes, bytearray, memoryview)):
-            image = await asyncio.to_thread(load_image, bytes(image), self.limits)
-        caption = await self._caption_batch(image, prompt or None)
+        if isinstance(image, bytes):
+            image = await asyncio.to_thread(load_image, image, self.limits)
+        caption = await self._caption_batch(image, request.prompt or None)
         metrics.record_caption(self.engine.version)
-        return {"caption": caption, "model_version": self.engine.version}
+        return CaptionResponse(caption=caption, model_version=self.engine.version)
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.02)
     async def _caption_batch(self, images: list[Image.Image], prompts: list[str | None]) -> list[str]:

@@ -9,6 +9,7 @@ from ray import serve
 
 from adgenesis import metrics
 from adgenesis.engines.classifier import ClassifierEngine
+from adgenesis.protocol import ClassifyRequest, ClassifyResponse
 from adgenesis.settings import ClassifierSettings
 
 
@@ -28,18 +29,16 @@ class Classifier:
         self.classify.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
-    async def classify(self, texts: list[str]) -> list[dict[str, Any]]:
-        """Called with one text; Serve hands this method the batch. -> {label, confidence, scores, model_version,
-        sure}, `sure` being whether the confidence reaches the profile's `min_confidence`."""
+    async def classify(self, requests: list[ClassifyRequest]) -> list[ClassifyResponse]:
+        """Called with one request; Serve hands this method the batch. `sure`: whether the confidence reaches the
+        profile's `min_confidence`."""
         engine, settings = self.engine, self.settings  # one model for the whole batch, even if `reconfigure` swaps it
-        results = await asyncio.to_thread(engine.classify, texts)
+        results = await asyncio.to_thread(engine.classify, [r.text for r in requests])
         for r in results:
             metrics.record_classification(r.label, r.confidence)
-        return [
-            {"label": r.label, "confidence": r.confidence, "scores": r.scores, "model_version": engine.version,
-             "sure": r.confidence >= settings.min_confidence}
-            for r in results
-        ]
+        return [ClassifyResponse(label=r.label, confidence=r.confidence, scores=r.scores, model_version=engine.version,
+                                 sure=r.confidence >= settings.min_confidence)
+                for r in results]
 
     async def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Hot deploy: `{"model_path": ...}` loads that folder, then swaps it in; requests keep being

@@ -31,7 +31,7 @@ from adgenesis.engines.upstream import Upstream
 from adgenesis.paths import resolve
 from adgenesis.errors import Refused
 from adgenesis.lifecycle.canary import design_outcome
-from adgenesis.protocol import CanaryOutcome, DesignRequest, DesignResponse
+from adgenesis.protocol import CanaryOutcome, DesignRequest, DesignResponse, ImageRequest
 from adgenesis.schema import Design
 from adgenesis.settings import LLMSettings, StoreSettings
 from adgenesis.store.promotions import Promotions
@@ -186,7 +186,7 @@ class DesignSpec:
         if images:
             slots = [(i, el) for i, el in enumerate(design.elements) if el.type == "image" and i not in pictures]
             results = await asyncio.gather(*(
-                self._image_gen.generate.remote(el.description, platform=design.platform, format=design.format,
-                                                seed=seed) for _, el in slots))
-            pictures |= {i: Image.open(io.BytesIO(r["png"])) for (i, _), r in zip(slots, results)}
+                self._image_gen.generate.remote(ImageRequest(prompt=el.description, platform=design.platform,
+                                                             format=design.format, seed=seed)) for _, el in slots))
+            pictures |= {i: Image.open(io.BytesIO(r.png)) for (i, _), r in zip(slots, results)}
         return await asyncio.to_thread(render_png, design, pictures)

@@ -1,4 +1,4 @@
-"""FLUX image generation as a Serve deployment; returns PNG bytes plus what was actually generated."""
+"""FLUX image generation as a Serve deployment: an ImageRequest -> the PNG and what was actually drawn."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from adgenesis.engines.image_gen import ImageGenEngine
 from adgenesis.images import png_bytes
 from adgenesis.engines.aliases import AliasResolver
 from adgenesis.paths import resolve
+from adgenesis.protocol import ImageRequest, ImageResult
 from adgenesis.settings import ImageGenSettings
 
 
@@ -27,32 +28,24 @@ class ImageGen:
         # `lora=production` (or a registered model's name) -> the promoted, versioned adapter folder.
         self.aliases = AliasResolver(resolve(self.settings.lora_dir) if self.settings.lora_dir else None)
 
-    async def generate(self, prompt: str, *, size: str | None = None, platform: str | None = None,
-                       format: str | None = None, lora: str | None = None, **options: Any) -> dict[str, Any]:
-        """`options`: the engine's (`ImageGenEngine.draw`: steps, guidance_scale, seed, lora_weight).
-        -> {"png": bytes, "width", "height", "seed", "steps", "guidance_scale", "lora" (alias resolved),
-        "lora_alias", "lora_weight", "prompt" (as the model saw it), "elapsed_ms"}. Raises a domain error
-        (adgenesis/errors.py) for a bad request."""
-        width, height = self.engine.size_for(size, platform, format)
+    async def generate(self, request: ImageRequest) -> ImageResult:
+        """The image, and what it was drawn with (the adapter's alias resolved; the prompt as the model saw it).
+        Raises a domain error (adgenesis/errors.py) for a bad request."""
+        width, height = self.engine.size_for(request.size, request.platform, request.format)
+        lora = request.lora
         resolved = self.aliases.resolve(lora) if lora else None
+        options = request.model_dump(include={"steps", "guidance_scale", "seed", "lora_weight"})
         start = time.perf_counter()
         # The pipeline blocks for seconds; in a thread the replica still answers health checks and queues.
-        drawn = await asyncio.to_thread(self.engine.draw, prompt, width=width, height=height, lora=resolved, **options)
+        drawn = await asyncio.to_thread(self.engine.draw, request.prompt, width=width, height=height, lora=resolved,
+                                        **options)
         data = await asyncio.to_thread(png_bytes, drawn.image)
         metrics.record_image(width, height, drawn.steps, resolved)
-        return {
-            "png": data,
-            "width": width,
-            "height": height,
-            "seed": drawn.seed,
-            "steps": drawn.steps,
-            "guidance_scale": drawn.guidance_scale,
-            "lora": resolved,
-            "lora_alias": lora if lora != resolved else None,
-            "lora_weight": drawn.lora_weight if resolved else None,
-            "prompt": drawn.prompt,
-            "elapsed_ms": round((time.perf_counter() - start) * 1000, 1),
-        }
+        return ImageResult(png=data, width=width, height=height, seed=drawn.seed, steps=drawn.steps,
+                           guidance_scale=drawn.guidance_scale, lora=resolved,
+                           lora_alias=lora if lora != resolved else None,
+                           lora_weight=drawn.lora_weight if resolved else None, prompt=drawn.prompt,
+                           elapsed_ms=round((time.perf_counter() - start) * 1000, 1))
 
     async def ready(self) -> bool:
         return self.engine.ready

@@ -30,6 +30,7 @@ from adgenesis.errors import DependencyFailed, Invalid, Malformed, TooLarge, Uns
 from adgenesis.images import decode_base64_image, load_image
 from adgenesis.engines.aliases import AliasResolver
 from adgenesis.protocol import (
+    CaptionRequest,
     CaptionResponse,
     Clarification,
     ErrorBody,
@@ -45,6 +46,7 @@ from adgenesis.protocol import (
     RenderRequest,
     RequestFormatErrorBody,
     RouteScore,
+    RoutedImage,
     ServedBy,
 )
 from adgenesis.paths import resolve
@@ -238,8 +240,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
     # ---- router --------------------------------------------------------------------------------
 
     async def classify(self, body: ClassifyRequest) -> ClassifyResponse:
-        result = await self._call(self._classifier.classify, self._check_prompt(body.text))
-        return ClassifyResponse(**result)
+        return await self._call(self._classifier.classify, ClassifyRequest(text=self._check_prompt(body.text)))
 
     async def generate(self, body: GenerateRequest, request: Request) -> GenerateResponse:
         prompt = self._check_prompt(body.prompt)
@@ -247,7 +248,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
         classification = None
         route, defaulted = body.route, False
         if route is None:
-            classification = ClassifyResponse(**await self._call(self._classifier.classify, prompt))
+            classification = await self._call(self._classifier.classify, ClassifyRequest(text=prompt))
             if classification.sure:
                 route = classification.label
             elif body.default_route is not None:
@@ -256,18 +257,17 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
                 return GenerateResponse(route=None, forced=False, classification=classification,
                                         clarification=clarify(classification),
                                         latency_ms=(time.perf_counter() - start) * 1000)
-        result: dict[str, Any] = {}
+        result: dict[str, Any] = {}  # GenerateResponse's fields of the route taken
         if route == "design_spec":
             asked = DesignRequest(prompt=prompt, platform=body.platform, format=body.format, seed=body.seed,
                                   model=body.model, brand_kit=body.brand_kit)
             design = await self._designs(asked, request.headers, telemetry.request_id(request))
             result["design"], result["served_by"] = design.designs[0], design.served_by
         elif route == "image":
-            image = await self._call(
-                self._image_gen.generate, prompt, platform=body.platform, format=body.format, seed=body.seed
-            )
-            result["image"] = {**image, "png": None, "b64_png": base64.b64encode(image["png"]).decode()}
-            del result["image"]["png"]
+            image = await self._call(self._image_gen.generate, ImageRequest(prompt=prompt, platform=body.platform,
+                                                                            format=body.format, seed=body.seed))
+            result["image"] = RoutedImage(**image.model_dump(exclude={"png"}),
+                                          b64_png=base64.b64encode(image.png).decode())
         else:
             result["message"], result["served_by"] = await self._chat(prompt)
         return GenerateResponse(
@@ -282,19 +282,18 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
     # ---- images and captions -------------------------------------------------------------------
 
     async def images(self, body: ImageRequest) -> Response:
-        image = await self._call(
-            self._image_gen.generate, self._check_prompt(body.prompt), **body.model_dump(exclude={"prompt"})
-        )
-        png = image.pop("png")
+        image = await self._call(self._image_gen.generate,
+                                 body.model_copy(update={"prompt": self._check_prompt(body.prompt)}))
         # Header values must be latin-1 and single-line; the prompt as the model saw it may be neither.
-        headers = {f"x-adgenesis-{k.replace('_', '-')}": str(v) for k, v in image.items() if k != "prompt"}
-        return Response(content=png, media_type="image/png", headers=headers)
+        headers = {f"x-adgenesis-{k.replace('_', '-')}": str(v)
+                   for k, v in image.model_dump(exclude={"png", "prompt"}).items()}
+        return Response(content=image.png, media_type="image/png", headers=headers)
 
     async def captions(self, request: Request) -> CaptionResponse:
         image, prompt = await self._image_from_request(request)
         if prompt is not None:
             prompt = self._check_prompt(str(prompt))
-        return CaptionResponse(**await self._call(self._captioner.caption, image, prompt))
+        return await self._call(self._captioner.caption, CaptionRequest(image=image, prompt=prompt))
 
     async def product_descriptions(self, request: Request) -> ProductDescriptionResponse:
         image, _ = await self._image_from_request(request)
@@ -305,7 +304,7 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
         batch_jobs.product_descriptions (which sends the file's bytes through this deployment's handle)."""
         if isinstance(image, bytes):
             image = self._decode(image)
-        caption = CaptionResponse(**await self._call(self._captioner.caption, image, None))
+        caption = await self._call(self._captioner.caption, CaptionRequest(image=image))
         description, served_by = await self._chat(DESCRIPTION_PROMPT.format(caption=caption.caption))
         model = self._resolve_model(None) if served_by == "local" else self._chat_fallback.upstream.settings.model
         return ProductDescriptionResponse(caption=caption, description=description, model=model, served_by=served_by)

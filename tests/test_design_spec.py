@@ -18,7 +18,7 @@ from adgenesis import metrics
 from adgenesis.engines.design import SEED_STEP
 from adgenesis.errors import RETRY_AFTER_S, RequestError
 from adgenesis.engines.aliases import set_aliases
-from adgenesis.protocol import DesignRequest
+from adgenesis.protocol import DesignRequest, ImageRequest, ImageResult
 from adgenesis.settings import load_profile
 from deployments.http_errors import status_of
 from deployments.design_spec import DesignSpec
@@ -202,11 +202,12 @@ def test_render_fills_image_slots_from_the_image_deployment():
     design = generate(s).designs[0]
     asked = []
 
-    async def fake_generate(prompt, **kw):
-        asked.append(prompt)
+    async def fake_generate(request: ImageRequest) -> ImageResult:
+        asked.append(request.prompt)
         buf = io.BytesIO()
         Image.new("RGB", (64, 64), (255, 0, 0)).save(buf, format="PNG")
-        return {"png": buf.getvalue()}
+        return ImageResult(png=buf.getvalue(), width=64, height=64, seed=request.seed, steps=4, guidance_scale=0.0,
+                           prompt=request.prompt, elapsed_ms=1.0)
 
     s._image_gen = SimpleNamespace(generate=SimpleNamespace(remote=fake_generate))
     png = Image.open(io.BytesIO(asyncio.run(s.render(design, images=True, seed=3)))).convert("RGB")

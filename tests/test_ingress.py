@@ -23,7 +23,8 @@ from ray.serve.exceptions import BackPressureError
 from starlette.requests import Request
 
 from adgenesis.errors import RETRY_AFTER_S, Invalid, RequestError
-from adgenesis.protocol import Deployment, FileObject, FileUpload, PromoteVersion, PromotionResponse, TrainJobList
+from adgenesis.protocol import (CaptionResponse, ClassifyResponse, Deployment, FileObject, FileUpload, ImageResult,
+                                PromoteVersion, PromotionResponse, TrainJobList)
 from adgenesis.ray_compat import init
 from adgenesis.settings import load_profile
 from deployments.http_errors import status_of
@@ -33,7 +34,8 @@ from deployments.uploads import FRAMING_BYTES
 PROFILE = load_profile("local")
 KEY = "test-key"
 UPLOAD_LIMIT = 64 * 1024  # bytes of image or batch file; the body may add multipart framing
-CLASSIFIED = {"label": "image", "confidence": 0.9, "scores": {"image": 0.9}, "model_version": "abc123"}
+CLASSIFIED = ClassifyResponse(label="image", confidence=0.9, scores={"image": 0.9}, model_version="abc123")
+CAPTIONED = CaptionResponse(caption="a red square", model_version="blip1")
 PROMOTED = PromotionResponse(name="router", action="promote", production_version=2, previous_version=1,
                              deployment=Deployment(kind="classifier", target="t", model_version="v2", seconds=0.1))
 
@@ -104,7 +106,7 @@ def make(classifier=None, captioner=None, lifecycle=None, lifecycle_settings: di
         {PROFILE.llm.model_id: None}, {PROFILE.llm.model_id: None},
         design=None, image_gen=None,
         classifier=classifier or handle(classify=FakeMethod(CLASSIFIED)),
-        captioner=captioner or handle(caption=FakeMethod({"caption": "a red square", "model_version": "blip1"})),
+        captioner=captioner or handle(caption=FakeMethod(CAPTIONED)),
         llm_settings=PROFILE.llm.model_dump(), limits=limits,
         lifecycle=lifecycle, lifecycle_settings=settings if lifecycle is not None else None,
     )
@@ -147,13 +149,14 @@ def test_a_request_error_from_a_deployment_is_its_status_and_message(serve):
 # --------------------------------------------------------------------------------------------------
 
 
-UNSURE = {"label": "image", "confidence": 0.45, "scores": {"image": 0.45, "design_spec": 0.4, "conversation": 0.15},
-          "model_version": "abc123", "sure": False}
+UNSURE = ClassifyResponse(label="image", confidence=0.45, scores={"image": 0.45, "design_spec": 0.4,
+                                                                 "conversation": 0.15}, model_version="abc123", sure=False)
 
 
 def test_an_unsure_router_asks_instead_of_guessing_or_takes_the_default_route(serve):
     ingress = make(classifier=handle(classify=FakeMethod(UNSURE)))
-    draw = FakeMethod({"png": image_bytes(), "width": 64, "height": 48, "seed": 3, "prompt": "x"})
+    draw = FakeMethod(ImageResult(png=image_bytes(), width=64, height=48, seed=3, steps=4, guidance_scale=0.0,
+                                  prompt="x", elapsed_ms=1.0))
     ingress._image_gen = handle(generate=draw)
     client = serve(ingress)
     r = client.post("/v1/generate", json={"prompt": "a picture for my ad: a reading nook"})
@@ -170,17 +173,17 @@ def test_an_unsure_router_asks_instead_of_guessing_or_takes_the_default_route(se
 
 
 def test_a_multipart_upload_reaches_the_captioner_as_an_image_with_its_prompt(serve):
-    caption = FakeMethod({"caption": "a red square", "model_version": "blip1"})
+    caption = FakeMethod(CAPTIONED)
     client = serve(make(captioner=handle(caption=caption)))
     r = client.post("/v1/captions", files={"file": ("p.jpg", image_bytes("JPEG"), "image/jpeg")},
                     data={"prompt": "a photo of"})
     assert r.status_code == 200, r.text
     assert r.json() == {"caption": "a red square", "model_version": "blip1"}
-    image, prompt = caption.calls[0]
-    assert isinstance(image, Image.Image) and image.size == (64, 48) and prompt == "a photo of"
+    (asked,) = caption.calls[0]
+    assert isinstance(asked.image, Image.Image) and asked.image.size == (64, 48) and asked.prompt == "a photo of"
 
     r = client.post("/v1/captions", json={"image_base64": base64.b64encode(image_bytes()).decode()})
-    assert r.status_code == 200 and len(caption.calls) == 2 and caption.calls[1][1] is None
+    assert r.status_code == 200 and len(caption.calls) == 2 and caption.calls[1][0].prompt is None
 
 
 @pytest.mark.parametrize(
