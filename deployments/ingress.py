@@ -1,18 +1,15 @@
-"""The HTTP front door: AdGenesis routes plus ray.serve.llm's OpenAI-compatible ones, on one FastAPI app.
-
-`OpenAiIngress` (Ray's own) provides /v1/chat/completions, /v1/completions and /v1/models; this class
-adds the product's routes and delegates each to the deployment that owns the model. The model lifecycle's
-routes (training, registry, promotions, batches) are a mixin of their own, deployments/lifecycle_routes.py, and so
-are the brand kits' (deployments/brand_kit_routes.py).
+"""The HTTP front door: the route table and the edge of one FastAPI app. A route checks what it was sent (the
+profile's limits, uploads, keys), then calls the deployment that owns the model with one protocol request
+(tests/test_contract.py), or the assistant for an answer that takes several models (adgenesis/engines/assistant.py:
+the router's dispatch, a photo's product copy), and answers that type; an error gets its status in
+deployments/http_errors.py. Mixins with route tables of their own: the OpenAI-compatible routes
+(deployments/openai_routes.py), the model lifecycle's (lifecycle_routes.py) and the brand kits' (brand_kit_routes.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,19 +18,13 @@ from fastapi.responses import JSONResponse, Response
 from PIL import Image
 from ray.serve.handle import DeploymentHandle
 from ray.serve.llm.ingress import make_fastapi_ingress
-from ray.serve.llm.openai_api_models import ChatCompletionRequest, ErrorResponse
 
-from adgenesis.engines.adapters import adapter_names
+from adgenesis.engines import assistant
 from adgenesis.engines.design import admit
-from adgenesis.engines.upstream import Upstream
 from adgenesis.errors import DependencyFailed, Invalid, Malformed, TooLarge, UnsupportedMedia
-from adgenesis.images import decode_base64_image, load_image
-from adgenesis.engines.aliases import AliasResolver
 from adgenesis.protocol import (
     CaptionRequest,
     CaptionResponse,
-    Clarification,
-    ErrorBody,
     ClassifyRequest,
     ClassifyResponse,
     DesignRequest,
@@ -41,38 +32,27 @@ from adgenesis.protocol import (
     GenerateRequest,
     GenerateResponse,
     ImageRequest,
+    ImageResult,
     LegacyGenerateRequest,
     ProductDescriptionResponse,
     RenderRequest,
-    RequestFormatErrorBody,
-    RouteScore,
-    RoutedImage,
     ServedBy,
 )
-from adgenesis.paths import resolve
 from adgenesis.prompt import check_prompt
-from adgenesis.ray_compat import ChatCompletionRequest as OpenAIChatRequest
-from adgenesis.ray_compat import CompletionRequest, ModelCard, ModelList, OpenAiIngress, model_cards, openai_responses
+from adgenesis.ray_compat import ModelCard
 from adgenesis.schema import CANVAS_PRESETS
 from adgenesis.service_errors import replica_lost, serve_call_error
 from adgenesis.settings import LifecycleSettings, Limits, LLMSettings
-from deployments import brand_kit_routes, http_errors, lifecycle_routes, studio_routes, telemetry
-from deployments.fallback import make_fallback
+from deployments import brand_kit_routes, http_errors, lifecycle_routes, openai_routes, studio_routes, telemetry
 from deployments.http_errors import BUSY, answers
-from deployments.llm import chat_once
-from deployments.uploads import FRAMING_BYTES, MULTIPART, Upload, body_schema, capped, read_form
+from deployments.uploads import body_schema, decode_photo, read_photo
 
 logger = logging.getLogger("ray.serve")
 
 REPLICA_LOSS_RETRIES = 1
-CHAT_SYSTEM_PROMPT = "You are AdGenesis, a friendly assistant for marketing teams. Answer briefly and helpfully."
-MAX_FORWARD_SIDE = 1024
-DESCRIPTION_PROMPT = (
-    "Write a two-sentence product description for an online shop, based on this photo caption: {caption!r}."
-)
 
 
-class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandKitRoutes, OpenAiIngress):
+class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandKitRoutes, openai_routes.OpenAiRoutes):
     def __init__(
         self,
         llm_deployments: dict[str, DeploymentHandle],
@@ -90,17 +70,12 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
         store_settings: dict | None = None,
     ):
         super().__init__(llm_deployments, model_cards)
-        self._llm_settings = LLMSettings.model_validate(llm_settings)
-        self._lora_dir = resolve(self._llm_settings.lora_dir) if self._llm_settings.lora_dir else None
+        self._init_openai(llm_deployments, LLMSettings.model_validate(llm_settings), chat_upstream)
         self._limits = Limits.model_validate(limits)
         self._design = design
         self._classifier = classifier
         self._image_gen = image_gen
         self._captioner = captioner
-        self._llm = llm_deployments[self._llm_settings.model_id]
-        # Messages from an upstream model when the local LLM cannot answer (Profile.upstream, docs/reliability.md).
-        self._chat_fallback = make_fallback("conversation", chat_upstream, self._llm)
-        self._adapter_aliases = AliasResolver(self._lora_dir)
         # Training jobs, registry, promotions and batches: answered by the one Lifecycle replica.
         self._init_lifecycle(lifecycle, lifecycle_settings)
         # Brand kits: this replica's own connection to the store; the lifecycle's key is the kits' admin key.
@@ -130,57 +105,6 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
                 if not replica_lost(exc) or attempt == retries:
                     raise error from None
                 logger.warning("replica lost during %s (%s); retrying once", method, type(exc).__name__)
-
-    async def _chat(self, user: str, system: str = CHAT_SYSTEM_PROMPT) -> tuple[str, ServedBy]:
-        """The LLM's answer to one message, and which model gave it (the upstream when ours could not)."""
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        params = {"max_tokens": self._llm_settings.chat_max_tokens, "temperature": self._llm_settings.temperature}
-
-        async def local() -> str:
-            model = self._resolve_model(None)
-            handle = self._llm.options(stream=True, **({"multiplexed_model_id": model} if ":" in model else {}))
-            request = ChatCompletionRequest(model=model, messages=messages, **params)
-            return (await chat_once(handle, request)).choices[0].message.content or ""
-
-        async def upstream(up: Upstream) -> str:
-            return (await up.chat(messages, **params)).choices[0].message.content or ""
-
-        text, served_by = await self._chat_fallback.run(local, upstream)
-        return text.strip(), served_by
-
-    async def _image_from_request(self, request: Request) -> tuple[Image.Image, str | None]:
-        """An image from a multipart upload (`file`) or base64 (`image_base64`, JSON or form), plus `prompt`.
-
-        Decoded and checked here, so a bad upload fails fast at the edge; what travels on to the
-        captioner is a copy no larger than MAX_FORWARD_SIDE (BLIP looks at 384x384 anyway).
-        """
-        content_type = request.headers.get("content-type", "")
-        limit = self._limits.max_upload_bytes + FRAMING_BYTES
-        if content_type.startswith(MULTIPART):
-            fields = await read_form(request, limit)
-        elif content_type.startswith("application/json"):
-            try:
-                fields = json.loads(await capped(request, limit).body() or b"null")
-            except ValueError as exc:  # not JSON, or not UTF-8
-                raise Malformed(f"malformed body: {exc}") from None
-            if not isinstance(fields, dict):
-                raise Malformed('JSON body must be an object: {"image_base64": "...", "prompt"?: "..."}')
-        else:
-            raise UnsupportedMedia("send multipart/form-data with a `file` part, or JSON with `image_base64`")
-        upload, encoded, prompt = fields.get("file"), fields.get("image_base64"), fields.get("prompt")
-        if isinstance(upload, Upload):
-            image = self._decode(upload.data)
-        elif isinstance(encoded, str):
-            image = self._decode(encoded)
-        else:
-            raise Malformed("send the image as a multipart `file` part or as `image_base64`")
-        return image, (str(prompt) if prompt else None)
-
-    def _decode(self, data: bytes | str) -> Image.Image:
-        """Image bytes (or base64) checked against the limits, as a copy no larger than MAX_FORWARD_SIDE."""
-        image = load_image(data, self._limits) if isinstance(data, bytes) else decode_base64_image(data, self._limits)
-        image.thumbnail((MAX_FORWARD_SIDE, MAX_FORWARD_SIDE))
-        return image
 
     # ---- health --------------------------------------------------------------------------------
 
@@ -243,41 +167,8 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
         return await self._call(self._classifier.classify, ClassifyRequest(text=self._check_prompt(body.text)))
 
     async def generate(self, body: GenerateRequest, request: Request) -> GenerateResponse:
-        prompt = self._check_prompt(body.prompt)
-        start = time.perf_counter()
-        classification = None
-        route, defaulted = body.route, False
-        if route is None:
-            classification = await self._call(self._classifier.classify, ClassifyRequest(text=prompt))
-            if classification.sure:
-                route = classification.label
-            elif body.default_route is not None:
-                route, defaulted = body.default_route, True
-            else:  # not sure enough to spend a generation on a guess: ask
-                return GenerateResponse(route=None, forced=False, classification=classification,
-                                        clarification=clarify(classification),
-                                        latency_ms=(time.perf_counter() - start) * 1000)
-        result: dict[str, Any] = {}  # GenerateResponse's fields of the route taken
-        if route == "design_spec":
-            asked = DesignRequest(prompt=prompt, platform=body.platform, format=body.format, seed=body.seed,
-                                  model=body.model, brand_kit=body.brand_kit)
-            design = await self._designs(asked, request.headers, telemetry.request_id(request))
-            result["design"], result["served_by"] = design.designs[0], design.served_by
-        elif route == "image":
-            image = await self._call(self._image_gen.generate, ImageRequest(prompt=prompt, platform=body.platform,
-                                                                            format=body.format, seed=body.seed))
-            result["image"] = RoutedImage(**image.model_dump(exclude={"png"}),
-                                          b64_png=base64.b64encode(image.png).decode())
-        else:
-            result["message"], result["served_by"] = await self._chat(prompt)
-        return GenerateResponse(
-            route=route,
-            forced=body.route is not None,
-            defaulted=defaulted,
-            classification=classification,
-            latency_ms=(time.perf_counter() - start) * 1000,
-            **result,
-        )
+        body = body.model_copy(update={"prompt": self._check_prompt(body.prompt)})
+        return await assistant.generate(body, Handles(self, request.headers, telemetry.request_id(request)))
 
     # ---- images and captions -------------------------------------------------------------------
 
@@ -290,24 +181,21 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
         return Response(content=image.png, media_type="image/png", headers=headers)
 
     async def captions(self, request: Request) -> CaptionResponse:
-        image, prompt = await self._image_from_request(request)
+        image, prompt = await read_photo(request, self._limits)
         if prompt is not None:
             prompt = self._check_prompt(str(prompt))
         return await self._call(self._captioner.caption, CaptionRequest(image=image, prompt=prompt))
 
     async def product_descriptions(self, request: Request) -> ProductDescriptionResponse:
-        image, _ = await self._image_from_request(request)
+        image, _ = await read_photo(request, self._limits)
         return await self.describe_product(image)
 
     async def describe_product(self, image: Image.Image | bytes) -> ProductDescriptionResponse:
-        """Photo -> BLIP caption -> LLM description: the route above, and each row of
-        batch_jobs.product_descriptions (which sends the file's bytes through this deployment's handle)."""
+        """The route above, and each row of batch_jobs.product_descriptions (which sends the file's bytes through
+        this deployment's handle)."""
         if isinstance(image, bytes):
-            image = self._decode(image)
-        caption = await self._call(self._captioner.caption, CaptionRequest(image=image))
-        description, served_by = await self._chat(DESCRIPTION_PROMPT.format(caption=caption.caption))
-        model = self._resolve_model(None) if served_by == "local" else self._chat_fallback.upstream.settings.model
-        return ProductDescriptionResponse(caption=caption, description=description, model=model, served_by=served_by)
+            image = decode_photo(image, self._limits)
+        return await assistant.describe_product(image, Handles(self, {}, None))
 
     # ---- studio: the marketers' web page, static files (deployments/studio_routes.py) ----------
 
@@ -317,62 +205,27 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
     async def studio_asset(self, asset: str) -> Response:
         return studio_routes.studio_asset(asset)
 
-    # ---- OpenAI models list, with local adapters -------------------------------------------------
+class Handles:
+    """`assistant.Models` through this replica's deployment handles, for one request: a design it asks for is drawn
+    with a brand kit the caller's key may use (`headers`)."""
 
-    async def model(self, model_id: str) -> ModelCard | None:
-        base, _, adapter = model_id.partition(":")
-        card = model_cards(self).get(base)
-        target = self._adapter_aliases.resolve(adapter) if adapter else ""
-        if card is None or (adapter and target not in adapter_names(self._lora_dir)):
-            return None
-        if not adapter:
-            return card
-        metadata = {**card.metadata, "adapter": target}
-        if target != adapter:
-            metadata["alias_of"] = f"{base}:{target}"
-        return card.model_copy(update={"id": model_id, "metadata": metadata})
+    def __init__(self, ingress: AdGenesisIngress, headers: Mapping[str, str], request_id: str | None):
+        self._ingress, self._headers, self._request_id = ingress, headers, request_id
 
-    async def models(self) -> ModelList:
-        cards = []
-        for base in model_cards(self):
-            cards.append(await self.model(base))
-            names = adapter_names(self._lora_dir) + sorted(self._adapter_aliases.aliases())
-            cards += [card for name in names if (card := await self.model(f"{base}:{name}")) is not None]
-        return ModelList(data=cards)
+    async def classify(self, request: ClassifyRequest) -> ClassifyResponse:
+        return await self._ingress._call(self._ingress._classifier.classify, request)
 
-    def _resolve_model(self, model: str | None) -> str:
-        """The model a chat route answers with: the profile's chat model where the request names the default (or
-        none), so a chat is never answered by the brief-tuned weights; each adapter version is its own multiplexed
-        id (adgenesis/engines/aliases.py)."""
-        if not model or model == self._llm_settings.model_id:
-            model = self._llm_settings.chat_model or self._llm_settings.model_id
-        return self._adapter_aliases.resolve_model(model)
+    async def design(self, request: DesignRequest) -> DesignResponse:
+        return await self._ingress._designs(request, self._headers, self._request_id)
 
-    async def chat(self, body: OpenAIChatRequest, request: Request) -> Response:
-        return await super().chat(body.model_copy(update={"model": self._resolve_model(body.model)}), request)
+    async def image(self, request: ImageRequest) -> ImageResult:
+        return await self._ingress._call(self._ingress._image_gen.generate, request)
 
-    async def chat_completion(self, body: OpenAIChatRequest) -> dict:
-        """One non-streaming chat completion, as the route's JSON body: each `/v1/chat/completions` line of
-        an OpenAI batch (batch_jobs/openai_batch.py) comes through here via this deployment's handle."""
-        body = body.model_copy(update={"model": self._resolve_model(body.model), "stream": False})
-        async for response in openai_responses(self, body, "chat"):
-            if isinstance(response, ErrorResponse):
-                raise http_errors.error_for_status(response.error.code, response.error.message)
-            return response.model_dump(mode="json")
-        raise DependencyFailed("LLM returned no response")
+    async def caption(self, request: CaptionRequest) -> CaptionResponse:
+        return await self._ingress._call(self._ingress._captioner.caption, request)
 
-    async def completions(self, body: CompletionRequest, request: Request) -> Response:
-        return await super().completions(body.model_copy(update={"model": self._resolve_model(body.model)}), request)
-
-
-ROUTE_ASKS = {"design_spec": "an ad layout", "image": "an image", "conversation": "an answer in words"}
-
-
-def clarify(classification: ClassifyResponse) -> Clarification:
-    candidates = sorted(classification.scores.items(), key=lambda item: item[1], reverse=True)
-    asks = " or ".join(ROUTE_ASKS[route] for route, _ in candidates[:2])
-    return Clarification(question=f"Would you like {asks}? Send the prompt again with `route` set to the one you meant.",
-                         candidates=[RouteScore(route=route, score=score) for route, score in candidates])
+    async def chat(self, messages: list[dict[str, str]]) -> tuple[str, ServedBy, str]:
+        return await self._ingress._chat(messages)
 
 
 PNG = {"content": {"image/png": {}}}
@@ -383,18 +236,8 @@ PROMPTED = {**answers(TooLarge), **BUSY}  # a prompt over the profile's limit; a
 DESIGN = {**PROMPTED, **answers(Invalid, DependencyFailed), **brand_kit_routes.KIT_USE}
 # A photo: multipart or JSON, decoded and checked against the limits at the edge; an optional prompt too long.
 PHOTO = {**answers(Malformed, TooLarge, UnsupportedMedia), **BUSY}
-# Ray's OpenAI routes: vLLM's refusals in OpenAI's error body, a body that does not parse in ours; an unknown model.
-OPENAI = {400: {"model": ErrorResponse | ErrorBody | RequestFormatErrorBody, "description": "A request vLLM refuses, "
-                "or one that does not match the schema"},
-          404: {"model": ErrorResponse | ErrorBody, "description": "No such model, or adapter of it"},
-          **BUSY}
 _ROUTES = {
-    # ---- OpenAI-compatible (Ray's handlers, ray_compat.OpenAiIngress), with what they answer ----
-    "models": lambda app: app.get("/v1/models", response_model=ModelList, tags=["openai"]),
-    "model_data": lambda app: app.get("/v1/models/{model:path}", response_model=ModelCard,
-                                      responses={404: OPENAI[404]}, tags=["openai"]),
-    "completions": lambda app: app.post("/v1/completions", responses=OPENAI, tags=["openai"]),
-    "chat": lambda app: app.post("/v1/chat/completions", responses=OPENAI, tags=["openai"]),
+    **openai_routes.ROUTES,
     # ---- AdGenesis ----
     "healthz": lambda app: app.get("/healthz", tags=["health"]),
     "readyz": lambda app: app.get("/readyz", responses={503: {"description": "A model is not loaded yet"}},
