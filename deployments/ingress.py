@@ -20,7 +20,6 @@ from ray.serve.handle import DeploymentHandle
 from ray.serve.llm.ingress import make_fastapi_ingress
 
 from adgenesis.engines import assistant
-from adgenesis.engines.design import admit
 from adgenesis.errors import DependencyFailed, Invalid, Malformed, TooLarge, UnsupportedMedia
 from adgenesis.protocol import (
     CaptionRequest,
@@ -33,17 +32,16 @@ from adgenesis.protocol import (
     GenerateResponse,
     ImageRequest,
     ImageResult,
-    LegacyGenerateRequest,
     ProductDescriptionResponse,
-    RenderRequest,
     ServedBy,
 )
 from adgenesis.prompt import check_prompt
 from adgenesis.ray_compat import ModelCard
-from adgenesis.schema import CANVAS_PRESETS
 from adgenesis.service_errors import replica_lost, serve_call_error
 from adgenesis.settings import LifecycleSettings, Limits, LLMSettings
-from deployments import brand_kit_routes, http_errors, lifecycle_routes, openai_routes, studio_routes, telemetry
+from deployments import (brand_kit_routes, design_routes, http_errors, lifecycle_routes, openai_routes, studio_routes,
+                         telemetry)
+from deployments.design_routes import DESIGN, PNG, PROMPTED
 from deployments.http_errors import BUSY, answers
 from deployments.uploads import body_schema, decode_photo, read_photo
 
@@ -52,7 +50,8 @@ logger = logging.getLogger("ray.serve")
 REPLICA_LOSS_RETRIES = 1
 
 
-class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandKitRoutes, openai_routes.OpenAiRoutes):
+class AdGenesisIngress(design_routes.DesignRoutes, lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandKitRoutes,
+                       openai_routes.OpenAiRoutes):
     def __init__(
         self,
         llm_deployments: dict[str, DeploymentHandle],
@@ -127,40 +126,6 @@ class AdGenesisIngress(lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandK
         ready = all(s is True for s in status.values())
         return http_errors.readiness(ready, {"ready": ready, "models": status})
 
-    # ---- designs -------------------------------------------------------------------------------
-
-    async def designs(self, body: DesignRequest, request: Request = None) -> DesignResponse:
-        # batch_jobs/openai_batch.py calls this through the ingress's handle with the body alone: no request, no key.
-        if request is None:
-            return await self._designs(body, {}, None)
-        return await self._designs(body, request.headers, telemetry.request_id(request))
-
-    async def _designs(self, body: DesignRequest, headers: Mapping[str, str], request_id: str | None) -> DesignResponse:
-        body = admit(body, self._limits.max_prompt_chars, self._limits.max_designs_per_request)
-        # The kit's access rules hold here (401, 404 for another workspace's); the design engine draws with it.
-        kit = await self.resolve_kit(headers, body.brand_kit) if body.brand_kit is not None else None
-        return await self._call(self._design.generate, body, kit, request_id)
-
-    async def design_render(self, body: RenderRequest, request: Request) -> Response:
-        """A design that records its kit is drawn with that version (an edit since does not change it); one that does
-        not, with the latest version of the kit the request names."""
-        kit = None
-        if body.design.brand_kit is not None:
-            kit = await self.resolve_kit(request.headers, body.design.brand_kit.id, body.design.brand_kit.version)
-        elif body.brand_kit is not None:
-            kit = await self.resolve_kit(request.headers, body.brand_kit)
-        png = await self._call(self._design.render, body.design, body.images, body.seed, kit)
-        return Response(content=png, media_type="image/png")
-
-    async def design_presets(self) -> dict:
-        return {p: {f: {"width": w, "height": h} for f, (w, h) in fmts.items()} for p, fmts in CANVAS_PRESETS.items()}
-
-    async def legacy_generate(self, body: LegacyGenerateRequest, request: Request) -> dict:
-        """The old ML service's contract: one layout object for {prompt, platform, format}."""
-        response = await self._designs(DesignRequest(prompt=body.prompt, platform=body.platform, format=body.format),
-                                       request.headers, telemetry.request_id(request))
-        return response.designs[0].model_dump()
-
     # ---- router --------------------------------------------------------------------------------
 
     async def classify(self, body: ClassifyRequest) -> ClassifyResponse:
@@ -216,7 +181,7 @@ class Handles:
         return await self._ingress._call(self._ingress._classifier.classify, request)
 
     async def design(self, request: DesignRequest) -> DesignResponse:
-        return await self._ingress._designs(request, self._headers, self._request_id)
+        return await self._ingress.designed(request, self._headers, self._request_id)
 
     async def image(self, request: ImageRequest) -> ImageResult:
         return await self._ingress._call(self._ingress._image_gen.generate, request)
@@ -228,12 +193,7 @@ class Handles:
         return await self._ingress._chat(messages)
 
 
-PNG = {"content": {"image/png": {}}}
 # What each route may answer besides its 200 and a request that fails validation (a 400: http_errors.validation_as_400).
-PROMPTED = {**answers(TooLarge), **BUSY}  # a prompt over the profile's limit; a full queue or a lost replica
-# A design: its copy from the LLM server (which may fail), no passing layout from either model, a `brand_kit` the key
-# may not use.
-DESIGN = {**PROMPTED, **answers(Invalid, DependencyFailed), **brand_kit_routes.KIT_USE}
 # A photo: multipart or JSON, decoded and checked against the limits at the edge; an optional prompt too long.
 PHOTO = {**answers(Malformed, TooLarge, UnsupportedMedia), **BUSY}
 _ROUTES = {
@@ -242,14 +202,7 @@ _ROUTES = {
     "healthz": lambda app: app.get("/healthz", tags=["health"]),
     "readyz": lambda app: app.get("/readyz", responses={503: {"description": "A model is not loaded yet"}},
                                   tags=["health"]),
-    "designs": lambda app: app.post("/v1/designs", response_model=DesignResponse, responses=DESIGN, tags=["designs"]),
-    "design_presets": lambda app: app.get("/v1/designs/presets", tags=["designs"]),
-    "design_render": lambda app: app.post(
-        "/v1/designs/render", response_class=Response, responses={200: PNG, **DESIGN}, tags=["designs"],
-        summary="A layout drawn as a PNG with its real fonts",
-    ),
-    "legacy_generate": lambda app: app.post("/generate", responses=DESIGN, tags=["designs"],
-                                            summary="Old ML-service contract"),
+    **design_routes.ROUTES,
     "classify": lambda app: app.post("/v1/classify", response_model=ClassifyResponse, responses=PROMPTED,
                                      tags=["router"]),
     "generate": lambda app: app.post("/v1/generate", response_model=GenerateResponse, responses=DESIGN,
