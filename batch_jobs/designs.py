@@ -30,7 +30,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from adgenesis.engines.design import Answer, Ask, Completion, DesignModels, admit, make_layouts
+from adgenesis.engines.design import Answer, Ask, Completion, DesignModels, make_layouts
 from adgenesis.errors import Conflict
 from adgenesis.protocol import DesignRequest
 from adgenesis.settings import load_profile
@@ -65,10 +65,11 @@ class Designer(Worker):
     def __init__(self, output: str, lora: bool = True):
         super().__init__(output)
         profile = load_profile()
-        self.settings, self.limits = profile.llm, profile.limits
+        self.settings = profile.llm
         if not lora:
             self.settings = self.settings.model_copy(update={"lora_dir": None})
-        self.models = DesignModels(profile.llm)  # the profile's adapters even with LoRA off: a 409, not a 404
+        # The profile's adapters even with LoRA off (a 409, not a 404), and its limits.
+        self.models = DesignModels(profile.llm, profile.limits)
         self.store_settings, self.store = profile.store, None  # the brand kits', opened by the first row naming one
         self.adapters: dict[str, object] = {}  # model id -> vLLM LoRARequest
         # One event loop in a thread of its own: the engine lives there, and each call's rows are gathered on it.
@@ -129,8 +130,7 @@ class Designer(Worker):
         return look_of(self.store.resolve(ADMIN, ref), self.store_settings)
 
     async def _design(self, row: dict) -> dict:
-        req = admit(DesignRequest(**{k: v for k, v in row.items() if k != "id"}), self.limits.max_prompt_chars,
-                    self.limits.max_designs_per_request)
+        req = DesignRequest(**{k: v for k, v in row.items() if k != "id"})
         look = await asyncio.to_thread(self._look, req.brand_kit) if req.brand_kit else None
         plan = self.models.plan(req, look)  # in the loop's order: the rows reach the engine as they came
         lora = self._lora(plan.model, plan.adapter)

@@ -1,7 +1,7 @@
 """The design routes: /v1/designs (a brief -> checked layouts), /v1/designs/render (a layout -> PNG, with its brand
 kit's version), the canvas presets and the old ML service's /generate. A mixin of the ingress, with its route table
-(ROUTES, merged into the ingress's): the key's brand kit is resolved here (deployments/brand_kit_routes.py), the
-request admitted against the profile's limits, and DesignSpec (deployments/design_spec.py) does the rest."""
+(ROUTES, merged into the ingress's): the key's brand kit is resolved here (deployments/brand_kit_routes.py), and
+DesignSpec (deployments/design_spec.py) does the rest, the request's checks included (`DesignModels.plan`)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ from fastapi import Request
 from fastapi.responses import Response
 from ray.serve.handle import DeploymentHandle
 
-from adgenesis.engines.design import admit
 from adgenesis.errors import DependencyFailed, Invalid, TooLarge
 from adgenesis.protocol import DesignRequest, DesignResponse, LegacyGenerateRequest, RenderRequest
 from adgenesis.schema import CANVAS_PRESETS
-from adgenesis.settings import Limits
 from deployments import brand_kit_routes, telemetry
 from deployments.http_errors import BUSY, answers
 
@@ -24,7 +22,6 @@ class DesignRoutes:
     """Mixed into AdGenesisIngress, whose `_call` sends a call through a handle and `resolve_kit` finds a kit."""
 
     _design: DeploymentHandle
-    _limits: Limits
 
     async def designs(self, body: DesignRequest, request: Request = None) -> DesignResponse:
         # batch_jobs/openai_batch.py calls this through the ingress's handle with the body alone: no request, no key.
@@ -34,7 +31,6 @@ class DesignRoutes:
 
     async def designed(self, body: DesignRequest, headers: Mapping[str, str], request_id: str | None) -> DesignResponse:
         """The layouts for a caller whose `headers` carry the key that decides which brand kits it may name."""
-        body = admit(body, self._limits.max_prompt_chars, self._limits.max_designs_per_request)
         # The kit's access rules hold here (401, 404 for another workspace's); the design engine draws with it.
         kit = await self.resolve_kit(headers, body.brand_kit) if body.brand_kit is not None else None
         return await self._call(self._design.generate, body, kit, request_id)

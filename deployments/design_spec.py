@@ -33,7 +33,7 @@ from adgenesis.errors import Refused
 from adgenesis.lifecycle.canary import design_outcome
 from adgenesis.protocol import CanaryOutcome, DesignRequest, DesignResponse, ImageRequest
 from adgenesis.schema import Design
-from adgenesis.settings import LLMSettings, StoreSettings
+from adgenesis.settings import Limits, LLMSettings, StoreSettings
 from adgenesis.store.promotions import Promotions
 from deployments.fallback import make_fallback
 from deployments.llm import chat_once
@@ -48,11 +48,11 @@ logger = logging.getLogger("ray.serve")
 )
 class DesignSpec:
     def __init__(self, llm: DeploymentHandle, image_gen: DeploymentHandle, settings: dict,
-                 upstream: dict | None = None, store: dict | None = None):
+                 upstream: dict | None = None, store: dict | None = None, limits: dict | None = None):
         self._settings = LLMSettings.model_validate(settings)
         self._store = StoreSettings.model_validate(store or {})  # where the brand kits' logos and fonts are
         self._image_gen = image_gen
-        self._models = DesignModels(self._settings)
+        self._models = DesignModels(self._settings, Limits.model_validate(limits or {}))
         self._llm = llm.options(stream=True)
         # Layouts from an upstream model when the local one cannot make them (Profile.upstream, docs/reliability.md).
         self._fallback = make_fallback("design_spec", upstream, llm)

@@ -2,8 +2,10 @@
 profile's limits, uploads, keys), then calls the deployment that owns the model with one protocol request
 (tests/test_contract.py), or the assistant for an answer that takes several models (adgenesis/engines/assistant.py:
 the router's dispatch, a photo's product copy), and answers that type; an error gets its status in
-deployments/http_errors.py. Mixins with route tables of their own: the OpenAI-compatible routes
-(deployments/openai_routes.py), the model lifecycle's (lifecycle_routes.py) and the brand kits' (brand_kit_routes.py).
+deployments/http_errors.py. The routes of each part are a mixin with a route table of its own (ROUTES, merged into
+`_ROUTES` below): the OpenAI-compatible ones (deployments/openai_routes.py), designs (design_routes.py), images and
+photos (image_routes.py), the studio page (studio_routes.py), the model lifecycle (lifecycle_routes.py) and brand
+kits (brand_kit_routes.py). This class holds the handles, calls through them (`_call`) and the router's routes.
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
-from PIL import Image
+from fastapi.responses import JSONResponse
 from ray.serve.handle import DeploymentHandle
 from ray.serve.llm.ingress import make_fastapi_ingress
 
 from adgenesis.engines import assistant
-from adgenesis.errors import DependencyFailed, Invalid, Malformed, TooLarge, UnsupportedMedia
 from adgenesis.protocol import (
     CaptionRequest,
     CaptionResponse,
@@ -32,26 +32,23 @@ from adgenesis.protocol import (
     GenerateResponse,
     ImageRequest,
     ImageResult,
-    ProductDescriptionResponse,
     ServedBy,
 )
 from adgenesis.prompt import check_prompt
 from adgenesis.ray_compat import ModelCard
 from adgenesis.service_errors import replica_lost, serve_call_error
 from adgenesis.settings import LifecycleSettings, Limits, LLMSettings
-from deployments import (brand_kit_routes, design_routes, http_errors, lifecycle_routes, openai_routes, studio_routes,
-                         telemetry)
-from deployments.design_routes import DESIGN, PNG, PROMPTED
-from deployments.http_errors import BUSY, answers
-from deployments.uploads import body_schema, decode_photo, read_photo
+from deployments import (brand_kit_routes, design_routes, http_errors, image_routes, lifecycle_routes, openai_routes,
+                         studio_routes, telemetry)
+from deployments.design_routes import DESIGN, PROMPTED
 
 logger = logging.getLogger("ray.serve")
 
 REPLICA_LOSS_RETRIES = 1
 
 
-class AdGenesisIngress(design_routes.DesignRoutes, lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandKitRoutes,
-                       openai_routes.OpenAiRoutes):
+class AdGenesisIngress(design_routes.DesignRoutes, image_routes.ImageRoutes, studio_routes.StudioRoutes,
+                       lifecycle_routes.LifecycleRoutes, brand_kit_routes.BrandKitRoutes, openai_routes.OpenAiRoutes):
     def __init__(
         self,
         llm_deployments: dict[str, DeploymentHandle],
@@ -85,6 +82,9 @@ class AdGenesisIngress(design_routes.DesignRoutes, lifecycle_routes.LifecycleRou
 
     def _check_prompt(self, prompt: str) -> str:
         return check_prompt(prompt, self._limits.max_prompt_chars)
+
+    def _models(self, headers: Mapping[str, str], request_id: str | None) -> Handles:
+        return Handles(self, headers, request_id)
 
     async def _call(self, method, *args, retry_lost: bool = True, **kwargs) -> Any:
         """Await a deployment call; a domain error raised there reaches the edge as raised (deployments/http_errors.py).
@@ -133,42 +133,7 @@ class AdGenesisIngress(design_routes.DesignRoutes, lifecycle_routes.LifecycleRou
 
     async def generate(self, body: GenerateRequest, request: Request) -> GenerateResponse:
         body = body.model_copy(update={"prompt": self._check_prompt(body.prompt)})
-        return await assistant.generate(body, Handles(self, request.headers, telemetry.request_id(request)))
-
-    # ---- images and captions -------------------------------------------------------------------
-
-    async def images(self, body: ImageRequest) -> Response:
-        image = await self._call(self._image_gen.generate,
-                                 body.model_copy(update={"prompt": self._check_prompt(body.prompt)}))
-        # Header values must be latin-1 and single-line; the prompt as the model saw it may be neither.
-        headers = {f"x-adgenesis-{k.replace('_', '-')}": str(v)
-                   for k, v in image.model_dump(exclude={"png", "prompt"}).items()}
-        return Response(content=image.png, media_type="image/png", headers=headers)
-
-    async def captions(self, request: Request) -> CaptionResponse:
-        image, prompt = await read_photo(request, self._limits)
-        if prompt is not None:
-            prompt = self._check_prompt(str(prompt))
-        return await self._call(self._captioner.caption, CaptionRequest(image=image, prompt=prompt))
-
-    async def product_descriptions(self, request: Request) -> ProductDescriptionResponse:
-        image, _ = await read_photo(request, self._limits)
-        return await self.describe_product(image)
-
-    async def describe_product(self, image: Image.Image | bytes) -> ProductDescriptionResponse:
-        """The route above, and each row of batch_jobs.product_descriptions (which sends the file's bytes through
-        this deployment's handle)."""
-        if isinstance(image, bytes):
-            image = decode_photo(image, self._limits)
-        return await assistant.describe_product(image, Handles(self, {}, None))
-
-    # ---- studio: the marketers' web page, static files (deployments/studio_routes.py) ----------
-
-    async def studio(self) -> Response:
-        return studio_routes.studio_page()
-
-    async def studio_asset(self, asset: str) -> Response:
-        return studio_routes.studio_asset(asset)
+        return await assistant.generate(body, self._models(request.headers, telemetry.request_id(request)))
 
 class Handles:
     """`assistant.Models` through this replica's deployment handles, for one request: a design it asks for is drawn
@@ -194,38 +159,20 @@ class Handles:
 
 
 # What each route may answer besides its 200 and a request that fails validation (a 400: http_errors.validation_as_400).
-# A photo: multipart or JSON, decoded and checked against the limits at the edge; an optional prompt too long.
-PHOTO = {**answers(Malformed, TooLarge, UnsupportedMedia), **BUSY}
 _ROUTES = {
-    **openai_routes.ROUTES,
-    # ---- AdGenesis ----
+    **openai_routes.ROUTES,  # /v1/chat/completions, /v1/completions, /v1/models (deployments/openai_routes.py)
     "healthz": lambda app: app.get("/healthz", tags=["health"]),
     "readyz": lambda app: app.get("/readyz", responses={503: {"description": "A model is not loaded yet"}},
                                   tags=["health"]),
-    **design_routes.ROUTES,
+    **design_routes.ROUTES,  # /v1/designs, /v1/designs/render, /v1/designs/presets, /generate
     "classify": lambda app: app.post("/v1/classify", response_model=ClassifyResponse, responses=PROMPTED,
                                      tags=["router"]),
     "generate": lambda app: app.post("/v1/generate", response_model=GenerateResponse, responses=DESIGN,
                                      tags=["router"]),
-    "images": lambda app: app.post(
-        "/v1/images", response_class=Response, responses={200: PNG, **PROMPTED, **answers(Invalid)}, tags=["images"]
-    ),
-    "captions": lambda app: app.post(
-        "/v1/captions", response_model=CaptionResponse, responses=PHOTO, tags=["images"],
-        openapi_extra=body_schema(("prompt", {"type": "string"}), optional=("prompt",), as_json="image_base64"),
-    ),
-    "product_descriptions": lambda app: app.post(
-        "/v1/product-descriptions", response_model=ProductDescriptionResponse,
-        responses={**PHOTO, **answers(DependencyFailed)}, tags=["images"],
-        openapi_extra=body_schema(as_json="image_base64"),
-    ),
-    # ---- AdGenesis Studio, the web page (docs/studio.md) ----
-    "studio": lambda app: app.get("/studio", include_in_schema=False),
-    "studio_asset": lambda app: app.get("/studio/{asset}", include_in_schema=False),
-    # ---- model lifecycle and OpenAI batches (docs/lifecycle.md, docs/batch.md): deployments/lifecycle_routes.py ----
-    **lifecycle_routes.ROUTES,
-    # ---- brand kits, workspaces and their keys (docs/brand-kits.md): deployments/brand_kit_routes.py ----
-    **brand_kit_routes.ROUTES,
+    **image_routes.ROUTES,  # /v1/images, /v1/captions, /v1/product-descriptions
+    **studio_routes.ROUTES,  # /studio, the marketers' web page (docs/studio.md)
+    **lifecycle_routes.ROUTES,  # training, registry, promotions, OpenAI batches (docs/lifecycle.md, docs/batch.md)
+    **brand_kit_routes.ROUTES,  # brand kits, workspaces and their keys (docs/brand-kits.md)
 }
 
 

@@ -20,8 +20,8 @@ Why static files instead of Ray Serve's Gradio integration (`ray.serve.gradio_in
 - **Plain to test and to make accessible.** Real buttons, labels and ARIA tabs we control, driven
   from a real browser in tests/integration/test_studio.py.
 
-Handlers are plain functions so the ingress methods stay one line each; files are read per request
-(they are small) so an edit shows on the next reload without a redeploy.
+Handlers are plain functions, so the routes (`StudioRoutes`, a mixin of the ingress) stay one line each; files are
+read per request (they are small) so an edit shows on the next reload without a redeploy.
 """
 
 from __future__ import annotations
@@ -77,3 +77,19 @@ def studio_asset(name: str, root: Path = STUDIO_DIR) -> Response:
 
 def studio_page(root: Path = STUDIO_DIR) -> Response:
     return studio_asset("index.html", root)
+
+
+class StudioRoutes:
+    """Mixed into AdGenesisIngress: the page and its files, hidden from the OpenAPI schema."""
+
+    async def studio(self) -> Response:
+        return studio_page()
+
+    async def studio_asset(self, asset: str) -> Response:
+        return studio_asset(asset)
+
+
+ROUTES = {
+    "studio": lambda app: app.get("/studio", include_in_schema=False),
+    "studio_asset": lambda app: app.get("/studio/{asset}", include_in_schema=False),
+}

@@ -44,7 +44,7 @@ def build_app(args: dict | None = None):
         {model_id: to_model_metadata(model_id, llm_config)},
         # The designs draw with the brand kits' logos and fonts from the store's uploads folder.
         design=DesignSpec.bind(llm, image_gen, profile.llm.model_dump(), upstream("design_spec"),
-                               profile.store.model_dump(mode="json")),
+                               profile.store.model_dump(mode="json"), profile.limits.model_dump()),
         classifier=classifier,
         image_gen=image_gen,
         captioner=Captioner.bind(profile.captioner.model_dump(), profile.limits.model_dump()),

@@ -20,14 +20,17 @@ from deployments.image_gen import ImageGen
 DEPLOYMENTS = Path(__file__).resolve().parents[1] / "deployments"
 # The handle attribute each caller holds a model deployment by, and the class behind it.
 HANDLES = {"_classifier": Classifier, "_captioner": Captioner, "_image_gen": ImageGen}
+# What a replica is and serves, not inference: asked with no request.
+PROBES = ("ready", "check_health", "model_version")
 
 
 def _calls() -> list[tuple[str, str, int, str]]:
-    """(handle, method, arguments sent, where) for each call of a model deployment: `self._call(self._h.m, ...)` in
-    the ingress, `self._h.m.remote(...)` anywhere."""
+    """(handle, method, arguments sent, where) for each call of a model deployment in deployments/:
+    `self._call(self._h.m, ...)` (the ingress and its route mixins), `self._h.m.remote(...)` (DesignSpec, the
+    Lifecycle)."""
     found = []
-    for module in ("ingress.py", "design_spec.py"):
-        for node in ast.walk(ast.parse((DEPLOYMENTS / module).read_text())):
+    for module in sorted(DEPLOYMENTS.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
@@ -38,8 +41,8 @@ def _calls() -> list[tuple[str, str, int, str]]:
             else:
                 continue
             handle = getattr(getattr(target, "value", None), "attr", None)
-            if handle in HANDLES and target.attr not in ("ready", "check_health"):
-                found.append((handle, target.attr, sent, f"{module}:{node.lineno}"))
+            if handle in HANDLES and target.attr not in PROBES:
+                found.append((handle, target.attr, sent, f"{module.name}:{node.lineno}"))
     return found
 
 
@@ -49,6 +52,7 @@ def _is_protocol_model(hint) -> bool:
 
 def test_the_callers_send_one_request_each():
     calls = _calls()
+    assert {where.split(":")[0] for *_, where in calls} == {"ingress.py", "image_routes.py", "design_spec.py"}
     assert {(h, m) for h, m, _, _ in calls} == {("_classifier", "classify"), ("_captioner", "caption"),
                                                  ("_image_gen", "generate")}
     assert all(sent == 1 for *_, sent, _ in calls), [c for c in calls if c[2] != 1]

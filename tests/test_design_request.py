@@ -82,3 +82,17 @@ def test_an_unknown_canvas_is_a_422_with_the_canvas_message():
     with pytest.raises(RequestError) as exc:
         models().plan(request(format="billboard"))
     assert (status_of(exc.value), exc.value.message) == (422, str(expected.value))
+
+
+@pytest.mark.parametrize("asked, status, words", [
+    ({"prompt": "x" * 41}, 413, "limit"),
+    ({"prompt": "  \n "}, 400, "empty"),
+    ({"n": 3}, 422, "n=3"),
+])
+def test_the_profiles_limits_are_checked_once_here_for_the_api_and_the_batch_job_alike(asked, status, words):
+    limits = load_profile("local").limits.model_copy(update={"max_prompt_chars": 40, "max_designs_per_request": 2})
+    with pytest.raises(RequestError) as refused:
+        DesignModels(LLM, limits).plan(request(**asked))
+    assert status_of(refused.value) == status and words in refused.value.message, refused.value.message
+    assert DesignModels(LLM, limits).plan(request(prompt="  Spring sale on linen shirts ")).copy.facts.text == \
+        "Spring sale on linen shirts"

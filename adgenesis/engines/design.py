@@ -44,7 +44,7 @@ from adgenesis.schema import (BRIEF_LIMITS, MAX_ELEMENTS, Brief, Canvas, Design,
                               canvas_for,
                               layout_json_schema, repair)
 from adgenesis.seeds import random_seed
-from adgenesis.settings import LLMSettings
+from adgenesis.settings import Limits, LLMSettings
 
 BRIEF_SYSTEM_PROMPT = "You write the copy of an ad as JSON."
 FREE_SYSTEM_PROMPT = (
@@ -313,8 +313,9 @@ class DesignModels:
     `<model_id>:<alias>` (`adgenesis.engines.aliases`). The API's replica and the designs batch job both plan
     their requests here, so a request gets the same canvas, model, budget and seed, or the same error, on either."""
 
-    def __init__(self, settings: LLMSettings):
+    def __init__(self, settings: LLMSettings, limits: Limits | None = None):
         self.settings = settings
+        self.limits = limits if limits is not None else Limits()
         self.lora_dir = resolve(settings.lora_dir) if settings.lora_dir else None
         self.aliases = AliasResolver(self.lora_dir)
 
@@ -334,9 +335,11 @@ class DesignModels:
         return self.aliases.resolve_model(named), turn
 
     def plan(self, req: DesignRequest, look: Look | None = None, request_id: str | None = None) -> Plan:
-        """Raises Invalid for an unknown platform/format or a brief with nothing to state, NotFound for an unknown
-        model or adapter. `look`: the brand kit the request names, its files opened (`engines.kit.look_of`);
-        `request_id`: the API request's, which picks its side while a canary runs."""
+        """The one place a design request is checked: over the profile's limits (`admit`), an unknown platform or
+        format or a brief with nothing to state (Invalid), an unknown model or adapter (NotFound). `look`: the brand
+        kit the request names, its files opened (`engines.kit.look_of`); `request_id`: the API request's, which picks
+        its side while a canary runs."""
+        req = admit(req, self.limits.max_prompt_chars, self.limits.max_designs_per_request)
         try:
             canvas = canvas_for(req.platform, req.format)
         except UnknownCanvas as exc:
