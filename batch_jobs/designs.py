@@ -56,8 +56,8 @@ class Designer(Worker):
 
     @classmethod
     def options(cls, rows: list[DesignRow]) -> dict:
-        # LoRA slows every decoding step on CPU (64 rows: 38.4 rows/min with it, 48.6 without): on only when a row
-        # names an adapter. The default model is the merged fine-tuned one, no adapter.
+        # LoRA slows every decoding step on CPU (docs/batch.md has the numbers): on only when a row names an adapter.
+        # The default model is the merged fine-tuned one, no adapter.
         llm = load_profile().llm
         models = DesignModels(llm)
         return {"lora": any(models.resolve(row.model) != llm.model_id for row in rows)}
@@ -82,17 +82,17 @@ class Designer(Worker):
         from adgenesis.ray_compat import AsyncEngineArgs, AsyncLLM
 
         # vLLM's default binds its threads to every core but one, which it leaves to its scheduler process; the
-        # job's engine has its node, and decodes faster on all of them (64 rows, 2 cores: 90.5 rows/min vs 57.8).
+        # job's engine has its node, and decodes faster on all of them (docs/batch.md).
         kwargs, env = engine_setup(self.settings.model_copy(update={"cpu_threads_bind": "all"}))
         os.environ.update(env)
         if self.settings.accelerator == "cpu":
             # Ray sets OMP_NUM_THREADS to the actor's num_cpus (1); vLLM's CPU backend binds its own threads to
-            # the cores, and decodes ~3x slower when held to one.
+            # the cores, and decodes far slower when held to one.
             os.environ.pop("OMP_NUM_THREADS", None)
             # vLLM's CPU platform runs the model in a worker process of its own unless V1 multiprocessing is off;
             # off, it runs in the engine core's process (AsyncLLM keeps that one): one process fewer to spawn and
-            # import vLLM into. Engine start, 2 cores: 44.4 s -> 24.4 s, decoding unchanged (64 rows: 79.0 vs 81.2
-            # rows/min). The Serve replica cannot: Ray's LLMServer sets the "mp" executor on CPU.
+            # import vLLM into, so the engine starts in about half the time (docs/batch.md). The Serve replica
+            # cannot: Ray's LLMServer sets the "mp" executor on CPU.
             os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
         return AsyncLLM.from_engine_args(AsyncEngineArgs(model=model_folder(self.settings), disable_log_stats=True,
                                                          **kwargs))

