@@ -15,7 +15,7 @@ from adgenesis.protocol import CanaryOutcome, CanaryRequest, DesignRequest
 from adgenesis.settings import CanarySettings, LLMSettings, Profile, StoreSettings
 from adgenesis.store.promotions import Promotions
 from tests.factories import make_router_folder
-from tests.test_lifecycle_owner import FakeServe, adapter_folder, register, runs  # noqa: F401 - the module's store
+from tests.lifecycle_fakes import FakeServe, adapter_folder, register, runs  # noqa: F401 - a fixture
 
 NAME = "design-llm-lora-canary"
 GOOD = CanaryOutcome(latency_s=1.0, layouts=1, passed=1, grounded=1, conditions_kept=1)
