@@ -55,3 +55,23 @@ def test_sigterm_while_loading_shuts_serve_and_ray_down_and_exits_0():
     while (left := _alive(family)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not left, f"left behind: {left}"
+
+
+def test_local_ray_puts_the_callers_sigterm_handler_back_when_it_ends():
+    # In a process of its own: this one's Ray and signal state belong to the test session.
+    script = """
+import signal
+from tools.local_cluster import local_ray
+
+def mine(*_):
+    pass
+
+signal.signal(signal.SIGTERM, mine)
+with local_ray(num_cpus=1):
+    assert signal.getsignal(signal.SIGTERM) is signal.default_int_handler
+assert signal.getsignal(signal.SIGTERM) is mine
+print("restored")
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=STOP_BOUND_S * 2)
+    assert done.returncode == 0 and done.stdout.strip().endswith("restored"), done.stderr[-2000:]

@@ -76,6 +76,8 @@ def local_ray(num_cpus: int = LOCAL_NUM_CPUS, dashboard_port: int | None = None)
         port = free_port()
         print(f"\n*** port {dashboard_port} is taken (another Ray cluster?): the Ray dashboard is on :{port} ***\n",
               file=sys.stderr, flush=True)
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
     context = ray.init(
         num_cpus=num_cpus,
         include_dashboard=True,
@@ -83,8 +85,7 @@ def local_ray(num_cpus: int = LOCAL_NUM_CPUS, dashboard_port: int | None = None)
         dashboard_port=port,
         runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1"}},
     )
-    if threading.current_thread() is threading.main_thread():
-        # after ray.init: Ray's core worker installs its own SIGTERM handler, which aborts with a C++ stack trace
+    if main:  # after ray.init: Ray's core worker installs its own SIGTERM handler, which aborts with a stack trace
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         yield LocalRay(f"http://127.0.0.1:{port}", context.address_info["gcs_address"],
@@ -94,6 +95,8 @@ def local_ray(num_cpus: int = LOCAL_NUM_CPUS, dashboard_port: int | None = None)
 
         serve.shutdown()  # no-op without Serve; otherwise every replica's __del__ runs, and vLLM stops its engine
         ray.shutdown()
+        if main:  # the caller's own handler again (Python's default unless it set one)
+            signal.signal(signal.SIGTERM, before)
 
 
 def block_until_interrupted(goodbye: str) -> None:
