@@ -11,11 +11,11 @@ from fastapi import Request
 from fastapi.responses import Response
 from ray.serve.handle import DeploymentHandle
 
-from adgenesis.errors import DependencyFailed, Invalid, TooLarge
+from adgenesis.errors import DependencyFailed, Invalid
 from adgenesis.protocol import DesignRequest, DesignResponse, LegacyGenerateRequest, RenderRequest
 from adgenesis.schema import CANVAS_PRESETS
 from deployments import brand_kit_routes, telemetry
-from deployments.http_errors import BUSY, answers
+from deployments.http_errors import PROMPTED, answers
 
 
 class DesignRoutes:
@@ -57,7 +57,6 @@ class DesignRoutes:
 
 
 PNG = {"content": {"image/png": {}}}
-PROMPTED = {**answers(TooLarge), **BUSY}  # a prompt over the profile's limit; a full queue or a lost replica
 # A design: its copy from the LLM server (which may fail), no passing layout from either model, a `brand_kit` the key
 # may not use.
 DESIGN = {**PROMPTED, **answers(Invalid, DependencyFailed), **brand_kit_routes.KIT_USE}

@@ -64,6 +64,9 @@ def answers(*kinds: type[RequestError]) -> dict[int | str, dict]:
 BUSY = {STATUS[Unavailable].value: {
     "model": ErrorBody,
     "description": "At capacity, or a model replica was lost: retry after the Retry-After header's seconds"}}
+# A route with a prompt: over the profile's limit, or busy. (Each route adds its own kinds; a request that fails
+# validation is a 400 on every route with inputs: `validation_as_400`.)
+PROMPTED = {**answers(TooLarge), **BUSY}
 
 COMPONENTS = "#/components/schemas/"
 VALIDATION_MEANING = "The request does not match the schema, or its body cannot be parsed"

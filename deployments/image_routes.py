@@ -16,8 +16,8 @@ from adgenesis.engines import assistant
 from adgenesis.errors import DependencyFailed, Invalid, Malformed, TooLarge, UnsupportedMedia
 from adgenesis.protocol import CaptionRequest, CaptionResponse, ImageRequest, ProductDescriptionResponse
 from adgenesis.settings import Limits
-from deployments.design_routes import PNG, PROMPTED
-from deployments.http_errors import BUSY, answers
+from deployments.design_routes import PNG
+from deployments.http_errors import BUSY, PROMPTED, answers
 from deployments.uploads import body_schema, decode_photo, read_photo
 
 

@@ -40,7 +40,8 @@ from adgenesis.service_errors import replica_lost, serve_call_error
 from adgenesis.settings import LifecycleSettings, Limits, LLMSettings
 from deployments import (brand_kit_routes, design_routes, http_errors, image_routes, lifecycle_routes, openai_routes,
                          studio_routes, telemetry)
-from deployments.design_routes import DESIGN, PROMPTED
+from deployments.design_routes import DESIGN
+from deployments.http_errors import PROMPTED
 
 logger = logging.getLogger("ray.serve")
 
@@ -158,7 +159,6 @@ class Handles:
         return await self._ingress._chat(messages)
 
 
-# What each route may answer besides its 200 and a request that fails validation (a 400: http_errors.validation_as_400).
 _ROUTES = {
     **openai_routes.ROUTES,  # /v1/chat/completions, /v1/completions, /v1/models (deployments/openai_routes.py)
     "healthz": lambda app: app.get("/healthz", tags=["health"]),

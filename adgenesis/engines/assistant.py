@@ -85,7 +85,7 @@ async def generate(body: GenerateRequest, models: Models) -> GenerateResponse:
             return GenerateResponse(route=None, forced=False, classification=classification,
                                     clarification=clarify(classification),
                                     latency_ms=(time.perf_counter() - start) * 1000)
-    answer: dict = {}  # GenerateResponse's fields of the route taken
+    # `answer`: GenerateResponse's fields of the route taken
     if route == "design_spec":
         design = await models.design(DesignRequest(prompt=body.prompt, platform=body.platform, format=body.format,
                                                    seed=body.seed, model=body.model, brand_kit=body.brand_kit))
