@@ -58,6 +58,10 @@ class Lifecycle:
         settings = self._profile.lifecycle
         self._classifier = classifier
         self._registry = RegistryService()
+        try:
+            self._registry.open()
+        except Exception:  # noqa: BLE001 - the store is not up yet: each request says so (503) until it is
+            logger.exception("could not open the MLflow registry")
         self._jobs = TrainingJobs(settings, self._registry)
         self._batches = Batches(settings, self._profile.limits.max_upload_bytes)
         try:

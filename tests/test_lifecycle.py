@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +23,7 @@ from pydantic import ValidationError
 
 from deployments.http_errors import status_of
 from adgenesis import paths
+from adgenesis.paths import REPO_ROOT
 from adgenesis import registry as store
 from adgenesis.engines import aliases
 from adgenesis.lifecycle.auth import ApiKeyAuth, presented_key
@@ -357,6 +360,43 @@ def test_a_cancelled_job_that_starts_after_all_is_stopped_again_before_the_cance
     assert job.status == "STOPPED" and ray_jobs.stops == ["PENDING", "RUNNING"]
 
 
+# A new Lifecycle replica in small: its constructor opens the registry, then threads (the recovery thread, the canary
+# watcher, requests) reach MLflow at once, some importing parts of it nothing has imported yet.
+THREADS_AFTER_OPEN = """
+import importlib, sys, threading
+from adgenesis.errors import NotFound
+from adgenesis.lifecycle.registry_service import RegistryService
+registry = RegistryService(tracking_uri=sys.argv[1])
+registry.open()
+start, failed = threading.Barrier(6), []
+def reach(call):
+    start.wait()
+    try:
+        call()
+    except NotFound:
+        pass
+    except Exception as exc:
+        failed.append(repr(exc))
+calls = [lambda: registry.history("no-such-model"), lambda: registry.list_models()]
+unimported = ("mlflow.genai", "mlflow.models", "mlflow.entities", "mlflow.tracking")
+calls += [lambda m=m: importlib.import_module(m) for m in unimported]
+threads = [threading.Thread(target=reach, args=(c,)) for c in calls]
+[t.start() for t in threads]
+[t.join() for t in threads]
+import mlflow.models.model
+print(failed, mlflow.version.VERSION)
+"""
+
+
+def test_threads_reaching_mlflow_at_once_after_the_registry_is_opened_all_work(shared_registry):
+    """Without `open()` first, this same script fails 5 runs in 5 with MLflow 3.18 and leaves `mlflow` half-initialised
+    for good, as a CI run's Lifecycle replica did (every registry request a 500 after)."""
+    done = subprocess.run([sys.executable, "-c", THREADS_AFTER_OPEN, shared_registry.tracking_uri], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("[] "), done.stdout
+
+
 def test_registry_lists_versions_with_metrics_and_compares(lifecycle):
     reg, _, tmp = lifecycle
     v1 = _register(reg.client, make_router_folder(tmp / "src", "a"), "listed", "classifier", {"accuracy": 0.9})
@@ -464,9 +504,12 @@ def test_incompatible_or_tampered_versions_are_refused(lifecycle):
 
 
 @pytest.fixture()
-def dashboard():
+def dashboard(monkeypatch):
     """A stand-in Ray dashboard on a free port: `answer(method, body) -> (status, json)` answers the Serve REST
     API, and `requests` records (method, path, headers, body) of every call, Ray's version check included."""
+    # Under the tests' RAY_AUTH_MODE=token, Ray's client refuses to send anything without a token somewhere, and on a
+    # fresh machine none exists until a test cluster has made ~/.ray/auth_token.
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "0" * 32)
     state = SimpleNamespace(answer=None, requests=[])
 
     class Handler(BaseHTTPRequestHandler):

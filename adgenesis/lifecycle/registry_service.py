@@ -76,6 +76,14 @@ class RegistryService:
     def client(self):
         return store.connect(self._tracking_uri, self._runs_dir)
 
+    def open(self) -> None:
+        """Connect and read once, now, on the caller's thread. MLflow imports most of itself on a client's first
+        calls, and its modules import each other in circles: two threads doing that first import at once can leave
+        the package half-initialised for the life of the process (AttributeError: partially initialized module
+        'mlflow'). A replica calls this in its constructor, before it starts threads or takes requests."""
+        with mlflow_call("MLflow registry"):
+            self.client.search_registered_models(max_results=1)
+
     @property
     def tracking_uri(self) -> str:
         return self.client.tracking_uri
