@@ -31,7 +31,7 @@ Ray Serve LLM (`ray.serve.llm` exports LLMConfig and build_llm_deployment, but n
 Ray core and dashboard:
 - get_webui_url_from_internal_kv: the dashboard address of the cluster this process runs in (lifecycle.dashboard).
 - AuthenticationTokenLoader: Ray's auth token as an HTTP header, for calls to the dashboard (lifecycle.dashboard).
-- ServeSubmissionClient: the Serve REST API client `serve deploy` and `serve status` use (lifecycle.deploy).
+- ServeSubmissionClient: the Serve REST API client `serve deploy` and `serve status` use (lifecycle.serve_config).
 - JobSubmissionClient (public): Ray Jobs' client (lifecycle.ray_jobs).
   Both are given here with their private `_raise_error` overridden: Ray's raises a RuntimeError with the HTTP status
   in its text; ours raise DashboardHttpError with the status as a field, so adgenesis/service_errors.py translates

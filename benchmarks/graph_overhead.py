@@ -25,7 +25,7 @@ import httpx  # noqa: E402
 import yaml  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from adgenesis.lifecycle.deploy import ServeConfigClient  # noqa: E402
+from adgenesis.lifecycle.serve_config import ServeConfigClient  # noqa: E402
 from tools.local_cluster import SERVE_BIN, deploy, local_ray, wait_ready  # noqa: E402
 from adgenesis.paths import CONFIGS_DIR  # noqa: E402
 from adgenesis.settings import load_profile  # noqa: E402

@@ -33,8 +33,7 @@ def canary(tmp_path, runs):  # noqa: F811
     raw["lifecycle"]["classifier_versions_dir"] = str(tmp_path / "classifiers")
     profile = Profile.model_validate(raw)
     registry = RegistryService()
-    deployer = deploy.Deployer(profile, registry, "http://127.0.0.1:1", "adgenesis")
-    deployer.serve = FakeServe()
+    deployer = deploy.Deployer(profile, registry, "http://127.0.0.1:1", "adgenesis", serve=FakeServe())
     for seed in ("incumbent", "candidate"):
         register(registry, adapter_folder(tmp_path / "src", seed), NAME, "llm_sft")
     deploy.promote(registry, deployer, NAME, 1)
@@ -105,7 +104,7 @@ def test_a_lost_owner_resumes_where_the_record_says_and_cancel_ends_it(canary, t
     promotion = run.start(NAME, FEW)
     judged(run, promotion, GOOD, GOOD)
     promotion = run.look(promotion)  # at 50 %
-    lora_dir = run.deployer.llm_lora_dir
+    lora_dir = run.deployer.kinds["llm_sft"].destination()
     aliases.remove_aliases(lora_dir, [aliases.CANARY])  # as if lost between a decision and the alias
     again = CanaryRun(run.registry, run.deployer, run.promotions, run.defaults).resume(NAME)
     assert again.id == promotion.id and aliases.read_aliases(lora_dir)[aliases.CANARY]["share"] == 50

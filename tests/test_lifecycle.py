@@ -27,13 +27,8 @@ from adgenesis.paths import REPO_ROOT
 from adgenesis import registry as store
 from adgenesis.engines import aliases
 from adgenesis.lifecycle.auth import ApiKeyAuth, presented_key
-from adgenesis.lifecycle.deploy import (
-    Deployer,
-    ServeConfigClient,
-    materialize,
-    promote,
-    rollback,
-)
+from adgenesis.lifecycle.deploy import Deployer, materialize, promote, rollback
+from adgenesis.lifecycle.serve_config import ServeConfigClient
 from adgenesis.errors import RequestError
 from adgenesis.lifecycle.jobs import (
     TrainingJobs,
@@ -45,7 +40,7 @@ from adgenesis.lifecycle.jobs import (
 )
 from adgenesis.lifecycle.registry_service import HISTORY_TAG, RegistryService
 from adgenesis.protocol import TrainJobRequest
-from adgenesis.settings import LifecycleSettings, load_profile
+from adgenesis.settings import TRAIN_KINDS, LifecycleSettings, load_profile
 from adgenesis.train_config import load_config
 from tests.factories import make_router_folder
 
@@ -246,8 +241,7 @@ def lifecycle(tmp_path, shared_registry):
     raw["lifecycle"]["classifier_versions_dir"] = str(tmp_path / "classifiers")
     from adgenesis.settings import Profile
 
-    deployer = Deployer(Profile.model_validate(raw), reg, "http://127.0.0.1:1", "adgenesis")
-    deployer.serve = FakeServe()
+    deployer = Deployer(Profile.model_validate(raw), reg, "http://127.0.0.1:1", "adgenesis", serve=FakeServe())
     return reg, deployer, tmp_path
 
 
@@ -397,6 +391,12 @@ def test_threads_reaching_mlflow_at_once_after_the_registry_is_opened_all_work(s
     assert done.stdout.startswith("[] "), done.stdout
 
 
+def test_every_kind_a_job_trains_is_served_by_one_object(lifecycle):
+    _, deployer, _ = lifecycle
+    assert sorted(deployer.kinds) == sorted(TRAIN_KINDS)
+    assert all(served.kind == kind for kind, served in deployer.kinds.items())
+
+
 def test_registry_lists_versions_with_metrics_and_compares(lifecycle):
     reg, _, tmp = lifecycle
     v1 = _register(reg.client, make_router_folder(tmp / "src", "a"), "listed", "classifier", {"accuracy": 0.9})
@@ -540,7 +540,7 @@ def dashboard(monkeypatch):
 
 
 def test_serve_update_changes_only_the_classifier_user_config(dashboard, monkeypatch):
-    monkeypatch.setattr("adgenesis.lifecycle.deploy.auth_headers", lambda: {"authorization": "Bearer t0ken"})
+    monkeypatch.setattr("adgenesis.lifecycle.serve_config.auth_headers", lambda: {"authorization": "Bearer t0ken"})
     app_cfg = {"name": "adgenesis", "route_prefix": "/", "import_path": "graphs.app:build_app",
                "args": {"profile": "local"}, "runtime_env": {"env_vars": {"A": "1"}},
                "deployments": [{"name": "Classifier", "max_ongoing_requests": 64}, {"name": "ImageGen"}]}

@@ -17,7 +17,7 @@ from adgenesis.engines import aliases
 from adgenesis.engines.classifier import ENCODER
 from adgenesis.errors import RequestError, TimedOut
 from adgenesis.lifecycle import deploy
-from adgenesis.lifecycle.registry_service import RegistryService
+from adgenesis.lifecycle.registry_service import PENDING_TAG, RegistryService
 from adgenesis.protocol import ModelRef, PromoteVersion
 from adgenesis.settings import Profile, load_profile
 from deployments.http_errors import status_of
@@ -44,13 +44,13 @@ def profile(tmp_path, runs) -> dict:  # noqa: F811 - the fixture imported above
 @pytest.fixture()
 def setup(profile, tmp_path):
     registry = RegistryService()
-    deployer = deploy.Deployer(Profile.model_validate(profile), registry, "http://127.0.0.1:1", "adgenesis")
-    deployer.serve = FakeServe()
+    deployer = deploy.Deployer(Profile.model_validate(profile), registry, "http://127.0.0.1:1", "adgenesis",
+                               serve=FakeServe())
     return registry, deployer, tmp_path
 
 
 def pending(registry: RegistryService, name: str) -> str | None:
-    return (registry.client.get_registered_model(name).tags or {}).get(deploy.PENDING_TAG)
+    return (registry.client.get_registered_model(name).tags or {}).get(PENDING_TAG)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def test_a_new_owner_recovers_before_it_promotes(profile, monkeypatch, tmp_path)
     registry = RegistryService()
     for seed in "no":
         register(registry, make_router_folder(tmp_path / "src", seed), "inherited", "classifier")
-    registry.client.set_registered_model_tag("inherited", deploy.PENDING_TAG, "classifier")  # left by a killed owner
+    registry.client.set_registered_model_tag("inherited", PENDING_TAG, "classifier")  # left by a killed owner
     serve = FakeServe()
     serve.model_path = "somewhere/half-promoted"
     monkeypatch.setattr(deploy, "ServeConfigClient", lambda dashboard: serve)

@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 import httpx
 import yaml
 
-from adgenesis.lifecycle.deploy import ServeConfigClient
+from adgenesis.lifecycle.serve_config import ServeConfigClient
 from adgenesis.paths import CONFIGS_DIR, REPO_ROOT
 from adgenesis.polling import poll
 

@@ -29,6 +29,7 @@ from adgenesis.protocol import (
 
 PREVIOUS = "previous"
 HISTORY_TAG = "adgenesis.production_history"
+PENDING_TAG = "adgenesis.promotion_pending"  # on the registered model, its kind as the value
 MAX_HISTORY = 50
 
 
@@ -162,6 +163,22 @@ class RegistryService:
         return VersionComparison(
             name=name, a=va, b=vb, metrics=metrics, same_weights=bool(va.sha256) and va.sha256 == vb.sha256
         )
+
+    def version_numbers(self, name: str) -> list[int]:
+        return [int(v.version) for v in self._versions(name)]
+
+    # ---- promotions in flight: marked from the switch until recorded, so that a killed one can be put back ----
+
+    def mark_pending(self, name: str, kind: str) -> None:
+        self.client.set_registered_model_tag(name, PENDING_TAG, kind)
+
+    def unmark_pending(self, name: str) -> None:
+        self.client.delete_registered_model_tag(name, PENDING_TAG)
+
+    def pending(self) -> dict[str, str]:
+        """The models marked, each with its kind."""
+        models = self.client.search_registered_models(max_results=1000)
+        return {m.name: m.tags[PENDING_TAG] for m in models if (m.tags or {}).get(PENDING_TAG)}
 
     # ---- promotion bookkeeping --------------------------------------------------------------------
 

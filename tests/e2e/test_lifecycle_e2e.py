@@ -35,7 +35,8 @@ import pytest
 from adgenesis import registry as store
 from adgenesis.checksum import folder_checksum, short
 from adgenesis.lifecycle.client import ApiError, LifecycleClient
-from adgenesis.lifecycle.deploy import PENDING_TAG, ServeConfigClient
+from adgenesis.lifecycle.registry_service import PENDING_TAG
+from adgenesis.lifecycle.serve_config import ServeConfigClient
 from adgenesis.paths import MODELS_DIR
 from adgenesis.protocol import TrainJob, TrainJobRequest
 from tests.e2e.load import LoadLoop

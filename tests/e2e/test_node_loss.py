@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from adgenesis.lifecycle.deploy import ServeConfigClient
+from adgenesis.lifecycle.serve_config import ServeConfigClient
 from tests.e2e.load import LoadLoop
 
 pytestmark = [pytest.mark.integration, pytest.mark.kills_node]
