@@ -35,6 +35,7 @@ from adgenesis.lifecycle.dashboard import dashboard_address
 from adgenesis.lifecycle.jobs import TrainingJobs, watch_jobs
 from adgenesis.polling import poll
 from adgenesis.lifecycle.registry_service import RegistryService
+from adgenesis.lifecycle.served_kinds import Classifiers
 from adgenesis.settings import Profile
 from adgenesis.store.promotions import Promotions
 
@@ -100,7 +101,7 @@ class Lifecycle:
 
     def _confirm(self, deployment: protocol.Deployment, timeout_s: float = 120.0) -> None:
         """After a classifier swap: every answer now comes from the new model (checked through the handle)."""
-        if deployment.kind != "classifier":
+        if deployment.kind != Classifiers.kind:
             return
         streak = 0
         for _ in poll(timeout_s, CONFIRM_INTERVAL_S):

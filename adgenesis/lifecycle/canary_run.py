@@ -18,11 +18,11 @@ from adgenesis import metrics
 from adgenesis.errors import Conflict
 from adgenesis.lifecycle import canary, deploy
 from adgenesis.lifecycle.registry_service import RegistryService
+from adgenesis.lifecycle.served_kinds import CANARY_KIND
 from adgenesis.protocol import CanaryRequest, Promotion
 from adgenesis.settings import CanarySettings
 from adgenesis.store.promotions import Promotions
 
-CANARY_KIND = "llm_sft"  # what serves a share of requests; the router classifier's shadow canary is not built yet
 
 
 class CanaryRun:

@@ -32,7 +32,7 @@ from adgenesis.engines.aliases import CANARY
 from adgenesis.errors import Conflict, Refused
 from adgenesis.lifecycle.registry_service import RegistryService
 from adgenesis.lifecycle.serve_config import ServeConfigClient
-from adgenesis.lifecycle.served_kinds import ServedKind, served_kinds
+from adgenesis.lifecycle.served_kinds import CANARY_KIND, ServedKind, served_kinds
 from adgenesis.protocol import Deployment, Promotion, PromotionResponse
 from adgenesis.settings import TRAIN_KINDS, Profile
 
@@ -117,7 +117,7 @@ class Deployer:
 
     def end_canary(self) -> None:
         """No candidate any more: the incumbent serves every request again."""
-        aliases.remove_aliases(self.kinds["llm_sft"].destination(), [CANARY])
+        aliases.remove_aliases(self.kinds[CANARY_KIND].destination(), [CANARY])
 
 
 def _timed(deployment: Deployment, started: float) -> Deployment:

@@ -148,5 +148,10 @@ class ImageAdapters(Adapters):
         return folder.name
 
 
+# The kind whose versions can serve a share of the requests that name no model (a canary); the router classifier's
+# shadow canary is not built yet.
+CANARY_KIND = DesignAdapters.kind
+
+
 def served_kinds(profile: Profile, serve: ServeConfigClient, app_name: str) -> dict[str, ServedKind]:
     return {k.kind: k for k in (Classifiers(profile, serve, app_name), DesignAdapters(profile), ImageAdapters(profile))}
