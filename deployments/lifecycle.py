@@ -61,7 +61,7 @@ class Lifecycle:
         self._registry = RegistryService()
         try:
             self._registry.open()
-        except Exception:  # noqa: BLE001 - the store is not up yet: each request says so (503) until it is
+        except Exception:  # noqa: BLE001 - the store is not reachable yet: each registry request answers why until it is
             logger.exception("could not open the MLflow registry")
         self._jobs = TrainingJobs(settings, self._registry)
         self._batches = Batches(settings, self._profile.limits.max_upload_bytes)

@@ -24,7 +24,6 @@ from adgenesis.settings import CanarySettings
 from adgenesis.store.promotions import Promotions
 
 
-
 class CanaryRun:
     def __init__(self, registry: RegistryService, deployer: deploy.Deployer, promotions: Promotions,
                  defaults: CanarySettings):
